@@ -1,0 +1,29 @@
+/* core/ctl.h - the control API rpc/ uses to start and stop traces.
+ * Service thread only: every function here runs on the tracer's service
+ * thread (the RPC handlers run there), never on a program thread. */
+#ifndef GT_CTL_H
+#define GT_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Start a trace into path (absolute, or relative to the process's working
+ * directory). The file is created or truncated. Returns the new session id
+ * (> 0), or 0 with err filled: "trace already in progress", or the system's
+ * reason the file could not be opened ("open /x/y: Permission denied"). */
+uint64_t gt_ctl_start(const char *path, char *err, size_t errlen);
+
+/* Stop the trace in progress; returns once the file is complete on disk.
+ * 0, or -1 with err filled: "trace not in progress", or the reason the file
+ * could not be written ("write /x/y: No space left on device"). */
+int gt_ctl_stop(char *err, size_t errlen);
+
+/* The session now recording (0: none). A debug_goTrace holding its reply
+ * compares this with the id gt_ctl_start returned to learn that another
+ * client stopped its trace early. */
+uint64_t gt_ctl_session(void);
+
+/* Path of the trace being written ("" when none). */
+const char *gt_ctl_path(void);
+
+#endif

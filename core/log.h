@@ -1,0 +1,15 @@
+/* core/log.h - "gotrace: ..." messages on stderr, without stdio or malloc.
+ * Async-signal-safe: formats into a stack buffer, one write(2), errno kept. */
+#ifndef GT_LOG_H
+#define GT_LOG_H
+
+#include <stddef.h>
+
+/* printf-like subset: %s %d %u %ld %lu %lld %llu %zu %x %lx %p %%. */
+void gt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Same formatting into buf (always NUL-terminated); returns the length. */
+size_t gt_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,32 @@
+/* core/symbol.h - pc -> function, file, line for the trace's stack table.
+ * Service thread only (it takes no lock; libdw and the caches are touched by
+ * that one thread). Never called from a hook. */
+#ifndef GT_SYMBOL_H
+#define GT_SYMBOL_H
+
+#include <stdint.h>
+
+struct gt_sym {
+	const char *func;  /* demangled when C++; never NULL ("?" when unknown,
+	                      then the object's path + offset, e.g. "libfoo.so+0x1234") */
+	const char *file;  /* source file from DWARF, else the object's path; never NULL */
+	uint32_t line;     /* 0 when unknown */
+	uintptr_t entry;   /* start address of the function (0 when unknown) */
+};
+
+/* Resolve pc. exact = 0: pc is a return address, look up pc - 1 (the call
+ * instruction); exact = 1: pc is a function entry or an exact instruction.
+ * The strings stay valid until gt_sym_reset(). Returns 0 (found a symbol or
+ * at least the object), -ENOENT (pc in no mapped object). */
+int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out);
+
+/* Address of the executable's `main` (0 when the binary has no symbol for
+ * it). Cached. */
+uintptr_t gt_sym_main(void);
+
+/* Drop every cache and the module list (after fork in the child, or to pick
+ * up libraries loaded since). Lookups re-read /proc/self/maps lazily, and do
+ * so by themselves when a pc falls in no known module. */
+void gt_sym_reset(void);
+
+#endif
