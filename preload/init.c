@@ -1,10 +1,14 @@
-/* preload/init.c - placeholder. */
-#include <pthread.h>
-#include <dlfcn.h>
+/* preload/init.c - the constructor: resolve the real functions, then start
+ * core (config, main thread, service thread, GOTRACE_FILE). */
+#include "core/gotrace.h"
+#include "preload/real.h"
+#include "rpc/server.h"
 
-int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+__attribute__((constructor(101))) static void gt_preload_init(void)
 {
-	int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
-		(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))dlsym(RTLD_NEXT, "pthread_create");
-	return real(th, attr, fn, arg);
+	gt_tls.in_tracer++;
+	gt_real_init();
+	gt_service_set_client(&gt_rpc_server);
+	gt_tls.in_tracer--;
+	gt_init();
 }

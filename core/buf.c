@@ -1,0 +1,215 @@
+/* core/buf.c - the chunk pool (mmap'd in regions, capped) and the writer's
+ * queue. The pool lock is held for a list operation or an mmap; program
+ * threads wait for free chunks on a futex, without any tracer lock. */
+#include "core/buf.h"
+
+#include <errno.h>
+
+#include "core/arena.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/lock.h"
+
+#define REGION_CHUNKS 32
+#define REGION_SIZE (REGION_CHUNKS * GT_CHUNK_SIZE)
+#define MAX_REGIONS 65536
+
+struct free_chunk {
+	struct free_chunk *next;
+};
+
+static struct gt_lock pool_lock = GT_LOCK_INIT;
+static struct free_chunk *free_list;  /* [pool_lock] */
+static uint32_t nfree, nmapped;       /* [pool_lock] chunks */
+static void *regions[MAX_REGIONS];    /* [pool_lock] */
+static uint32_t nregions;             /* [pool_lock] */
+static uint32_t pool_seq;             /* futex word: bumped on every put */
+static uint32_t waiters;              /* threads waiting for a chunk */
+static struct gt_buf_stats stats;     /* atomics */
+static void (*waker)(void);
+
+static struct __cds_wfcq_head q_head;
+static struct cds_wfcq_tail q_tail;
+static int q_ready;
+
+void gt_buf_set_waker(void (*wake)(void))
+{
+	waker = wake;
+}
+
+static void queue_init(void)
+{
+	if (!__atomic_load_n(&q_ready, __ATOMIC_ACQUIRE)) {
+		gt_lock(&pool_lock);
+		if (!q_ready) {
+			__cds_wfcq_init(&q_head, &q_tail);
+			__atomic_store_n(&q_ready, 1, __ATOMIC_RELEASE);
+		}
+		gt_unlock(&pool_lock);
+	}
+}
+
+/* Map one more region if the cap allows. Under pool_lock. */
+static int grow_locked(void)
+{
+	uint32_t cap = (uint32_t)(gt_cfg.buffer_bytes / GT_CHUNK_SIZE);
+
+	if (cap < 2 * REGION_CHUNKS)
+		cap = 2 * REGION_CHUNKS;
+	if (nmapped + REGION_CHUNKS > cap || nregions == MAX_REGIONS)
+		return -ENOMEM;
+	uint8_t *r = gt_map(REGION_SIZE);
+	if (!r)
+		return -ENOMEM;
+	regions[nregions++] = r;
+	for (int i = REGION_CHUNKS - 1; i >= 0; i--) {
+		struct free_chunk *f = (struct free_chunk *)(r + (size_t)i * GT_CHUNK_SIZE);
+		f->next = free_list;
+		free_list = f;
+	}
+	nfree += REGION_CHUNKS;
+	nmapped += REGION_CHUNKS;
+	__atomic_fetch_add(&stats.chunks, REGION_CHUNKS, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static struct gt_chunk *try_get(void)
+{
+	struct gt_chunk *c = NULL;
+
+	gt_lock(&pool_lock);
+	if (!free_list)
+		grow_locked();
+	if (free_list) {
+		c = (struct gt_chunk *)free_list;
+		free_list = free_list->next;
+		nfree--;
+	}
+	gt_unlock(&pool_lock);
+	if (c) {
+		cds_wfcq_node_init(&c->node);
+		c->len = 0;
+		c->sess = 0;
+		c->p = 0;
+		c->last_ts = 0;
+	}
+	return c;
+}
+
+struct gt_chunk *gt_buf_get(int wait, uint64_t *waited_ns)
+{
+	struct gt_chunk *c;
+	uint64_t t0 = 0;
+
+	if (waited_ns)
+		*waited_ns = 0;
+	queue_init();
+	while (!(c = try_get())) {
+		if (!wait)
+			return NULL;
+		if (!t0) {
+			t0 = gt_clock_now();
+			__atomic_fetch_add(&stats.waits, 1, __ATOMIC_RELAXED);
+		}
+		uint32_t seq = __atomic_load_n(&pool_seq, __ATOMIC_ACQUIRE);
+		__atomic_fetch_add(&waiters, 1, __ATOMIC_SEQ_CST);
+		if (waker)
+			waker();
+		/* Bounded sleep: the writer also wakes us when it frees. */
+		gt_futex_wait(&pool_seq, seq, 50 * 1000000);
+		__atomic_fetch_sub(&waiters, 1, __ATOMIC_SEQ_CST);
+	}
+	if (t0) {
+		uint64_t d = gt_clock_now() - t0;
+		__atomic_fetch_add(&stats.wait_ns, d, __ATOMIC_RELAXED);
+		if (waited_ns)
+			*waited_ns = d;
+	}
+	return c;
+}
+
+void gt_buf_put(struct gt_chunk *c)
+{
+	struct free_chunk *f = (struct free_chunk *)c;
+
+	gt_lock(&pool_lock);
+	f->next = free_list;
+	free_list = f;
+	nfree++;
+	gt_unlock(&pool_lock);
+	__atomic_fetch_add(&pool_seq, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&waiters, __ATOMIC_SEQ_CST))
+		gt_futex_wake(&pool_seq, 1 << 30);
+}
+
+uint32_t gt_buf_in_use(void)
+{
+	gt_lock(&pool_lock);
+	uint32_t n = nmapped - nfree;
+	gt_unlock(&pool_lock);
+	return n;
+}
+
+void gt_buf_submit(struct gt_chunk *c)
+{
+	queue_init();
+	cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
+	/* Wake the writer only when memory runs low; otherwise it comes by on
+	 * its own tick, and the program's threads make no syscall. */
+	if (waker) {
+		uint32_t cap = (uint32_t)(gt_cfg.buffer_bytes / GT_CHUNK_SIZE);
+		if (gt_buf_in_use() * 2 > cap)
+			waker();
+	}
+}
+
+struct gt_chunk *gt_buf_take(void)
+{
+	struct cds_wfcq_node *n;
+
+	queue_init();
+	n = __cds_wfcq_dequeue_blocking(&q_head, &q_tail);
+	return n ? caa_container_of(n, struct gt_chunk, node) : NULL;
+}
+
+
+void gt_buf_trim(void)
+{
+	gt_lock(&pool_lock);
+	if (nfree == nmapped) {
+		for (uint32_t i = 0; i < nregions; i++)
+			gt_unmap(regions[i], REGION_SIZE);
+		nregions = 0;
+		nfree = nmapped = 0;
+		free_list = NULL;
+	}
+	gt_unlock(&pool_lock);
+}
+
+void gt_buf_get_stats(struct gt_buf_stats *s)
+{
+	s->waits = __atomic_load_n(&stats.waits, __ATOMIC_RELAXED);
+	s->wait_ns = __atomic_load_n(&stats.wait_ns, __ATOMIC_RELAXED);
+	s->chunks = __atomic_load_n(&stats.chunks, __ATOMIC_RELAXED);
+}
+
+void gt_buf_after_fork_child(void)
+{
+	/* Every chunk was owned by a thread or the queue of the parent. Rebuild
+	 * the free list from all regions; the queue starts empty. */
+	pool_lock.word = 0;
+	free_list = NULL;
+	nfree = 0;
+	for (uint32_t r = 0; r < nregions; r++) {
+		for (int i = REGION_CHUNKS - 1; i >= 0; i--) {
+			struct free_chunk *f = (struct free_chunk *)((uint8_t *)regions[r] +
+								    (size_t)i * GT_CHUNK_SIZE);
+			f->next = free_list;
+			free_list = f;
+			nfree++;
+		}
+	}
+	waiters = 0;
+	__cds_wfcq_init(&q_head, &q_tail);
+	q_ready = 1;
+}

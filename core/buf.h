@@ -1,0 +1,54 @@
+/* core/buf.h - trace buffers: fixed-size chunks, one batch each, from an
+ * mmap'd pool capped at GOTRACE_BUFFER_MB. A chunk is written by exactly one
+ * thread at a time (its owner, under the owner's record lock) and handed to
+ * the writer through a wait-free queue (liburcu wfcqueue); FIFO order of the
+ * queue is file order, which keeps each P's batches in emission order. */
+#ifndef GT_BUF_H
+#define GT_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu/wfcqueue.h>
+
+#define GT_CHUNK_SIZE (32u << 10)
+
+struct gt_chunk {
+	struct cds_wfcq_node node;
+	uint64_t sess;     /* session the events belong to */
+	uint64_t last_ts;  /* time of the last event (delta base) */
+	uint32_t p;        /* P id of the batch (EvBatch is data[0..]) */
+	uint32_t len;      /* committed bytes: only whole events are counted */
+	uint8_t data[];
+};
+
+#define GT_CHUNK_DATA (GT_CHUNK_SIZE - offsetof(struct gt_chunk, data))
+
+struct gt_buf_stats {
+	uint64_t waits;    /* times a program thread waited for the writer */
+	uint64_t wait_ns;  /* total time waited */
+	uint64_t chunks;   /* chunks ever mapped */
+};
+
+/* A free chunk (len 0). wait = 0: NULL at the cap. wait = 1 (program
+ * threads, with no tracer lock held): wait for the writer, counting the wait
+ * in *waited_ns (0 when none). The service thread passes wait = 0 and
+ * drains the queue itself when it gets NULL. */
+struct gt_chunk *gt_buf_get(int wait, uint64_t *waited_ns);
+/* A chunk back to the pool (writer), waking waiters. */
+void gt_buf_put(struct gt_chunk *c);
+/* Queue a chunk for the writer; wakes it when memory runs low. */
+void gt_buf_submit(struct gt_chunk *c);
+/* Writer (one consumer): the oldest queued chunk, NULL if none. */
+struct gt_chunk *gt_buf_take(void);
+/* Writer after a session: give the pool's memory back to the system. */
+void gt_buf_trim(void);
+void gt_buf_get_stats(struct gt_buf_stats *s);
+/* Chunks in use (mapped - free): low-memory heuristics and tests. */
+uint32_t gt_buf_in_use(void);
+/* The writer's wake-up (eventfd), set by the service thread. */
+void gt_buf_set_waker(void (*wake)(void));
+/* After fork in the child: forget every chunk (the memory stays mapped). */
+void gt_buf_after_fork_child(void);
+
+#endif

@@ -1,0 +1,96 @@
+/* core/config.c - the one table of environment variables. Runs in the
+ * constructor, single-threaded as far as the tracer is concerned. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct gt_config gt_cfg;
+
+#define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
+#define GT_BUFFER_MB_DEFAULT 64ull
+
+static int copy_env(const char *name, char *dst, size_t size)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	if (strlen(v) >= size) {
+		gt_log("%s is too long (max %zu bytes), ignored", name, size - 1);
+		return 0;
+	}
+	strcpy(dst, v);
+	return 1;
+}
+
+static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t max)
+{
+	const char *v = getenv(name);
+	char *end;
+
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || *end || x < min || x > max || *v == '-') {
+		gt_log("%s=%s: not a number in [%llu, %llu], using %llu", name, v,
+		       (unsigned long long)min, (unsigned long long)max,
+		       (unsigned long long)def);
+		return def;
+	}
+	return x;
+}
+
+void gt_config_load(void)
+{
+	int saved = errno;
+
+	memset(&gt_cfg, 0, sizeof(gt_cfg));
+	if (copy_env("GOTRACE_FILE", gt_cfg.file, sizeof(gt_cfg.file)))
+		gt_cfg.file_has_pid = strstr(gt_cfg.file, "%p") != NULL;
+	gt_cfg.owner = (long)num_env("GOTRACE_OWNER", 0, 0, 1u << 30);
+	copy_env("GOTRACE_SOCKET", gt_cfg.socket, sizeof(gt_cfg.socket));
+	gt_cfg.socket_off = strcmp(gt_cfg.socket, "off") == 0;
+	copy_env("GOTRACE_HTTP", gt_cfg.http, sizeof(gt_cfg.http));
+	gt_cfg.block_ns = num_env("GOTRACE_BLOCK_NS", GT_BLOCK_NS_DEFAULT, 0,
+				  3600ull * 1000000000ull);
+	gt_cfg.buffer_bytes = num_env("GOTRACE_BUFFER_MB", GT_BUFFER_MB_DEFAULT, 1,
+				      1u << 20) << 20;
+	gt_cfg.stack_depth = (unsigned)num_env("GOTRACE_STACK_DEPTH", 64, 1, 64);
+	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
+	errno = saved;
+}
+
+int gt_config_expand(const char *pattern, long pid, char *out, unsigned size)
+{
+	unsigned n = 0;
+	char num[24];
+
+	for (const char *s = pattern; *s; s++) {
+		const char *add = NULL;
+		char one[2] = { *s, 0 };
+
+		if (s[0] == '%' && s[1] == 'p') {
+			gt_fmt(num, sizeof(num), "%ld", pid);
+			add = num;
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			one[0] = '%';
+			add = one;
+			s++;
+		} else {
+			add = one;
+		}
+		size_t l = strlen(add);
+		if (n + l + 1 > size)
+			return -ENAMETOOLONG;
+		memcpy(out + n, add, l);
+		n += (unsigned)l;
+	}
+	out[n] = '\0';
+	return 0;
+}

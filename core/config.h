@@ -1,0 +1,33 @@
+/* core/config.h - every GOTRACE_* environment variable, read once at load
+ * (core/config.c) into this table. Written by gt_config_load before any
+ * other tracer thread exists; read-only afterwards. */
+#ifndef GT_CONFIG_H
+#define GT_CONFIG_H
+
+#include <stdint.h>
+
+#define GT_PATH_MAX 4096
+
+struct gt_config {
+	char file[GT_PATH_MAX];  /* GOTRACE_FILE: trace from load to exit ("" = no) */
+	int file_has_pid;        /* it holds %p */
+	long owner;              /* GOTRACE_OWNER: pid that owns a %p-less file (0 unset) */
+	char socket[GT_PATH_MAX];/* GOTRACE_SOCKET ("" = default path) */
+	int socket_off;          /* GOTRACE_SOCKET=off */
+	char http[128];          /* GOTRACE_HTTP: loopback host:port ("" = no) */
+	uint64_t block_ns;       /* GOTRACE_BLOCK_NS: shortest wait recorded */
+	uint64_t buffer_bytes;   /* GOTRACE_BUFFER_MB: cap on trace buffers */
+	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */
+	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
+};
+
+extern struct gt_config gt_cfg;
+
+/* Fill gt_cfg from the environment; bad values are reported ("gotrace:
+ * GOTRACE_BUFFER_MB=x: not a number, using 64") and replaced by defaults. */
+void gt_config_load(void);
+
+/* Expand %p (pid) and %% in pattern into out. 0, or -ENAMETOOLONG. */
+int gt_config_expand(const char *pattern, long pid, char *out, unsigned size);
+
+#endif

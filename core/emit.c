@@ -1,0 +1,291 @@
+/* core/emit.c - encoding the mapping of go-trace-format.md section 9 into a
+ * thread's batch. Callers hold t->lock, so the owner and the service thread
+ * never interleave; each group checks for room first, so a group is either
+ * written whole or not at all. */
+#include "core/emit.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/encode.h"
+#include "core/log.h"
+#include "core/stack.h"
+
+#define GROUP_MAX 512   /* bytes of the largest group (enter with a log) */
+
+static void (*drain_fn)(void);
+
+void gt_emit_set_drain(void (*drain)(void))
+{
+	drain_fn = drain;
+}
+
+/* Make room for need bytes plus a batch header in t's chunk. */
+int gt_emit_room_locked(struct gt_thread *t, size_t need)
+{
+	struct gt_chunk *c = t->chunk;
+
+	if (c && GT_CHUNK_DATA - c->len >= need + 32)
+		return 0;
+	struct gt_chunk *n = gt_buf_get(0, NULL);
+	if (!n)
+		return -EAGAIN;
+	if (c)
+		gt_buf_submit(c);
+	n->sess = t->sess;
+	t->chunk = n;
+	return 0;
+}
+
+/* Append one timed event. ts never goes back on a P: it is clamped to the
+ * P's last time (the next owner of a reused P starts from there too). */
+void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigned nargs,
+			uint64_t a0, uint64_t a1, uint64_t a2)
+{
+	struct gt_chunk *c = t->chunk;
+	uint8_t *p = c->data + c->len;
+	uint64_t v[4];
+
+	if (ts < t->last_ts)
+		ts = t->last_ts;
+	if (c->len == 0) {
+		c->p = t->ps->id;
+		c->sess = t->sess;
+		p = gt_put_batch(p, c->p, ts);
+		c->last_ts = ts;
+	}
+	v[0] = ts - c->last_ts;
+	v[1] = a0;
+	v[2] = a1;
+	v[3] = a2;
+	p = gt_put_event(p, type, v, nargs + 1);
+	c->last_ts = ts;
+	t->last_ts = ts;
+	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
+}
+
+uint32_t gt_emit_start_sid(struct gt_thread *t)
+{
+	uint32_t sid = __atomic_load_n(&t->start_sid, __ATOMIC_RELAXED);
+
+	if (sid)
+		return sid;
+	uintptr_t pc = t->start_pc;
+	unsigned flags = GT_STK_START;
+	if (t->flags & GT_TF_MAIN)
+		flags |= GT_STK_MAIN;
+	else if (t->flags & GT_TF_ADOPTED)
+		flags |= GT_STK_RET;
+	if (!pc)
+		pc = 1;   /* main or unknown: the writer names it */
+	sid = gt_stack_intern(&pc, 1, flags);
+	__atomic_store_n(&t->start_sid, sid, __ATOMIC_RELAXED);
+	return sid;
+}
+
+/* A "gotrace.wait" log for time spent waiting for the writer. */
+static void put_wait_log(struct gt_thread *t, uint64_t ts)
+{
+	struct gt_chunk *c = t->chunk;
+	char msg[96];
+	uint64_t v[4];
+
+	size_t len = gt_fmt(msg, sizeof(msg), "waited %llu us for the trace writer (buffer cap)",
+			    (unsigned long long)(t->waited_ns / 1000));
+	if (ts < t->last_ts)
+		ts = t->last_ts;
+	v[0] = ts - c->last_ts;
+	v[1] = 0;
+	v[2] = GT_STR_WAIT;
+	v[3] = 0;
+	uint8_t *p = gt_put_userlog(c->data + c->len, v, msg, len);
+	c->last_ts = ts;
+	t->last_ts = ts;
+	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
+	t->waited_ns = 0;
+}
+
+static void start_g(struct gt_thread *t, uint64_t ts)
+{
+	gt_emit_put_locked(t, ts, GT_EV_GoStart, 2, t->goid, ++t->seq, 0);
+	t->g = GT_G_RUNNING;
+	if (t->waited_ns)
+		put_wait_log(t, ts);
+}
+
+int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
+{
+	if (t->sess == s)
+		return 0;
+	if (t->state != GT_T_LIVE || t->sess ||
+	    __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) != s)
+		return -ESRCH;
+	uint32_t ssid = t->decl_sess == s ? 0 : gt_emit_start_sid(t);
+	struct gt_pslot *ps = gt_p_acquire();
+	if (!ps)
+		return -ESRCH;
+	t->sess = s;
+	if (gt_emit_room_locked(t, GROUP_MAX)) {
+		t->sess = 0;
+		gt_p_release(ps);
+		return -EAGAIN;
+	}
+	t->ps = ps;
+	t->last_ts = ps->last_ts;
+	t->seq = 0;
+	t->op_kind = 0;
+	uint32_t decl = t->decl_sess == s ? t->decl : GT_DECL_NONE;
+	if (decl == GT_DECL_NONE)   /* self-announce: no goroutine runs on our P yet */
+		gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
+	gt_emit_put_locked(t, ts, GT_EV_ProcStart, 1, (uint64_t)t->tid, 0, 0);
+	if (decl == GT_DECL_WAITING)
+		gt_emit_put_locked(t, ts, GT_EV_GoUnblock, 3, t->goid, 2, 0);
+	else if (decl == GT_DECL_SYSCALL)
+		gt_emit_put_locked(t, ts, GT_EV_GoSysExit, 3, t->goid, 2, 0);
+	if (decl == GT_DECL_WAITING || decl == GT_DECL_SYSCALL)
+		t->seq = 2;
+	start_g(t, ts);
+	return 0;
+}
+
+static const uint8_t block_ev[GT_OP_KINDS] = {
+	[GT_OP_NET] = GT_EV_GoBlockNet,
+	[GT_OP_SELECT] = GT_EV_GoBlockSelect,
+	[GT_OP_SYNC] = GT_EV_GoBlockSync,
+	[GT_OP_COND] = GT_EV_GoBlockCond,
+	[GT_OP_SLEEP] = GT_EV_GoSleep,
+};
+
+/* The block event(s) at t0 (GoSysCall+GoSysBlock for syscalls). */
+static void put_block(struct gt_thread *t, unsigned kind, uint64_t t0, uint32_t sid)
+{
+	if (kind == GT_OP_SYSCALL) {
+		gt_emit_put_locked(t, t0, GT_EV_GoSysCall, 1, sid, 0, 0);
+		gt_emit_put_locked(t, t0, GT_EV_GoSysBlock, 0, 0, 0, 0);
+	} else {
+		gt_emit_put_locked(t, t0, block_ev[kind], 1, sid, 0, 0);
+	}
+	t->g = GT_G_WAITING;
+}
+
+int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,
+			 uint32_t sid)
+{
+	if (!t->sess || t->g != GT_G_RUNNING || kind == 0 || kind >= GT_OP_KINDS)
+		return -ESRCH;
+	if (gt_emit_room_locked(t, GROUP_MAX))
+		return -EAGAIN;
+	put_block(t, kind, t0, sid);
+	/* The woken thread unblocks itself (stack 0): no cross-thread seq. */
+	if (kind == GT_OP_SYSCALL)
+		gt_emit_put_locked(t, t1, GT_EV_GoSysExit, 3, t->goid, ++t->seq, 0);
+	else
+		gt_emit_put_locked(t, t1, GT_EV_GoUnblock, 3, t->goid, ++t->seq, 0);
+	start_g(t, t1);
+	return 0;
+}
+
+int gt_emit_create_locked(struct gt_thread *t, struct gt_thread *child, uint32_t ssid,
+			  uint32_t sid, uint64_t ts)
+{
+	if (!t->sess || t->g != GT_G_RUNNING)
+		return -ESRCH;
+	if (gt_emit_room_locked(t, GROUP_MAX))
+		return -EAGAIN;
+	gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, child->goid, ssid, sid);
+	child->decl_sess = t->sess;
+	child->decl = GT_DECL_RUNNABLE;
+	return 0;
+}
+
+/* Leave the session: ProcStop, queue the batch, free the P. */
+static void leave(struct gt_thread *t, uint64_t ts)
+{
+	gt_emit_put_locked(t, ts, GT_EV_ProcStop, 0, 0, 0, 0);
+	gt_buf_submit(t->chunk);
+	t->chunk = NULL;
+	t->ps->last_ts = t->last_ts;
+	gt_p_release(t->ps);
+	t->ps = NULL;
+	t->sess = 0;
+	t->g = GT_G_NONE;
+	t->op_kind = 0;
+}
+
+static int exit_locked(struct gt_thread *t)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	int r = 0;
+
+	/* Enter first, so a thread the trace declared shows its end. */
+	if (s && t->sess != s)
+		r = gt_emit_enter_locked(t, s, gt_clock_now());
+	if (r == -EAGAIN)
+		return r;
+	if (!t->sess) {
+		t->state = GT_T_EXITING;
+		return 0;
+	}
+	if (gt_emit_room_locked(t, GROUP_MAX))
+		return -EAGAIN;
+	t->state = GT_T_EXITING;
+	uint64_t ts = gt_clock_now();
+	if (t->g == GT_G_RUNNING)
+		gt_emit_put_locked(t, ts, GT_EV_GoEnd, 0, 0, 0, 0);
+	leave(t, ts);
+	return 0;
+}
+
+void gt_emit_exit(struct gt_thread *t)
+{
+	for (;;) {
+		gt_lock(&t->lock);
+		int r = exit_locked(t);
+		gt_unlock(&t->lock);
+		if (r != -EAGAIN)
+			return;
+		gt_emit_wait(t);
+	}
+}
+
+void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
+{
+	if (t->sess != s)
+		return;
+	while (gt_emit_room_locked(t, GROUP_MAX)) {
+		if (!drain_fn)
+			return;
+		drain_fn();
+	}
+	if (t->g == GT_G_RUNNING) {
+		if (t->op_kind && t->op_sess == s)
+			put_block(t, t->op_kind, t->op_t0, 0);   /* open-ended wait */
+		else
+			gt_emit_put_locked(t, ts, GT_EV_GoSched, 1, 0, 0, 0);
+	}
+	leave(t, ts);
+}
+
+void gt_emit_flush_locked(struct gt_thread *t)
+{
+	if (t->chunk && t->chunk->len) {
+		gt_buf_submit(t->chunk);
+		t->chunk = NULL;
+	}
+}
+
+void gt_emit_wait(struct gt_thread *t)
+{
+	uint64_t waited = 0;
+	struct gt_chunk *c = gt_buf_get(1, &waited);
+
+	/* We only waited for memory to be free; give the chunk back, the
+	 * retry takes one under the lock. */
+	if (c)
+		gt_buf_put(c);
+	if (t)
+		__atomic_fetch_add(&t->waited_ns, waited, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,100 @@
+/* core/gotrace.h - the one header preload/ includes. A hook is: begin (one
+ * inline check), the real call, end (one inline check); the slow paths live
+ * in core. Every function here keeps errno and may run in a signal handler,
+ * before main and in threads the tracer has not seen yet. */
+#ifndef GT_GOTRACE_H
+#define GT_GOTRACE_H
+
+#include <stdint.h>
+
+#define GT_EXPORT __attribute__((visibility("default")))
+
+/* Per-thread word every hook reads first (initial-exec TLS: no allocation,
+ * no lock, usable in signal handlers). */
+struct gt_tls {
+	/* > 0 while tracer code runs on this thread, or forever on the
+	 * tracer's own threads: hooks then forward untouched. */
+	uint32_t in_tracer;
+	/* The kind (enum gt_op_kind) of the hooked blocking call this thread is
+	 * in, 0 when none. Owner-written; read racily by the trace-start
+	 * snapshot to declare the thread waiting or in a syscall. While set,
+	 * nested hooks (signal handlers) record no events. */
+	uint32_t in_call;
+	/* This thread's record (core/thread.h), NULL until registered. */
+	struct gt_thread *t;
+};
+
+extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
+
+/* The session now recording, 0 when idle. Written by the service thread
+ * (release) after the start snapshot; hooks read it (acquire) before they
+ * read the clock, so their times follow the snapshot's. */
+extern uint64_t gt_trace_on;
+
+/* Kinds of blocking call and the trace events they become. */
+enum gt_op_kind {
+	GT_OP_NONE = 0,
+	GT_OP_SYSCALL,  /* GoSysCall, GoSysBlock, GoSysExit, GoStart */
+	GT_OP_NET,      /* GoBlockNet, GoUnblock, GoStart */
+	GT_OP_SELECT,   /* GoBlockSelect ... */
+	GT_OP_SYNC,     /* GoBlockSync ... */
+	GT_OP_COND,     /* GoBlockCond ... */
+	GT_OP_SLEEP,    /* GoSleep ... */
+	GT_OP_KINDS
+};
+
+struct gt_op {
+	uint64_t sess;  /* session seen at begin (0: idle) */
+	uint64_t t0;    /* begin time when sess != 0 */
+	uint32_t kind;  /* 0: this call is not recorded (nested/tracer) */
+};
+
+void gt_op_begin_slow(struct gt_op *op);
+void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
+
+/* Before the real call. */
+static inline void gt_op_begin(struct gt_op *op, unsigned kind)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	op->kind = 0;
+	if (tls->in_tracer | tls->in_call)
+		return;
+	op->kind = kind;
+	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELAXED);
+	op->sess = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(op->sess != 0, 0))
+		gt_op_begin_slow(op);
+}
+
+/* After the real call; fn = the real function's address (the innermost
+ * frame of the recorded stack). */
+static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
+{
+	if (!op->kind)
+		return;
+	if (__builtin_expect((op->sess | __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED)) != 0, 0))
+		gt_op_end_slow(op, fn);
+	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
+}
+
+/* Library load (constructor) and the pieces of it preload/ provides. */
+void gt_init(void);
+
+/* Name the real functions the hooks forward to, so stacks show "read", not
+ * "__libc_read". Called by preload/ once per resolved function. */
+void gt_name_fn(uintptr_t real, const char *name);
+
+/* pthread_create: returns the record to pass to the real pthread_create
+ * with gt_thread_start as start routine, or NULL: call the real one as is.
+ * create_fn = the real pthread_create (creator stack's innermost frame). */
+struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t create_fn);
+void *gt_thread_start(void *rec);
+/* The real pthread_create failed: take the record back. */
+void gt_thread_abort(struct gt_thread *rec);
+
+/* Before execve and friends: finish the trace in progress (the new image
+ * starts fresh). */
+void gt_exec_prepare(void);
+
+#endif

@@ -1,0 +1,207 @@
+/* core/hook.c - the core side of the hooks: slow paths of blocking calls,
+ * thread creation and start. Runs on program threads, inside hooks, maybe
+ * in signal handlers: errno is saved, in_tracer is raised (nested hooks
+ * forward untouched), no malloc, locks only for short appends. */
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/emit.h"
+#include "core/gotrace.h"
+#include "core/stack.h"
+#include "core/thread.h"
+
+static int ready;   /* set by gt_hook_ready() once init is done */
+
+void gt_hook_ready(void);
+void gt_hook_ready(void)
+{
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+void gt_name_fn(uintptr_t real, const char *name)
+{
+	gt_stack_name_fn(real, name);
+}
+
+/* Run grp(t, ...) under t's lock, waiting for the writer outside the lock
+ * while the pool is dry. */
+#define LOCKED_RETRY(t, expr)                      \
+	do {                                       \
+		int r_;                            \
+		for (;;) {                         \
+			gt_lock(&(t)->lock);       \
+			r_ = (expr);               \
+			gt_unlock(&(t)->lock);     \
+			if (r_ != -EAGAIN)         \
+				break;             \
+			gt_emit_wait(t);           \
+		}                                  \
+	} while (0)
+
+static int begin_locked(struct gt_thread *t, struct gt_op *op, uint64_t s)
+{
+	int r = gt_emit_enter_locked(t, s, op->t0);
+
+	if (r == 0) {
+		t->op_sess = s;
+		t->op_t0 = op->t0;
+		t->op_kind = op->kind;
+		op->sess = s;
+	}
+	return r;
+}
+
+void gt_op_begin_slow(struct gt_op *op)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+	uint64_t s = op->sess;
+
+	tls->in_tracer++;
+	op->sess = 0;
+	struct gt_thread *t = gt_thread_self();
+	if (t) {
+		op->t0 = gt_clock_now();
+		LOCKED_RETRY(t, begin_locked(t, op, s));
+	}
+	tls->in_tracer--;
+	errno = saved;
+}
+
+static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32_t sid, int block)
+{
+	int r = 0;
+
+	if (op->sess && t->sess == op->sess) {
+		if (block)
+			r = gt_emit_block_locked(t, op->kind, op->t0, t1, sid);
+		if (r != -EAGAIN)
+			t->op_kind = 0;
+		return r;
+	}
+	/* The trace started while we were in the call. */
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	return s ? gt_emit_enter_locked(t, s, t1) : 0;
+}
+
+void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+	uintptr_t pc[GT_STACK_MAX];
+	uint32_t sid = 0;
+
+	tls->in_tracer++;
+	uint64_t t1 = gt_clock_now();
+	struct gt_thread *t = gt_thread_self();
+	if (t) {
+		int block = op->sess && t1 - op->t0 >= gt_cfg.block_ns;
+		if (block) {
+			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+		}
+		LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
+	}
+	tls->in_tracer--;
+	errno = saved;
+}
+
+static int create_locked(struct gt_thread *t, struct gt_thread *c, uint64_t s,
+			 uint32_t ssid, uint32_t sid)
+{
+	uint64_t ts = gt_clock_now();
+	int r = gt_emit_enter_locked(t, s, ts);
+
+	return r ? r : gt_emit_create_locked(t, c, ssid, sid, ts);
+}
+
+/* GoCreate in the creator's P, with the creator's stack. */
+static void announce(struct gt_thread *c, uintptr_t create_fn)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	uintptr_t pc[GT_STACK_MAX];
+
+	if (!s)
+		return;
+	struct gt_thread *t = gt_thread_self();
+	if (!t)
+		return;
+	unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, create_fn);
+	uint32_t sid = gt_stack_intern(pc, n, create_fn ? GT_STK_FN : 0);
+	uint32_t ssid = gt_emit_start_sid(c);
+	LOCKED_RETRY(t, create_locked(t, c, s, ssid, sid));
+}
+
+struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t create_fn)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return NULL;
+	int saved = errno;
+	int internal = tls->in_tracer > 0;
+	tls->in_tracer++;
+	struct gt_thread *c = gt_thread_alloc();
+	if (c) {
+		c->fn = fn;
+		c->arg = arg;
+		c->start_pc = (uintptr_t)fn;
+		if (internal)
+			c->flags = GT_TF_INTERNAL;
+		else if (!tls->in_call)
+			announce(c, create_fn);
+	}
+	tls->in_tracer--;
+	errno = saved;
+	return c;
+}
+
+void gt_thread_abort(struct gt_thread *c)
+{
+	int saved = errno;
+
+	gt_tls.in_tracer++;
+	gt_thread_free(c);
+	gt_tls.in_tracer--;
+	errno = saved;
+}
+
+static int start_locked(struct gt_thread *t)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+
+	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
+}
+
+void *gt_thread_start(void *rec)
+{
+	struct gt_thread *t = rec;
+	struct gt_tls *tls = &gt_tls;
+	void *(*fn)(void *) = t->fn;
+	void *arg = t->arg;
+
+	if (t->flags & GT_TF_INTERNAL) {
+		tls->in_tracer = 1;   /* for good: a tracer thread is never traced */
+		gt_thread_free(t);
+	} else {
+		int saved = errno;
+		tls->in_tracer++;
+		gt_lock(&t->lock);
+		t->tid = (int32_t)syscall(SYS_gettid);
+		t->tls = tls;
+		t->state = GT_T_LIVE;
+		gt_unlock(&t->lock);
+		tls->t = t;
+		gt_thread_watch_exit(t);
+		LOCKED_RETRY(t, start_locked(t));
+		tls->in_tracer--;
+		errno = saved;
+	}
+	void *r = fn(arg);
+	/* Not a tail call: stacks are cut at this frame. */
+	__asm__ volatile("" ::: "memory");
+	return r;
+}

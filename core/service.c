@@ -1,0 +1,327 @@
+/* core/service.c - the service thread (writer + RPC poll loop), requests
+ * from program threads (start at load, stop at exit and exec), and the
+ * process lifecycle: load, fork, exit. The service thread runs with every
+ * signal blocked and in_tracer set, so it is never traced. */
+#include "core/service.h"
+#include "core/session.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <urcu-bp.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/ctl.h"
+#include "core/emit.h"
+#include "core/gotrace.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "core/stack.h"
+#include "core/symbol.h"
+#include "core/thread.h"
+#include "core/writer.h"
+
+void gt_hook_ready(void);
+
+enum req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT };
+
+static const struct gt_svc_client *client;
+static int client_ok;
+static int wake_fd = -1;
+static int running;        /* service thread alive (in this process) */
+static int ready;          /* gt_init done */
+static long my_pid;
+
+/* One request at a time: req_lock is held by the requester until done. */
+static struct gt_lock req_lock = GT_LOCK_INIT;
+static struct {
+	int op;
+	const char *path;
+	int result;
+	char err[512];
+	uint32_t done;        /* futex: 0 pending, 1 done */
+} req;
+
+void gt_service_set_client(const struct gt_svc_client *c)
+{
+	client = c;
+}
+
+static void wake(void)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: counter full, the thread is awake anyway */
+	}
+	errno = saved;
+}
+
+static void handle_request(void)
+{
+	int op = __atomic_load_n(&req.op, __ATOMIC_ACQUIRE);
+
+	if (op == REQ_NONE)
+		return;
+	req.err[0] = '\0';
+	if (op == REQ_START)
+		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
+	else if (op == REQ_STOP || op == REQ_EXIT)
+		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
+	if (op == REQ_EXIT && client_ok && client->shutdown)
+		client->shutdown(0);
+	__atomic_store_n(&req.op, REQ_NONE, __ATOMIC_RELAXED);
+	__atomic_store_n(&req.done, 1, __ATOMIC_RELEASE);
+	gt_futex_wake(&req.done, 1);
+	if (op == REQ_EXIT)
+		for (;;)
+			pause();   /* the process is exiting: touch nothing more */
+}
+
+static void *service_main(void *arg)
+{
+	struct pollfd pfd[1 + GT_SVC_MAX_FDS];
+	uint64_t last_flush = 0;
+
+	(void)arg;
+	gt_tls.in_tracer = 1;
+	if (client && client->start)
+		client_ok = client->start() == 0;
+	for (;;) {
+		int timeout = gt_ctl_session() ? 100 : -1;
+		int n = 0;
+
+		pfd[0].fd = wake_fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		if (client_ok && client->poll_fill)
+			n = client->poll_fill(pfd + 1, GT_SVC_MAX_FDS, &timeout);
+		if (poll(pfd, (nfds_t)(1 + n), timeout) < 0 && errno != EINTR)
+			usleep(10000);
+		if (pfd[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(wake_fd, &v, sizeof(v)) < 0) {
+				/* EAGAIN: nothing to read */
+			}
+		}
+		handle_request();
+		if (gt_writer_session()) {
+			uint64_t now = gt_clock_now();
+			if (now - last_flush > 1000000000ull || gt_buf_in_use() * 2 >
+			    gt_cfg.buffer_bytes / GT_CHUNK_SIZE) {
+				gt_session_flush_idle();
+				last_flush = now;
+			}
+			gt_writer_drain();
+		}
+		if (client_ok && client->poll_handle)
+			client->poll_handle(pfd + 1, n);
+	}
+	return NULL;
+}
+
+static int service_start(void)
+{
+	sigset_t all, old;
+	pthread_t th;
+
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0)
+		return -errno;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&th, NULL, service_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		close(wake_fd);
+		wake_fd = -1;
+		return -r;
+	}
+	pthread_detach(th);
+	running = 1;
+	return 0;
+}
+
+static int call(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns)
+{
+	if (!running || my_pid != getpid()) {
+		gt_fmt(err, errlen, "no service thread");
+		return -1;
+	}
+	gt_lock(&req_lock);
+	req.path = path;
+	req.done = 0;
+	__atomic_store_n(&req.op, op, __ATOMIC_RELEASE);
+	wake();
+	uint64_t t0 = gt_clock_now();
+	while (!__atomic_load_n(&req.done, __ATOMIC_ACQUIRE)) {
+		int64_t left = -1;
+		if (timeout_ns >= 0) {
+			left = timeout_ns - (int64_t)(gt_clock_now() - t0);
+			if (left <= 0) {
+				/* Leave req_lock held: the request is still owned by the
+				 * service thread. Only exit/exec get here. */
+				gt_fmt(err, errlen, "the trace writer did not finish in time");
+				return -1;
+			}
+		}
+		gt_futex_wait(&req.done, 0, left);
+	}
+	int r = req.result;
+	if (r)
+		gt_fmt(err, errlen, "%s", req.err);
+	gt_unlock(&req_lock);
+	return r;
+}
+
+int gt_session_start_sync(const char *path, char *err, size_t errlen)
+{
+	return call(REQ_START, path, err, errlen, -1);
+}
+
+int gt_session_stop_sync(char *err, size_t errlen, int64_t timeout_ns)
+{
+	return call(REQ_STOP, NULL, err, errlen, timeout_ns);
+}
+
+/* atexit: finish the trace, close the endpoint. Runs after the program's
+ * own atexit handlers (ours was registered first, at load). */
+static void at_exit(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	char err[512];
+
+	if (!running || my_pid != getpid())
+		return;
+	/* exit() from a signal handler that interrupted tracer code on this
+	 * thread: our record lock may be held by the interrupted frame. */
+	if (tls->in_tracer && tls->t)
+		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
+	tls->in_tracer++;
+	if (call(REQ_EXIT, NULL, err, sizeof(err), 60ll * 1000000000) && err[0])
+		gt_log("%s", err);
+	running = 0;
+	tls->in_tracer--;
+}
+
+void gt_exec_prepare(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	char err[512];
+
+	/* Not in a vfork child (it shares our memory but is not us). */
+	if (!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) || my_pid != getpid() ||
+	    tls->in_tracer)
+		return;
+	tls->in_tracer++;
+	if (gt_session_stop_sync(err, sizeof(err), 60ll * 1000000000))
+		gt_log("%s", err);
+	tls->in_tracer--;
+}
+
+static void fork_prepare(void)
+{
+	gt_tls.in_tracer++;
+	urcu_bp_call_rcu_before_fork();
+	urcu_bp_before_fork();
+}
+
+static void fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	urcu_bp_call_rcu_after_fork_parent();
+	gt_tls.in_tracer--;
+}
+
+/* The child has only the forking thread: drop the parent's trace without
+ * writing to its file, and all state owned by vanished threads. */
+static void fork_child(void)
+{
+	urcu_bp_after_fork_child();
+	urcu_bp_call_rcu_after_fork_child();
+	my_pid = getpid();
+	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELAXED);
+	gt_thread_after_fork_child();
+	gt_buf_after_fork_child();
+	gt_writer_after_fork_child();
+	if (running) {
+		if (client_ok && client->shutdown)
+			client->shutdown(1);
+		close(wake_fd);
+		wake_fd = -1;
+		running = 0;
+		client_ok = 0;
+	}
+	req_lock.word = 0;
+	req.op = REQ_NONE;
+	gt_tls.in_tracer--;
+}
+
+/* GOTRACE_FILE: which file this process traces into, if any. A name
+ * without %p belongs to one process (GOTRACE_OWNER, else the first to load
+ * us, which then claims it), so children inheriting LD_PRELOAD do not
+ * overwrite it; with %p every process has its own. */
+static int trace_file(char *out, size_t size)
+{
+	if (!gt_cfg.file[0])
+		return 0;
+	if (!gt_cfg.file_has_pid) {
+		if (gt_cfg.owner && gt_cfg.owner != my_pid)
+			return 0;
+		if (!gt_cfg.owner) {
+			char pid[24];
+			gt_fmt(pid, sizeof(pid), "%ld", my_pid);
+			setenv("GOTRACE_OWNER", pid, 1);
+		}
+	}
+	if (gt_config_expand(gt_cfg.file, my_pid, out, (unsigned)size)) {
+		gt_log("GOTRACE_FILE=%s: name too long", gt_cfg.file);
+		return 0;
+	}
+	return 1;
+}
+
+void gt_init(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	static char path[GT_PATH_MAX];
+	char err[512];
+
+	if (ready)
+		return;
+	tls->in_tracer++;
+	my_pid = getpid();
+	gt_config_load();
+	gt_thread_init_main();
+	if (gt_stack_init())
+		gt_log("stack table unavailable: events have no stacks");
+	gt_emit_set_drain(gt_writer_drain);
+	gt_buf_set_waker(wake);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	atexit(at_exit);
+	int file = trace_file(path, sizeof(path));
+	if ((file || !gt_cfg.socket_off) && service_start())
+		gt_log("cannot start the service thread: tracing disabled");
+	ready = 1;
+	gt_hook_ready();
+	if (file && running) {
+		if (gt_session_start_sync(path, err, sizeof(err)))
+			gt_log("%s", err);
+	}
+	tls->in_tracer--;
+	/* The main thread runs from now on: show it so right away. */
+	if (file && gt_trace_on && tls->t) {
+		tls->in_tracer++;
+		gt_lock(&tls->t->lock);
+		gt_emit_enter_locked(tls->t, gt_trace_on, gt_clock_now());
+		gt_unlock(&tls->t->lock);
+		tls->in_tracer--;
+	}
+}

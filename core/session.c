@@ -1,0 +1,206 @@
+/* core/session.c - trace start and stop (core/ctl.h). Service thread only:
+ * it alone changes gt_trace_on, so sessions never overlap. Start writes the
+ * snapshot of live threads on P 0 before publishing the session; stop
+ * unpublishes it, then closes every thread under its lock and finishes the
+ * file. */
+#include "core/ctl.h"
+#include "core/session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/emit.h"
+#include "core/events.h"
+#include "core/log.h"
+#include "core/thread.h"
+#include "core/writer.h"
+
+uint64_t gt_trace_on;
+
+static uint64_t sess_counter;
+static char cur_path[GT_PATH_MAX];
+static struct gt_thread ctl;       /* the control "thread" writing P 0 */
+static struct gt_pslot ctl_ps;     /* P 0 */
+
+/* Room on the control P; when the pool is dry, the writer (us) drains. */
+static int ctl_room(void)
+{
+	for (int i = 0; i < 3; i++) {
+		if (gt_emit_room_locked(&ctl, 64) == 0)
+			return 0;
+		gt_writer_drain();
+	}
+	return -ENOMEM;
+}
+
+struct snap {
+	uint64_t s;
+	int err;
+};
+
+static void declare(struct gt_thread *t, void *arg)
+{
+	struct snap *sn = arg;
+
+	if (sn->err)
+		return;
+	gt_lock(&t->lock);
+	if (t->state == GT_T_LIVE && !(t->flags & GT_TF_INTERNAL) && !t->sess) {
+		uint32_t kind = t->tls ? __atomic_load_n(&t->tls->in_call, __ATOMIC_RELAXED) : 0;
+		uint32_t ssid = gt_emit_start_sid(t);
+		if (ctl_room()) {
+			sn->err = ENOMEM;
+		} else {
+			uint64_t ts = gt_clock_now();
+			gt_emit_put_locked(&ctl, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
+			t->decl = GT_DECL_RUNNABLE;
+			if (kind == GT_OP_SYSCALL) {
+				gt_emit_put_locked(&ctl, ts, GT_EV_GoInSyscall, 1, t->goid, 0, 0);
+				t->decl = GT_DECL_SYSCALL;
+			} else if (kind) {
+				gt_emit_put_locked(&ctl, ts, GT_EV_GoWaiting, 1, t->goid, 0, 0);
+				t->decl = GT_DECL_WAITING;
+			}
+			t->decl_sess = sn->s;
+		}
+	}
+	gt_unlock(&t->lock);
+}
+
+static int snapshot(uint64_t s)
+{
+	struct snap sn = { s, 0 };
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl_ps.id = 0;
+	ctl.ps = &ctl_ps;
+	ctl.sess = s;
+	ctl.last_ts = ctl_ps.last_ts;
+	if (ctl_room())
+		return -ENOMEM;
+	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_ProcStart, 1,
+			   (uint64_t)syscall(SYS_gettid), 0, 0);
+	gt_thread_foreach(declare, &sn);
+	if (sn.err || ctl_room())
+		return -ENOMEM;
+	/* Gomaxprocs ends the snapshot (Go 1.23+ reads the GoCreates before
+	 * it as "existed at start") and is needed by the MMU page. */
+	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_Gomaxprocs, 2,
+			   (uint64_t)get_nprocs(), 0, 0);
+	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_ProcStop, 0, 0, 0, 0);
+	ctl_ps.last_ts = ctl.last_ts;
+	gt_buf_submit(ctl.chunk);
+	ctl.chunk = NULL;
+	return 0;
+}
+
+uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
+{
+	if (__atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) || gt_writer_session()) {
+		gt_fmt(err, errlen, "trace already in progress");
+		return 0;
+	}
+	uint64_t s = ++sess_counter;
+	/* P 0's header batch starts at ts0, before any event of the trace. */
+	if (gt_writer_open(path, s, gt_clock_now(), err, errlen))
+		return 0;
+	if (snapshot(s)) {
+		gt_fmt(err, errlen, "start %s: %s", path, strerror(ENOMEM));
+		gt_writer_close(err, 0);
+		return 0;
+	}
+	gt_writer_drain();
+	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
+	/* Threads read this (acquire) before their clock: every event they
+	 * write is later than the snapshot's. */
+	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
+	return s;
+}
+
+static void close_thread(struct gt_thread *t, void *arg)
+{
+	uint64_t s = *(uint64_t *)arg;
+	int locked = 0;
+
+	if (!__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE)) {
+		/* Owners hold the lock for an append; a thread stuck in a signal
+		 * handler while holding it is skipped after a second. */
+		for (int i = 0; i < 1000000 && !(locked = gt_trylock(&t->lock)); i++) {
+			if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
+				break;
+			if (i > 1000)
+				usleep(1);
+		}
+		if (!locked && !__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE)) {
+			gt_log("thread %d busy at trace stop; its last events are lost", t->tid);
+			return;
+		}
+	}
+	if (t->sess == s)
+		gt_emit_close_locked(t, s, gt_clock_now());
+	if (locked)
+		gt_unlock(&t->lock);
+}
+
+int gt_ctl_stop(char *err, size_t errlen)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+	struct gt_buf_stats bs0, bs1;
+
+	if (!s) {
+		gt_fmt(err, errlen, "trace not in progress");
+		return -1;
+	}
+	gt_buf_get_stats(&bs0);
+	/* No thread enters any more; those inside write their group, and each
+	 * is then closed under its lock (see gt_emit_enter_locked). */
+	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
+	gt_thread_foreach(close_thread, &s);
+	int r = gt_writer_close(err, errlen);
+	gt_buf_get_stats(&bs1);
+	if (bs1.waits > bs0.waits)
+		gt_log("threads waited %llu times (%llu ms in all) for the trace writer; "
+		       "GOTRACE_BUFFER_MB raises the cap",
+		       (unsigned long long)(bs1.waits - bs0.waits),
+		       (unsigned long long)((bs1.wait_ns - bs0.wait_ns) / 1000000));
+	cur_path[0] = '\0';
+	gt_buf_trim();
+	if (r)
+		gt_log("%s", err);
+	return r;
+}
+
+uint64_t gt_ctl_session(void)
+{
+	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+}
+
+const char *gt_ctl_path(void)
+{
+	return cur_path;
+}
+
+static void flush_idle(struct gt_thread *t, void *arg)
+{
+	uint64_t s = *(uint64_t *)arg;
+
+	if (!gt_trylock(&t->lock))
+		return;
+	if (t->state == GT_T_LIVE && t->sess == s)
+		gt_emit_flush_locked(t);
+	gt_unlock(&t->lock);
+}
+
+void gt_session_flush_idle(void)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+
+	if (s)
+		gt_thread_foreach(flush_idle, &s);
+}

@@ -1,0 +1,20 @@
+/* core/session.h - what the rest of core asks of the service thread. */
+#ifndef GT_SESSION_H
+#define GT_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Ask the service thread to start a trace into path / stop the trace in
+ * progress, and wait for it (any program thread, never the service thread).
+ * 0, or -1 with err filled; -1 with "no service thread" when it is not
+ * running. timeout_ns < 0: wait for ever. */
+int gt_session_start_sync(const char *path, char *err, size_t errlen);
+int gt_session_stop_sync(char *err, size_t errlen, int64_t timeout_ns);
+
+/* Service thread, every tick while tracing: queue the partial batches of
+ * threads that wrote nothing for a while, so the file keeps up and the pool
+ * never runs dry while threads sit blocked holding chunks. */
+void gt_session_flush_idle(void);
+
+#endif

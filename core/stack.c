@@ -1,0 +1,230 @@
+/* core/stack.c - stack capture with libunwind and the stack table: a
+ * liburcu lock-free hash table (cds_lfht, urcu-bp flavour) from pc arrays to
+ * ids, plus an id-indexed table for the writer. Entries are never removed
+ * (ids are stable for the process), so readers need no grace periods and
+ * nothing ever calls synchronize_rcu or call_rcu. Any thread, in_tracer > 0. */
+#define UNW_LOCAL_ONLY
+#include <urcu-bp.h>   /* the flavour, before the hash table header */
+
+#include "core/stack.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <libunwind.h>
+#include <link.h>
+#include <string.h>
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include "core/arena.h"
+#include "core/lock.h"
+
+#define ID_PAGE 4096u
+#define ID_PAGES 1024u                      /* 4M stacks */
+#define STACK_BYTES_MAX (64ull << 20)       /* memory cap of the table */
+
+static struct cds_lfht *table;
+static uintptr_t self_lo, self_hi;          /* our executable segment */
+static struct gt_stack **id_pages[ID_PAGES];/* published with release */
+static struct gt_lock id_lock = GT_LOCK_INIT;
+static uint32_t next_id = 1;                /* atomic */
+static uint64_t bytes_used;                 /* atomic */
+
+struct key {
+	const uintptr_t *pc;
+	unsigned n, flags;
+};
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t me = (uintptr_t)arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    me >= lo && me < lo + ph->p_memsz) {
+			self_lo = lo;
+			self_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int gt_stack_is_self(uintptr_t pc)
+{
+	return pc >= self_lo && pc < self_hi;
+}
+
+int gt_stack_init(void)
+{
+	void *warm[8];
+
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)gt_stack_init);
+	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
+	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	unw_backtrace(warm, 8);   /* warm libunwind up outside any hook */
+	table = cds_lfht_new(1024, 1024, 1ul << 22,
+			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+	return table ? 0 : -ENOMEM;
+}
+
+unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
+{
+	void *buf[GT_STACK_MAX + 24];
+	int n = unw_backtrace(buf, GT_STACK_MAX + 24);
+	int i = 0;
+	unsigned k = 0;
+
+	/* Skip libunwind's own frames, then ours (core + the hook). */
+	while (i < n && !gt_stack_is_self((uintptr_t)buf[i]))
+		i++;
+	while (i < n && gt_stack_is_self((uintptr_t)buf[i]))
+		i++;
+	if (fn && k < max)
+		pc[k++] = fn;
+	/* Stop at our thread trampoline: what is beyond is libc's start code. */
+	for (; i < n && k < max; i++) {
+		if (gt_stack_is_self((uintptr_t)buf[i]))
+			break;
+		pc[k++] = (uintptr_t)buf[i];
+	}
+	return k;
+}
+
+static uint64_t hash(const uintptr_t *pc, unsigned n, unsigned flags)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n << 8 | flags);
+
+	for (unsigned i = 0; i < n; i++) {
+		h ^= pc[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
+	}
+	return h;
+}
+
+static int match(struct cds_lfht_node *node, const void *arg)
+{
+	const struct gt_stack *s = caa_container_of(node, struct gt_stack, node);
+	const struct key *k = arg;
+
+	return s->n == k->n && s->flags == k->flags &&
+	       memcmp(s->pc, k->pc, k->n * sizeof(uintptr_t)) == 0;
+}
+
+/* Give e an id and make it reachable by id. 0 when the id space is full. */
+static uint32_t publish_id(struct gt_stack *e)
+{
+	uint32_t id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
+	uint32_t pg = id / ID_PAGE;
+
+	if (pg >= ID_PAGES)
+		return 0;
+	struct gt_stack **page = __atomic_load_n(&id_pages[pg], __ATOMIC_ACQUIRE);
+	if (!page) {
+		gt_lock(&id_lock);
+		page = id_pages[pg];
+		if (!page) {
+			page = gt_map(ID_PAGE * sizeof(*page));
+			__atomic_store_n(&id_pages[pg], page, __ATOMIC_RELEASE);
+		}
+		gt_unlock(&id_lock);
+		if (!page)
+			return 0;
+	}
+	e->id = id;
+	__atomic_store_n(&page[id % ID_PAGE], e, __ATOMIC_RELEASE);
+	return id;
+}
+
+uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
+{
+	struct key k = { pc, n, flags };
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	uint32_t id = 0;
+
+	if (!table || n == 0 || n > GT_STACK_MAX)
+		return 0;
+	uint64_t h = hash(pc, n, flags);
+	urcu_bp_read_lock();
+	cds_lfht_lookup(table, h, match, &k, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node) {
+		id = caa_container_of(node, struct gt_stack, node)->id;
+		goto out;
+	}
+	size_t size = sizeof(struct gt_stack) + n * sizeof(uintptr_t);
+	if (__atomic_add_fetch(&bytes_used, size, __ATOMIC_RELAXED) > STACK_BYTES_MAX)
+		goto out;
+	struct gt_stack *e = gt_arena_alloc(size);
+	if (!e)
+		goto out;
+	cds_lfht_node_init(&e->node);
+	e->hash = h;
+	e->n = (uint16_t)n;
+	e->flags = (uint16_t)flags;
+	memcpy(e->pc, pc, n * sizeof(uintptr_t));
+	if (!publish_id(e))
+		goto out;
+	/* A racing insert of the same stack wins: use its id (ours is then
+	 * an unused duplicate, still readable by id). */
+	node = cds_lfht_add_unique(table, h, match, &k, &e->node);
+	id = caa_container_of(node, struct gt_stack, node)->id;
+out:
+	urcu_bp_read_unlock();
+	return id;
+}
+
+const struct gt_stack *gt_stack_get(uint32_t id)
+{
+	uint32_t pg = id / ID_PAGE;
+
+	if (id == 0 || pg >= ID_PAGES)
+		return NULL;
+	struct gt_stack **page = __atomic_load_n(&id_pages[pg], __ATOMIC_ACQUIRE);
+	return page ? __atomic_load_n(&page[id % ID_PAGE], __ATOMIC_ACQUIRE) : NULL;
+}
+
+uint32_t gt_stack_count(void)
+{
+	return __atomic_load_n(&next_id, __ATOMIC_RELAXED) - 1;
+}
+
+#define MAX_NAMES 256
+static struct {
+	uintptr_t pc;
+	const char *name;
+} names[MAX_NAMES];
+static uint32_t nnames;   /* release-published under id_lock */
+
+void gt_stack_name_fn(uintptr_t real, const char *name)
+{
+	if (!real)
+		return;
+	gt_lock(&id_lock);
+	uint32_t n = nnames;
+	for (uint32_t i = 0; i < n; i++)
+		if (names[i].pc == real)
+			goto out;
+	if (n < MAX_NAMES) {
+		names[n].pc = real;
+		names[n].name = name;
+		__atomic_store_n(&nnames, n + 1, __ATOMIC_RELEASE);
+	}
+out:
+	gt_unlock(&id_lock);
+}
+
+const char *gt_stack_fn_name(uintptr_t real)
+{
+	uint32_t n = __atomic_load_n(&nnames, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (names[i].pc == real)
+			return names[i].name;
+	return NULL;
+}

@@ -1,0 +1,56 @@
+/* core/stack.h - stack capture (libunwind) and the stack table: raw pc
+ * arrays interned in a liburcu RCU lock-free hash table (cds_lfht) and
+ * numbered once per process. Ids are global and stable, so the writer defines
+ * in each trace the ones its events use. */
+#ifndef GT_STACK_H
+#define GT_STACK_H
+
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+
+#define GT_STACK_MAX 64
+
+enum gt_stk_flag {
+	GT_STK_FN = 1,     /* pc[0] is the address of the hooked libc function */
+	GT_STK_START = 2,  /* one frame: a thread's start routine */
+	GT_STK_MAIN = 4,   /* one frame: the main thread (writer resolves `main`) */
+	GT_STK_RET = 8,    /* with START: pc is a return address inside it */
+};
+
+struct gt_stack {
+	struct cds_lfht_node node;
+	uint64_t hash;
+	uint32_t id;
+	uint16_t n;
+	uint16_t flags;
+	uintptr_t pc[];
+};
+
+/* Once, at load (creates the table). 0 or -errno. */
+int gt_stack_init(void);
+
+/* Capture the caller's stack into pc[0..max): frames of libgotrace itself are
+ * skipped, the walk stops at our thread trampoline, and fn (when non-zero)
+ * becomes frame 0. Returns the number of frames. Call with in_tracer > 0. */
+unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn);
+
+/* The id of this pc array (+flags), adding it when new. 0 when the table is
+ * full (the event then has no stack). Any thread, in_tracer > 0. */
+uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags);
+
+/* The stack with this id, NULL if none. Any thread; the result is immutable. */
+const struct gt_stack *gt_stack_get(uint32_t id);
+
+/* Number of ids handed out so far (ids are 1..count). */
+uint32_t gt_stack_count(void);
+
+/* Names of the real functions the hooks forward to (gt_name_fn): the
+ * writer names FN frames with them ("read", not "__libc_read"). */
+void gt_stack_name_fn(uintptr_t real, const char *name);
+const char *gt_stack_fn_name(uintptr_t real);
+
+/* Is pc inside libgotrace's own code? */
+int gt_stack_is_self(uintptr_t pc);
+
+#endif

@@ -1,0 +1,236 @@
+/* core/thread.c - the thread registry: record slabs, free list, P ids, the
+ * exit handler, registration of threads the tracer meets late. Registry
+ * lock order: a record lock may be held when taking reg_lock, never the
+ * other way round. */
+#include "core/thread.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/emit.h"
+#include "core/stack.h"
+
+__thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
+
+#define SLAB_RECS 256
+#define MAX_SLABS 4096
+
+static struct gt_lock reg_lock = GT_LOCK_INIT;
+static struct gt_thread *slabs[MAX_SLABS]; /* published with release */
+static uint32_t nslabs;                    /* release-written under reg_lock */
+static uint32_t slab_used;                 /* [reg_lock] records carved from the last slab */
+static struct gt_thread *free_list;        /* [reg_lock] */
+static uint64_t next_goid = 1;             /* atomic */
+
+static struct gt_pslot *free_ps;           /* [reg_lock] */
+static uint32_t next_p = 1;                /* [reg_lock]; P 0 is the control P */
+
+static pthread_key_t exit_key;
+static int exit_key_ok;
+
+struct gt_thread *gt_thread_alloc(void)
+{
+	struct gt_thread *t = NULL;
+
+	gt_lock(&reg_lock);
+	if (free_list) {
+		t = free_list;
+		free_list = t->next_free;
+	} else {
+		uint32_t n = __atomic_load_n(&nslabs, __ATOMIC_RELAXED);
+		if (n == 0 || slab_used == SLAB_RECS) {
+			struct gt_thread *s = NULL;
+			if (n < MAX_SLABS)
+				s = gt_arena_alloc(SLAB_RECS * sizeof(*s));
+			if (s) {
+				slabs[n] = s;
+				slab_used = 0;
+				__atomic_store_n(&nslabs, n + 1, __ATOMIC_RELEASE);
+				n++;
+			}
+		}
+		if (n && slab_used < SLAB_RECS)
+			t = &slabs[n - 1][slab_used++];
+	}
+	gt_unlock(&reg_lock);
+	if (!t)
+		return NULL;
+	gt_lock(&t->lock);
+	struct gt_lock keep = t->lock;
+	memset(t, 0, sizeof(*t));
+	t->lock = keep;
+	t->goid = __atomic_fetch_add(&next_goid, 1, __ATOMIC_RELAXED);
+	t->state = GT_T_EMBRYO;
+	gt_unlock(&t->lock);
+	return t;
+}
+
+void gt_thread_free(struct gt_thread *t)
+{
+	gt_lock(&t->lock);
+	t->state = GT_T_FREE;
+	t->tls = NULL;
+	gt_unlock(&t->lock);
+	gt_lock(&reg_lock);
+	t->next_free = free_list;
+	free_list = t;
+	gt_unlock(&reg_lock);
+}
+
+void gt_thread_foreach(void (*fn)(struct gt_thread *t, void *arg), void *arg)
+{
+	uint32_t n = __atomic_load_n(&nslabs, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < SLAB_RECS; j++)
+			fn(&slabs[i][j], arg);
+}
+
+struct gt_pslot *gt_p_acquire(void)
+{
+	struct gt_pslot *ps;
+
+	gt_lock(&reg_lock);
+	ps = free_ps;
+	if (ps)
+		free_ps = ps->next;
+	gt_unlock(&reg_lock);
+	if (ps)
+		return ps;
+	ps = gt_arena_alloc(sizeof(*ps));
+	if (!ps)
+		return NULL;
+	gt_lock(&reg_lock);
+	ps->id = next_p++;
+	gt_unlock(&reg_lock);
+	return ps;
+}
+
+void gt_p_release(struct gt_pslot *ps)
+{
+	gt_lock(&reg_lock);
+	ps->next = free_ps;
+	free_ps = ps;
+	gt_unlock(&reg_lock);
+}
+
+uint32_t gt_p_count(void)
+{
+	gt_lock(&reg_lock);
+	uint32_t n = next_p;
+	gt_unlock(&reg_lock);
+	return n;
+}
+
+/* pthread key destructor: the thread is exiting (start routine returned,
+ * pthread_exit, cancellation). Runs before its TLS is gone. */
+static void on_thread_exit(void *arg)
+{
+	struct gt_thread *t = arg;
+	struct gt_tls *tls = &gt_tls;
+
+	tls->in_tracer++;
+	gt_emit_exit(t);
+	tls->t = NULL;
+	gt_thread_free(t);
+	/* Hooks run by later TLS destructors must not register us again. */
+	tls->in_tracer = 1;
+}
+
+void gt_thread_watch_exit(struct gt_thread *t)
+{
+	if (exit_key_ok)
+		pthread_setspecific(exit_key, t);
+}
+
+static pid_t gettid_(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+/* Registers a thread found in a hook. Its start routine is unknown: take
+ * the outermost frame of its stack (the trampoline cut does not apply). */
+struct gt_thread *gt_thread_self(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	uintptr_t pc[GT_STACK_MAX];
+
+	if (tls->t)
+		return tls->t;
+	if (!exit_key_ok || tls->in_tracer > 1)
+		return NULL;   /* before init, or tracer thread / after exit */
+	struct gt_thread *t = gt_thread_alloc();
+	if (!t)
+		return NULL;
+	unsigned n = gt_stack_capture(pc, GT_STACK_MAX, 0);
+	t->start_pc = n ? pc[n - 1] : 0;
+	t->flags = GT_TF_ADOPTED;
+	gt_lock(&t->lock);
+	t->tid = gettid_();
+	t->tls = tls;
+	t->state = GT_T_LIVE;
+	gt_unlock(&t->lock);
+	tls->t = t;
+	gt_thread_watch_exit(t);
+	return t;
+}
+
+void gt_thread_init_main(void)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (!exit_key_ok && pthread_key_create(&exit_key, on_thread_exit) == 0)
+		exit_key_ok = 1;
+	if (tls->t || getpid() != gettid_())
+		return;
+	struct gt_thread *t = gt_thread_alloc();
+	if (!t)
+		return;
+	t->flags = GT_TF_MAIN;
+	gt_lock(&t->lock);
+	t->tid = gettid_();
+	t->tls = tls;
+	t->state = GT_T_LIVE;
+	gt_unlock(&t->lock);
+	tls->t = t;
+	gt_thread_watch_exit(t);
+}
+
+void gt_thread_after_fork_child(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	struct gt_thread *self = tls->t;
+
+	/* Only the forking thread survives. Locks held by vanished threads are
+	 * dropped with their records; ours is not held (we are in a hook). */
+	reg_lock.word = 0;
+	free_list = NULL;
+	free_ps = NULL;
+	next_p = 1;
+	uint32_t n = nslabs;
+	for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t j = 0; j < SLAB_RECS; j++) {
+			struct gt_thread *t = &slabs[i][j];
+			if (i == n - 1 && j >= slab_used)
+				break;
+			t->lock.word = 0;
+			t->sess = 0;
+			t->chunk = NULL;
+			t->ps = NULL;
+			t->g = GT_G_NONE;
+			t->op_kind = 0;
+			t->decl_sess = 0;
+			if (t == self) {
+				t->tid = gettid_();
+				continue;
+			}
+			t->state = GT_T_FREE;
+			t->tls = NULL;
+			t->next_free = free_list;
+			free_list = t;
+		}
+	}
+}

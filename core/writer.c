@@ -1,0 +1,338 @@
+/* core/writer.c - batches to file. Service thread only (no locks): the
+ * output buffer, the string table and the defined-stack bitmap are its own.
+ * On a write error the trace is abandoned (reported at stop) but batches are
+ * still consumed, so program threads never wait for a dead file. */
+#include "core/writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/decode.h"
+#include "core/emit.h"
+#include "core/log.h"
+#include "core/stack.h"
+#include "core/symbol.h"
+
+#define OUT_SIZE (1u << 20)
+#define DEFINED_BITS (4u << 20)   /* = the stack table's id space */
+
+struct strent {
+	uint64_t hash;
+	const char *s;
+	uint64_t id;
+};
+
+static struct {
+	int fd;
+	uint64_t sess;
+	int err;
+	char path[4096];
+	uint8_t *out;
+	size_t len;
+	uint64_t *defined;
+	uint32_t max_defined;
+	struct strent *strs;
+	size_t strcap, nstr;
+	uint64_t next_str;
+	struct gt_writer_stats st;
+} w = { .fd = -1 };
+
+static const char *const fixed_strings[GT_STR_FIXED_END] = {
+	[GT_STR_WAIT] = "gotrace.wait",
+};
+
+static void flush(void)
+{
+	size_t off = 0;
+
+	while (off < w.len && !w.err) {
+		ssize_t n = write(w.fd, w.out + off, w.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			w.err = n < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)n;
+	}
+	w.st.bytes += off;
+	w.len = 0;
+}
+
+/* Room for n bytes in the output buffer. */
+static uint8_t *need(size_t n)
+{
+	if (w.len + n > OUT_SIZE)
+		flush();
+	return w.out + w.len;
+}
+
+static void emit_raw(const void *p, size_t n)
+{
+	if (n > OUT_SIZE / 2) {
+		flush();
+		if (!w.err) {
+			uint8_t *save = w.out;
+			w.out = (uint8_t *)p;
+			w.len = n;
+			flush();
+			w.out = save;
+		}
+		return;
+	}
+	memcpy(need(n), p, n);
+	w.len += n;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h | 1;
+}
+
+static int str_grow(void)
+{
+	size_t cap = w.strcap ? w.strcap * 2 : 4096;
+	struct strent *n = gt_map(cap * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < w.strcap; i++) {
+		if (!w.strs[i].hash)
+			continue;
+		size_t j = w.strs[i].hash & (cap - 1);
+		while (n[j].hash)
+			j = (j + 1) & (cap - 1);
+		n[j] = w.strs[i];
+	}
+	if (w.strs)
+		gt_unmap(w.strs, w.strcap * sizeof(*w.strs));
+	w.strs = n;
+	w.strcap = cap;
+	return 0;
+}
+
+/* The id of s in this trace, writing its EvString the first time. */
+static uint64_t string_id(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	if ((w.nstr + 1) * 2 > w.strcap && str_grow())
+		return 0;
+	uint64_t h = str_hash(s);
+	size_t j = h & (w.strcap - 1);
+	for (; w.strs[j].hash; j = (j + 1) & (w.strcap - 1))
+		if (w.strs[j].hash == h && strcmp(w.strs[j].s, s) == 0)
+			return w.strs[j].id;
+	size_t len = strlen(s);
+	if (len > 1000000)
+		len = 1000000;
+	w.strs[j] = (struct strent){ h, s, w.next_str++ };
+	w.nstr++;
+	w.len = (size_t)(gt_put_string(need(gt_string_size(len)), w.strs[j].id, s, len) - w.out);
+	w.st.strings++;
+	return w.strs[j].id;
+}
+
+/* Outer frames that are libc's thread/process start-up, not the program. */
+static int is_startup(const char *f)
+{
+	static const char *const cut[] = { "start_thread", "clone", "clone3", "__clone",
+		"__clone3", "__libc_start_call_main", "__libc_start_main",
+		"__libc_start_main_impl", "_start" };
+	for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++)
+		if (strcmp(f, cut[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Symbolise one frame of e; returns 0, or 1 when the walk must stop. */
+static int frame(const struct gt_stack *e, unsigned i, struct gt_frame *f)
+{
+	struct gt_sym sym;
+	uintptr_t pc = e->pc[i];
+	const char *name = NULL;
+
+	if (e->flags & GT_STK_START) {
+		if (e->flags & GT_STK_MAIN) {
+			pc = gt_sym_main();
+			if (!pc) {
+				pc = getauxval(AT_ENTRY);
+				name = "main";
+			}
+		}
+		gt_sym_lookup(pc, !(e->flags & GT_STK_RET), &sym);
+		if (sym.entry && sym.entry != pc) {
+			pc = sym.entry;
+			gt_sym_lookup(pc, 1, &sym);
+		}
+	} else if (i == 0 && (e->flags & GT_STK_FN)) {
+		gt_sym_lookup(pc, 1, &sym);
+		name = gt_stack_fn_name(pc);
+	} else {
+		gt_sym_lookup(pc, 0, &sym);
+		if (i > 0 && is_startup(sym.func))
+			return 1;
+	}
+	f->pc = pc ? pc : 1;
+	f->func = string_id(name ? name : sym.func);
+	f->file = string_id(sym.file);
+	f->line = sym.line;
+	/* The program's main is the outermost frame worth showing. */
+	return !(e->flags & GT_STK_START) && strcmp(sym.func, "main") == 0 ? 2 : 0;
+}
+
+static void define_stack(uint32_t id)
+{
+	const struct gt_stack *e = gt_stack_get(id);
+	struct gt_frame f[GT_STACK_MAX];
+	uint8_t rec[16 + 40 * GT_STACK_MAX];
+	unsigned k = 0;
+
+	if (!e)
+		return;
+	for (unsigned i = 0; i < e->n; i++) {
+		int r = frame(e, i, &f[k]);
+		if (r == 1)
+			break;
+		k++;
+		if (r == 2)
+			break;
+	}
+	uint8_t *end;
+	while (!(end = gt_put_stack(rec, id, f, k)) && k > 1)
+		k--;   /* payload over 2048 bytes: drop outer frames */
+	if (end) {
+		emit_raw(rec, (size_t)(end - rec));
+		w.st.stacks++;
+	}
+}
+
+static void define_stacks_of(const struct gt_chunk *c)
+{
+	struct gt_rec r;
+	size_t off = 0;
+	uint64_t ids[2];
+
+	while (gt_decode(c->data, c->len, &off, &r) == 1) {
+		int n = gt_rec_stacks(&r, ids);
+		for (int i = 0; i < n; i++) {
+			uint64_t id = ids[i];
+			if (id >= DEFINED_BITS || (w.defined[id / 64] >> (id % 64) & 1))
+				continue;
+			w.defined[id / 64] |= 1ull << (id % 64);
+			if (id > w.max_defined)
+				w.max_defined = (uint32_t)id;
+			define_stack((uint32_t)id);
+		}
+	}
+}
+
+void gt_writer_chunk(struct gt_chunk *c)
+{
+	uint32_t len = __atomic_load_n(&c->len, __ATOMIC_ACQUIRE);
+
+	if (w.fd >= 0 && c->sess == w.sess && len) {
+		if (!w.err)
+			define_stacks_of(c);
+		emit_raw(c->data, len);
+		w.st.batches++;
+	}
+	gt_buf_put(c);
+}
+
+void gt_writer_drain(void)
+{
+	struct gt_chunk *c;
+
+	while ((c = gt_buf_take()))
+		gt_writer_chunk(c);
+}
+
+int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, size_t errlen)
+{
+	if (!w.out && !(w.out = gt_map(OUT_SIZE))) {
+		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	if (!w.defined && !(w.defined = gt_map(DEFINED_BITS / 8))) {
+		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		gt_fmt(err, errlen, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	w.fd = fd;
+	w.sess = sess;
+	w.err = 0;
+	w.len = 0;
+	memset(&w.st, 0, sizeof(w.st));
+	gt_fmt(w.path, sizeof(w.path), "%s", path);
+	memset(w.defined, 0, (w.max_defined / 64 + 1) * 8);
+	w.max_defined = 0;
+	if (w.strs)
+		memset(w.strs, 0, w.strcap * sizeof(*w.strs));
+	w.nstr = 0;
+	w.next_str = 1;
+	/* Header, then a batch of P 0 holding the untimed records: Go 1.23+
+	 * reads nothing that comes before the first batch. */
+	emit_raw(GT_TRACE_HEADER, GT_TRACE_HEADER_LEN);
+	uint8_t *p = need(32), *q = p;
+	q = gt_put_batch(q, 0, ts0);
+	q = gt_put_frequency(q, GT_FREQUENCY);
+	w.len += (size_t)(q - p);
+	for (unsigned i = 1; i < GT_STR_FIXED_END; i++)
+		string_id(fixed_strings[i]);
+	return 0;
+}
+
+int gt_writer_close(char *err, size_t errlen)
+{
+	if (w.fd < 0)
+		return 0;
+	gt_writer_drain();
+	flush();
+	if (close(w.fd) && !w.err && errno != EINTR)
+		w.err = errno;
+	w.fd = -1;
+	w.sess = 0;
+	if (w.err) {
+		gt_fmt(err, errlen, "write %s: %s", w.path, strerror(w.err));
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t gt_writer_session(void)
+{
+	return w.fd >= 0 ? w.sess : 0;
+}
+
+int gt_writer_error(void)
+{
+	return w.err;
+}
+
+void gt_writer_get_stats(struct gt_writer_stats *s)
+{
+	*s = w.st;
+}
+
+void gt_writer_after_fork_child(void)
+{
+	if (w.fd >= 0)
+		close(w.fd);
+	w.fd = -1;
+	w.sess = 0;
+	w.len = 0;
+}

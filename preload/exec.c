@@ -1,0 +1,81 @@
+/* preload/exec.c - the exec family: a trace in progress is finished before
+ * the image is replaced (the new image loads us afresh). execl* are built on
+ * execv* by libc internally, so they are hooked too. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "core/gotrace.h"
+#include "preload/real.h"
+
+GT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	gt_exec_prepare();
+	return GT_REAL(execve)(path, argv, envp);
+}
+
+GT_EXPORT int execv(const char *path, char *const argv[])
+{
+	gt_exec_prepare();
+	return GT_REAL(execv)(path, argv);
+}
+
+GT_EXPORT int execvp(const char *file, char *const argv[])
+{
+	gt_exec_prepare();
+	return GT_REAL(execvp)(file, argv);
+}
+
+GT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	gt_exec_prepare();
+	return GT_REAL(execvpe)(file, argv, envp);
+}
+
+GT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	gt_exec_prepare();
+	return GT_REAL(fexecve)(fd, argv, envp);
+}
+
+GT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		       int flags)
+{
+	gt_exec_prepare();
+	return GT_REAL(execveat)(dirfd, path, argv, envp, flags);
+}
+
+/* execl, execlp, execle: collect the variadic arguments into an argv. */
+#define COLLECT_ARGS(arg0, envp_out)                                   \
+	va_list ap;                                                    \
+	size_t n = 1;                                                  \
+	va_start(ap, arg0);                                            \
+	while (va_arg(ap, const char *))                               \
+		n++;                                                   \
+	va_end(ap);                                                    \
+	const char *argv[n + 1];                                       \
+	argv[0] = arg0;                                                \
+	va_start(ap, arg0);                                            \
+	for (size_t i = 1; i <= n; i++)                                \
+		argv[i] = va_arg(ap, const char *);                    \
+	envp_out;                                                      \
+	va_end(ap)
+
+GT_EXPORT int execl(const char *path, const char *arg0, ...)
+{
+	COLLECT_ARGS(arg0, (void)0);
+	return execv(path, (char *const *)argv);
+}
+
+GT_EXPORT int execlp(const char *file, const char *arg0, ...)
+{
+	COLLECT_ARGS(arg0, (void)0);
+	return execvp(file, (char *const *)argv);
+}
+
+GT_EXPORT int execle(const char *path, const char *arg0, ...)
+{
+	char *const *envp;
+	COLLECT_ARGS(arg0, envp = va_arg(ap, char *const *));
+	return execve(path, (char *const *)argv, envp);
+}
