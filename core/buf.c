@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/lock.h"
+#include "core/tsan.h"
 
 #define REGION_CHUNKS 32
 #define REGION_SIZE (REGION_CHUNKS * GT_CHUNK_SIZE)
@@ -153,6 +154,7 @@ uint32_t gt_buf_in_use(void)
 void gt_buf_submit(struct gt_chunk *c)
 {
 	queue_init();
+	GT_TSAN_RELEASE(c);
 	cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
 	/* Wake the writer only when memory runs low; otherwise it comes by on
 	 * its own tick, and the program's threads make no syscall. */
@@ -169,7 +171,10 @@ struct gt_chunk *gt_buf_take(void)
 
 	queue_init();
 	n = __cds_wfcq_dequeue_blocking(&q_head, &q_tail);
-	return n ? caa_container_of(n, struct gt_chunk, node) : NULL;
+	if (!n)
+		return NULL;
+	GT_TSAN_ACQUIRE(caa_container_of(n, struct gt_chunk, node));
+	return caa_container_of(n, struct gt_chunk, node);
 }
 
 

@@ -82,9 +82,10 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 			t->op_kind = 0;
 		return r;
 	}
-	/* The trace started while we were in the call. */
+	/* The trace started while we were in the call. Read the clock after
+	 * the flag: our events must follow the start snapshot's. */
 	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
-	return s ? gt_emit_enter_locked(t, s, t1) : 0;
+	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
 }
 
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn)

@@ -73,7 +73,9 @@ static void handle_request(void)
 	req.err[0] = '\0';
 	if (op == REQ_START)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
-	else if (op == REQ_STOP || op == REQ_EXIT)
+	else if (op == REQ_STOP)
+		req.result = gt_ctl_stop(req.err, sizeof(req.err));
+	else if (op == REQ_EXIT)
 		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
 	if (op == REQ_EXIT && client_ok && client->shutdown)
 		client->shutdown(0);

@@ -18,6 +18,7 @@
 
 #include "core/arena.h"
 #include "core/lock.h"
+#include "core/tsan.h"
 
 #define ID_PAGE 4096u
 #define ID_PAGES 1024u                      /* 4M stacks */
@@ -53,6 +54,32 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+#if defined(__SANITIZE_THREAD__)
+/* TSan builds: libunwind's per-thread cache destructor crashes TSan's
+ * runtime at thread exit, so walk frame pointers (the test code has them):
+ * each frame must lie above the last, within 1 MiB, 16-byte aligned. */
+static int backtrace_(void **buf, int max)
+{
+	uintptr_t *fp = __builtin_frame_address(0);
+	int n = 0;
+
+	while (n < max && fp) {
+		uintptr_t *next = (uintptr_t *)fp[0];
+		uintptr_t ret = fp[1];
+		if (!ret)
+			break;
+		buf[n++] = (void *)ret;
+		if (next <= fp || (uintptr_t)next - (uintptr_t)fp > (1u << 20) ||
+		    ((uintptr_t)next & 15))
+			break;
+		fp = next;
+	}
+	return n;
+}
+#else
+#define backtrace_ unw_backtrace
+#endif
+
 int gt_stack_is_self(uintptr_t pc)
 {
 	return pc >= self_lo && pc < self_hi;
@@ -65,16 +92,17 @@ int gt_stack_init(void)
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)gt_stack_init);
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	unw_backtrace(warm, 8);   /* warm libunwind up outside any hook */
+	backtrace_(warm, 8);   /* warm libunwind up outside any hook */
 	table = cds_lfht_new(1024, 1024, 1ul << 22,
 			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	return table ? 0 : -ENOMEM;
 }
 
+
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 {
 	void *buf[GT_STACK_MAX + 24];
-	int n = unw_backtrace(buf, GT_STACK_MAX + 24);
+	int n = backtrace_(buf, GT_STACK_MAX + 24);
 	int i = 0;
 	unsigned k = 0;
 
@@ -111,6 +139,7 @@ static int match(struct cds_lfht_node *node, const void *arg)
 	const struct gt_stack *s = caa_container_of(node, struct gt_stack, node);
 	const struct key *k = arg;
 
+	GT_TSAN_ACQUIRE(node);
 	return s->n == k->n && s->flags == k->flags &&
 	       memcmp(s->pc, k->pc, k->n * sizeof(uintptr_t)) == 0;
 }
@@ -154,6 +183,7 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	cds_lfht_lookup(table, h, match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node) {
+		GT_TSAN_ACQUIRE(node);
 		id = caa_container_of(node, struct gt_stack, node)->id;
 		goto out;
 	}
@@ -172,7 +202,9 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 		goto out;
 	/* A racing insert of the same stack wins: use its id (ours is then
 	 * an unused duplicate, still readable by id). */
+	GT_TSAN_RELEASE(&e->node);
 	node = cds_lfht_add_unique(table, h, match, &k, &e->node);
+	GT_TSAN_ACQUIRE(node);
 	id = caa_container_of(node, struct gt_stack, node)->id;
 out:
 	urcu_bp_read_unlock();

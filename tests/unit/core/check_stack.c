@@ -1,0 +1,125 @@
+/* check_stack.c - the stack table: ids are unique per content and stable,
+ * from many threads at once; capture skips the tracer's frames. */
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gotrace.h"
+#include "core/stack.h"
+
+#define THREADS 8
+#define STACKS 2000
+#define ROUNDS 3
+
+static uint32_t ids[THREADS][STACKS];
+
+static void make(unsigned k, uintptr_t *pc, unsigned *n)
+{
+	*n = 1 + k % 20;
+	for (unsigned i = 0; i < *n; i++)
+		pc[i] = 0x400000 + k * 64 + i * 8;
+}
+
+static void *worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	uintptr_t pc[GT_STACK_MAX];
+	unsigned n;
+
+	gt_tls.in_tracer++;
+	for (int r = 0; r < ROUNDS; r++)
+		for (unsigned j = 0; j < STACKS; j++) {
+			/* each thread walks the keys in its own order */
+			unsigned k = (j * 7 + me * 131) % STACKS;
+			make(k, pc, &n);
+			uint32_t id = gt_stack_intern(pc, n, 0);
+			if (r == 0)
+				ids[me][k] = id;
+			else if (ids[me][k] != id)
+				return (void *)1;
+		}
+	gt_tls.in_tracer--;
+	return NULL;
+}
+
+START_TEST(concurrent_intern)
+{
+	pthread_t th[THREADS];
+
+	ck_assert_int_eq(gt_stack_init(), 0);
+	for (uintptr_t i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, worker, (void *)i);
+	for (int i = 0; i < THREADS; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		ck_assert_ptr_null(r);
+	}
+	/* Same content -> same id in every thread; different -> different. */
+	for (unsigned k = 0; k < STACKS; k++) {
+		ck_assert_uint_ne(ids[0][k], 0);
+		for (int t = 1; t < THREADS; t++)
+			ck_assert_uint_eq(ids[t][k], ids[0][k]);
+		const struct gt_stack *s = gt_stack_get(ids[0][k]);
+		uintptr_t pc[GT_STACK_MAX];
+		unsigned n;
+		make(k, pc, &n);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(s->n, n);
+		ck_assert_mem_eq(s->pc, pc, n * sizeof(uintptr_t));
+	}
+	uint32_t *sorted = malloc(sizeof(uint32_t) * STACKS);
+	memcpy(sorted, ids[0], sizeof(uint32_t) * STACKS);
+	for (unsigned i = 0; i < STACKS; i++)
+		for (unsigned j = i + 1; j < STACKS; j++)
+			ck_assert_uint_ne(sorted[i], sorted[j]);
+	free(sorted);
+	/* flags are part of the key */
+	uintptr_t pc = 0x1234;
+	ck_assert_uint_ne(gt_stack_intern(&pc, 1, 0), gt_stack_intern(&pc, 1, GT_STK_START));
+	ck_assert_uint_eq(gt_stack_intern(&pc, 1, GT_STK_START),
+			  gt_stack_intern(&pc, 1, GT_STK_START));
+	ck_assert_uint_eq(gt_stack_intern(&pc, 0, 0), 0);
+}
+END_TEST
+
+static __attribute__((noinline)) unsigned outer_frame(uintptr_t *pc, unsigned max)
+{
+	unsigned n = gt_stack_capture(pc, max, 0xabc);
+	__asm__ volatile("" ::: "memory");
+	return n;
+}
+
+START_TEST(capture)
+{
+	uintptr_t pc[GT_STACK_MAX];
+
+	ck_assert_int_eq(gt_stack_init(), 0);
+	gt_tls.in_tracer++;
+	unsigned n = outer_frame(pc, GT_STACK_MAX);
+	gt_tls.in_tracer--;
+	/* The test binary links core statically, so all of it is "self":
+	 * what remains is fn then nothing (the walk stops at our code). */
+	ck_assert_uint_ge(n, 1);
+	ck_assert_uint_eq(pc[0], 0xabc);
+	for (unsigned i = 1; i < n; i++)
+		ck_assert(!gt_stack_is_self(pc[i]));
+	n = gt_stack_capture(pc, 1, 0xabc);
+	ck_assert_uint_eq(n, 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stack");
+	TCase *tc = tcase_create("table");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, concurrent_intern);
+	tcase_add_test(tc, capture);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
