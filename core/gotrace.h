@@ -51,6 +51,7 @@ struct gt_op {
 
 void gt_op_begin_slow(struct gt_op *op);
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
+void gt_op_abort(struct gt_op *op);
 
 /* Before the real call. */
 static inline void gt_op_begin(struct gt_op *op, unsigned kind)
@@ -67,16 +68,70 @@ static inline void gt_op_begin(struct gt_op *op, unsigned kind)
 		gt_op_begin_slow(op);
 }
 
+/* Does the end of this op need core (it began or ends while tracing)? */
+static inline int gt_op_slow(const struct gt_op *op)
+{
+	return __builtin_expect((op->sess | __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED)) != 0, 0);
+}
+
+static inline void gt_op_done(struct gt_op *op)
+{
+	op->kind = 0;
+	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
+}
+
 /* After the real call; fn = the real function's address (the innermost
  * frame of the recorded stack). */
 static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
 {
 	if (!op->kind)
 		return;
-	if (__builtin_expect((op->sess | __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED)) != 0, 0))
+	if (gt_op_slow(op))
 		gt_op_end_slow(op, fn);
-	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
+	gt_op_done(op);
 }
+
+/* Scope cleanup of a hook's op (__attribute__((cleanup))): runs when a
+ * cancellation or pthread_exit unwinds through the hook mid-call, so the
+ * thread is not left "in a call" for good. A no-op after gt_op_end. */
+static inline void gt_op_cleanup(struct gt_op *op)
+{
+	if (__builtin_expect(op->kind != 0, 0))
+		gt_op_abort(op);
+}
+
+/* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
+ * events. Filled lazily (fstat) by core in the slow path only; preload
+ * notes what it knows for free: close/dup2 forget, socket/accept set. */
+#define GT_FD_MAX 65536
+enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET };
+extern uint8_t gt_fd_kind[GT_FD_MAX];
+
+static inline void gt_fd_note(int fd, unsigned kind)
+{
+	if ((unsigned)fd < GT_FD_MAX)
+		__atomic_store_n(&gt_fd_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
+}
+
+/* End variants that classify the call when (and only when) it is recorded. */
+struct pollfd;
+void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd);
+void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n);
+void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
+			   const void *w, const void *e);
+void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd);
+
+#define GT_OP_END_WITH(op, call)          \
+	do {                              \
+		if ((op)->kind) {         \
+			if (gt_op_slow(op)) \
+				call;     \
+			gt_op_done(op);   \
+		}                         \
+	} while (0)
+
+/* epoll_ctl added fd to epfd: remember epoll sets that watch sockets. */
+void gt_fd_epoll_add(int epfd, int fd);
 
 /* Library load (constructor) and the pieces of it preload/ provides. */
 void gt_init(void);

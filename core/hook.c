@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/emit.h"
+#include "core/fd.h"
 #include "core/gotrace.h"
 #include "core/stack.h"
 #include "core/thread.h"
@@ -88,7 +89,10 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
 }
 
-void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
+/* The common end: record the call if it waited long enough. classify
+ * refines the kind (socket or not...) only for calls that are recorded. */
+static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(const void *),
+		       const void *ctx)
 {
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
@@ -101,11 +105,93 @@ void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
 	if (t) {
 		int block = op->sess && t1 - op->t0 >= gt_cfg.block_ns;
 		if (block) {
+			if (classify)
+				op->kind = classify(ctx);
 			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
 			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
 		}
 		LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}
+	tls->in_tracer--;
+	errno = saved;
+}
+
+void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
+{
+	end_common(op, fn, NULL, NULL);
+}
+
+static unsigned cls_fd(const void *ctx)
+{
+	return gt_fd_classify(*(const int *)ctx);
+}
+
+void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd)
+{
+	end_common(op, fn, cls_fd, &fd);
+}
+
+struct poll_ctx {
+	const struct pollfd *p;
+	unsigned long n;
+};
+
+static unsigned cls_poll(const void *ctx)
+{
+	const struct poll_ctx *c = ctx;
+	return gt_fd_classify_poll(c->p, c->n);
+}
+
+void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n)
+{
+	struct poll_ctx c = { p, n };
+	end_common(op, fn, cls_poll, &c);
+}
+
+struct select_ctx {
+	int nfds;
+	const void *r, *w, *e;
+};
+
+static unsigned cls_select(const void *ctx)
+{
+	const struct select_ctx *c = ctx;
+	return gt_fd_classify_select(c->nfds, c->r, c->w, c->e);
+}
+
+void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
+			   const void *w, const void *e)
+{
+	struct select_ctx c = { nfds, r, w, e };
+	end_common(op, fn, cls_select, &c);
+}
+
+static unsigned cls_epoll(const void *ctx)
+{
+	return gt_fd_classify_epoll(*(const int *)ctx);
+}
+
+void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
+{
+	end_common(op, fn, cls_epoll, &epfd);
+}
+
+/* Unwound out of the call (cancellation, pthread_exit in a handler): the
+ * call never returns, so no block is recorded; just forget it. */
+void gt_op_abort(struct gt_op *op)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+
+	tls->in_tracer++;
+	if (op->sess && tls->t) {
+		gt_lock(&tls->t->lock);
+		if (tls->t->op_sess == op->sess)
+			tls->t->op_kind = 0;
+		gt_unlock(&tls->t->lock);
+	}
+	op->kind = 0;
+	__atomic_store_n(&tls->in_call, 0, __ATOMIC_RELAXED);
 	tls->in_tracer--;
 	errno = saved;
 }

@@ -4,6 +4,7 @@
 #include "preload/real.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,18 +13,45 @@
 
 struct gt_real gt_real;
 
+/* For functions this libc lacks: the program cannot be calling them
+ * through us unless it found them somewhere; fail like a missing syscall. */
+static long enosys(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Stacks show what the program called, in the name it knows: the
+ * fortified __read_chk is "read", __open_2 is "open". */
+static const char *display_name(const char *name)
+{
+	static char names[64][32];
+	static unsigned used;
+	size_t n = strlen(name);
+
+	if (strncmp(name, "__", 2) != 0)
+		return name;
+	name += 2;
+	n -= 2;
+	if (n > 4 && strcmp(name + n - 4, "_chk") == 0)
+		n -= 4;
+	else if (n > 2 && strcmp(name + n - 2, "_2") == 0)
+		n -= 2;
+	unsigned i = __atomic_fetch_add(&used, 1, __ATOMIC_RELAXED);
+	if (i >= 64 || n >= 32)
+		return name - 2;
+	memcpy(names[i], name, n);
+	names[i][n] = '\0';
+	return names[i];
+}
+
 void *gt_real_resolve(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
-	if (!p) {
-		static const char msg[] = "gotrace: cannot find the real ";
-		if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, name, strlen(name)) < 0 ||
-		    write(2, "\n", 1) < 0) {
-		}
-		abort();
-	}
-	gt_name_fn((uintptr_t)p, name);
+	if (!p)
+		return (void *)enosys;
+	gt_name_fn((uintptr_t)p, display_name(name));
 	return p;
 }
 

@@ -1,21 +1,131 @@
-/* preload/real.h - the real libc functions the hooks forward to. Resolved
- * with dlsym(RTLD_NEXT) in the constructor, lazily by a hook that runs
- * first (before main, in another library's constructor). */
+/* preload/real.h - the real libc functions the hooks forward to, declared
+ * once. Resolved with dlsym(RTLD_NEXT) in the constructor, lazily by a hook
+ * that runs first (before main, in another library's constructor). */
 #ifndef GT_REAL_H
 #define GT_REAL_H
 
+#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+
+struct timespec;
+typedef const struct timespec *gt_ts;
 
 /* X(name, return type, (params)) */
-#define GT_REAL_FNS(X)                                                             \
+#define GT_REAL_FNS(X)                                                                     \
 	X(pthread_create, int, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)) \
-	X(execve, int, (const char *, char *const[], char *const[]))              \
-	X(execv, int, (const char *, char *const[]))                              \
-	X(execvp, int, (const char *, char *const[]))                             \
-	X(execvpe, int, (const char *, char *const[], char *const[]))             \
-	X(fexecve, int, (int, char *const[], char *const[]))                      \
-	X(execveat, int, (int, const char *, char *const[], char *const[], int))
+	X(execve, int, (const char *, char *const[], char *const[]))                      \
+	X(execv, int, (const char *, char *const[]))                                      \
+	X(execvp, int, (const char *, char *const[]))                                     \
+	X(execvpe, int, (const char *, char *const[], char *const[]))                     \
+	X(fexecve, int, (int, char *const[], char *const[]))                              \
+	X(execveat, int, (int, const char *, char *const[], char *const[], int))          \
+	X(read, ssize_t, (int, void *, size_t))                                           \
+	X(write, ssize_t, (int, const void *, size_t))                                    \
+	X(readv, ssize_t, (int, const struct iovec *, int))                               \
+	X(writev, ssize_t, (int, const struct iovec *, int))                              \
+	X(pread, ssize_t, (int, void *, size_t, off_t))                                   \
+	X(pread64, ssize_t, (int, void *, size_t, off_t))                                 \
+	X(pwrite, ssize_t, (int, const void *, size_t, off_t))                            \
+	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))                          \
+	X(preadv, ssize_t, (int, const struct iovec *, int, off_t))                       \
+	X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))                     \
+	X(pwritev, ssize_t, (int, const struct iovec *, int, off_t))                      \
+	X(pwritev64, ssize_t, (int, const struct iovec *, int, off_t))                    \
+	X(preadv2, ssize_t, (int, const struct iovec *, int, off_t, int))                 \
+	X(pwritev2, ssize_t, (int, const struct iovec *, int, off_t, int))                \
+	X(__read_chk, ssize_t, (int, void *, size_t, size_t))                             \
+	X(__pread_chk, ssize_t, (int, void *, size_t, off_t, size_t))                     \
+	X(__pread64_chk, ssize_t, (int, void *, size_t, off_t, size_t))                   \
+	X(open, int, (const char *, int, ...))                                            \
+	X(open64, int, (const char *, int, ...))                                          \
+	X(openat, int, (int, const char *, int, ...))                                     \
+	X(openat64, int, (int, const char *, int, ...))                                   \
+	X(__open_2, int, (const char *, int))                                             \
+	X(__open64_2, int, (const char *, int))                                           \
+	X(__openat_2, int, (int, const char *, int))                                      \
+	X(__openat64_2, int, (int, const char *, int))                                    \
+	X(close, int, (int))                                                              \
+	X(dup2, int, (int, int))                                                          \
+	X(dup3, int, (int, int, int))                                                     \
+	X(fsync, int, (int))                                                              \
+	X(fdatasync, int, (int))                                                          \
+	X(flock, int, (int, int))                                                         \
+	X(fcntl, int, (int, int, ...))                                                    \
+	X(fcntl64, int, (int, int, ...))                                                  \
+	X(lockf, int, (int, int, off_t))                                                  \
+	X(lockf64, int, (int, int, off_t))                                                \
+	X(wait, pid_t, (int *))                                                           \
+	X(waitpid, pid_t, (pid_t, int *, int))                                            \
+	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                                \
+	X(wait3, pid_t, (int *, int, struct rusage *))                                    \
+	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                             \
+	X(socket, int, (int, int, int))                                                   \
+	X(socketpair, int, (int, int, int, int *))                                        \
+	X(accept, int, (int, struct sockaddr *, socklen_t *))                             \
+	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                       \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))                        \
+	X(recv, ssize_t, (int, void *, size_t, int))                                      \
+	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))  \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                  \
+	X(recvmmsg, int, (int, struct mmsghdr *, unsigned, int, struct timespec *))       \
+	X(send, ssize_t, (int, const void *, size_t, int))                                \
+	X(sendto, ssize_t, (int, const void *, size_t, int, const struct sockaddr *, socklen_t)) \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                            \
+	X(sendmmsg, int, (int, struct mmsghdr *, unsigned, int))                          \
+	X(__recv_chk, ssize_t, (int, void *, size_t, size_t, int))                        \
+	X(__recvfrom_chk, ssize_t, (int, void *, size_t, size_t, int, struct sockaddr *, socklen_t *)) \
+	X(poll, int, (struct pollfd *, nfds_t, int))                                      \
+	X(ppoll, int, (struct pollfd *, nfds_t, gt_ts, const sigset_t *))                 \
+	X(__poll_chk, int, (struct pollfd *, nfds_t, int, size_t))                        \
+	X(__ppoll_chk, int, (struct pollfd *, nfds_t, gt_ts, const sigset_t *, size_t))   \
+	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *))             \
+	X(pselect, int, (int, fd_set *, fd_set *, fd_set *, gt_ts, const sigset_t *))     \
+	X(epoll_wait, int, (int, struct epoll_event *, int, int))                         \
+	X(epoll_pwait, int, (int, struct epoll_event *, int, int, const sigset_t *))      \
+	X(epoll_ctl, int, (int, int, int, struct epoll_event *))                          \
+	X(nanosleep, int, (gt_ts, struct timespec *))                                     \
+	X(clock_nanosleep, int, (clockid_t, int, gt_ts, struct timespec *))               \
+	X(usleep, int, (useconds_t))                                                      \
+	X(sleep, unsigned, (unsigned))                                                    \
+	X(pause, int, (void))                                                             \
+	X(sigsuspend, int, (const sigset_t *))                                            \
+	X(sigwait, int, (const sigset_t *, int *))                                        \
+	X(sigwaitinfo, int, (const sigset_t *, siginfo_t *))                              \
+	X(sigtimedwait, int, (const sigset_t *, siginfo_t *, gt_ts))                      \
+	X(pthread_mutex_lock, int, (pthread_mutex_t *))                                   \
+	X(pthread_mutex_trylock, int, (pthread_mutex_t *))                                \
+	X(pthread_mutex_timedlock, int, (pthread_mutex_t *, gt_ts))                       \
+	X(pthread_mutex_clocklock, int, (pthread_mutex_t *, clockid_t, gt_ts))            \
+	X(pthread_rwlock_rdlock, int, (pthread_rwlock_t *))                               \
+	X(pthread_rwlock_wrlock, int, (pthread_rwlock_t *))                               \
+	X(pthread_rwlock_tryrdlock, int, (pthread_rwlock_t *))                            \
+	X(pthread_rwlock_trywrlock, int, (pthread_rwlock_t *))                            \
+	X(pthread_rwlock_timedrdlock, int, (pthread_rwlock_t *, gt_ts))                   \
+	X(pthread_rwlock_timedwrlock, int, (pthread_rwlock_t *, gt_ts))                   \
+	X(pthread_rwlock_clockrdlock, int, (pthread_rwlock_t *, clockid_t, gt_ts))        \
+	X(pthread_rwlock_clockwrlock, int, (pthread_rwlock_t *, clockid_t, gt_ts))        \
+	X(pthread_cond_wait, int, (pthread_cond_t *, pthread_mutex_t *))                  \
+	X(pthread_cond_timedwait, int, (pthread_cond_t *, pthread_mutex_t *, gt_ts))      \
+	X(pthread_cond_clockwait, int, (pthread_cond_t *, pthread_mutex_t *, clockid_t, gt_ts)) \
+	X(sem_wait, int, (sem_t *))                                                       \
+	X(sem_trywait, int, (sem_t *))                                                    \
+	X(sem_timedwait, int, (sem_t *, gt_ts))                                           \
+	X(sem_clockwait, int, (sem_t *, clockid_t, gt_ts))                                \
+	X(pthread_barrier_wait, int, (pthread_barrier_t *))                               \
+	X(pthread_join, int, (pthread_t, void **))                                        \
+	X(pthread_timedjoin_np, int, (pthread_t, void **, gt_ts))                         \
+	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, gt_ts))
 
 struct gt_real {
 #define GT_REAL_FIELD(name, ret, params) ret(*name) params;
@@ -25,8 +135,8 @@ struct gt_real {
 
 extern struct gt_real gt_real;
 
-/* Resolve one function; aborts with a message if libc lacks it (a hook
- * cannot run without its real function). */
+/* Resolve one function (dlsym RTLD_NEXT). A function libc lacks (older
+ * glibc) gets a stub that fails with ENOSYS. */
 void *gt_real_resolve(const char *name);
 void gt_real_init(void);
 
@@ -42,5 +152,22 @@ static inline void *gt_real_get(void **slot, const char *name)
 }
 
 #define GT_REAL(name) ((__typeof__(gt_real.name))gt_real_get((void **)&gt_real.name, #name))
+
+/* The body of a hook that records its call as a blocking op: begin, real
+ * call, end (END may classify with fd/poll/select info). The op's scope
+ * cleanup runs if a cancellation unwinds through the call. */
+#define GT_OP_SCOPE __attribute__((cleanup(gt_op_cleanup)))
+#define GT_HOOK_OP(ret, name, params, args, kind, END)  \
+	GT_EXPORT ret name params                       \
+	{                                               \
+		struct gt_op op GT_OP_SCOPE;            \
+		ret(*real_) params = GT_REAL(name);     \
+		gt_op_begin(&op, kind);                 \
+		ret r_ = real_ args;                    \
+		END;                                    \
+		return r_;                              \
+	}
+#define GT_END_PLAIN gt_op_end(&op, (uintptr_t)real_)
+#define GT_END_FD(fd) GT_OP_END_WITH(&op, gt_op_end_slow_fd(&op, (uintptr_t)real_, fd))
 
 #endif

@@ -1,0 +1,148 @@
+/* preload/io.c - file and pipe I/O, fd bookkeeping, waits for children.
+ * A call that waited becomes a syscall event, or a net event when the fd is
+ * a socket (decided only for recorded calls). Each hook forwards to core. */
+#undef _FILE_OFFSET_BITS   /* we define both open and open64 */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+#include "core/gotrace.h"
+#include "preload/real.h"
+
+#define SYS GT_OP_SYSCALL
+
+GT_HOOK_OP(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, readv, (int fd, const struct iovec *v, int n), (fd, v, n), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, writev, (int fd, const struct iovec *v, int n), (fd, v, n), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pread, (int fd, void *b, size_t n, off_t o), (fd, b, n, o), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pread64, (int fd, void *b, size_t n, off_t o), (fd, b, n, o), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pwrite, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pwrite64, (int fd, const void *b, size_t n, off_t o), (fd, b, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, preadv, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, preadv64, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pwritev, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pwritev64, (int fd, const struct iovec *v, int n, off_t o), (fd, v, n, o), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, preadv2, (int fd, const struct iovec *v, int n, off_t o, int f),
+	   (fd, v, n, o, f), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, pwritev2, (int fd, const struct iovec *v, int n, off_t o, int f),
+	   (fd, v, n, o, f), SYS, GT_END_FD(fd))
+/* _FORTIFY_SOURCE builds (every Debian package) call these instead. */
+GT_HOOK_OP(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl), (fd, b, n, bl), SYS,
+	   GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, __pread_chk, (int fd, void *b, size_t n, off_t o, size_t bl),
+	   (fd, b, n, o, bl), SYS, GT_END_FD(fd))
+GT_HOOK_OP(ssize_t, __pread64_chk, (int fd, void *b, size_t n, off_t o, size_t bl),
+	   (fd, b, n, o, bl), SYS, GT_END_FD(fd))
+
+/* open blocks on FIFOs and slow filesystems. The mode argument exists only
+ * with O_CREAT or O_TMPFILE. */
+static mode_t open_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_HOOK(name)                                                \
+	GT_EXPORT int name(const char *path, int flags, ...)           \
+	{                                                              \
+		struct gt_op op GT_OP_SCOPE;                           \
+		va_list ap;                                            \
+		va_start(ap, flags);                                   \
+		mode_t mode = open_mode(flags, ap);                    \
+		va_end(ap);                                            \
+		int (*real_)(const char *, int, ...) = GT_REAL(name);  \
+		gt_op_begin(&op, SYS);                                 \
+		int r = real_(path, flags, mode);                      \
+		gt_op_end(&op, (uintptr_t)real_);                      \
+		return r;                                              \
+	}
+#define OPENAT_HOOK(name)                                                   \
+	GT_EXPORT int name(int dirfd, const char *path, int flags, ...)     \
+	{                                                                   \
+		struct gt_op op GT_OP_SCOPE;                                \
+		va_list ap;                                                 \
+		va_start(ap, flags);                                        \
+		mode_t mode = open_mode(flags, ap);                         \
+		va_end(ap);                                                 \
+		int (*real_)(int, const char *, int, ...) = GT_REAL(name);  \
+		gt_op_begin(&op, SYS);                                      \
+		int r = real_(dirfd, path, flags, mode);                    \
+		gt_op_end(&op, (uintptr_t)real_);                           \
+		return r;                                                   \
+	}
+OPEN_HOOK(open)
+OPEN_HOOK(open64)
+OPENAT_HOOK(openat)
+OPENAT_HOOK(openat64)
+GT_HOOK_OP(int, __open_2, (const char *p, int f), (p, f), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, __open64_2, (const char *p, int f), (p, f), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, __openat_2, (int d, const char *p, int f), (d, p, f), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, __openat64_2, (int d, const char *p, int f), (d, p, f), SYS, GT_END_PLAIN)
+
+/* The fd type cache forgets an fd once it is closed or replaced. */
+GT_EXPORT int close(int fd)
+{
+	struct gt_op op GT_OP_SCOPE;
+	int (*real_)(int) = GT_REAL(close);
+
+	gt_op_begin(&op, SYS);
+	int r = real_(fd);
+	gt_fd_note(fd, GT_FD_UNKNOWN);
+	gt_op_end(&op, (uintptr_t)real_);
+	return r;
+}
+
+GT_EXPORT int dup2(int old, int fd)
+{
+	int r = GT_REAL(dup2)(old, fd);
+	gt_fd_note(fd, GT_FD_UNKNOWN);
+	return r;
+}
+
+GT_EXPORT int dup3(int old, int fd, int flags)
+{
+	int r = GT_REAL(dup3)(old, fd, flags);
+	gt_fd_note(fd, GT_FD_UNKNOWN);
+	return r;
+}
+
+GT_HOOK_OP(int, fsync, (int fd), (fd), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, fdatasync, (int fd), (fd), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, flock, (int fd, int how), (fd, how), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, lockf64, (int fd, int cmd, off_t len), (fd, cmd, len), SYS, GT_END_PLAIN)
+
+/* fcntl: only the waiting lock commands are recorded. Its third argument
+ * is an int or a pointer; libc itself reads it as a pointer. */
+#define FCNTL_HOOK(name)                                                      \
+	GT_EXPORT int name(int fd, int cmd, ...)                              \
+	{                                                                     \
+		struct gt_op op GT_OP_SCOPE;                                  \
+		va_list ap;                                                   \
+		va_start(ap, cmd);                                            \
+		void *arg = va_arg(ap, void *);                               \
+		va_end(ap);                                                   \
+		int (*real_)(int, int, ...) = GT_REAL(name);                  \
+		if (cmd != F_SETLKW && cmd != F_OFD_SETLKW)                   \
+			return real_(fd, cmd, arg);                           \
+		gt_op_begin(&op, SYS);                                        \
+		int r = real_(fd, cmd, arg);                                  \
+		gt_op_end(&op, (uintptr_t)real_);                             \
+		return r;                                                     \
+	}
+FCNTL_HOOK(fcntl)
+FCNTL_HOOK(fcntl64)
+
+GT_HOOK_OP(pid_t, wait, (int *st), (st), SYS, GT_END_PLAIN)
+GT_HOOK_OP(pid_t, waitpid, (pid_t p, int *st, int o), (p, st, o), SYS, GT_END_PLAIN)
+GT_HOOK_OP(int, waitid, (idtype_t t, id_t id, siginfo_t *i, int o), (t, id, i, o), SYS,
+	   GT_END_PLAIN)
+GT_HOOK_OP(pid_t, wait3, (int *st, int o, struct rusage *ru), (st, o, ru), SYS, GT_END_PLAIN)
+GT_HOOK_OP(pid_t, wait4, (pid_t p, int *st, int o, struct rusage *ru), (p, st, o, ru), SYS,
+	   GT_END_PLAIN)

@@ -1,0 +1,91 @@
+/* preload/net.c - sockets and readiness waits. Socket calls that waited
+ * become net events; poll/select/epoll are net when they watch a socket,
+ * select-style (sync profile) otherwise, sleeps when they watch nothing. */
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "core/gotrace.h"
+#include "preload/real.h"
+
+#define NET GT_OP_NET
+
+GT_EXPORT int socket(int domain, int type, int proto)
+{
+	int fd = GT_REAL(socket)(domain, type, proto);
+	gt_fd_note(fd, GT_FD_SOCKET);
+	return fd;
+}
+
+GT_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+	int r = GT_REAL(socketpair)(domain, type, proto, sv);
+	if (r == 0) {
+		gt_fd_note(sv[0], GT_FD_SOCKET);
+		gt_fd_note(sv[1], GT_FD_SOCKET);
+	}
+	return r;
+}
+
+#define END_NEW_SOCKET (gt_end_and_note(&op, (uintptr_t)real_, r_))
+static inline void gt_end_and_note(struct gt_op *op, uintptr_t fn, int fd)
+{
+	gt_fd_note(fd, GT_FD_SOCKET);
+	gt_op_end(op, fn);
+}
+
+GT_HOOK_OP(int, accept, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l), NET,
+	   END_NEW_SOCKET)
+GT_HOOK_OP(int, accept4, (int fd, struct sockaddr *a, socklen_t *l, int f), (fd, a, l, f), NET,
+	   END_NEW_SOCKET)
+GT_HOOK_OP(int, connect, (int fd, const struct sockaddr *a, socklen_t l), (fd, a, l), NET,
+	   GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, recv, (int fd, void *b, size_t n, int f), (fd, b, n, f), NET, GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, recvfrom, (int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l),
+	   (fd, b, n, f, a, l), NET, GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, recvmsg, (int fd, struct msghdr *m, int f), (fd, m, f), NET, GT_END_PLAIN)
+GT_HOOK_OP(int, recvmmsg, (int fd, struct mmsghdr *m, unsigned n, int f, struct timespec *t),
+	   (fd, m, n, f, t), NET, GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, send, (int fd, const void *b, size_t n, int f), (fd, b, n, f), NET,
+	   GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, sendto,
+	   (int fd, const void *b, size_t n, int f, const struct sockaddr *a, socklen_t l),
+	   (fd, b, n, f, a, l), NET, GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, sendmsg, (int fd, const struct msghdr *m, int f), (fd, m, f), NET,
+	   GT_END_PLAIN)
+GT_HOOK_OP(int, sendmmsg, (int fd, struct mmsghdr *m, unsigned n, int f), (fd, m, n, f), NET,
+	   GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, __recv_chk, (int fd, void *b, size_t n, size_t bl, int f), (fd, b, n, bl, f),
+	   NET, GT_END_PLAIN)
+GT_HOOK_OP(ssize_t, __recvfrom_chk,
+	   (int fd, void *b, size_t n, size_t bl, int f, struct sockaddr *a, socklen_t *l),
+	   (fd, b, n, bl, f, a, l), NET, GT_END_PLAIN)
+
+#define END_POLL(p, n) GT_OP_END_WITH(&op, gt_op_end_slow_poll(&op, (uintptr_t)real_, p, n))
+#define END_SELECT(n, r, w, e) \
+	GT_OP_END_WITH(&op, gt_op_end_slow_select(&op, (uintptr_t)real_, n, r, w, e))
+#define END_EPOLL(ep) GT_OP_END_WITH(&op, gt_op_end_slow_epoll(&op, (uintptr_t)real_, ep))
+#define SEL GT_OP_SELECT
+
+GT_HOOK_OP(int, poll, (struct pollfd *p, nfds_t n, int t), (p, n, t), SEL, END_POLL(p, n))
+GT_HOOK_OP(int, ppoll, (struct pollfd *p, nfds_t n, gt_ts t, const sigset_t *s), (p, n, t, s), SEL,
+	   END_POLL(p, n))
+GT_HOOK_OP(int, __poll_chk, (struct pollfd *p, nfds_t n, int t, size_t l), (p, n, t, l), SEL,
+	   END_POLL(p, n))
+GT_HOOK_OP(int, __ppoll_chk, (struct pollfd *p, nfds_t n, gt_ts t, const sigset_t *s, size_t l),
+	   (p, n, t, s, l), SEL, END_POLL(p, n))
+GT_HOOK_OP(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t),
+	   (n, r, w, e, t), SEL, END_SELECT(n, r, w, e))
+GT_HOOK_OP(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *e, gt_ts t, const sigset_t *s),
+	   (n, r, w, e, t, s), SEL, END_SELECT(n, r, w, e))
+GT_HOOK_OP(int, epoll_wait, (int ep, struct epoll_event *ev, int n, int t), (ep, ev, n, t), SEL,
+	   END_EPOLL(ep))
+GT_HOOK_OP(int, epoll_pwait, (int ep, struct epoll_event *ev, int n, int t, const sigset_t *s),
+	   (ep, ev, n, t, s), SEL, END_EPOLL(ep))
+
+GT_EXPORT int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	int r = GT_REAL(epoll_ctl)(ep, op, fd, ev);
+	if (r == 0 && op == EPOLL_CTL_ADD)
+		gt_fd_epoll_add(ep, fd);
+	return r;
+}

@@ -1,0 +1,89 @@
+/* preload/sync.c - pthread waits. While tracing, a lock is first tried:
+ * only a contended lock is a wait (trylock-then-lock returns what lock
+ * alone would, for every mutex type). Condition variables are cond waits,
+ * the rest sync waits. */
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "core/gotrace.h"
+#include "preload/real.h"
+
+#define SYNC GT_OP_SYNC
+
+static inline int tracing(void)
+{
+	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) != 0;
+}
+
+/* Lock with a try first while tracing; TRY(m) gives 0 or EBUSY. */
+#define GT_HOOK_LOCK(name, try_, params, args)                               \
+	GT_EXPORT int name params                                            \
+	{                                                                    \
+		struct gt_op op GT_OP_SCOPE;                                 \
+		int (*real_) params = GT_REAL(name);                         \
+		if (__builtin_expect(tracing(), 0)) {                        \
+			int t_ = GT_REAL(try_)(m);                           \
+			if (t_ != EBUSY)                                     \
+				return t_;                                   \
+		}                                                            \
+		gt_op_begin(&op, SYNC);                                      \
+		int r_ = real_ args;                                         \
+		gt_op_end(&op, (uintptr_t)real_);                            \
+		return r_;                                                   \
+	}
+
+GT_HOOK_LOCK(pthread_mutex_lock, pthread_mutex_trylock, (pthread_mutex_t *m), (m))
+GT_HOOK_LOCK(pthread_mutex_timedlock, pthread_mutex_trylock,
+	     (pthread_mutex_t *m, gt_ts t), (m, t))
+GT_HOOK_LOCK(pthread_mutex_clocklock, pthread_mutex_trylock,
+	     (pthread_mutex_t *m, clockid_t c, gt_ts t), (m, c, t))
+GT_HOOK_LOCK(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, (pthread_rwlock_t *m), (m))
+GT_HOOK_LOCK(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, (pthread_rwlock_t *m), (m))
+GT_HOOK_LOCK(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock,
+	     (pthread_rwlock_t *m, gt_ts t), (m, t))
+GT_HOOK_LOCK(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock,
+	     (pthread_rwlock_t *m, gt_ts t), (m, t))
+GT_HOOK_LOCK(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock,
+	     (pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t))
+GT_HOOK_LOCK(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock,
+	     (pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t))
+
+GT_HOOK_OP(int, pthread_cond_wait, (pthread_cond_t *c, pthread_mutex_t *m), (c, m), GT_OP_COND,
+	   GT_END_PLAIN)
+GT_HOOK_OP(int, pthread_cond_timedwait, (pthread_cond_t *c, pthread_mutex_t *m, gt_ts t),
+	   (c, m, t), GT_OP_COND, GT_END_PLAIN)
+GT_HOOK_OP(int, pthread_cond_clockwait,
+	   (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, gt_ts t), (c, m, k, t),
+	   GT_OP_COND, GT_END_PLAIN)
+
+/* sem_trywait reports EAGAIN in errno (not a return value). */
+#define GT_HOOK_SEM(name, params, args)                                      \
+	GT_EXPORT int name params                                            \
+	{                                                                    \
+		struct gt_op op GT_OP_SCOPE;                                 \
+		int (*real_) params = GT_REAL(name);                         \
+		if (__builtin_expect(tracing(), 0)) {                        \
+			int e_ = errno;                                      \
+			if (GT_REAL(sem_trywait)(s) == 0)                    \
+				return 0;                                    \
+			if (errno != EAGAIN)                                 \
+				return -1;                                   \
+			errno = e_;                                          \
+		}                                                            \
+		gt_op_begin(&op, SYNC);                                      \
+		int r_ = real_ args;                                         \
+		gt_op_end(&op, (uintptr_t)real_);                            \
+		return r_;                                                   \
+	}
+
+GT_HOOK_SEM(sem_wait, (sem_t *s), (s))
+GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t))
+GT_HOOK_SEM(sem_clockwait, (sem_t *s, clockid_t c, gt_ts t), (s, c, t))
+
+GT_HOOK_OP(int, pthread_barrier_wait, (pthread_barrier_t *b), (b), SYNC, GT_END_PLAIN)
+GT_HOOK_OP(int, pthread_join, (pthread_t t, void **r), (t, r), SYNC, GT_END_PLAIN)
+GT_HOOK_OP(int, pthread_timedjoin_np, (pthread_t t, void **r, gt_ts ts), (t, r, ts), SYNC,
+	   GT_END_PLAIN)
+GT_HOOK_OP(int, pthread_clockjoin_np, (pthread_t t, void **r, clockid_t c, gt_ts ts),
+	   (t, r, c, ts), SYNC, GT_END_PLAIN)
