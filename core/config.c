@@ -61,6 +61,7 @@ void gt_config_load(void)
 	gt_cfg.buffer_bytes = num_env("GOTRACE_BUFFER_MB", GT_BUFFER_MB_DEFAULT, 1,
 				      1u << 20) << 20;
 	gt_cfg.stack_depth = (unsigned)num_env("GOTRACE_STACK_DEPTH", 64, 1, 64);
+	gt_cfg.malloc_log_bytes = num_env("GOTRACE_MALLOC_LOG", 1u << 20, 1, UINT64_MAX);
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
 	errno = saved;
 }

@@ -42,21 +42,31 @@ int gt_emit_room_locked(struct gt_thread *t, size_t need)
 
 /* Append one timed event. ts never goes back on a P: it is clamped to the
  * P's last time (the next owner of a reused P starts from there too). */
+/* Clamp ts to the P's last time; open the batch (EvBatch) of an empty
+ * chunk. Returns where the next event goes. */
+static uint8_t *batch(struct gt_thread *t, uint64_t *ts)
+{
+	struct gt_chunk *c = t->chunk;
+	uint8_t *p = c->data + c->len;
+
+	if (*ts < t->last_ts)
+		*ts = t->last_ts;
+	if (c->len == 0) {
+		c->p = t->ps->id;
+		c->sess = t->sess;
+		p = gt_put_batch(p, c->p, *ts);
+		c->last_ts = *ts;
+	}
+	return p;
+}
+
 void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigned nargs,
 			uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	struct gt_chunk *c = t->chunk;
-	uint8_t *p = c->data + c->len;
+	uint8_t *p = batch(t, &ts);
 	uint64_t v[4];
 
-	if (ts < t->last_ts)
-		ts = t->last_ts;
-	if (c->len == 0) {
-		c->p = t->ps->id;
-		c->sess = t->sess;
-		p = gt_put_batch(p, c->p, ts);
-		c->last_ts = ts;
-	}
 	v[0] = ts - c->last_ts;
 	v[1] = a0;
 	v[2] = a1;
@@ -95,13 +105,12 @@ static void put_wait_log(struct gt_thread *t, uint64_t ts)
 
 	size_t len = gt_fmt(msg, sizeof(msg), "waited %llu us for the trace writer (buffer cap)",
 			    (unsigned long long)(t->waited_ns / 1000));
-	if (ts < t->last_ts)
-		ts = t->last_ts;
+	uint8_t *p = batch(t, &ts);
 	v[0] = ts - c->last_ts;
 	v[1] = 0;
 	v[2] = GT_STR_WAIT;
 	v[3] = 0;
-	uint8_t *p = gt_put_userlog(c->data + c->len, v, msg, len);
+	p = gt_put_userlog(p, v, msg, len);
 	c->last_ts = ts;
 	t->last_ts = ts;
 	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
@@ -198,6 +207,40 @@ int gt_emit_create_locked(struct gt_thread *t, struct gt_thread *child, uint32_t
 	gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, child->goid, ssid, sid);
 	child->decl_sess = t->sess;
 	child->decl = GT_DECL_RUNNABLE;
+	return 0;
+}
+
+int gt_emit_heap_locked(struct gt_thread *t, uint64_t live, uint64_t peak, uint64_t ts)
+{
+	if (!t->sess)
+		return -ESRCH;
+	if (gt_emit_room_locked(t, GROUP_MAX))
+		return -EAGAIN;
+	gt_emit_put_locked(t, ts, GT_EV_HeapAlloc, 1, live, 0, 0);
+	gt_emit_put_locked(t, ts, GT_EV_HeapGoal, 1, peak, 0, 0);
+	return 0;
+}
+
+int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const char *msg,
+		       uint64_t ts)
+{
+	size_t len = strlen(msg);
+	uint64_t v[4];
+
+	if (!t->sess || t->g != GT_G_RUNNING)
+		return -ESRCH;
+	if (gt_emit_room_locked(t, GROUP_MAX + len))
+		return -EAGAIN;
+	struct gt_chunk *c = t->chunk;
+	uint8_t *p = batch(t, &ts);
+	v[0] = ts - c->last_ts;
+	v[1] = 0;
+	v[2] = key;
+	v[3] = sid;
+	p = gt_put_userlog(p, v, msg, len);
+	c->last_ts = ts;
+	t->last_ts = ts;
+	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
 	return 0;
 }
 

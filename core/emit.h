@@ -29,6 +29,12 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 int gt_emit_create_locked(struct gt_thread *t, struct gt_thread *child, uint32_t ssid,
 			  uint32_t sid, uint64_t ts);
 
+/* Heap counter: HeapAlloc(live), HeapGoal(peak). */
+int gt_emit_heap_locked(struct gt_thread *t, uint64_t live, uint64_t peak, uint64_t ts);
+/* UserLog(task 0, key, stack) + message. */
+int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const char *msg,
+		       uint64_t ts);
+
 /* Thread exit: enter if needed, GoEnd, ProcStop, queue the batch, free the
  * P. Takes the lock; waits for the writer when needed. */
 void gt_emit_exit(struct gt_thread *t);
@@ -50,8 +56,24 @@ void gt_emit_wait(struct gt_thread *t);
 /* Ids of the strings the writer defines at the start of every trace. */
 enum gt_fixed_string {
 	GT_STR_WAIT = 1,   /* "gotrace.wait" */
+	GT_STR_MALLOC,     /* "malloc": big allocations */
 	GT_STR_FIXED_END,
 };
+
+/* Run expr (an emit *_locked call) under t's lock; while the pool is dry,
+ * wait for the writer outside the lock and retry. */
+#define GT_LOCKED_RETRY(t, expr)                   \
+	do {                                       \
+		int r_;                            \
+		for (;;) {                         \
+			gt_lock(&(t)->lock);       \
+			r_ = (expr);               \
+			gt_unlock(&(t)->lock);     \
+			if (r_ != -EAGAIN)         \
+				break;             \
+			gt_emit_wait(t);           \
+		}                                  \
+	} while (0)
 
 /* Service thread hook used when it runs out of chunks while closing. */
 void gt_emit_set_drain(void (*drain)(void));

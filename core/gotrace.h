@@ -5,6 +5,7 @@
 #ifndef GT_GOTRACE_H
 #define GT_GOTRACE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define GT_EXPORT __attribute__((visibility("default")))
@@ -22,6 +23,13 @@ struct gt_tls {
 	uint32_t in_call;
 	/* This thread's record (core/thread.h), NULL until registered. */
 	struct gt_thread *t;
+	/* Heap bytes this thread allocated minus freed since it last folded
+	 * them into the global figure (core/heap.c), and for which session. */
+	int64_t heap;
+	uint64_t heap_sess;
+	/* Set once the thread's exit handler ran: no more events, but its
+	 * frees (later TLS destructors) still count. */
+	uint32_t dead;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
@@ -133,6 +141,28 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd);
 /* epoll_ctl added fd to epfd: remember epoll sets that watch sockets. */
 void gt_fd_epoll_add(int epfd, int fd);
 
+/* Heap accounting, while tracing (core/heap.c). usable = the real
+ * allocator's malloc_usable_size of the block. */
+#define GT_HEAP_FOLD (64 << 10)
+void gt_heap_fold(int64_t v, uint64_t s, size_t big);
+
+static inline void gt_heap_add(int64_t d, uint64_t s, size_t req)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (__builtin_expect(tls->heap_sess != s, 0)) {
+		tls->heap_sess = s;
+		tls->heap = 0;
+	}
+	int64_t v = tls->heap + d;
+	if (__builtin_expect(v >= GT_HEAP_FOLD || v <= -GT_HEAP_FOLD, 0)) {
+		tls->heap = 0;
+		gt_heap_fold(v, s, req);
+	} else {
+		tls->heap = v;
+	}
+}
+
 /* Library load (constructor) and the pieces of it preload/ provides. */
 void gt_init(void);
 
@@ -147,6 +177,10 @@ struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t cr
 void *gt_thread_start(void *rec);
 /* The real pthread_create failed: take the record back. */
 void gt_thread_abort(struct gt_thread *rec);
+
+/* Process exit (atexit, and _exit/_Exit, which skip atexit): finish the
+ * trace and remove the endpoint. Idempotent. */
+void gt_exit_prepare(void);
 
 /* Before execve and friends: finish the trace in progress (the new image
  * starts fresh). */

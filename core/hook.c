@@ -27,21 +27,6 @@ void gt_name_fn(uintptr_t real, const char *name)
 	gt_stack_name_fn(real, name);
 }
 
-/* Run grp(t, ...) under t's lock, waiting for the writer outside the lock
- * while the pool is dry. */
-#define LOCKED_RETRY(t, expr)                      \
-	do {                                       \
-		int r_;                            \
-		for (;;) {                         \
-			gt_lock(&(t)->lock);       \
-			r_ = (expr);               \
-			gt_unlock(&(t)->lock);     \
-			if (r_ != -EAGAIN)         \
-				break;             \
-			gt_emit_wait(t);           \
-		}                                  \
-	} while (0)
-
 static int begin_locked(struct gt_thread *t, struct gt_op *op, uint64_t s)
 {
 	int r = gt_emit_enter_locked(t, s, op->t0);
@@ -66,7 +51,7 @@ void gt_op_begin_slow(struct gt_op *op)
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
 		op->t0 = gt_clock_now();
-		LOCKED_RETRY(t, begin_locked(t, op, s));
+		GT_LOCKED_RETRY(t, begin_locked(t, op, s));
 	}
 	tls->in_tracer--;
 	errno = saved;
@@ -110,7 +95,7 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
 			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
 		}
-		LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
+		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}
 	tls->in_tracer--;
 	errno = saved;
@@ -219,7 +204,7 @@ static void announce(struct gt_thread *c, uintptr_t create_fn)
 	unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, create_fn);
 	uint32_t sid = gt_stack_intern(pc, n, create_fn ? GT_STK_FN : 0);
 	uint32_t ssid = gt_emit_start_sid(c);
-	LOCKED_RETRY(t, create_locked(t, c, s, ssid, sid));
+	GT_LOCKED_RETRY(t, create_locked(t, c, s, ssid, sid));
 }
 
 struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t create_fn)
@@ -283,7 +268,7 @@ void *gt_thread_start(void *rec)
 		gt_unlock(&t->lock);
 		tls->t = t;
 		gt_thread_watch_exit(t);
-		LOCKED_RETRY(t, start_locked(t));
+		GT_LOCKED_RETRY(t, start_locked(t));
 		tls->in_tracer--;
 		errno = saved;
 	}

@@ -193,9 +193,9 @@ int gt_session_stop_sync(char *err, size_t errlen, int64_t timeout_ns)
 	return call(REQ_STOP, NULL, err, errlen, timeout_ns);
 }
 
-/* atexit: finish the trace, close the endpoint. Runs after the program's
- * own atexit handlers (ours was registered first, at load). */
-static void at_exit(void)
+/* atexit (and _exit): finish the trace, close the endpoint. atexit runs
+ * ours after the program's own handlers (ours was registered first). */
+void gt_exit_prepare(void)
 {
 	struct gt_tls *tls = &gt_tls;
 	char err[512];
@@ -307,7 +307,7 @@ void gt_init(void)
 	gt_emit_set_drain(gt_writer_drain);
 	gt_buf_set_waker(wake);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
-	atexit(at_exit);
+	atexit(gt_exit_prepare);
 	int file = trace_file(path, sizeof(path));
 	if ((file || !gt_cfg.socket_off) && service_start())
 		gt_log("cannot start the service thread: tracing disabled");

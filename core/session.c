@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/emit.h"
 #include "core/events.h"
+#include "core/heap.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/writer.h"
@@ -89,6 +90,10 @@ static int snapshot(uint64_t s)
 	gt_thread_foreach(declare, &sn);
 	if (sn.err || ctl_room())
 		return -ENOMEM;
+	/* The heap figure at start (the counter's first value). */
+	uint64_t base = gt_heap_begin();
+	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_HeapAlloc, 1, base, 0, 0);
+	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_HeapGoal, 1, base, 0, 0);
 	/* Gomaxprocs ends the snapshot (Go 1.23+ reads the GoCreates before
 	 * it as "existed at start") and is needed by the MMU page. */
 	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_Gomaxprocs, 2,
@@ -148,6 +153,25 @@ static void close_thread(struct gt_thread *t, void *arg)
 		gt_unlock(&t->lock);
 }
 
+/* The exact heap figure at the end, on P 0 (a counter needs no goroutine). */
+static void final_heap(uint64_t s)
+{
+	uint64_t live, peak;
+
+	gt_heap_end(s, &live, &peak);
+	ctl.sess = s;
+	ctl.ps = &ctl_ps;
+	ctl.last_ts = ctl_ps.last_ts;
+	if (ctl_room())
+		return;
+	uint64_t ts = gt_clock_now();
+	gt_emit_put_locked(&ctl, ts, GT_EV_HeapAlloc, 1, live, 0, 0);
+	gt_emit_put_locked(&ctl, ts, GT_EV_HeapGoal, 1, peak, 0, 0);
+	ctl_ps.last_ts = ctl.last_ts;
+	gt_buf_submit(ctl.chunk);
+	ctl.chunk = NULL;
+}
+
 int gt_ctl_stop(char *err, size_t errlen)
 {
 	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
@@ -162,6 +186,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	 * is then closed under its lock (see gt_emit_enter_locked). */
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
 	gt_thread_foreach(close_thread, &s);
+	final_heap(s);
 	int r = gt_writer_close(err, errlen);
 	gt_buf_get_stats(&bs1);
 	if (bs1.waits > bs0.waits)

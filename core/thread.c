@@ -136,8 +136,15 @@ static void on_thread_exit(void *arg)
 	gt_emit_exit(t);
 	tls->t = NULL;
 	gt_thread_free(t);
-	/* Hooks run by later TLS destructors must not register us again. */
+	/* Hooks run by later TLS destructors must not register us again, but
+	 * their frees still count (folded at once from now on). */
+	tls->dead = 1;
 	tls->in_tracer = 1;
+	if (tls->heap) {
+		int64_t v = tls->heap;
+		tls->heap = 0;
+		gt_heap_fold(v, tls->heap_sess, 0);
+	}
 }
 
 void gt_thread_watch_exit(struct gt_thread *t)

@@ -44,6 +44,7 @@ static struct {
 
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
+	[GT_STR_MALLOC] = "malloc",
 };
 
 static void flush(void)
@@ -255,6 +256,10 @@ void gt_writer_drain(void)
 
 	while ((c = gt_buf_take()))
 		gt_writer_chunk(c);
+	/* Keep the file close behind: a killed process loses what is still
+	 * in its threads' batches, not a megabyte of ours. */
+	if (w.fd >= 0 && w.len)
+		flush();
 }
 
 int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, size_t errlen)

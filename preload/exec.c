@@ -1,6 +1,7 @@
-/* preload/exec.c - the exec family: a trace in progress is finished before
- * the image is replaced (the new image loads us afresh). execl* are built on
- * execv* by libc internally, so they are hooked too. */
+/* preload/exec.c - the exec family and _exit: a trace in progress is
+ * finished before the image is replaced (the new image loads us afresh) or
+ * the process ends without atexit. execl* call execve inside libc, out of
+ * our reach, so they are hooked too. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -78,4 +79,21 @@ GT_EXPORT int execle(const char *path, const char *arg0, ...)
 	char *const *envp;
 	COLLECT_ARGS(arg0, envp = va_arg(ap, char *const *));
 	return execve(path, (char *const *)argv, envp);
+}
+
+/* _exit and _Exit skip atexit handlers (shells end this way): finish the
+ * trace first. A forked child has no trace of its own, so this is a no-op
+ * there. */
+GT_EXPORT void _exit(int status)
+{
+	gt_exit_prepare();
+	GT_REAL(_exit)(status);
+	__builtin_unreachable();
+}
+
+GT_EXPORT void _Exit(int status)
+{
+	gt_exit_prepare();
+	GT_REAL(_Exit)(status);
+	__builtin_unreachable();
 }

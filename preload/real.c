@@ -12,6 +12,7 @@
 #include "core/gotrace.h"
 
 struct gt_real gt_real;
+int gt_real_resolving;
 
 /* For functions this libc lacks: the program cannot be calling them
  * through us unless it found them somewhere; fail like a missing syscall. */
@@ -47,7 +48,9 @@ static const char *display_name(const char *name)
 
 void *gt_real_resolve(const char *name)
 {
+	__atomic_fetch_add(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
 	void *p = dlsym(RTLD_NEXT, name);
+	__atomic_fetch_sub(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
 
 	if (!p)
 		return (void *)enosys;

@@ -30,6 +30,8 @@ typedef const struct timespec *gt_ts;
 	X(execvpe, int, (const char *, char *const[], char *const[]))                     \
 	X(fexecve, int, (int, char *const[], char *const[]))                              \
 	X(execveat, int, (int, const char *, char *const[], char *const[], int))          \
+	X(_exit, void, (int))                                                             \
+	X(_Exit, void, (int))                                                             \
 	X(read, ssize_t, (int, void *, size_t))                                           \
 	X(write, ssize_t, (int, const void *, size_t))                                    \
 	X(readv, ssize_t, (int, const struct iovec *, int))                               \
@@ -125,7 +127,18 @@ typedef const struct timespec *gt_ts;
 	X(pthread_barrier_wait, int, (pthread_barrier_t *))                               \
 	X(pthread_join, int, (pthread_t, void **))                                        \
 	X(pthread_timedjoin_np, int, (pthread_t, void **, gt_ts))                         \
-	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, gt_ts))
+	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, gt_ts))              \
+	X(malloc, void *, (size_t))                                                       \
+	X(free, void, (void *))                                                           \
+	X(calloc, void *, (size_t, size_t))                                               \
+	X(realloc, void *, (void *, size_t))                                              \
+	X(reallocarray, void *, (void *, size_t, size_t))                                 \
+	X(posix_memalign, int, (void **, size_t, size_t))                                 \
+	X(aligned_alloc, void *, (size_t, size_t))                                        \
+	X(memalign, void *, (size_t, size_t))                                             \
+	X(valloc, void *, (size_t))                                                       \
+	X(pvalloc, void *, (size_t))                                                      \
+	X(malloc_usable_size, size_t, (void *))
 
 struct gt_real {
 #define GT_REAL_FIELD(name, ret, params) ret(*name) params;
@@ -134,6 +147,10 @@ struct gt_real {
 };
 
 extern struct gt_real gt_real;
+
+/* > 0 while dlsym runs for us: dlsym may allocate, and the malloc hooks
+ * then serve it from their bootstrap buffer (preload/malloc.c). */
+extern int gt_real_resolving;
 
 /* Resolve one function (dlsym RTLD_NEXT). A function libc lacks (older
  * glibc) gets a stub that fails with ENOSYS. */

@@ -1,0 +1,192 @@
+/* preload/malloc.c - the malloc family. Memory always comes from the real
+ * allocator (glibc's, or jemalloc/tcmalloc when the program brings one),
+ * except while dlsym resolves our real functions: that comes from a static
+ * bootstrap buffer and is never passed to the real free. Idle, a hook is one
+ * load more than the real call; while tracing, usable sizes are counted. */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/gotrace.h"
+#include "preload/real.h"
+
+#define BOOT_SIZE (256u << 10)
+static uint8_t boot[BOOT_SIZE] __attribute__((aligned(64)));
+static size_t boot_used;   /* atomic bump pointer */
+
+static inline int is_boot(const void *p)
+{
+	return (const uint8_t *)p >= boot && (const uint8_t *)p < boot + BOOT_SIZE;
+}
+
+/* Bootstrap block: [size][pad to align][data]; zeroed (never reused). */
+static void *boot_alloc(size_t n, size_t align)
+{
+	if (align < 16)
+		align = 16;
+	if (n > BOOT_SIZE || align > 4096)
+		return NULL;
+	size_t need = (n + align + 16 + 15) & ~(size_t)15;
+	size_t off = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
+	if (off + need > BOOT_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t p = ((uintptr_t)(boot + off) + 16 + align - 1) & ~(uintptr_t)(align - 1);
+	((size_t *)p)[-1] = n;
+	return (void *)p;
+}
+
+static inline size_t boot_size(const void *p)
+{
+	return ((const size_t *)p)[-1];
+}
+
+/* dlsym is running for us and the real function is not known yet. */
+#define BOOTSTRAPPING(fn) \
+	(__builtin_expect(gt_real.fn == NULL, 0) && __atomic_load_n(&gt_real_resolving, __ATOMIC_SEQ_CST))
+
+static inline uint64_t tracing(void)
+{
+	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+}
+
+/* Count d bytes (+ or -) for the program; not for the tracer's own. */
+static inline void count(int64_t d, uint64_t s, size_t req)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (__builtin_expect(tls->in_tracer != 0, 0)) {
+		if (tls->dead)
+			gt_heap_fold(d, s, 0);
+		return;
+	}
+	gt_heap_add(d, s, req);
+}
+
+static inline int64_t usable(void *p)
+{
+	return (int64_t)GT_REAL(malloc_usable_size)(p);
+}
+
+static inline void *counted(void *p, size_t req)
+{
+	uint64_t s = tracing();
+
+	if (__builtin_expect(s != 0, 0) && p)
+		count(usable(p), s, req);
+	return p;
+}
+
+GT_EXPORT void *malloc(size_t n)
+{
+	if (BOOTSTRAPPING(malloc))
+		return boot_alloc(n, 0);
+	return counted(GT_REAL(malloc)(n), n);
+}
+
+GT_EXPORT void *calloc(size_t n, size_t m)
+{
+	if (BOOTSTRAPPING(calloc)) {
+		size_t t;
+		if (__builtin_mul_overflow(n, m, &t)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return boot_alloc(t, 0);
+	}
+	return counted(GT_REAL(calloc)(n, m), n * m);
+}
+
+GT_EXPORT void free(void *p)
+{
+	if (!p || is_boot(p))
+		return;
+	if (BOOTSTRAPPING(free))
+		return;   /* cannot free before we know free: leak, never crash */
+	uint64_t s = tracing();
+	if (__builtin_expect(s != 0, 0))
+		count(-usable(p), s, 0);
+	GT_REAL(free)(p);
+}
+
+GT_EXPORT void *realloc(void *p, size_t n)
+{
+	if (p && is_boot(p)) {
+		void *q = malloc(n);
+		if (q)
+			memcpy(q, p, boot_size(p) < n ? boot_size(p) : n);
+		return q;
+	}
+	if (BOOTSTRAPPING(realloc))
+		return boot_alloc(n, 0);
+	uint64_t s = tracing();
+	if (__builtin_expect(s == 0, 1))
+		return GT_REAL(realloc)(p, n);
+	int64_t old = p ? usable(p) : 0;
+	void *q = GT_REAL(realloc)(p, n);
+	if (q)
+		count(usable(q) - old, s, n);
+	else if (p && n == 0)
+		count(-old, s, 0);   /* glibc: realloc(p, 0) frees p */
+	return q;
+}
+
+GT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+	size_t t;
+
+	if (__builtin_mul_overflow(n, m, &t)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, t);
+}
+
+GT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (BOOTSTRAPPING(posix_memalign)) {
+		void *p = boot_alloc(n, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int r = GT_REAL(posix_memalign)(out, align, n);
+	if (r == 0)
+		counted(*out, n);
+	return r;
+}
+
+#define ALIGNED_HOOK(name)                                        \
+	GT_EXPORT void *name(size_t align, size_t n)              \
+	{                                                         \
+		if (BOOTSTRAPPING(name))                          \
+			return boot_alloc(n, align);              \
+		return counted(GT_REAL(name)(align, n), n);       \
+	}
+ALIGNED_HOOK(aligned_alloc)
+ALIGNED_HOOK(memalign)
+
+GT_EXPORT void *valloc(size_t n)
+{
+	if (BOOTSTRAPPING(valloc))
+		return boot_alloc(n, 4096);
+	return counted(GT_REAL(valloc)(n), n);
+}
+
+GT_EXPORT void *pvalloc(size_t n)
+{
+	if (BOOTSTRAPPING(pvalloc))
+		return boot_alloc((n + 4095) & ~(size_t)4095, 4096);
+	return counted(GT_REAL(pvalloc)(n), n);
+}
+
+GT_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (is_boot(p))
+		return boot_size(p);
+	return GT_REAL(malloc_usable_size)(p);
+}
