@@ -45,6 +45,7 @@ static struct {
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
 	[GT_STR_MALLOC] = "malloc",
+	[GT_STR_THREAD_NAME] = "thread.name",
 };
 
 static void flush(void)
