@@ -81,7 +81,7 @@ static void placeholder_stacks(struct out *o, struct gt_trace *t, uint64_t name_
 			struct gt_frame f = { e->args[1] | 1, name_id, 0, 0 };
 			put(o, gt_put_stack(room(o, 64), e->args[1], &f, 1));
 			uint64_t *ids = realloc(t->stack_ids, (t->nstack_ids + 1) * sizeof(*ids));
-			if (ids) {
+			if (ids) {   /* defined now: once per id */
 				t->stack_ids = ids;
 				ids[t->nstack_ids++] = e->args[1];
 			}
