@@ -52,7 +52,8 @@ static void ev(struct out *o, uint64_t *last, uint64_t ts, unsigned type, const 
 	uint64_t v[8];
 
 	v[0] = ts - *last;
-	memcpy(v + 1, a, n * sizeof(*a));
+	if (n)
+		memcpy(v + 1, a, n * sizeof(*a));
 	*last = ts;
 	uint8_t *p = room(o, GT_EVENT_MAX(n + 1) + 10 + str_len);
 	if (type == 48 && n == 3)   /* UserLog carries its message */
