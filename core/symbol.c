@@ -1,24 +1,373 @@
-/* core/symbol.c - placeholder until the libdw symboliser lands. */
+/* core/symbol.c - pc -> function, file, line with elfutils' libdwfl, on the
+ * service thread only (no lock; malloc is fine on that thread). Objects are
+ * mapped and their fds closed at once (we never hold, or later close, an fd
+ * number the program may reuse); DWARF line info is used when the object or
+ * a local debug file has it; debuginfod is never contacted. */
 #include "core/symbol.h"
 
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+struct entry {
+	uintptr_t pc;
+	int exact, used;
+	struct gt_sym s;
+	int n;                       /* frames (inlined ones first) */
+	struct gt_sym *in;           /* the n - 1 inlined frames */
+};
+
+static Dwfl *dwfl;
+static struct entry *cache;
+static size_t cache_cap, cache_n;
+static char **strs;             /* strings we own, freed at reset */
+static size_t nstrs, strs_cap;
+static uintptr_t main_addr;
+static int main_done;
+static char *(*demangle)(const char *, char *, size_t *, int *);
+static int demangle_looked;
+
+static const char *own(char *s)
+{
+	if (!s)
+		return "?";
+	if (nstrs == strs_cap) {
+		size_t cap = strs_cap ? strs_cap * 2 : 256;
+		char **n = realloc(strs, cap * sizeof(*n));
+		if (!n) {
+			free(s);
+			return "?";
+		}
+		strs = n;
+		strs_cap = cap;
+	}
+	strs[nstrs++] = s;
+	return s;
+}
+
+/* Map the object, close its fd: libelf reads the mapping from then on. */
+static int find_elf(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	if (name[0] != '/')   /* [vdso] and friends: read from memory */
+		return dwfl_linux_proc_find_elf(mod, ud, name, base, file_name, elfp);
+	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (e)
+		elf_cntl(e, ELF_C_FDDONE);
+	close(fd);
+	if (!e)
+		return -1;
+	*elfp = e;
+	*file_name = strdup(name);
+	return -1;
+}
+
+/* Local debug files only: with DEBUGINFOD_URLS set, libdw's standard search
+ * would ask the network. */
+static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
+			  const char *file, const char *link, GElf_Word crc, char **out)
+{
+	const char *urls = getenv("DEBUGINFOD_URLS");
+
+	if (urls && *urls)
+		return dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+	return dwfl_standard_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+}
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+	.find_elf = find_elf,
+	.find_debuginfo = find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* glibc counts objects loaded and unloaded: when they change, the module
+ * list is stale (a pc in a newly loaded library could fall in an old
+ * module's range). */
+static unsigned long long seen_adds = ~0ull, seen_subs = ~0ull;
+
+static int counts(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	unsigned long long *c = arg;
+
+	(void)size;
+	c[0] = info->dlpi_adds;
+	c[1] = info->dlpi_subs;
+	return 1;
+}
+
+static int objects_changed(void)
+{
+	unsigned long long c[2] = { 0, 0 };
+
+	dl_iterate_phdr(counts, c);
+	return c[0] != seen_adds || c[1] != seen_subs;
+}
+
+static int report(void)
+{
+	unsigned long long c[2] = { 0, 0 };
+
+	dl_iterate_phdr(counts, c);
+	seen_adds = c[0];
+	seen_subs = c[1];
+	if (!dwfl && !(dwfl = dwfl_begin(&callbacks)))
+		return -1;
+	dwfl_report_begin(dwfl);
+	int r = dwfl_linux_proc_report(dwfl, getpid());
+	dwfl_report_end(dwfl, NULL, NULL);
+	return r == 0 ? 0 : -1;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = p ? strrchr(p, '/') : NULL;
+	return s ? s + 1 : (p ? p : "?");
+}
+
+static const char *func_name(const char *name)
+{
+	if (strncmp(name, "_Z", 2) == 0) {
+		if (!demangle_looked) {
+			/* C++ programs have libstdc++ loaded; for others (Rust) load
+			 * it privately, only now that a mangled name showed up. */
+			void *h = NULL;
+			demangle = (char *(*)(const char *, char *, size_t *, int *))
+				dlsym(RTLD_DEFAULT, "__cxa_demangle");
+			if (!demangle && (h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL)))
+				demangle = (char *(*)(const char *, char *, size_t *, int *))
+					dlsym(h, "__cxa_demangle");
+			demangle_looked = 1;
+		}
+		int st = -1;
+		char *d = demangle ? demangle(name, NULL, NULL, &st) : NULL;
+		if (d && st == 0)
+			return own(d);
+		free(d);
+	}
+	return own(strdup(name));
+}
+
+static const char *die_name(Dwarf_Die *d)
+{
+	Dwarf_Attribute a;
+	const char *n = NULL;
+
+	if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) ||
+	    dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
+		n = dwarf_formstring(&a);
+	if (!n)
+		n = dwarf_diename(d);
+	if (!n && dwarf_attr_integrate(d, DW_AT_name, &a))
+		n = dwarf_formstring(&a);
+	return n;
+}
+
+/* Inlined calls at a (DWARF scopes, innermost first): each one's name, and
+ * the file:line it stands at (the line table for the innermost, the call
+ * site of the next inner one for the others, as addr2line -i does). The
+ * last frame, the real function, gets the call site of the outermost
+ * inlined call. Returns how many inlined frames were stored. */
+static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
+		   const char **file, uint32_t *line)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(m, a, &bias);
+	Dwarf_Die *scopes = NULL;
+	Dwarf_Files *files = NULL;
+	int k = 0;
+
+	if (!cu)
+		return 0;
+	int n = dwarf_getscopes(cu, a - bias, &scopes);
+	dwarf_getsrcfiles(cu, &files, NULL);
+	for (int i = 0; i < n && k < max; i++) {
+		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+			continue;
+		const char *nm = die_name(&scopes[i]);
+		in[k].func = nm ? func_name(nm) : "?";
+		in[k].file = *file;
+		in[k].line = *line;
+		in[k].entry = 0;
+		k++;
+		Dwarf_Attribute at;
+		Dwarf_Word f = 0, l = 0;
+		if (dwarf_attr(&scopes[i], DW_AT_call_file, &at))
+			dwarf_formudata(&at, &f);
+		if (dwarf_attr(&scopes[i], DW_AT_call_line, &at))
+			dwarf_formudata(&at, &l);
+		const char *src = files ? dwarf_filesrc(files, f, NULL, NULL) : NULL;
+		if (src)
+			*file = own(strdup(src));
+		*line = (uint32_t)l;
+	}
+	free(scopes);
+	return k;
+}
+
+static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *in, int *nin)
+{
+	Dwarf_Addr a = exact ? pc : pc - 1;
+
+	*nin = 0;
+	if (!dwfl || objects_changed())
+		report();
+	/* Only user-space addresses can be code of the program. */
+	Dwfl_Module *m = dwfl && a >= 4096 && a < (1ull << 47) ? dwfl_addrmodule(dwfl, a) : NULL;
+	if (!m) {
+		*out = (struct gt_sym){ "?", "?", 0, 0 };
+		return -ENOENT;
+	}
+	Dwarf_Addr start = 0;
+	const char *mainfile = NULL;
+	const char *modname = dwfl_module_info(m, NULL, &start, NULL, NULL, NULL, &mainfile, NULL);
+	const char *path = mainfile ? mainfile : modname;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	const char *name = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
+	if (name && *name) {
+		out->func = func_name(name);
+		out->entry = (uintptr_t)(a - off);
+	} else {
+		char buf[512];
+		gt_fmt(buf, sizeof(buf), "%s+0x%lx", base_name(path), (unsigned long)(a - start));
+		out->func = own(strdup(buf));
+		out->entry = 0;
+	}
+	Dwfl_Line *ln = dwfl_module_getsrc(m, a);
+	int line = 0;
+	const char *src = ln ? dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
+	out->file = own(strdup(src ? src : (path ? path : "?")));
+	out->line = src && line > 0 ? (uint32_t)line : 0;
+	if (src && in)
+		*nin = inlines(m, a, in, GT_SYM_INLINE_MAX - 1, &out->file, &out->line);
+	return 0;
+}
+
+static size_t slot(uintptr_t pc, int exact)
+{
+	return ((pc ^ (uintptr_t)exact) * 0x9e3779b97f4a7c15ull >> 17) & (cache_cap - 1);
+}
+
+static struct entry *find(uintptr_t pc, int exact)
+{
+	if ((cache_n + 1) * 2 > cache_cap) {
+		size_t cap = cache_cap ? cache_cap * 2 : 4096;
+		struct entry *n = calloc(cap, sizeof(*n));
+		if (!n)
+			return NULL;
+		size_t old = cache_cap;
+		struct entry *o = cache;
+		cache = n;
+		cache_cap = cap;
+		for (size_t i = 0; i < old; i++)
+			if (o[i].used) {
+				size_t j = slot(o[i].pc, o[i].exact);
+				while (cache[j].used)
+					j = (j + 1) & (cap - 1);
+				cache[j] = o[i];
+			}
+		free(o);
+	}
+	size_t j = slot(pc, exact);
+	for (; cache[j].used; j = (j + 1) & (cache_cap - 1))
+		if (cache[j].pc == pc && cache[j].exact == exact)
+			return &cache[j];
+	struct gt_sym in[GT_SYM_INLINE_MAX];
+	struct entry *e = &cache[j];
+	int nin = 0;
+	resolve(pc, exact, &e->s, in, &nin);
+	e->pc = pc;
+	e->exact = exact;
+	e->used = 1;
+	e->n = 1 + nin;
+	e->in = nin ? malloc(nin * sizeof(*in)) : NULL;
+	if (e->in)
+		memcpy(e->in, in, nin * sizeof(*in));
+	else
+		e->n = 1;
+	cache_n++;
+	return e;
+}
 
 int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out)
 {
-	(void)pc;
-	(void)exact;
-	out->func = "?";
-	out->file = "?";
-	out->line = 0;
-	out->entry = 0;
-	return -ENOENT;
+	struct entry *e = find(pc, exact);
+	int nin;
+
+	if (!e)
+		return resolve(pc, exact, out, NULL, &nin);
+	*out = e->s;
+	return out->func[0] == '?' && !out->func[1] ? -ENOENT : 0;
 }
 
+int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max)
+{
+	struct entry *e = find(pc, exact);
+	int k = 0;
+
+	if (!e) {
+		gt_sym_lookup(pc, exact, out);
+		return 1;
+	}
+	for (int i = 0; i < e->n - 1 && k < max - 1; i++)
+		out[k++] = e->in[i];
+	out[k++] = e->s;
+	return k;
+}
+
+/* main is seldom in the dynamic symbol table: search the executable's own
+ * symbol table (the module holding the entry point). */
 uintptr_t gt_sym_main(void)
 {
-	return 0;
+	if (main_done)
+		return main_addr;
+	main_done = 1;
+	if (!dwfl && report())
+		return 0;
+	Dwfl_Module *m = dwfl_addrmodule(dwfl, getauxval(AT_ENTRY));
+	int n = m ? dwfl_module_getsymtab(m) : -1;
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name = dwfl_module_getsym_info(m, i, &sym, &addr, NULL, NULL, NULL);
+		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && strcmp(name, "main") == 0) {
+			main_addr = (uintptr_t)addr;
+			break;
+		}
+	}
+	return main_addr;
 }
 
 void gt_sym_reset(void)
 {
+	if (dwfl)
+		dwfl_end(dwfl);
+	dwfl = NULL;
+	for (size_t i = 0; i < nstrs; i++)
+		free(strs[i]);
+	free(strs);
+	strs = NULL;
+	nstrs = strs_cap = 0;
+	for (size_t i = 0; i < cache_cap; i++)
+		free(cache[i].in);
+	free(cache);
+	cache = NULL;
+	cache_cap = cache_n = 0;
+	main_done = 0;
+	main_addr = 0;
 }

@@ -20,6 +20,13 @@ struct gt_sym {
  * at least the object), -ENOENT (pc in no mapped object). */
 int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out);
 
+/* The frames at pc, innermost first: functions the compiler inlined there
+ * (from DWARF), then the function that holds the code. out[i].entry is set
+ * for the last one only. Returns how many (>= 1), at most max; the strings
+ * stay valid until gt_sym_reset(). A pc in no object gives one "?" frame. */
+#define GT_SYM_INLINE_MAX 8
+int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max);
+
 /* Address of the executable's `main` (0 when the binary has no symbol for
  * it). Cached. */
 uintptr_t gt_sym_main(void);

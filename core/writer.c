@@ -159,58 +159,84 @@ static int is_startup(const char *f)
 	return 0;
 }
 
-/* Symbolise one frame of e; returns 0, or 1 when the walk must stop. */
-static int frame(const struct gt_stack *e, unsigned i, struct gt_frame *f)
+/* Frames of the function a start stack names (one frame, at its entry). */
+static void start_frame(const struct gt_stack *e, struct gt_frame *f)
 {
 	struct gt_sym sym;
-	uintptr_t pc = e->pc[i];
+	uintptr_t pc = e->pc[0];
 	const char *name = NULL;
 
-	if (e->flags & GT_STK_START) {
-		if (e->flags & GT_STK_MAIN) {
-			pc = gt_sym_main();
-			if (!pc) {
-				pc = getauxval(AT_ENTRY);
-				name = "main";
-			}
+	if (e->flags & GT_STK_MAIN) {
+		pc = gt_sym_main();
+		if (!pc) {
+			pc = getauxval(AT_ENTRY);
+			name = "main";
 		}
-		gt_sym_lookup(pc, !(e->flags & GT_STK_RET), &sym);
-		if (sym.entry && sym.entry != pc) {
-			pc = sym.entry;
-			gt_sym_lookup(pc, 1, &sym);
-		}
-	} else if (i == 0 && (e->flags & GT_STK_FN)) {
+	}
+	gt_sym_lookup(pc, !(e->flags & GT_STK_RET), &sym);
+	if (sym.entry && sym.entry != pc) {
+		pc = sym.entry;
 		gt_sym_lookup(pc, 1, &sym);
-		name = gt_stack_fn_name(pc);
-	} else {
-		gt_sym_lookup(pc, 0, &sym);
-		if (i > 0 && is_startup(sym.func))
-			return 1;
 	}
 	f->pc = pc ? pc : 1;
 	f->func = string_id(name ? name : sym.func);
 	f->file = string_id(sym.file);
 	f->line = sym.line;
+}
+
+/* Append the frames at e->pc[i] (inlined calls expanded) to f[*k..max).
+ * Inlined frames get their own pc (the inline depth in bits 48-55, above
+ * any user address): Go's tools key locations by pc, and one pc must mean
+ * one function. Returns 1 when the walk must stop (start-up code reached,
+ * or the program's main shown). */
+static int frames(const struct gt_stack *e, unsigned i, struct gt_frame *f, unsigned *k,
+		  unsigned max)
+{
+	struct gt_sym sym[GT_SYM_INLINE_MAX];
+	uintptr_t pc = e->pc[i];
+	int fn = i == 0 && (e->flags & GT_STK_FN);
+	int n = gt_sym_frames(pc, fn, sym, GT_SYM_INLINE_MAX);
+
+	if (fn) {   /* the hooked libc function, named as the program called it */
+		const char *name = gt_stack_fn_name(pc);
+		n = 1;
+		if (name)
+			sym[0].func = name;
+	} else if (i > 0 && is_startup(sym[n - 1].func)) {
+		return 1;
+	}
+	for (int j = 0; j < n && *k < max; j++) {
+		uint64_t depth = (uint64_t)(n - 1 - j);
+		f[*k].pc = (pc ? pc : 1) | depth << 48;
+		f[*k].func = string_id(sym[j].func);
+		f[*k].file = string_id(sym[j].file);
+		f[*k].line = sym[j].line;
+		(*k)++;
+	}
 	/* The program's main is the outermost frame worth showing. */
-	return !(e->flags & GT_STK_START) && strcmp(sym.func, "main") == 0 ? 2 : 0;
+	return strcmp(sym[n - 1].func, "main") == 0;
 }
 
 static void define_stack(uint32_t id)
 {
 	const struct gt_stack *e = gt_stack_get(id);
-	struct gt_frame f[GT_STACK_MAX];
-	uint8_t rec[16 + 40 * GT_STACK_MAX];
+	struct gt_frame f[GT_STACK_MAX * 2];
+	uint8_t rec[16 + 40 * GT_STACK_MAX * 2];
 	unsigned k = 0;
 
 	if (!e)
 		return;
-	for (unsigned i = 0; i < e->n; i++) {
-		int r = frame(e, i, &f[k]);
-		if (r == 1)
-			break;
-		k++;
-		if (r == 2)
-			break;
+	if (e->flags & GT_STK_START) {
+		start_frame(e, &f[0]);
+		k = 1;
+	} else {
+		for (unsigned i = 0; i < e->n && k < GT_STACK_MAX * 2; i++)
+			if (frames(e, i, f, &k, GT_STACK_MAX * 2))
+				break;
+	}
+	if (k == 0) {
+		f[0] = (struct gt_frame){ 1, string_id("?"), 0, 0 };
+		k = 1;
 	}
 	uint8_t *end;
 	while (!(end = gt_put_stack(rec, id, f, k)) && k > 1)

@@ -1,0 +1,179 @@
+/* check_symbol.c - the symboliser: names (static, global, demangled C++),
+ * file:line from DWARF for function entries and return addresses, inlined
+ * frames, libraries loaded after the first lookup, bad pcs, reset, main. */
+#include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/symbol.h"
+#include "fixture.h"
+
+int main(void);
+
+static int callee_line;
+
+static __attribute__((noinline)) uintptr_t callee(void)
+{
+	return (uintptr_t)__builtin_return_address(0);
+}
+
+static __attribute__((noinline)) uintptr_t static_caller(int *line)
+{
+	*line = __LINE__ + 1;
+	uintptr_t r = callee();
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+static inline __attribute__((always_inline)) uintptr_t inlined_helper(int *line)
+{
+	*line = __LINE__ + 1;
+	uintptr_t r = callee();
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+__attribute__((noinline)) uintptr_t outer_function(int *line, int *call_line);
+__attribute__((noinline)) uintptr_t outer_function(int *line, int *call_line)
+{
+	*call_line = __LINE__ + 1;
+	uintptr_t r = inlined_helper(line);
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+START_TEST(return_address_static)
+{
+	struct gt_sym s;
+	int line;
+	uintptr_t pc = static_caller(&line);
+
+	ck_assert_int_eq(gt_sym_lookup(pc, 0, &s), 0);
+	ck_assert_str_eq(s.func, "static_caller");
+	ck_assert_msg(ends_with(s.file, "check_symbol.c"), "%s", s.file);
+	ck_assert_uint_eq(s.line, (unsigned)line);
+	ck_assert_uint_eq(s.entry, (uintptr_t)static_caller);
+	(void)callee_line;
+}
+END_TEST
+
+START_TEST(function_entry)
+{
+	struct gt_sym s;
+
+	ck_assert_int_eq(gt_sym_lookup((uintptr_t)outer_function, 1, &s), 0);
+	ck_assert_str_eq(s.func, "outer_function");
+	ck_assert_uint_eq(s.entry, (uintptr_t)outer_function);
+	ck_assert_uint_gt(s.line, 0);
+}
+END_TEST
+
+START_TEST(inlined_frames)
+{
+	struct gt_sym f[GT_SYM_INLINE_MAX];
+	int line, call_line;
+	uintptr_t pc = outer_function(&line, &call_line);
+
+	int n = gt_sym_frames(pc, 0, f, GT_SYM_INLINE_MAX);
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(f[0].func, "inlined_helper");
+	ck_assert_uint_eq(f[0].line, (unsigned)line);
+	ck_assert_str_eq(f[1].func, "outer_function");
+	ck_assert_uint_eq(f[1].line, (unsigned)call_line);
+	ck_assert(ends_with(f[1].file, "check_symbol.c"));
+}
+END_TEST
+
+START_TEST(cpp_demangled)
+{
+	struct gt_sym s;
+	int line;
+	uintptr_t pc = fixture_cpp(&line);
+
+	ck_assert_int_eq(gt_sym_lookup(pc, 0, &s), 0);
+	ck_assert_str_eq(s.func, "ns::Klass::method(int*)");
+	ck_assert_msg(ends_with(s.file, "fixture_cpp.cpp"), "%s", s.file);
+	ck_assert_uint_eq(s.line, (unsigned)line);
+}
+END_TEST
+
+START_TEST(dlopen_after_first_lookup)
+{
+	struct gt_sym s;
+	char path[1024];
+
+	ck_assert_int_eq(gt_sym_lookup((uintptr_t)outer_function, 1, &s), 0);
+	snprintf(path, sizeof(path), "%s/libsymplugin.so", getenv("GT_PLUGIN_DIR"));
+	void *h = dlopen(path, RTLD_NOW);
+	ck_assert_ptr_nonnull(h);
+	uintptr_t fn = (uintptr_t)dlsym(h, "plugin_function");
+	ck_assert_int_eq(gt_sym_lookup(fn, 1, &s), 0);
+	ck_assert_str_eq(s.func, "plugin_function");
+	ck_assert_msg(ends_with(s.file, "plugin.c"), "%s", s.file);
+	ck_assert_uint_eq(s.entry, fn);
+}
+END_TEST
+
+START_TEST(bad_pcs)
+{
+	struct gt_sym s;
+	struct gt_sym f[4];
+
+	ck_assert_int_eq(gt_sym_lookup(0x10, 1, &s), -ENOENT);
+	ck_assert_str_eq(s.func, "?");
+	ck_assert_int_eq(gt_sym_lookup(0xffffffffffffull, 0, &s), -ENOENT);
+	ck_assert_int_eq(gt_sym_frames(0x10, 0, f, 4), 1);
+	/* heap memory: mapped, but in no object */
+	void *heap = malloc(64);
+	ck_assert_int_eq(gt_sym_lookup((uintptr_t)heap, 1, &s), -ENOENT);
+	free(heap);
+}
+END_TEST
+
+START_TEST(reset_and_main)
+{
+	struct gt_sym s;
+
+	ck_assert_uint_eq(gt_sym_main(), (uintptr_t)main);
+	for (int i = 0; i < 3; i++) {
+		gt_sym_reset();
+		ck_assert_int_eq(gt_sym_lookup((uintptr_t)outer_function, 1, &s), 0);
+		ck_assert_str_eq(s.func, "outer_function");
+		ck_assert_uint_eq(gt_sym_main(), (uintptr_t)main);
+	}
+	/* many lookups: the cache grows */
+	for (uintptr_t pc = (uintptr_t)outer_function; pc < (uintptr_t)outer_function + 20000; pc += 3)
+		gt_sym_lookup(pc, 1, &s);
+	ck_assert_int_eq(gt_sym_lookup((uintptr_t)outer_function, 1, &s), 0);
+	ck_assert_str_eq(s.func, "outer_function");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("symbol");
+	TCase *tc = tcase_create("lookup");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, return_address_static);
+	tcase_add_test(tc, function_entry);
+	tcase_add_test(tc, inlined_frames);
+	tcase_add_test(tc, cpp_demangled);
+	tcase_add_test(tc, dlopen_after_first_lookup);
+	tcase_add_test(tc, bad_pcs);
+	tcase_add_test(tc, reset_and_main);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
