@@ -2,7 +2,10 @@
  * change: deterministic stdout, errno values, exit status and exit paths.
  *   behave errno [STATUS]   errno tour, then return STATUS from main
  *   behave exit-thread N    a non-main thread calls exit(N) while others wait
- *   behave pthread-exit     main calls pthread_exit while 3 threads still run */
+ *   behave pthread-exit     main calls pthread_exit while 3 threads still run
+ *   behave return N         main returns N while a thread is blocked for ever
+ *   behave exec-fail        a failed execv, then a thread (tracing goes on)
+ *   behave exec PROG ARGS   a thread, then execv(PROG, ARGS) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* strerrorname_np */
 #endif
@@ -233,6 +236,65 @@ static int mode_pthread_exit(void)
 	pthread_exit(NULL);
 }
 
+/* --- return from main while a thread is blocked ----------------------- */
+
+void *joined_worker(void *arg)
+{
+	usleep(1000);
+	return arg;
+}
+
+static int mode_return(int status)
+{
+	pthread_t j, b;
+
+	pthread_create(&b, NULL, sleeper_main, NULL);
+	pthread_create(&j, NULL, joined_worker, NULL);
+	pthread_join(j, NULL);
+	usleep(5000);   /* the sleeper is now waiting in pthread_cond_wait */
+	printf("main: return %d\n", status);
+	return status;
+}
+
+/* --- exec --------------------------------------------------------------- */
+
+void *after_exec_fail(void *arg)
+{
+	return arg;
+}
+
+void *before_exec(void *arg)
+{
+	usleep(1000);
+	return arg;
+}
+
+static int mode_exec_fail(void)
+{
+	pthread_t th;
+
+	errno = 0;
+	execv("/nonexistent-gotrace/prog", (char *[]){ "prog", NULL });
+	printf("execv: %s\n", ename(errno));
+	pthread_create(&th, NULL, after_exec_fail, NULL);
+	pthread_join(th, NULL);
+	printf("main: thread after failed exec joined\n");
+	return 0;
+}
+
+static int mode_exec(char **argv)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, before_exec, NULL);
+	pthread_join(th, NULL);
+	printf("main: exec %s\n", argv[0]);
+	fflush(stdout);
+	execv(argv[0], argv);
+	printf("execv: %s\n", ename(errno));
+	return 127;
+}
+
 static int arg_int(int argc, char **argv, int i, int def)
 {
 	return argc > i ? atoi(argv[i]) : def;
@@ -249,6 +311,13 @@ int main(int argc, char **argv)
 		return mode_exit_thread(arg_int(argc, argv, 2, 3));
 	if (strcmp(mode, "pthread-exit") == 0)
 		return mode_pthread_exit();
-	fprintf(stderr, "usage: behave errno [STATUS] | exit-thread N | pthread-exit\n");
+	if (strcmp(mode, "return") == 0)
+		return mode_return(arg_int(argc, argv, 2, 0));
+	if (strcmp(mode, "exec-fail") == 0)
+		return mode_exec_fail();
+	if (strcmp(mode, "exec") == 0 && argc > 2)
+		return mode_exec(argv + 2);
+	fprintf(stderr, "usage: behave errno [STATUS] | exit-thread N | pthread-exit"
+		" | return N | exec-fail | exec PROG [ARGS]\n");
 	return 2;
 }
