@@ -117,9 +117,34 @@ static void put_wait_log(struct gt_thread *t, uint64_t ts)
 	t->waited_ns = 0;
 }
 
+/* Label strings are written by their threads, inline in their batches, with
+ * ids far above the writer's (which count up from 1 in each trace). */
+#define LABEL_IDS (1ull << 32)
+static uint64_t next_label = LABEL_IDS;   /* atomic */
+
+static uint64_t label(struct gt_thread *t)
+{
+	if (!t->name[0])
+		return 0;
+	if (t->label_sess != t->sess) {
+		struct gt_chunk *c = t->chunk;
+		size_t len = strnlen(t->name, sizeof(t->name));
+		t->label_sid = __atomic_fetch_add(&next_label, 1, __ATOMIC_RELAXED);
+		uint8_t *p = gt_put_string(c->data + c->len, t->label_sid, t->name, len);
+		__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
+		t->label_sess = t->sess;
+	}
+	return t->label_sid;
+}
+
 static void start_g(struct gt_thread *t, uint64_t ts)
 {
-	gt_emit_put_locked(t, ts, GT_EV_GoStart, 2, t->goid, ++t->seq, 0);
+	uint64_t lb = t->chunk->len ? label(t) : 0;
+
+	if (lb)
+		gt_emit_put_locked(t, ts, GT_EV_GoStartLabel, 3, t->goid, ++t->seq, lb);
+	else
+		gt_emit_put_locked(t, ts, GT_EV_GoStart, 2, t->goid, ++t->seq, 0);
 	t->g = GT_G_RUNNING;
 	if (t->waited_ns)
 		put_wait_log(t, ts);

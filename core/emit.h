@@ -57,6 +57,7 @@ void gt_emit_wait(struct gt_thread *t);
 enum gt_fixed_string {
 	GT_STR_WAIT = 1,   /* "gotrace.wait" */
 	GT_STR_MALLOC,     /* "malloc": big allocations */
+	GT_STR_THREAD_NAME,/* "thread.name" */
 	GT_STR_FIXED_END,
 };
 

@@ -182,6 +182,10 @@ void gt_thread_abort(struct gt_thread *rec);
  * trace and remove the endpoint. Idempotent. */
 void gt_exit_prepare(void);
 
+/* pthread_setname_np / prctl(PR_SET_NAME) succeeded: self = the named
+ * thread's pthread_t, fn = the real function. */
+void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn);
+
 /* Before execve and friends: finish the trace in progress (the new image
  * starts fresh). */
 void gt_exec_prepare(void);

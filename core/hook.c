@@ -3,6 +3,7 @@
  * in signal handlers: errno is saved, in_tracer is raised (nested hooks
  * forward untouched), no malloc, locks only for short appends. */
 #include <errno.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -264,6 +265,7 @@ void *gt_thread_start(void *rec)
 		gt_lock(&t->lock);
 		t->tid = (int32_t)syscall(SYS_gettid);
 		t->tls = tls;
+		t->self = (uintptr_t)pthread_self();
 		t->state = GT_T_LIVE;
 		gt_unlock(&t->lock);
 		tls->t = t;
@@ -276,4 +278,34 @@ void *gt_thread_start(void *rec)
 	/* Not a tail call: stacks are cut at this frame. */
 	__asm__ volatile("" ::: "memory");
 	return r;
+}
+
+static int name_locked(struct gt_thread *t, uint64_t s, uint32_t sid, const char *name)
+{
+	uint64_t ts = gt_clock_now();
+	int r = gt_emit_enter_locked(t, s, ts);
+
+	return r ? r : gt_emit_log_locked(t, GT_STR_THREAD_NAME, sid, name, ts);
+}
+
+void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn)
+{
+	struct gt_tls *tls = &gt_tls;
+	uintptr_t pc[GT_STACK_MAX];
+
+	if (!name || tls->in_tracer || !__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return;
+	int saved = errno;
+	tls->in_tracer++;
+	gt_thread_named(self, name);
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	struct gt_thread *t = s && !tls->in_call ? gt_thread_self() : NULL;
+	/* Naming oneself while tracing: a "thread.name" log where it happened. */
+	if (t && t->self == self) {
+		unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+		uint32_t sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+		GT_LOCKED_RETRY(t, name_locked(t, s, sid, name));
+	}
+	tls->in_tracer--;
+	errno = saved;
 }

@@ -93,9 +93,29 @@ int gt_stack_init(void)
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	backtrace_(warm, 8);   /* warm libunwind up outside any hook */
-	table = cds_lfht_new(1024, 1024, 1ul << 22,
-			     CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-	return table ? 0 : -ENOMEM;
+	return 0;
+}
+
+/* The table is made on first use (the first trace): cds_lfht_new starts
+ * liburcu's worker thread, and a second thread alone makes glibc take its
+ * multi-threaded paths (cancellable syscalls, arena locks) in a program that
+ * had one. An idle tracer must not cost that. */
+static struct cds_lfht *get_table(void)
+{
+	static struct gt_lock init_lock = GT_LOCK_INIT;
+	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+
+	if (t)
+		return t;
+	gt_lock(&init_lock);
+	t = table;
+	if (!t) {
+		t = cds_lfht_new(1024, 1024, 1ul << 22,
+				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
+	}
+	gt_unlock(&init_lock);
+	return t;
 }
 
 
@@ -176,11 +196,13 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	struct cds_lfht_node *node;
 	uint32_t id = 0;
 
-	if (!table || n == 0 || n > GT_STACK_MAX)
+	struct cds_lfht *tab = n && n <= GT_STACK_MAX ? get_table() : NULL;
+
+	if (!tab)
 		return 0;
 	uint64_t h = hash(pc, n, flags);
 	urcu_bp_read_lock();
-	cds_lfht_lookup(table, h, match, &k, &it);
+	cds_lfht_lookup(tab, h, match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node) {
 		GT_TSAN_ACQUIRE(node);
@@ -203,7 +225,7 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	/* A racing insert of the same stack wins: use its id (ours is then
 	 * an unused duplicate, still readable by id). */
 	GT_TSAN_RELEASE(&e->node);
-	node = cds_lfht_add_unique(table, h, match, &k, &e->node);
+	node = cds_lfht_add_unique(tab, h, match, &k, &e->node);
 	GT_TSAN_ACQUIRE(node);
 	id = caa_container_of(node, struct gt_stack, node)->id;
 out:

@@ -4,6 +4,7 @@
  * other way round. */
 #include "core/thread.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -178,6 +179,7 @@ struct gt_thread *gt_thread_self(void)
 	gt_lock(&t->lock);
 	t->tid = gettid_();
 	t->tls = tls;
+	t->self = (uintptr_t)pthread_self();
 	t->state = GT_T_LIVE;
 	gt_unlock(&t->lock);
 	tls->t = t;
@@ -200,10 +202,44 @@ void gt_thread_init_main(void)
 	gt_lock(&t->lock);
 	t->tid = gettid_();
 	t->tls = tls;
+	t->self = (uintptr_t)pthread_self();
+	/* The main thread is labelled with the program's name, as its
+	 * kernel name (comm) is by default. */
+	strncpy(t->name, program_invocation_short_name, sizeof(t->name) - 1);
 	t->state = GT_T_LIVE;
 	gt_unlock(&t->lock);
 	tls->t = t;
 	gt_thread_watch_exit(t);
+}
+
+struct named {
+	uintptr_t self;
+	const char *name;
+};
+
+static void set_name(struct gt_thread *t, void *arg)
+{
+	const struct named *n = arg;
+
+	gt_lock(&t->lock);
+	if (t->state == GT_T_LIVE && t->self == n->self) {
+		/* A label starting "GC " crashes the 1.19 MMU page. */
+		size_t i = 0;
+		for (; n->name[i] && i < sizeof(t->name) - 1; i++)
+			t->name[i] = n->name[i];
+		t->name[i] = '\0';
+		if (strncmp(t->name, "GC ", 3) == 0)
+			t->name[2] = '_';
+		t->label_sess = 0;
+	}
+	gt_unlock(&t->lock);
+}
+
+void gt_thread_named(uintptr_t self, const char *name)
+{
+	struct named n = { self, name };
+
+	gt_thread_foreach(set_name, &n);
 }
 
 void gt_thread_after_fork_child(void)

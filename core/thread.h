@@ -35,6 +35,10 @@ struct gt_thread {
 	uint32_t start_sid;      /* start stack id, 0 until interned (relaxed atomic) */
 	uint32_t abandoned;      /* owner is suspended in tracer code for good (exit
 				    from a signal handler): the stopper ignores the lock */
+	uintptr_t self;          /* [const once LIVE] pthread_self() */
+	char name[16];           /* [lock] thread name ("" = none) */
+	uint64_t label_sess;     /* [lock] session whose trace defines ... */
+	uint64_t label_sid;      /* [lock] ... the label string */
 	void *(*fn)(void *);     /* [const] trampoline target */
 	void *arg;
 	struct gt_tls *tls;      /* [lock] owner's TLS, valid while LIVE */
@@ -85,6 +89,10 @@ struct gt_pslot *gt_p_acquire(void);
 void gt_p_release(struct gt_pslot *ps);
 /* Number of P ids ever handed out (for Gomaxprocs sizing). */
 uint32_t gt_p_count(void);
+
+/* A thread was named (pthread_setname_np, prctl): self is the target's
+ * pthread_t. Any thread, in_tracer > 0. */
+void gt_thread_named(uintptr_t self, const char *name);
 
 /* After fork in the child: every record but the caller's is dropped. */
 void gt_thread_after_fork_child(void);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/arena.h"
@@ -45,6 +46,7 @@ static struct {
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
 	[GT_STR_MALLOC] = "malloc",
+	[GT_STR_THREAD_NAME] = "thread.name",
 };
 
 static void flush(void)
@@ -57,6 +59,8 @@ static void flush(void)
 			continue;
 		if (n <= 0) {
 			w.err = n < 0 ? errno : EIO;
+			gt_log("write %s: %s; the rest of this trace is lost", w.path,
+			       strerror(w.err));
 			break;
 		}
 		off += (size_t)n;
@@ -307,12 +311,19 @@ int gt_writer_close(char *err, size_t errlen)
 		return 0;
 	gt_writer_drain();
 	flush();
+	struct stat st;
+	int removed = fstat(w.fd, &st) == 0 && st.st_nlink == 0;
 	if (close(w.fd) && !w.err && errno != EINTR)
 		w.err = errno;
 	w.fd = -1;
 	w.sess = 0;
 	if (w.err) {
 		gt_fmt(err, errlen, "write %s: %s", w.path, strerror(w.err));
+		return -1;
+	}
+	if (removed) {
+		gt_fmt(err, errlen, "write %s: the file was removed while the trace was written",
+		       w.path);
 		return -1;
 	}
 	return 0;

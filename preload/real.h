@@ -31,6 +31,8 @@ typedef const struct timespec *gt_ts;
 	X(fexecve, int, (int, char *const[], char *const[]))                              \
 	X(execveat, int, (int, const char *, char *const[], char *const[], int))          \
 	X(_exit, void, (int))                                                             \
+	X(pthread_setname_np, int, (pthread_t, const char *))                             \
+	X(prctl, int, (int, ...))                                                         \
 	X(_Exit, void, (int))                                                             \
 	X(read, ssize_t, (int, void *, size_t))                                           \
 	X(write, ssize_t, (int, const void *, size_t))                                    \

@@ -253,6 +253,18 @@ START_TEST(errors)
 	op(0, 10);
 	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
 	ck_assert_str_eq(err, "write /dev/full: No space left on device");
+	/* the file is removed while written: the stop says so */
+	path(f, sizeof(f), "gone.trace");
+	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
+	ck_assert_int_eq(unlink(f), 0);
+	op(0, 10);
+	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
+	ck_assert_msg(strstr(err, "was removed while the trace was written"), "%s", err);
+	/* and the next trace works */
+	path(f, sizeof(f), "after.trace");
+	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
+	op(0, 10);
+	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), 0);
 }
 END_TEST
 
