@@ -116,6 +116,16 @@ class Misc(unittest.TestCase):
             r = gt.run_plain([exe])
             self.assertEqual((r.returncode, r.stdout), (3, "hi\n"))
 
+    def test_wait_until(self):
+        self.assertEqual(gt.wait_until(lambda: 7, timeout=1), 7)
+        with self.assertRaisesRegex(AssertionError, "waiting for nothing"):
+            gt.wait_until(lambda: None, timeout=0.1, what="nothing")
+
+    def test_start_traced_idle(self):
+        p = gt.start_traced(["/bin/sh", "-c", 'echo "$LD_PRELOAD $GOTRACE_SOCKET"'], None)
+        out, _ = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out), (0, f"{gt.LIB} off\n"))
+
     def test_free_port(self):
         self.assertTrue(1024 <= gt.free_port() < 65536)
 

@@ -18,6 +18,11 @@ environment is os.environ without LD_PRELOAD and GOTRACE_*, plus `env`)
         LD_PRELOAD=LIB; GOTRACE_FILE=trace unless trace is None (then the
         library is loaded but idle); GOTRACE_SOCKET=socket unless None.
     traced_env(trace=None, env=None, socket="off") -> dict, the same env
+    start_traced(argv, trace, env=None, socket="off", **kw) -> subprocess.Popen
+        (stdout/stderr piped as text unless given; for long-running programs
+        driven over RPC: stop it with .terminate()/.kill() and .communicate())
+    wait_until(predicate, timeout=10, what="...") -> the predicate's first
+        true value; AssertionError naming `what` after timeout seconds
     program(name) -> str, path of a built test program (asserts it exists)
 
 Reading traces
@@ -133,6 +138,27 @@ def run_plain(argv, env=None, timeout=DEFAULT_TIMEOUT, **kw):
 def run_traced(argv, trace, env=None, timeout=DEFAULT_TIMEOUT, socket="off", **kw):
     assert LIB.exists(), f"{LIB} missing: build with meson first"
     return _run(argv, traced_env(trace, env, socket), timeout, kw)
+
+
+def start_traced(argv, trace, env=None, socket="off", **kw):
+    assert LIB.exists(), f"{LIB} missing: build with meson first"
+    if "stdout" not in kw:
+        kw["stdout"] = subprocess.PIPE
+    if "stderr" not in kw:
+        kw["stderr"] = subprocess.PIPE
+    kw.setdefault("text", True)
+    return subprocess.Popen([str(a) for a in argv], env=traced_env(trace, env, socket), **kw)
+
+
+def wait_until(predicate, timeout=10, what="condition", interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = predicate()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
 
 
 # ---------------------------------------------------------------- go tool trace -d
