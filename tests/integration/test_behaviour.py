@@ -1,13 +1,15 @@
 """Issue 2.3: under the library, tracing on or off, programs keep their
 stdout, stderr, exit status and errno values.
 
-Every case runs three times: plain, with the library preloaded but idle
-(GOTRACE_SOCKET=off, no GOTRACE_FILE), and tracing (GOTRACE_FILE). The three
-results must be identical, the plain result must look like the case expects
+Every case runs four times: plain; with the library preloaded but idle
+(GOTRACE_SOCKET=off, no GOTRACE_FILE); preloaded with nothing else set (the
+default: idle, RPC endpoint on); and tracing (GOTRACE_FILE). The results
+must be identical, the plain result must look like the case expects
 (so a broken program cannot make the comparison vacuous), and the trace
 written in the third run must parse with `go tool trace -d`."""
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -64,17 +66,24 @@ class SameBehaviour(unittest.TestCase):
         cls.tmp_ctx.__exit__(None, None, None)
 
     def compare(self, argv, expect_rc, expect_out, env=None, cwd=None, timeout=30):
-        """Run argv three ways; all must match; plain stdout must contain
+        """Run argv four ways; all must match; plain stdout must contain
         every string of expect_out. Returns the plain result."""
         SameBehaviour.n += 1
         trace = self.tmp / f"case{self.n}.trace"
-        plain = gt.run_plain(argv, env=env, cwd=cwd, timeout=timeout)
-        idle = gt.run_traced(argv, None, env=env, cwd=cwd, timeout=timeout)
-        traced = gt.run_traced(argv, trace, env=env, cwd=cwd, timeout=timeout)
+        def run(mode, fn, *a, **kw):
+            try:
+                return fn(argv, *a, env=env, cwd=cwd, timeout=timeout, **kw)
+            except subprocess.TimeoutExpired:
+                self.fail(f"{mode}: {argv} did not exit within {timeout}s")
+
+        plain = run("plain", gt.run_plain)
+        idle = run("idle (GOTRACE_SOCKET=off)", gt.run_traced, None)
+        default = run("default (RPC endpoint on)", gt.run_traced, None, socket=None)
+        traced = run("tracing", gt.run_traced, trace)
         self.assertEqual(plain.returncode, expect_rc, f"plain run of {argv}: {plain.stderr}")
         for s in expect_out:
             self.assertIn(s, plain.stdout, f"plain run of {argv}")
-        for name, r in (("idle", idle), ("tracing", traced)):
+        for name, r in (("idle", idle), ("default", default), ("tracing", traced)):
             with self.subTest(mode=name):
                 self.assertEqual(r.returncode, plain.returncode, f"{name}: exit status of {argv}")
                 self.assertEqual(r.stdout, plain.stdout, f"{name}: stdout of {argv}")

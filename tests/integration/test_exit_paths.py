@@ -8,6 +8,7 @@ viewer serves every page, and no thread is left "running" at the end.
   main calls pthread_exit     behave pthread-exit (3 threads still running;
                               the process ends when the last one returns)"""
 import os
+import subprocess
 import sys
 import unittest
 
@@ -19,7 +20,10 @@ class ExitPaths(unittest.TestCase):
     def traced(self, args, expect_rc, expect_out):
         with gt.tempdir() as d:
             trace = str(d / "t.trace")
-            r = gt.run_traced([gt.program("behave"), *args], trace, timeout=30)
+            try:
+                r = gt.run_traced([gt.program("behave"), *args], trace, timeout=30)
+            except subprocess.TimeoutExpired:
+                self.fail(f"behave {' '.join(args)} did not exit within 30s while tracing")
             self.assertEqual(r.returncode, expect_rc, r.stderr)
             self.assertIn(expect_out, r.stdout)
             ev = gt.trace_events(trace)
