@@ -18,6 +18,7 @@ environment is os.environ without LD_PRELOAD and GOTRACE_*, plus `env`)
         LD_PRELOAD=LIB; GOTRACE_FILE=trace unless trace is None (then the
         library is loaded but idle); GOTRACE_SOCKET=socket unless None.
     traced_env(trace=None, env=None, socket="off") -> dict, the same env
+    plain_env(env=None) -> dict, run_plain's environment
     start_traced(argv, trace, env=None, socket="off", **kw) -> subprocess.Popen
         (stdout/stderr piped as text unless given; for long-running programs
         driven over RPC: stop it with .terminate()/.kill() and .communicate())
@@ -108,7 +109,7 @@ def program(name):
     return str(path)
 
 
-def _base_env(env):
+def plain_env(env=None):
     out = {k: v for k, v in os.environ.items()
            if k != "LD_PRELOAD" and not k.startswith("GOTRACE_")}
     out.update(env or {})
@@ -122,7 +123,7 @@ def traced_env(trace=None, env=None, socket="off"):
     if socket is not None:
         extra["GOTRACE_SOCKET"] = socket
     extra.update(env or {})
-    return _base_env(extra)
+    return plain_env(extra)
 
 
 def _run(argv, env, timeout, kw):
@@ -132,7 +133,7 @@ def _run(argv, env, timeout, kw):
 
 
 def run_plain(argv, env=None, timeout=DEFAULT_TIMEOUT, **kw):
-    return _run(argv, _base_env(env), timeout, kw)
+    return _run(argv, plain_env(env), timeout, kw)
 
 
 def run_traced(argv, trace, env=None, timeout=DEFAULT_TIMEOUT, socket="off", **kw):
@@ -386,7 +387,7 @@ class UIServer:
 
     def __enter__(self):
         assert os.path.exists(self.path), f"trace {self.path} was not written"
-        env = _base_env({"BROWSER": "true"})   # never open a real browser
+        env = plain_env({"BROWSER": "true"})   # never open a real browser
         self.proc = subprocess.Popen([GO, "tool", "trace", "-http=127.0.0.1:0", self.path],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env,
