@@ -1,5 +1,5 @@
-# scripts/lib.sh - shared by scripts/test, scripts/demo and scripts/bench
-# (source it): install the Debian packages that are missing, configure and
+# shellcheck shell=bash disable=SC2034 # sourced; the arrays are used by its users
+# scripts/lib.sh - shared by scripts/test and scripts/demo (source it): install the Debian packages that are missing, configure and
 # build a meson build directory. Works as root on a fresh Debian 12.
 
 GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,29 +20,29 @@ gt_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
 # Print the packages of "$@" that dpkg does not report as installed.
 gt_missing_packages() {
-	local p
+	local p st
 	for p in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' ||
-			printf '%s\n' "$p"
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[[ $st == *" installed" ]] || printf '%s\n' "$p"
 	done
 }
 
 # Install the packages of "$@" that are missing (apt-get, as root or sudo).
 gt_install_missing() {
 	command -v dpkg-query >/dev/null || gt_die "not a Debian system: install by hand: $*"
-	local missing sudo=()
-	missing=$(gt_missing_packages "$@")
-	[ -z "$missing" ] && return 0
+	local missing=() sudo=()
+	mapfile -t missing < <(gt_missing_packages "$@")
+	[ ${#missing[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
-		command -v sudo >/dev/null || gt_die "missing packages (run as root): $(echo $missing)"
+		command -v sudo >/dev/null || gt_die "missing packages (run as root): ${missing[*]}"
 		sudo=(sudo)
 	fi
-	gt_say "installing: $(echo $missing)"
+	gt_say "installing: ${missing[*]}"
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
 		gt_die "apt-get update failed"
-	# shellcheck disable=SC2086 # one word per package
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends $missing >/dev/null || gt_die "apt-get install failed: $(echo $missing)"
+		--no-install-recommends "${missing[@]}" >/dev/null ||
+		gt_die "apt-get install failed: ${missing[*]}"
 }
 
 # gt_build DIR [meson setup options...]: configure DIR unless it already is
