@@ -5,7 +5,11 @@
  *   behave pthread-exit     main calls pthread_exit while 3 threads still run
  *   behave return N         main returns N while a thread is blocked for ever
  *   behave exec-fail        a failed execv, then a thread (tracing goes on)
- *   behave exec PROG ARGS   a thread, then execv(PROG, ARGS) */
+ *   behave exec PROG ARGS   a thread, then execv(PROG, ARGS)
+ *   behave close-all        like a daemon: dup2 /dev/null over every open fd
+ *                           above 2, close fds 3..1023, with threads before
+ *                           and after
+ *   behave close-range      the same with close_range(3, ~0U, 0) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* strerrorname_np */
 #endif
@@ -295,6 +299,48 @@ static int mode_exec(char **argv)
 	return 127;
 }
 
+/* --- closing every fd -------------------------------------------------- */
+
+void *before_close(void *arg)
+{
+	return arg;
+}
+
+void *after_close(void *arg)
+{
+	usleep(1000);
+	return arg;
+}
+
+static void run_thread(void *(*fn)(void *))
+{
+	pthread_t th;
+
+	if (pthread_create(&th, NULL, fn, NULL) != 0)
+		abort();
+	pthread_join(th, NULL);
+}
+
+static int mode_close(int use_range)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	run_thread(before_close);
+	for (int fd = 3; fd < 1024; fd++) {
+		if (fd != null && fcntl(fd, F_GETFD) >= 0)
+			dup2(null, fd);
+	}
+	if (use_range)
+		close_range(3, ~0U, 0);
+	else
+		for (int fd = 3; fd < 1024; fd++)
+			close(fd);
+	run_thread(after_close);
+	run_thread(after_close);
+	printf("closed all fds, threads still run\n");
+	return 0;
+}
+
 static int arg_int(int argc, char **argv, int i, int def)
 {
 	return argc > i ? atoi(argv[i]) : def;
@@ -315,9 +361,13 @@ int main(int argc, char **argv)
 		return mode_return(arg_int(argc, argv, 2, 0));
 	if (strcmp(mode, "exec-fail") == 0)
 		return mode_exec_fail();
+	if (strcmp(mode, "close-all") == 0)
+		return mode_close(0);
+	if (strcmp(mode, "close-range") == 0)
+		return mode_close(1);
 	if (strcmp(mode, "exec") == 0 && argc > 2)
 		return mode_exec(argv + 2);
 	fprintf(stderr, "usage: behave errno [STATUS] | exit-thread N | pthread-exit"
-		" | return N | exec-fail | exec PROG [ARGS]\n");
+		" | return N | exec-fail | exec PROG [ARGS] | close-all | close-range\n");
 	return 2;
 }
