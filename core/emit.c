@@ -161,16 +161,16 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 	struct gt_pslot *ps = gt_p_acquire();
 	if (!ps)
 		return -ESRCH;
-	t->sess = s;
+	__atomic_store_n(&t->sess, s, __ATOMIC_RELAXED);
 	if (gt_emit_room_locked(t, GROUP_MAX)) {
-		t->sess = 0;
+		__atomic_store_n(&t->sess, 0, __ATOMIC_RELAXED);
 		gt_p_release(ps);
 		return -EAGAIN;
 	}
 	t->ps = ps;
 	t->last_ts = ps->last_ts;
 	t->seq = 0;
-	t->op_kind = 0;
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 	uint32_t decl = t->decl_sess == s ? t->decl : GT_DECL_NONE;
 	if (decl == GT_DECL_NONE)   /* self-announce: no goroutine runs on our P yet */
 		gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
@@ -278,9 +278,9 @@ static void leave(struct gt_thread *t, uint64_t ts)
 	t->ps->last_ts = t->last_ts;
 	gt_p_release(t->ps);
 	t->ps = NULL;
-	t->sess = 0;
+	__atomic_store_n(&t->sess, 0, __ATOMIC_RELAXED);
 	t->g = GT_G_NONE;
-	t->op_kind = 0;
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 }
 
 static int exit_locked(struct gt_thread *t)
@@ -329,8 +329,11 @@ void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 		drain_fn();
 	}
 	if (t->g == GT_G_RUNNING) {
-		if (t->op_kind && t->op_sess == s)
-			put_block(t, t->op_kind, t->op_t0, 0);   /* open-ended wait */
+		/* The owner sets these without the lock: kind last (release). */
+		uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);
+		uint64_t t0 = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
+		if (kind && __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) == s)
+			put_block(t, kind, t0, 0);   /* open-ended wait */
 		else
 			gt_emit_put_locked(t, ts, GT_EV_GoSched, 1, 0, 0, 0);
 	}

@@ -28,14 +28,22 @@ void gt_name_fn(uintptr_t real, const char *name)
 	gt_stack_name_fn(real, name);
 }
 
+/* The call in progress, for the stopper to write as an open-ended wait.
+ * Owner only, without the lock: kind is stored last, with release. */
+static void note_op(struct gt_thread *t, const struct gt_op *op, uint64_t s)
+{
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_t0, op->t0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_sess, s, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_kind, op->kind, __ATOMIC_RELEASE);
+}
+
 static int begin_locked(struct gt_thread *t, struct gt_op *op, uint64_t s)
 {
 	int r = gt_emit_enter_locked(t, s, op->t0);
 
 	if (r == 0) {
-		t->op_sess = s;
-		t->op_t0 = op->t0;
-		t->op_kind = op->kind;
+		note_op(t, op, s);
 		op->sess = s;
 	}
 	return r;
@@ -52,7 +60,15 @@ void gt_op_begin_slow(struct gt_op *op)
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
 		op->t0 = gt_clock_now();
-		GT_LOCKED_RETRY(t, begin_locked(t, op, s));
+		/* In the session already (the common case): no lock. Only the
+		 * stopper changes t->sess behind our back, and then a stale
+		 * answer costs nothing: op_sess will not match. */
+		if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s) {
+			note_op(t, op, s);
+			op->sess = s;
+		} else {
+			GT_LOCKED_RETRY(t, begin_locked(t, op, s));
+		}
 	}
 	tls->in_tracer--;
 	errno = saved;
@@ -66,7 +82,7 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 		if (block)
 			r = gt_emit_block_locked(t, op->kind, op->t0, t1, sid);
 		if (r != -EAGAIN)
-			t->op_kind = 0;
+			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 		return r;
 	}
 	/* The trace started while we were in the call. Read the clock after
@@ -90,6 +106,11 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
 		int block = op->sess && t1 - op->t0 >= gt_cfg.block_ns;
+		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess) {
+			/* Too short to record, in the session: no lock. */
+			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+			goto out;
+		}
 		if (block) {
 			if (classify)
 				op->kind = classify(ctx);
@@ -98,6 +119,7 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 		}
 		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}
+out:
 	tls->in_tracer--;
 	errno = saved;
 }
@@ -172,8 +194,8 @@ void gt_op_abort(struct gt_op *op)
 	tls->in_tracer++;
 	if (op->sess && tls->t) {
 		gt_lock(&tls->t->lock);
-		if (tls->t->op_sess == op->sess)
-			tls->t->op_kind = 0;
+		if (__atomic_load_n(&tls->t->op_sess, __ATOMIC_RELAXED) == op->sess)
+			__atomic_store_n(&tls->t->op_kind, 0, __ATOMIC_RELAXED);
 		gt_unlock(&tls->t->lock);
 	}
 	op->kind = 0;

@@ -66,10 +66,42 @@ static void attribute(struct gt_oev *e, uint64_t *lastg)
 	}
 }
 
-int gt_trace_load(const uint8_t *b, size_t n, struct gt_trace *t, char *err, size_t errlen)
+/* Pass 1: how many events each P has, how many untimed records: the
+ * arrays are then allocated once (no realloc copying big traces). */
+static int count(const uint8_t *b, size_t n, struct gt_trace *t, size_t *nuntimed)
 {
 	struct gt_rec r;
 	size_t off = 16;
+	int64_t curp = -1;
+
+	*nuntimed = 0;
+	while (gt_decode(b, n, &off, &r) == 1) {
+		if (r.type == GT_EV_Batch) {
+			if (!stream(t, r.args[0]))
+				return -1;
+			curp = (int64_t)r.args[0];
+		} else if (r.type == GT_EV_String || r.type == GT_EV_Stack) {
+			(*nuntimed)++;
+		} else if (r.type != GT_EV_Frequency) {
+			if (curp < 0)
+				break;
+			t->ps[curp].cap++;
+		}
+	}
+	for (uint32_t p = 0; p < t->np; p++)
+		if (t->ps[p].cap && !(t->ps[p].e = malloc(t->ps[p].cap * sizeof(struct gt_oev))))
+			return -1;
+	t->untimed_cap = *nuntimed;
+	t->untimed = malloc((*nuntimed + 1) * sizeof(*t->untimed));
+	t->untimed_len = malloc((*nuntimed + 1) * sizeof(*t->untimed_len));
+	t->stack_ids = malloc((*nuntimed + 1) * sizeof(*t->stack_ids));
+	return t->untimed && t->untimed_len && t->stack_ids ? 0 : -1;
+}
+
+int gt_trace_load(const uint8_t *b, size_t n, struct gt_trace *t, char *err, size_t errlen)
+{
+	struct gt_rec r;
+	size_t off = 16, nun;
 	int64_t curp = -1;
 	uint64_t ts = 0;
 
@@ -79,31 +111,23 @@ int gt_trace_load(const uint8_t *b, size_t n, struct gt_trace *t, char *err, siz
 		gt_fmt(err, errlen, "not a Go 1.19 trace");
 		return -1;
 	}
+	if (count(b, n, t, &nun)) {
+		gt_fmt(err, errlen, "out of memory");
+		return -1;
+	}
 	while (gt_decode(b, n, &off, &r) == 1) {
 		if (r.type == GT_EV_Batch) {
-			if (!stream(t, r.args[0]))
-				break;
 			curp = (int64_t)r.args[0];
 			ts = r.args[1];
 		} else if (r.type == GT_EV_Frequency) {
 			t->freq = r.args[0];
 		} else if (r.type == GT_EV_String || r.type == GT_EV_Stack) {
-			if (grow((void **)&t->untimed, &t->untimed_cap, t->nuntimed, sizeof(*t->untimed)) ||
-			    !(t->untimed_len = realloc(t->untimed_len, t->untimed_cap * sizeof(size_t))))
-				break;
 			t->untimed[t->nuntimed] = b + r.off;
 			t->untimed_len[t->nuntimed++] = r.size;
-			if (r.type == GT_EV_Stack && r.nargs >= 1) {
-				uint64_t *ids = realloc(t->stack_ids, (t->nstack_ids + 1) * sizeof(*ids));
-				if (!ids)
-					break;
-				t->stack_ids = ids;
-				ids[t->nstack_ids++] = r.args[0];
-			}
+			if (r.type == GT_EV_Stack && r.nargs >= 1)
+				t->stack_ids[t->nstack_ids++] = r.args[0];
 		} else if (curp >= 0 && r.nargs >= 1 && r.nargs <= 6) {
 			struct gt_pstream *cur = &t->ps[curp];
-			if (grow((void **)&cur->e, &cur->cap, cur->n, sizeof(*cur->e)))
-				break;
 			struct gt_oev *e = &cur->e[cur->n++];
 			memset(e, 0, sizeof(*e));
 			ts += r.args[0];

@@ -52,7 +52,8 @@ static void ev(struct out *o, uint64_t *last, uint64_t ts, unsigned type, const 
 	uint64_t v[8];
 
 	v[0] = ts - *last;
-	memcpy(v + 1, a, n * sizeof(*a));
+	if (n)
+		memcpy(v + 1, a, n * sizeof(*a));
 	*last = ts;
 	uint8_t *p = room(o, GT_EVENT_MAX(n + 1) + 10 + str_len);
 	if (type == 48 && n == 3)   /* UserLog carries its message */
@@ -81,7 +82,7 @@ static void placeholder_stacks(struct out *o, struct gt_trace *t, uint64_t name_
 			struct gt_frame f = { e->args[1] | 1, name_id, 0, 0 };
 			put(o, gt_put_stack(room(o, 64), e->args[1], &f, 1));
 			uint64_t *ids = realloc(t->stack_ids, (t->nstack_ids + 1) * sizeof(*ids));
-			if (ids) {
+			if (ids) {   /* defined now: once per id */
 				t->stack_ids = ids;
 				ids[t->nstack_ids++] = e->args[1];
 			}

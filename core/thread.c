@@ -260,11 +260,11 @@ void gt_thread_after_fork_child(void)
 			if (i == n - 1 && j >= slab_used)
 				break;
 			t->lock.word = 0;
-			t->sess = 0;
+			__atomic_store_n(&t->sess, 0, __ATOMIC_RELAXED);
 			t->chunk = NULL;
 			t->ps = NULL;
 			t->g = GT_G_NONE;
-			t->op_kind = 0;
+			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 			t->decl_sess = 0;
 			if (t == self) {
 				t->tid = gettid_();

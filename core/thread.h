@@ -47,12 +47,16 @@ struct gt_thread {
 	uint64_t decl_sess;      /* session that declared this thread ... */
 	uint32_t decl;           /* ... and how (enum gt_decl) */
 	uint32_t g;              /* goroutine state in sess (enum gt_gstate) */
-	uint64_t sess;           /* session entered (0: none) */
+	uint64_t sess;           /* session entered (0: none); changed under the
+				    lock with atomic stores, read lock-free by
+				    the owner */
 	uint64_t seq;            /* goroutine sequence number in sess */
 	uint64_t last_ts;        /* last timestamp written on our P */
 	struct gt_pslot *ps;     /* our P while in sess */
 	struct gt_chunk *chunk;  /* current batch, NULL until needed */
-	uint64_t op_sess, op_t0; /* blocking call in progress while tracing */
+	uint64_t op_sess, op_t0; /* blocking call in progress while tracing:
+				    owner-written without the lock (atomics,
+				    op_kind last), read by the stopper */
 	uint32_t op_kind;
 	uint64_t waited_ns;      /* time waited for the writer, not yet logged
 				    (owner adds atomically; logged under lock) */
