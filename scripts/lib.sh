@@ -1,0 +1,57 @@
+# shellcheck shell=bash disable=SC2034 # sourced; the arrays are used by its users
+# scripts/lib.sh - shared by scripts/test and scripts/demo (source it): install the Debian packages that are missing, configure and
+# build a meson build directory. Works as root on a fresh Debian 12.
+
+GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# What building gotrace needs.
+GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
+	liburcu-dev libdw-dev)
+# What its tests need on top: Go 1.19's trace tools, graphviz (the viewer's
+# profile pages run `go tool pprof -svg`), python3 + git (integration tests),
+# socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv
+# from util-linux (RPC peer-credential tests), nm (binutils), redis-server
+# (smoke test of a real program).
+GT_PKGS_TEST=(golang-1.19-go graphviz python3 git socat curl clang
+	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools)
+
+gt_say() { printf '%s\n' "$*" >&2; }
+gt_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+# Print the packages of "$@" that dpkg does not report as installed.
+gt_missing_packages() {
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[[ $st == *" installed" ]] || printf '%s\n' "$p"
+	done
+}
+
+# Install the packages of "$@" that are missing (apt-get, as root or sudo).
+gt_install_missing() {
+	command -v dpkg-query >/dev/null || gt_die "not a Debian system: install by hand: $*"
+	local missing=() sudo=()
+	mapfile -t missing < <(gt_missing_packages "$@")
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		command -v sudo >/dev/null || gt_die "missing packages (run as root): ${missing[*]}"
+		sudo=(sudo)
+	fi
+	gt_say "installing: ${missing[*]}"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
+		gt_die "apt-get update failed"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null ||
+		gt_die "apt-get install failed: ${missing[*]}"
+}
+
+# gt_build DIR [meson setup options...]: configure DIR unless it already is
+# (meson regenerates by itself when meson.build files change), then compile.
+gt_build() {
+	local dir=$1
+	shift
+	if [ ! -f "$GT_ROOT/$dir/build.ninja" ]; then
+		(cd "$GT_ROOT" && meson setup "$dir" "$@") || return 1
+	fi
+	meson compile -C "$GT_ROOT/$dir"
+}

@@ -1,0 +1,73 @@
+"""`gotrace run [-o FILE] -- CMD ARGS`: traces the whole run (as
+GOTRACE_FILE does), passes the program's stdout and exit status through and
+prints a summary on stderr that names the trace file."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+
+TREE_OUT = "tree: 6 alpha, 12 beta, sum 506\n"
+
+
+def gotrace(args, cwd, timeout=60):
+    assert gt.CLIENT.exists(), f"{gt.CLIENT} missing: build with meson first"
+    return gt.run_plain([gt.CLIENT, *args], cwd=cwd, timeout=timeout)
+
+
+class GotraceRun(unittest.TestCase):
+    def test_output_file(self):
+        with gt.tempdir() as d:
+            r = gotrace(["run", "-o", "out.trace", "--", gt.program("tree")], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, TREE_OUT)
+            self.assertIn("out.trace", r.stderr, "the summary names the trace file")
+            self.assertEqual(sorted(os.listdir(d)), ["out.trace"])
+            ev = gt.trace_events(str(d / "out.trace"))
+            self.assertEqual(len(gt.created_goroutines(ev)), 19)
+            self.assertEqual(gt.goroutine_groups(gt.check_ui(str(d / "out.trace"), mmu="some")),
+                             {"main": 1, "alpha": 6, "beta": 12})
+
+    def test_absolute_output_file(self):
+        with gt.tempdir() as d, gt.tempdir() as elsewhere:
+            out = elsewhere / "abs.trace"
+            r = gotrace(["run", "-o", str(out), "--", gt.program("tree")], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.listdir(d), [])
+            gt.trace_events(str(out))
+
+    def test_default_file(self):
+        with gt.tempdir() as d:
+            r = gotrace(["run", "--", gt.program("tree")], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, TREE_OUT)
+            files = os.listdir(d)
+            self.assertEqual(len(files), 1, f"one default trace file in the cwd: {files}")
+            self.assertIn(files[0], r.stderr, "the summary names the trace file")
+            self.assertEqual(len(gt.created_goroutines(gt.trace_events(str(d / files[0])))), 19)
+
+    def test_exit_status_passed_through(self):
+        with gt.tempdir() as d:
+            for args, status in ((["errno", "5"], 5), (["exit-thread", "7"], 7),
+                                 (["return", "0"], 0)):
+                with self.subTest(args=args):
+                    r = gotrace(["run", "-o", "s.trace", "--", gt.program("behave"), *args], cwd=d)
+                    self.assertEqual(r.returncode, status, r.stderr)
+                    gt.trace_events(str(d / "s.trace"))
+
+    def test_program_stdout_and_args_intact(self):
+        with gt.tempdir() as d:
+            r = gotrace(["run", "-o", "e.trace", "--", "/bin/echo", "-n", "a  b", "--", "c"], cwd=d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, "a  b -- c")
+
+    def test_missing_command(self):
+        with gt.tempdir() as d:
+            r = gotrace(["run", "-o", "m.trace", "--", "/nonexistent-gotrace/cmd"], cwd=d)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("/nonexistent-gotrace/cmd", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,140 @@
+"""Issue 2.1: a fixed thread tree traced with GOTRACE_FILE.
+
+main starts 6 threads `alpha`; each alpha starts 2 threads `beta` from the
+helper spawn_betas(). Go 1.19's `go tool trace -d` must accept the trace; it
+holds 19 goroutines (the main thread and the 18 created threads) and none of
+the tracer's own threads; /goroutines lists alpha x6 and beta x12 (and main);
+the creation stacks name the helper with file:line; every viewer page
+answers 200 without a panic."""
+import json
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+
+SRC = gt.REPO / "tests" / "programs" / "tree.c"
+
+
+def source_line(pattern, after=None):
+    """1-based line of the first source line matching pattern (after the
+    line matching `after`, if given)."""
+    lines = SRC.read_text().splitlines()
+    start = 0
+    if after:
+        start = next(i for i, l in enumerate(lines) if re.search(after, l))
+    return next(i + 1 for i, l in enumerate(lines) if i >= start and re.search(pattern, l))
+
+
+class TreeTrace(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir()
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.trace = str(cls.tmp / "tree.trace")
+        cls.tids_file = cls.tmp / "tids.txt"
+        cls.plain = gt.run_plain([gt.program("tree")])
+        cls.traced = gt.run_traced([gt.program("tree"), cls.tids_file], cls.trace)
+        cls.events = None
+        cls.events_error = None
+        try:
+            cls.events = gt.trace_events(cls.trace)
+        except AssertionError as e:
+            cls.events_error = e
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def need_events(self):
+        if self.events_error:
+            raise self.events_error
+        return self.events
+
+    def program_tids(self):
+        tids = {}
+        for line in self.tids_file.read_text().splitlines():
+            role, idx, tid = line.split()
+            tids[int(tid)] = f"{role}{idx}"
+        self.assertEqual(len(tids), 19, "tree.c should report 19 distinct thread ids")
+        return tids
+
+    def test_program_unchanged(self):
+        self.assertEqual(self.traced.returncode, 0, self.traced.stderr)
+        self.assertEqual(self.traced.stdout, self.plain.stdout)
+        self.assertEqual(self.traced.stdout, "tree: 6 alpha, 12 beta, sum 506\n")
+        self.assertEqual(self.traced.stderr, "")
+
+    def test_go_tool_trace_d_accepts(self):
+        ev = self.need_events()
+        self.assertTrue(ev, "trace has no events")
+        self.assertIn("Gomaxprocs", {e.type for e in ev})
+
+    def test_nineteen_goroutines(self):
+        created = gt.created_goroutines(self.need_events())
+        self.assertEqual(len(created), 19, f"GoCreate goroutines: {created}")
+        self.assertEqual(len(set(created)), 19, "a goroutine id was created twice")
+
+    def test_goroutines_are_the_program_threads(self):
+        """Every goroutine ran on a thread of the program, each program thread
+        is exactly one goroutine, so no thread of the tracer's own appears."""
+        tids = self.program_tids()
+        threads = gt.goroutine_threads(self.need_events())
+        self.assertEqual(len(threads), 19, f"goroutines that ran: {sorted(threads)}")
+        seen = set()
+        for goid, ts in threads.items():
+            self.assertEqual(len(ts), 1, f"G{goid} ran on several threads {ts}")
+            tid = next(iter(ts))
+            self.assertIn(tid, tids, f"G{goid} ran on thread {tid}, not one of the program's")
+            seen.add(tid)
+        self.assertEqual(seen, set(tids))
+
+    def test_threads_end(self):
+        states = gt.goroutine_states(self.need_events())
+        running = [g for g, s in states.items() if s == "running"]
+        self.assertEqual(running, [], "goroutines still running at the end of the trace")
+        dead = [g for g, s in states.items() if s == "dead"]
+        self.assertEqual(len(dead), 18, f"the 18 joined threads must have ended: {states}")
+
+    def test_goroutine_groups(self):
+        groups = gt.goroutine_groups(self.trace)
+        self.assertEqual(groups, {"main": 1, "alpha": 6, "beta": 12})
+
+    def test_creation_stacks_name_helper_with_file_line(self):
+        """The sched profile is built from GoCreate's creator stacks."""
+        self.need_events()
+        rows = gt.pprof_top(self.trace, "sched", lines=True)
+        beta_line = source_line(r"pthread_create\(.*beta", after=r"^__attribute__.*spawn_betas")
+        alpha_line = source_line(r"pthread_create\(.*alpha")
+        names = sorted(rows)
+
+        def lines_of(fn):
+            return {int(m.group(1)) for n in names
+                    for m in [re.fullmatch(re.escape(fn) + r" \S*tree\.c:(\d+)", n)] if m}
+
+        self.assertTrue(lines_of("spawn_betas"),
+                        f"no spawn_betas with tree.c:line in the sched profile: {names}")
+        self.assertIn(beta_line, lines_of("spawn_betas"),
+                      f"spawn_betas frame should point at tree.c:{beta_line}")
+        self.assertTrue(lines_of("alpha"), f"alpha (caller of spawn_betas) missing: {names}")
+        self.assertIn(alpha_line, lines_of("main"), f"main should create alpha at tree.c:{alpha_line}")
+        cum = sum(v[1] for n, v in rows.items() if n.startswith("spawn_betas "))
+        self.assertGreater(cum, 0)
+
+    def test_every_viewer_page(self):
+        self.need_events()
+        pages = gt.check_ui(self.trace)
+        self.assertEqual(gt.goroutine_groups(pages), {"main": 1, "alpha": 6, "beta": 12})
+        timeline = json.loads(pages["/jsontrace"] if "/jsontrace" in pages else
+                              next(v for k, v in pages.items() if k.startswith("/jsontrace?start")))
+        slices = {e.get("name", "") for e in timeline["traceEvents"]}
+        self.assertTrue(any(re.fullmatch(r"G\d+ alpha", s) for s in slices),
+                        "timeline has no 'G<n> alpha' slice")
+        self.assertTrue(any(re.fullmatch(r"G\d+ beta", s) for s in slices),
+                        "timeline has no 'G<n> beta' slice")
+
+
+if __name__ == "__main__":
+    unittest.main()
