@@ -281,6 +281,7 @@ void *gt_thread_start(void *rec)
 	if (t->flags & GT_TF_INTERNAL) {
 		tls->in_tracer = 1;   /* for good: a tracer thread is never traced */
 		gt_thread_free(t);
+		gt_thread_tracer_started();
 	} else {
 		int saved = errno;
 		tls->in_tracer++;
@@ -291,6 +292,7 @@ void *gt_thread_start(void *rec)
 		t->state = GT_T_LIVE;
 		gt_unlock(&t->lock);
 		tls->t = t;
+		gt_thread_live(1);
 		gt_thread_watch_exit(t);
 		GT_LOCKED_RETRY(t, start_locked(t));
 		tls->in_tracer--;

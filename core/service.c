@@ -94,6 +94,7 @@ static void *service_main(void *arg)
 
 	(void)arg;
 	gt_tls.in_tracer = 1;
+	gt_thread_tracer_started();
 	if (client && client->start)
 		client_ok = client->start() == 0;
 	for (;;) {
@@ -246,11 +247,13 @@ static void fork_parent(void)
  * writing to its file, and all state owned by vanished threads. */
 static void fork_child(void)
 {
-	urcu_bp_after_fork_child();
-	urcu_bp_call_rcu_after_fork_child();
 	my_pid = getpid();
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELAXED);
+	/* Our state first: liburcu's child handler restarts its worker thread
+	 * through our pthread_create hook. */
 	gt_thread_after_fork_child();
+	urcu_bp_after_fork_child();
+	urcu_bp_call_rcu_after_fork_child();
 	gt_buf_after_fork_child();
 	gt_writer_after_fork_child();
 	if (running) {

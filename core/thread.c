@@ -4,14 +4,18 @@
  * other way round. */
 #include "core/thread.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/arena.h"
 #include "core/emit.h"
+#include "core/log.h"
 #include "core/stack.h"
 
 __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
@@ -31,6 +35,71 @@ static uint32_t next_p = 1;                /* [reg_lock]; P 0 is the control P *
 
 static pthread_key_t exit_key;
 static int exit_key_ok;
+
+/* glibc ends the process (exit(0)) when its last thread leaves, counting
+ * ours: once main has called pthread_exit, we do it for glibc when the last
+ * program thread leaves (see on_thread_exit). */
+static int32_t live_threads;     /* atomic: program threads alive */
+static uint32_t tracer_threads;  /* atomic: our threads alive in this process */
+static int main_gone;            /* main called pthread_exit */
+
+void gt_thread_live(int delta)
+{
+	__atomic_add_fetch(&live_threads, delta, __ATOMIC_SEQ_CST);
+}
+
+/* Called by each tracer thread itself, at least once (our trampoline, the
+ * service thread's entry); counted once per thread. */
+void gt_thread_tracer_started(void)
+{
+	static __thread int counted;
+
+	if (!counted) {
+		counted = 1;
+		__atomic_add_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Is task tid (of ours) a zombie? A main thread that called pthread_exit
+ * stays listed as one until the whole process ends. */
+static int zombie(const char *tid)
+{
+	char path[64], buf[512];
+
+	gt_fmt(path, sizeof(path), "/proc/self/task/%s/stat", tid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;   /* gone */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Only this thread and ours left? Counts the live tasks in /proc/self/task
+ * (getdents64, no stdio, no malloc): a thread we never met still keeps the
+ * process alive, as it would keep glibc from exiting. */
+static int only_tracer_threads_left(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n, tasks = 0;
+
+	if (fd < 0)
+		return 0;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			if (d->d_name[0] != '.' && !zombie(d->d_name))
+				tasks++;
+			off += d->d_reclen;
+		}
+	close(fd);
+	return tasks == 1 + (long)__atomic_load_n(&tracer_threads, __ATOMIC_SEQ_CST);
+}
 
 struct gt_thread *gt_thread_alloc(void)
 {
@@ -136,6 +205,7 @@ static void on_thread_exit(void *arg)
 	tls->in_tracer++;
 	gt_emit_exit(t);
 	tls->t = NULL;
+	int was_main = t->flags & GT_TF_MAIN;
 	gt_thread_free(t);
 	/* Hooks run by later TLS destructors must not register us again, but
 	 * their frees still count (folded at once from now on). */
@@ -146,6 +216,11 @@ static void on_thread_exit(void *arg)
 		tls->heap = 0;
 		gt_heap_fold(v, tls->heap_sess, 0);
 	}
+	if (was_main)
+		__atomic_store_n(&main_gone, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_sub_fetch(&live_threads, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&main_gone, __ATOMIC_SEQ_CST) && only_tracer_threads_left())
+		exit(0);   /* what glibc does when the last thread leaves */
 }
 
 void gt_thread_watch_exit(struct gt_thread *t)
@@ -176,6 +251,7 @@ struct gt_thread *gt_thread_self(void)
 	unsigned n = gt_stack_capture(pc, GT_STACK_MAX, 0);
 	t->start_pc = n ? pc[n - 1] : 0;
 	t->flags = GT_TF_ADOPTED;
+	gt_thread_live(1);
 	gt_lock(&t->lock);
 	t->tid = gettid_();
 	t->tls = tls;
@@ -199,6 +275,7 @@ void gt_thread_init_main(void)
 	if (!t)
 		return;
 	t->flags = GT_TF_MAIN;
+	gt_thread_live(1);
 	gt_lock(&t->lock);
 	t->tid = gettid_();
 	t->tls = tls;
@@ -250,6 +327,9 @@ void gt_thread_after_fork_child(void)
 	/* Only the forking thread survives. Locks held by vanished threads are
 	 * dropped with their records; ours is not held (we are in a hook). */
 	reg_lock.word = 0;
+	tracer_threads = 0;   /* ours are gone; urcu restarts its worker next */
+	live_threads = self ? 1 : 0;
+	main_gone = 0;
 	free_list = NULL;
 	free_ps = NULL;
 	next_p = 1;

@@ -98,6 +98,12 @@ uint32_t gt_p_count(void);
  * pthread_t. Any thread, in_tracer > 0. */
 void gt_thread_named(uintptr_t self, const char *name);
 
+/* Program threads alive (+1 when a record goes LIVE, -1 at exit), and our
+ * own threads started: to end the process as glibc would after main's
+ * pthread_exit. */
+void gt_thread_live(int delta);
+void gt_thread_tracer_started(void);
+
 /* After fork in the child: every record but the caller's is dropped. */
 void gt_thread_after_fork_child(void);
 

@@ -107,7 +107,7 @@ class TreeTrace(unittest.TestCase):
         self.need_events()
         rows = gt.pprof_top(self.trace, "sched", lines=True)
         beta_line = source_line(r"pthread_create\(.*beta", after=r"^__attribute__.*spawn_betas")
-        alpha_line = source_line(r"pthread_create\(.*alpha")
+        alpha_line = source_line(r"pthread_create\(.*NULL, alpha,")
         names = sorted(rows)
 
         def lines_of(fn):
