@@ -187,7 +187,9 @@ void gt_exit_prepare(void);
 void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn);
 
 /* Before execve and friends: finish the trace in progress (the new image
- * starts fresh). */
-void gt_exec_prepare(void);
+ * starts fresh), unless the exec is sure to fail (nothing executable at
+ * path; search = PATH lookup of the p variants): then the call returns to
+ * the program and tracing goes on. dirfd/flags as execveat's. */
+void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
 
 #endif

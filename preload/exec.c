@@ -2,6 +2,7 @@
  * finished before the image is replaced (the new image loads us afresh) or
  * the process ends without atexit. execl* call execve inside libc, out of
  * our reach, so they are hooked too. */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <unistd.h>
@@ -11,38 +12,38 @@
 
 GT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-	gt_exec_prepare();
+	gt_exec_prepare(AT_FDCWD, path, 0, 0);
 	return GT_REAL(execve)(path, argv, envp);
 }
 
 GT_EXPORT int execv(const char *path, char *const argv[])
 {
-	gt_exec_prepare();
+	gt_exec_prepare(AT_FDCWD, path, 0, 0);
 	return GT_REAL(execv)(path, argv);
 }
 
 GT_EXPORT int execvp(const char *file, char *const argv[])
 {
-	gt_exec_prepare();
+	gt_exec_prepare(AT_FDCWD, file, 1, 0);
 	return GT_REAL(execvp)(file, argv);
 }
 
 GT_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	gt_exec_prepare();
+	gt_exec_prepare(AT_FDCWD, file, 1, 0);
 	return GT_REAL(execvpe)(file, argv, envp);
 }
 
 GT_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	gt_exec_prepare();
+	gt_exec_prepare(fd, NULL, 0, 0);
 	return GT_REAL(fexecve)(fd, argv, envp);
 }
 
 GT_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		       int flags)
 {
-	gt_exec_prepare();
+	gt_exec_prepare(dirfd, path, 0, flags);
 	return GT_REAL(execveat)(dirfd, path, argv, envp, flags);
 }
 
