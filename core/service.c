@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/ctl.h"
 #include "core/emit.h"
+#include "core/fdguard.h"
 #include "core/gotrace.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -59,9 +60,11 @@ static void wake(void)
 	uint64_t one = 1;
 	int saved = errno;
 
+	gt_fd_lock();
 	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: counter full, the thread is awake anyway */
 	}
+	gt_fd_unlock();
 	errno = saved;
 }
 
@@ -102,6 +105,7 @@ static void *service_main(void *arg)
 		int timeout = gt_ctl_session() ? 100 : -1;
 		int n = 0;
 
+		uint32_t gen = gt_fd_generation();
 		pfd[0].fd = wake_fd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
@@ -109,11 +113,18 @@ static void *service_main(void *arg)
 			n = client->poll_fill(pfd + 1, GT_SVC_MAX_FDS, &timeout);
 		if (poll(pfd, (nfds_t)(1 + n), timeout) < 0 && errno != EINTR)
 			usleep(10000);
+		/* An fd of ours moved out of the program's way meanwhile: these
+		 * revents may name its old number, now the program's. */
+		if (gt_fd_generation() != gen)
+			for (int i = 0; i <= n; i++)
+				pfd[i].revents = 0;
 		if (pfd[0].revents & POLLIN) {
 			uint64_t v;
+			gt_fd_lock();
 			if (read(wake_fd, &v, sizeof(v)) < 0) {
 				/* EAGAIN: nothing to read */
 			}
+			gt_fd_unlock();
 		}
 		handle_request();
 		if (gt_writer_session()) {
@@ -125,8 +136,11 @@ static void *service_main(void *arg)
 			}
 			gt_writer_drain();
 		}
-		if (client_ok && client->poll_handle)
+		if (client_ok && client->poll_handle) {
+			gt_fd_lock();   /* its fds stay put while it handles them */
 			client->poll_handle(pfd + 1, n);
+			gt_fd_unlock();
+		}
 	}
 	return NULL;
 }
@@ -139,6 +153,7 @@ static int service_start(void)
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wake_fd < 0)
 		return -errno;
+	gt_fd_adopt(&wake_fd);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	int r = pthread_create(&th, NULL, service_main, NULL);
@@ -301,6 +316,7 @@ static void fork_child(void)
 		running = 0;
 		client_ok = 0;
 	}
+	gt_fd_after_fork_child();
 	req_lock.word = 0;
 	req.op = REQ_NONE;
 	gt_tls.in_tracer--;

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/decode.h"
 #include "core/emit.h"
+#include "core/fdguard.h"
 #include "core/log.h"
 #include "core/stack.h"
 #include "core/symbol.h"
@@ -53,6 +54,7 @@ static void flush(void)
 {
 	size_t off = 0;
 
+	gt_fd_lock();   /* w.fd cannot move while we write to it */
 	while (off < w.len && !w.err) {
 		ssize_t n = write(w.fd, w.out + off, w.len - off);
 		if (n < 0 && errno == EINTR)
@@ -65,6 +67,7 @@ static void flush(void)
 		}
 		off += (size_t)n;
 	}
+	gt_fd_unlock();
 	w.st.bytes += off;
 	w.len = 0;
 }
@@ -308,6 +311,7 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 		return -1;
 	}
 	w.fd = fd;
+	gt_fd_adopt(&w.fd);   /* survives a program closing every fd */
 	w.sess = sess;
 	w.err = 0;
 	w.len = 0;
@@ -338,7 +342,10 @@ int gt_writer_close(char *err, size_t errlen)
 	gt_writer_drain();
 	flush();
 	struct stat st;
+	gt_fd_lock();
 	int removed = fstat(w.fd, &st) == 0 && st.st_nlink == 0;
+	gt_fd_unlock();
+	gt_fd_release(&w.fd);
 	if (close(w.fd) && !w.err && errno != EINTR)
 		w.err = errno;
 	w.fd = -1;

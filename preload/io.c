@@ -2,10 +2,12 @@
  * A call that waited becomes a syscall event, or a net event when the fd is
  * a socket (decided only for recorded calls). Each hook forwards to core. */
 #undef _FILE_OFFSET_BITS   /* we define both open and open64 */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "core/fdguard.h"
 #include "core/gotrace.h"
 #include "preload/real.h"
 
@@ -85,12 +87,16 @@ GT_HOOK_OP(int, __open64_2, (const char *p, int f), (p, f), SYS, GT_END_PLAIN)
 GT_HOOK_OP(int, __openat_2, (int d, const char *p, int f), (d, p, f), SYS, GT_END_PLAIN)
 GT_HOOK_OP(int, __openat64_2, (int d, const char *p, int f), (d, p, f), SYS, GT_END_PLAIN)
 
-/* The fd type cache forgets an fd once it is closed or replaced. */
+/* The fd type cache forgets an fd once it is closed or replaced. The
+ * tracer's own fds are not the program's to close: closing one succeeds
+ * without effect (a daemon closing every fd keeps its trace). */
 GT_EXPORT int close(int fd)
 {
 	struct gt_op op GT_OP_SCOPE;
 	int (*real_)(int) = GT_REAL(close);
 
+	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
+		return 0;
 	gt_op_begin(&op, SYS);
 	int r = real_(fd);
 	gt_fd_note(fd, GT_FD_UNKNOWN);
@@ -100,6 +106,8 @@ GT_EXPORT int close(int fd)
 
 GT_EXPORT int dup2(int old, int fd)
 {
+	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
+		gt_fd_guard_target(fd);   /* ours moves out of the way */
 	int r = GT_REAL(dup2)(old, fd);
 	gt_fd_note(fd, GT_FD_UNKNOWN);
 	return r;
@@ -107,9 +115,36 @@ GT_EXPORT int dup2(int old, int fd)
 
 GT_EXPORT int dup3(int old, int fd, int flags)
 {
+	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
+		gt_fd_guard_target(fd);
 	int r = GT_REAL(dup3)(old, fd, flags);
 	gt_fd_note(fd, GT_FD_UNKNOWN);
 	return r;
+}
+
+/* close_range and closefrom close around the tracer's fds. */
+GT_EXPORT int close_range(unsigned lo, unsigned hi, int flags)
+{
+	int (*real)(unsigned, unsigned, int) = GT_REAL(close_range);
+
+	if (gt_tls.in_tracer)
+		return real(lo, hi, flags);
+	return gt_fd_guard_close_range(lo, hi, flags, real);
+}
+
+GT_EXPORT void closefrom(int lo)
+{
+	int saved = errno;
+
+	if (gt_tls.in_tracer) {
+		GT_REAL(closefrom)(lo);
+		return;
+	}
+	if (gt_fd_guard_close_range((unsigned)lo, ~0u, 0, GT_REAL(close_range)) && errno == ENOSYS) {
+		errno = saved;   /* no close_range: libc's own way, then ours again */
+		GT_REAL(closefrom)(lo);
+	}
+	errno = saved;
 }
 
 GT_HOOK_OP(int, fsync, (int fd), (fd), SYS, GT_END_PLAIN)

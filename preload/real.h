@@ -60,6 +60,8 @@ typedef const struct timespec *gt_ts;
 	X(__openat_2, int, (int, const char *, int))                                      \
 	X(__openat64_2, int, (int, const char *, int))                                    \
 	X(close, int, (int))                                                              \
+	X(close_range, int, (unsigned, unsigned, int))                                    \
+	X(closefrom, void, (int))                                                         \
 	X(dup2, int, (int, int))                                                          \
 	X(dup3, int, (int, int, int))                                                     \
 	X(fsync, int, (int))                                                              \

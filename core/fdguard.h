@@ -1,0 +1,36 @@
+/* core/fdguard.h - the tracer's own fds survive a program that closes or
+ * reuses every fd (daemons: close(3..1023), close_range, closefrom, dup2
+ * over everything). Our fds are registered by the variable that holds them,
+ * live at high numbers, are skipped by close/close_range/closefrom, and move
+ * away before a dup2/dup3 lands on them. */
+#ifndef GT_FDGUARD_H
+#define GT_FDGUARD_H
+
+#include <stdint.h>
+
+/* Register the fd in *slot as ours and move it to a high number (*slot is
+ * updated). 0, or -errno (it stays registered where it is). Any thread. */
+int gt_fd_adopt(int *slot);
+/* Unregister before we close it ourselves. */
+void gt_fd_release(int *slot);
+/* Is fd one of ours? Lock-free; any thread, signal-safe. */
+int gt_fd_ours(int fd);
+
+/* Users of registered fds hold this around each syscall on them (not around
+ * a blocking poll): a relocation then never races a write. */
+void gt_fd_lock(void);
+void gt_fd_unlock(void);
+/* Bumped by every relocation: a poll that raced one has stale revents. */
+uint32_t gt_fd_generation(void);
+
+/* For the hooks. dup2/dup3 are about to replace fd: move ours away first. */
+void gt_fd_guard_target(int fd);
+/* close_range(lo, hi, flags) around our fds; real is the libc function
+ * (NULL: close one by one). Returns what real returned (0 or -1/errno). */
+int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
+			    int (*real)(unsigned, unsigned, int));
+
+/* After fork in the child: no fd is ours any more. */
+void gt_fd_after_fork_child(void);
+
+#endif
