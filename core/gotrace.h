@@ -59,7 +59,6 @@ struct gt_op {
 
 void gt_op_begin_slow(struct gt_op *op);
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
-void gt_op_abort(struct gt_op *op);
 
 /* Before the real call. */
 static inline void gt_op_begin(struct gt_op *op, unsigned kind)
@@ -97,15 +96,6 @@ static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
 	if (gt_op_slow(op))
 		gt_op_end_slow(op, fn);
 	gt_op_done(op);
-}
-
-/* Scope cleanup of a hook's op (__attribute__((cleanup))): runs when a
- * cancellation or pthread_exit unwinds through the hook mid-call, so the
- * thread is not left "in a call" for good. A no-op after gt_op_end. */
-static inline void gt_op_cleanup(struct gt_op *op)
-{
-	if (__builtin_expect(op->kind != 0, 0))
-		gt_op_abort(op);
 }
 
 /* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)

@@ -184,26 +184,6 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 	end_common(op, fn, cls_epoll, &epfd);
 }
 
-/* Unwound out of the call (cancellation, pthread_exit in a handler): the
- * call never returns, so no block is recorded; just forget it. */
-void gt_op_abort(struct gt_op *op)
-{
-	struct gt_tls *tls = &gt_tls;
-	int saved = errno;
-
-	tls->in_tracer++;
-	if (op->sess && tls->t) {
-		gt_lock(&tls->t->lock);
-		if (__atomic_load_n(&tls->t->op_sess, __ATOMIC_RELAXED) == op->sess)
-			__atomic_store_n(&tls->t->op_kind, 0, __ATOMIC_RELAXED);
-		gt_unlock(&tls->t->lock);
-	}
-	op->kind = 0;
-	__atomic_store_n(&tls->in_call, 0, __ATOMIC_RELAXED);
-	tls->in_tracer--;
-	errno = saved;
-}
-
 static int create_locked(struct gt_thread *t, struct gt_thread *c, uint64_t s,
 			 uint32_t ssid, uint32_t sid)
 {

@@ -16,9 +16,66 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
+
+
+/* libdw, loaded on first use (dlopen, RTLD_LOCAL): only a process that
+ * writes a trace pays for it (an idle process loads four libraries fewer),
+ * and its symbols never mix with the program's. */
+#define DW_FNS(X) \
+	X(dwarf_attr) \
+	X(dwarf_attr_integrate) \
+	X(dwarf_diename) \
+	X(dwarf_filesrc) \
+	X(dwarf_formstring) \
+	X(dwarf_formudata) \
+	X(dwarf_getscopes) \
+	X(dwarf_getsrcfiles) \
+	X(dwarf_tag) \
+	X(dwfl_addrmodule) \
+	X(dwfl_begin) \
+	X(dwfl_build_id_find_debuginfo) \
+	X(dwfl_end) \
+	X(dwfl_lineinfo) \
+	X(dwfl_linux_proc_find_elf) \
+	X(dwfl_linux_proc_report) \
+	X(dwfl_module_addrdie) \
+	X(dwfl_module_addrinfo) \
+	X(dwfl_module_getsrc) \
+	X(dwfl_module_getsym_info) \
+	X(dwfl_module_getsymtab) \
+	X(dwfl_module_info) \
+	X(dwfl_report_begin) \
+	X(dwfl_report_end) \
+	X(dwfl_standard_find_debuginfo) \
+	X(elf_begin) \
+	X(elf_cntl)
+static struct {
+#define DW_FIELD(f) __typeof__(f) *f;
+	DW_FNS(DW_FIELD)
+#undef DW_FIELD
+	int tried, ok;
+} dw;
+
+static int load_dw(void)
+{
+	if (dw.tried)
+		return dw.ok;
+	dw.tried = 1;
+	void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		gt_log("libdw.so.1 not found: stacks get function names only");
+		return 0;
+	}
+#define DW_LOAD(f) if (!(dw.f = (__typeof__(f) *)dlsym(h, #f))) return 0;
+	DW_FNS(DW_LOAD)
+#undef DW_LOAD
+	dw.ok = 1;
+	return 1;
+}
 
 struct entry {
 	uintptr_t pc;
@@ -61,13 +118,13 @@ static int find_elf(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr ba
 		    char **file_name, Elf **elfp)
 {
 	if (name[0] != '/')   /* [vdso] and friends: read from memory */
-		return dwfl_linux_proc_find_elf(mod, ud, name, base, file_name, elfp);
+		return dw.dwfl_linux_proc_find_elf(mod, ud, name, base, file_name, elfp);
 	int fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf *e = dw.elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (e)
-		elf_cntl(e, ELF_C_FDDONE);
+		dw.elf_cntl(e, ELF_C_FDDONE);
 	close(fd);
 	if (!e)
 		return -1;
@@ -84,8 +141,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_A
 	const char *urls = getenv("DEBUGINFOD_URLS");
 
 	if (urls && *urls)
-		return dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
-	return dwfl_standard_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+		return dw.dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+	return dw.dwfl_standard_find_debuginfo(mod, ud, name, base, file, link, crc, out);
 }
 
 static char *debuginfo_path;
@@ -122,14 +179,18 @@ static int report(void)
 {
 	unsigned long long c[2] = { 0, 0 };
 
+	if (!load_dw())   /* first: loading libdw changes the counts */
+		return -1;
 	dl_iterate_phdr(counts, c);
 	seen_adds = c[0];
 	seen_subs = c[1];
-	if (!dwfl && !(dwfl = dwfl_begin(&callbacks)))
+	if (!dwfl && !(dwfl = dw.dwfl_begin(&callbacks)))
 		return -1;
-	dwfl_report_begin(dwfl);
-	int r = dwfl_linux_proc_report(dwfl, getpid());
-	dwfl_report_end(dwfl, NULL, NULL);
+	dw.dwfl_report_begin(dwfl);
+	/* Our own thread's maps: once main has called pthread_exit, the
+	 * process's (its leader's) /proc/PID/maps reads empty. */
+	int r = dw.dwfl_linux_proc_report(dwfl, (pid_t)syscall(SYS_gettid));
+	dw.dwfl_report_end(dwfl, NULL, NULL);
 	return r == 0 ? 0 : -1;
 }
 
@@ -167,13 +228,13 @@ static const char *die_name(Dwarf_Die *d)
 	Dwarf_Attribute a;
 	const char *n = NULL;
 
-	if (dwarf_attr_integrate(d, DW_AT_linkage_name, &a) ||
-	    dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
-		n = dwarf_formstring(&a);
+	if (dw.dwarf_attr_integrate(d, DW_AT_linkage_name, &a) ||
+	    dw.dwarf_attr_integrate(d, DW_AT_MIPS_linkage_name, &a))
+		n = dw.dwarf_formstring(&a);
 	if (!n)
-		n = dwarf_diename(d);
-	if (!n && dwarf_attr_integrate(d, DW_AT_name, &a))
-		n = dwarf_formstring(&a);
+		n = dw.dwarf_diename(d);
+	if (!n && dw.dwarf_attr_integrate(d, DW_AT_name, &a))
+		n = dw.dwarf_formstring(&a);
 	return n;
 }
 
@@ -186,17 +247,17 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 		   const char **file, uint32_t *line)
 {
 	Dwarf_Addr bias;
-	Dwarf_Die *cu = dwfl_module_addrdie(m, a, &bias);
+	Dwarf_Die *cu = dw.dwfl_module_addrdie(m, a, &bias);
 	Dwarf_Die *scopes = NULL;
 	Dwarf_Files *files = NULL;
 	int k = 0;
 
 	if (!cu)
 		return 0;
-	int n = dwarf_getscopes(cu, a - bias, &scopes);
-	dwarf_getsrcfiles(cu, &files, NULL);
+	int n = dw.dwarf_getscopes(cu, a - bias, &scopes);
+	dw.dwarf_getsrcfiles(cu, &files, NULL);
 	for (int i = 0; i < n && k < max; i++) {
-		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
+		if (dw.dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
 			continue;
 		const char *nm = die_name(&scopes[i]);
 		in[k].func = nm ? func_name(nm) : "?";
@@ -206,11 +267,11 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 		k++;
 		Dwarf_Attribute at;
 		Dwarf_Word f = 0, l = 0;
-		if (dwarf_attr(&scopes[i], DW_AT_call_file, &at))
-			dwarf_formudata(&at, &f);
-		if (dwarf_attr(&scopes[i], DW_AT_call_line, &at))
-			dwarf_formudata(&at, &l);
-		const char *src = files ? dwarf_filesrc(files, f, NULL, NULL) : NULL;
+		if (dw.dwarf_attr(&scopes[i], DW_AT_call_file, &at))
+			dw.dwarf_formudata(&at, &f);
+		if (dw.dwarf_attr(&scopes[i], DW_AT_call_line, &at))
+			dw.dwarf_formudata(&at, &l);
+		const char *src = files ? dw.dwarf_filesrc(files, f, NULL, NULL) : NULL;
 		if (src)
 			*file = own(strdup(src));
 		*line = (uint32_t)l;
@@ -227,18 +288,27 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 	if (!dwfl || objects_changed())
 		report();
 	/* Only user-space addresses can be code of the program. */
-	Dwfl_Module *m = dwfl && a >= 4096 && a < (1ull << 47) ? dwfl_addrmodule(dwfl, a) : NULL;
+	Dwfl_Module *m = dwfl && a >= 4096 && a < (1ull << 47) ? dw.dwfl_addrmodule(dwfl, a) : NULL;
+	Dl_info di;
+	if (!dw.ok && dladdr((void *)(uintptr_t)a, &di) && di.dli_fname) {
+		/* No libdw: the dynamic symbol table's names, the object's path. */
+		out->func = di.dli_sname ? func_name(di.dli_sname) : own(strdup("?"));
+		out->file = own(strdup(di.dli_fname));
+		out->line = 0;
+		out->entry = (uintptr_t)di.dli_saddr;
+		return 0;
+	}
 	if (!m) {
 		*out = (struct gt_sym){ "?", "?", 0, 0 };
 		return -ENOENT;
 	}
 	Dwarf_Addr start = 0;
 	const char *mainfile = NULL;
-	const char *modname = dwfl_module_info(m, NULL, &start, NULL, NULL, NULL, &mainfile, NULL);
+	const char *modname = dw.dwfl_module_info(m, NULL, &start, NULL, NULL, NULL, &mainfile, NULL);
 	const char *path = mainfile ? mainfile : modname;
 	GElf_Off off = 0;
 	GElf_Sym sym;
-	const char *name = dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
+	const char *name = dw.dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
 	if (name && *name) {
 		out->func = func_name(name);
 		out->entry = (uintptr_t)(a - off);
@@ -248,9 +318,9 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 		out->func = own(strdup(buf));
 		out->entry = 0;
 	}
-	Dwfl_Line *ln = dwfl_module_getsrc(m, a);
+	Dwfl_Line *ln = dw.dwfl_module_getsrc(m, a);
 	int line = 0;
-	const char *src = ln ? dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
+	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
 	out->file = own(strdup(src ? src : (path ? path : "?")));
 	out->line = src && line > 0 ? (uint32_t)line : 0;
 	if (src && in)
@@ -339,12 +409,12 @@ uintptr_t gt_sym_main(void)
 	main_done = 1;
 	if (!dwfl && report())
 		return 0;
-	Dwfl_Module *m = dwfl_addrmodule(dwfl, getauxval(AT_ENTRY));
-	int n = m ? dwfl_module_getsymtab(m) : -1;
+	Dwfl_Module *m = dw.dwfl_addrmodule(dwfl, getauxval(AT_ENTRY));
+	int n = m ? dw.dwfl_module_getsymtab(m) : -1;
 	for (int i = 1; i < n; i++) {
 		GElf_Sym sym;
 		GElf_Addr addr;
-		const char *name = dwfl_module_getsym_info(m, i, &sym, &addr, NULL, NULL, NULL);
+		const char *name = dw.dwfl_module_getsym_info(m, i, &sym, &addr, NULL, NULL, NULL);
 		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && strcmp(name, "main") == 0) {
 			main_addr = (uintptr_t)addr;
 			break;
@@ -356,7 +426,7 @@ uintptr_t gt_sym_main(void)
 void gt_sym_reset(void)
 {
 	if (dwfl)
-		dwfl_end(dwfl);
+		dw.dwfl_end(dwfl);
 	dwfl = NULL;
 	for (size_t i = 0; i < nstrs; i++)
 		free(strs[i]);

@@ -203,6 +203,9 @@ static void on_thread_exit(void *arg)
 	struct gt_tls *tls = &gt_tls;
 
 	tls->in_tracer++;
+	/* Cancelled inside a hooked call: the call never returned. */
+	__atomic_store_n(&tls->in_call, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 	gt_emit_exit(t);
 	tls->t = NULL;
 	int was_main = t->flags & GT_TF_MAIN;

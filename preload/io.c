@@ -53,7 +53,7 @@ static mode_t open_mode(int flags, va_list ap)
 #define OPEN_HOOK(name)                                                \
 	GT_EXPORT int name(const char *path, int flags, ...)           \
 	{                                                              \
-		struct gt_op op GT_OP_SCOPE;                           \
+		struct gt_op op;                           \
 		va_list ap;                                            \
 		va_start(ap, flags);                                   \
 		mode_t mode = open_mode(flags, ap);                    \
@@ -67,7 +67,7 @@ static mode_t open_mode(int flags, va_list ap)
 #define OPENAT_HOOK(name)                                                   \
 	GT_EXPORT int name(int dirfd, const char *path, int flags, ...)     \
 	{                                                                   \
-		struct gt_op op GT_OP_SCOPE;                                \
+		struct gt_op op;                                \
 		va_list ap;                                                 \
 		va_start(ap, flags);                                        \
 		mode_t mode = open_mode(flags, ap);                         \
@@ -92,7 +92,7 @@ GT_HOOK_OP(int, __openat64_2, (int d, const char *p, int f), (d, p, f), SYS, GT_
  * without effect (a daemon closing every fd keeps its trace). */
 GT_EXPORT int close(int fd)
 {
-	struct gt_op op GT_OP_SCOPE;
+	struct gt_op op;
 	int (*real_)(int) = GT_REAL(close);
 
 	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
@@ -158,7 +158,7 @@ GT_HOOK_OP(int, lockf64, (int fd, int cmd, off_t len), (fd, cmd, len), SYS, GT_E
 #define FCNTL_HOOK(name)                                                      \
 	GT_EXPORT int name(int fd, int cmd, ...)                              \
 	{                                                                     \
-		struct gt_op op GT_OP_SCOPE;                                  \
+		struct gt_op op;                                  \
 		va_list ap;                                                   \
 		va_start(ap, cmd);                                            \
 		void *arg = va_arg(ap, void *);                               \

@@ -175,13 +175,13 @@ static inline void *gt_real_get(void **slot, const char *name)
 #define GT_REAL(name) ((__typeof__(gt_real.name))gt_real_get((void **)&gt_real.name, #name))
 
 /* The body of a hook that records its call as a blocking op: begin, real
- * call, end (END may classify with fd/poll/select info). The op's scope
- * cleanup runs if a cancellation unwinds through the call. */
-#define GT_OP_SCOPE __attribute__((cleanup(gt_op_cleanup)))
+ * call, end (END may classify with fd/poll/select info). A cancellation
+ * unwinding out of the call skips the end; the thread then exits, and its
+ * exit handler clears what the begin set. */
 #define GT_HOOK_OP(ret, name, params, args, kind, END)  \
 	GT_EXPORT ret name params                       \
 	{                                               \
-		struct gt_op op GT_OP_SCOPE;            \
+		struct gt_op op;            \
 		ret(*real_) params = GT_REAL(name);     \
 		gt_op_begin(&op, kind);                 \
 		ret r_ = real_ args;                    \

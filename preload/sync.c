@@ -20,7 +20,7 @@ static inline int tracing(void)
 #define GT_HOOK_LOCK(name, try_, params, args)                               \
 	GT_EXPORT int name params                                            \
 	{                                                                    \
-		struct gt_op op GT_OP_SCOPE;                                 \
+		struct gt_op op;                                 \
 		int (*real_) params = GT_REAL(name);                         \
 		if (__builtin_expect(tracing(), 0)) {                        \
 			int t_ = GT_REAL(try_)(m);                           \
@@ -61,7 +61,7 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 #define GT_HOOK_SEM(name, params, args)                                      \
 	GT_EXPORT int name params                                            \
 	{                                                                    \
-		struct gt_op op GT_OP_SCOPE;                                 \
+		struct gt_op op;                                 \
 		int (*real_) params = GT_REAL(name);                         \
 		if (__builtin_expect(tracing(), 0)) {                        \
 			int e_ = errno;                                      \
