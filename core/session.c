@@ -18,6 +18,7 @@
 #include "core/emit.h"
 #include "core/events.h"
 #include "core/heap.h"
+#include "core/stack.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/writer.h"
@@ -111,6 +112,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 		gt_fmt(err, errlen, "trace already in progress");
 		return 0;
 	}
+	gt_stack_prepare();
 	uint64_t s = ++sess_counter;
 	/* P 0's header batch starts at ts0, before any event of the trace. */
 	if (gt_writer_open(path, s, gt_clock_now(), err, errlen))

@@ -87,13 +87,24 @@ int gt_stack_is_self(uintptr_t pc)
 
 int gt_stack_init(void)
 {
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)gt_stack_init);
+	return 0;
+}
+
+/* libunwind's one-time set-up costs ~150 us: done when the first trace
+ * starts (service thread, before the session is published), not at load,
+ * so that it happens outside any hook and idle processes never pay it. */
+void gt_stack_prepare(void)
+{
+	static int done;
 	void *warm[8];
 
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)gt_stack_init);
+	if (done)
+		return;
+	done = 1;
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	backtrace_(warm, 8);   /* warm libunwind up outside any hook */
-	return 0;
+	backtrace_(warm, 8);
 }
 
 /* The table is made on first use (the first trace): cds_lfht_new starts

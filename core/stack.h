@@ -27,8 +27,10 @@ struct gt_stack {
 	uintptr_t pc[];
 };
 
-/* Once, at load (creates the table). 0 or -errno. */
+/* Once, at load: where our own code is. 0 or -errno. */
 int gt_stack_init(void);
+/* Before the first trace (service thread): libunwind's set-up. */
+void gt_stack_prepare(void);
 
 /* Capture the caller's stack into pc[0..max): frames of libgotrace itself are
  * skipped, the walk stops at our thread trampoline, and fn (when non-zero)
