@@ -30,6 +30,8 @@ struct gt_tls {
 	/* Set once the thread's exit handler ran: no more events, but its
 	 * frees (later TLS destructors) still count. */
 	uint32_t dead;
+	/* Where the op of the call in progress lives (its stack address). */
+	uintptr_t call_sp;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
@@ -66,8 +68,15 @@ static inline void gt_op_begin(struct gt_op *op, unsigned kind)
 	struct gt_tls *tls = &gt_tls;
 
 	op->kind = 0;
-	if (tls->in_tracer | tls->in_call)
+	if (tls->in_tracer)
 		return;
+	/* In a call already: a signal handler's call (deeper on this stack, or
+	 * on a distant sigaltstack) records nothing. A call shallower on the
+	 * same stack means the old one was left by siglongjmp: it is over. */
+	if (__builtin_expect(tls->in_call != 0, 0) &&
+	    !((uintptr_t)op >= tls->call_sp && (uintptr_t)op - tls->call_sp < (8u << 20)))
+		return;
+	tls->call_sp = (uintptr_t)op;
 	op->kind = kind;
 	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELAXED);
 	op->sess = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
@@ -97,6 +106,7 @@ static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
 		gt_op_end_slow(op, fn);
 	gt_op_done(op);
 }
+
 
 /* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
  * events. Filled lazily (fstat) by core in the slow path only; preload
