@@ -16,17 +16,21 @@ static inline int tracing(void)
 	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) != 0;
 }
 
-/* Lock with a try first while tracing; TRY(m) gives 0 or EBUSY. */
+/* Lock with a try first while tracing; TRY(m) gives 0 or EBUSY. Idle, a
+ * lock goes straight to libc: lock storms take a lock in tens of ns, and
+ * noting the call (for a trace that might start meanwhile) would cost a
+ * tenth of that. A thread waiting on a lock when a trace starts shows as
+ * runnable until it has the lock. */
 #define GT_HOOK_LOCK(name, try_, params, args)                               \
 	GT_EXPORT int name params                                            \
 	{                                                                    \
-		struct gt_op op;                                 \
+		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (__builtin_expect(tracing(), 0)) {                        \
-			int t_ = GT_REAL(try_)(m);                           \
-			if (t_ != EBUSY)                                     \
-				return t_;                                   \
-		}                                                            \
+		if (__builtin_expect(!tracing(), 1))                         \
+			return real_ args;                                   \
+		int t_ = GT_REAL(try_)(m);                                   \
+		if (t_ != EBUSY)                                             \
+			return t_;                                           \
 		gt_op_begin(&op, SYNC);                                      \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
@@ -61,16 +65,16 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 #define GT_HOOK_SEM(name, params, args)                                      \
 	GT_EXPORT int name params                                            \
 	{                                                                    \
-		struct gt_op op;                                 \
+		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (__builtin_expect(tracing(), 0)) {                        \
-			int e_ = errno;                                      \
-			if (GT_REAL(sem_trywait)(s) == 0)                    \
-				return 0;                                    \
-			if (errno != EAGAIN)                                 \
-				return -1;                                   \
-			errno = e_;                                          \
-		}                                                            \
+		if (__builtin_expect(!tracing(), 1))                         \
+			return real_ args;                                   \
+		int e_ = errno;                                              \
+		if (GT_REAL(sem_trywait)(s) == 0)                            \
+			return 0;                                            \
+		if (errno != EAGAIN)                                         \
+			return -1;                                           \
+		errno = e_;                                                  \
 		gt_op_begin(&op, SYNC);                                      \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
