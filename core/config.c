@@ -63,6 +63,10 @@ void gt_config_load(void)
 	gt_cfg.stack_depth = (unsigned)num_env("GOTRACE_STACK_DEPTH", 64, 1, 64);
 	gt_cfg.malloc_log_bytes = num_env("GOTRACE_MALLOC_LOG", 1u << 20, 1, UINT64_MAX);
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
+	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);
+	gt_cfg.rpc_max_conns = (unsigned)num_env("GOTRACE_RPC_MAX_CONNS", 64, 1, 1024);
+	copy_env("XDG_RUNTIME_DIR", gt_cfg.runtime_dir, sizeof(gt_cfg.runtime_dir));
+	copy_env("HOME", gt_cfg.home, sizeof(gt_cfg.home));
 	errno = saved;
 }
 

@@ -20,6 +20,10 @@ struct gt_config {
 	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */
 	uint64_t malloc_log_bytes; /* GOTRACE_MALLOC_LOG: log allocations this big */
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
+	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
+	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
+	char runtime_dir[GT_PATH_MAX]; /* XDG_RUNTIME_DIR at load ("" = unset) */
+	char home[GT_PATH_MAX];  /* HOME at load, for "~/" in trace file names */
 };
 
 extern struct gt_config gt_cfg;

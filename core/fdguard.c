@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -20,13 +21,29 @@ static int *slots[MAX_SLOTS];           /* [fd_lock] */
 static uint32_t nslots;                 /* [fd_lock] */
 static uint32_t generation;             /* atomic */
 
+/* fd_lock is recursive: the service thread holds it around its RPC
+ * handlers, which start traces, which open (and adopt) the trace file. */
+static pthread_t fd_owner;   /* [fd_lock]; read unlocked only to compare with self */
+static unsigned fd_depth;    /* [fd_lock] */
+
 void gt_fd_lock(void)
 {
+	pthread_t self = pthread_self();
+
+	if (__atomic_load_n(&fd_owner, __ATOMIC_RELAXED) == self && fd_depth) {
+		fd_depth++;
+		return;
+	}
 	gt_lock(&fd_lock);
+	__atomic_store_n(&fd_owner, self, __ATOMIC_RELAXED);
+	fd_depth = 1;
 }
 
 void gt_fd_unlock(void)
 {
+	if (--fd_depth)
+		return;
+	__atomic_store_n(&fd_owner, (pthread_t)0, __ATOMIC_RELAXED);
 	gt_unlock(&fd_lock);
 }
 
@@ -81,24 +98,29 @@ static int move_locked(int *slot)
 	return 0;
 }
 
-int gt_fd_adopt(int *slot)
+int gt_fd_adopt_locked(int *slot)
 {
 	int saved = errno, r = -ENOSPC;
 
-	gt_lock(&fd_lock);
 	if (nslots < MAX_SLOTS) {
 		slots[nslots++] = slot;
 		mark(*slot, 1);
 		r = *slot >= floor_fd() ? 0 : move_locked(slot);
 	}
-	gt_unlock(&fd_lock);
 	errno = saved;
 	return r;
 }
 
-void gt_fd_release(int *slot)
+int gt_fd_adopt(int *slot)
 {
-	gt_lock(&fd_lock);
+	gt_fd_lock();
+	int r = gt_fd_adopt_locked(slot);
+	gt_fd_unlock();
+	return r;
+}
+
+void gt_fd_release_locked(int *slot)
+{
 	for (uint32_t i = 0; i < nslots; i++)
 		if (slots[i] == slot) {
 			slots[i] = slots[--nslots];
@@ -109,7 +131,13 @@ void gt_fd_release(int *slot)
 		still |= *slots[i] == *slot;
 	if (!still)
 		mark(*slot, 0);
-	gt_unlock(&fd_lock);
+}
+
+void gt_fd_release(int *slot)
+{
+	gt_fd_lock();
+	gt_fd_release_locked(slot);
+	gt_fd_unlock();
 }
 
 void gt_fd_guard_target(int fd)
@@ -118,14 +146,14 @@ void gt_fd_guard_target(int fd)
 
 	if (!gt_fd_ours(fd))
 		return;
-	gt_lock(&fd_lock);
+	gt_fd_lock();
 	for (uint32_t i = 0; i < nslots; i++)
 		if (*slots[i] == fd) {
 			if (move_locked(slots[i]))
 				gt_log("cannot move fd %d out of the program's way", fd);
 			break;
 		}
-	gt_unlock(&fd_lock);
+	gt_fd_unlock();
 	errno = saved;
 }
 
@@ -166,6 +194,8 @@ void gt_fd_after_fork_child(void)
 {
 	/* The child closed (or never had) the parent's tracer fds. */
 	fd_lock.word = 0;
+	fd_owner = 0;
+	fd_depth = 0;
 	nslots = 0;
 	for (unsigned i = 0; i < GT_FD_MAX / 64; i++)
 		ours[i] = 0;

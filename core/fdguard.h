@@ -13,6 +13,9 @@
 int gt_fd_adopt(int *slot);
 /* Unregister before we close it ourselves. */
 void gt_fd_release(int *slot);
+/* The same with gt_fd_lock already held (the service loop's handlers). */
+int gt_fd_adopt_locked(int *slot);
+void gt_fd_release_locked(int *slot);
 /* Is fd one of ours? Lock-free; any thread, signal-safe. */
 int gt_fd_ours(int fd);
 
