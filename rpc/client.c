@@ -1,6 +1,275 @@
-/* rpc/client.c - placeholder for the client-side RPC calls. */
-int gt_client_placeholder(void);
-int gt_client_placeholder(void)
+/* rpc/client.c - see client.h. */
+#include "rpc/client.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "rpc/endpoint.h"
+
+static int all_digits(const char *s)
 {
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Value of name in /proc/pid/environ ("" when unset); -1 when unreadable. */
+static int proc_env(long pid, const char *name, char *out, size_t size)
+{
+	char path[64], buf[65536];
+	size_t nl = strlen(name), n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+		if (!strncmp(buf + i, name, nl) && buf[i + nl] == '=') {
+			snprintf(out, size, "%s", buf + i + nl + 1);
+			break;
+		}
 	return 0;
+}
+
+/* Where process pid's endpoint is: its GOTRACE_SOCKET, else the default
+ * directory of its XDG_RUNTIME_DIR and uid, as the library computed it. */
+static int pid_socket(long pid, char *path, size_t size, char *err, size_t errlen)
+{
+	char sock[GT_PATH_MAX], rt[GT_PATH_MAX], dir[GT_PATH_MAX], proc[64];
+	struct stat st;
+
+	snprintf(proc, sizeof(proc), "/proc/%ld", pid);
+	if (stat(proc, &st)) {
+		snprintf(err, errlen, "no process %ld", pid);
+		return -1;
+	}
+	if (proc_env(pid, "GOTRACE_SOCKET", sock, sizeof(sock)) == 0 && sock[0]) {
+		if (!strcmp(sock, "off")) {
+			snprintf(err, errlen, "process %ld runs with GOTRACE_SOCKET=off: no endpoint", pid);
+			return -1;
+		}
+		if (gt_config_expand(sock, pid, path, (unsigned)size)) {
+			snprintf(err, errlen, "GOTRACE_SOCKET of process %ld: name too long", pid);
+			return -1;
+		}
+		return 0;
+	}
+	if (proc_env(pid, "XDG_RUNTIME_DIR", rt, sizeof(rt)) < 0) {
+		const char *x = getenv("XDG_RUNTIME_DIR");
+		snprintf(rt, sizeof(rt), "%s", x ? x : "");
+	}
+	int n = rt[0] == '/' ? snprintf(dir, sizeof(dir), "%s/gotrace", rt)
+			     : snprintf(dir, sizeof(dir), "/tmp/gotrace-%u", (unsigned)st.st_uid);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		snprintf(err, errlen, "XDG_RUNTIME_DIR of process %ld: too long", pid);
+		return -1;
+	}
+	if ((size_t)snprintf(path, size, "%s/%ld.sock", dir, pid) >= size) {
+		snprintf(err, errlen, "socket path too long");
+		return -1;
+	}
+	return 0;
+}
+
+int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (!all_digits(target)) {
+		snprintf(path, size, "%s", target);
+		if (stat(path, &st)) {
+			snprintf(err, errlen, "%s: %s", target, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (pid_socket(strtol(target, NULL, 10), path, size, err, errlen))
+		return -1;
+	if (stat(path, &st)) {
+		snprintf(err, errlen, "process %s has no gotrace endpoint: %s: %s (is "
+			 "libgotrace.so preloaded into it?)", target, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int gt_client_call(const char *path, const char *method, const char *params,
+		   struct gb *result, int *code, char *err, size_t errlen)
+{
+	struct gb req = { 0 }, in = { 0 };
+	struct gj_doc d = { 0 };
+	char buf[4096];
+	int fd, r = -1;
+	long k = 0;
+
+	*code = 0;
+	fd = gt_ep_connect_unix(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "connect %s: %s", path, strerror(-fd));
+		return -1;
+	}
+	gb_puts(&req, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":");
+	gb_jstr(&req, method, strlen(method));
+	gb_puts(&req, ",\"params\":");
+	gb_puts(&req, params && *params ? params : "[]");
+	gb_puts(&req, "}\n");
+	if (req.oom || send_all(fd, req.p, req.len)) {
+		snprintf(err, errlen, "send to %s: %s", path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		k = gj_frame(in.p, in.len, 0);
+		if (k > 0)
+			break;
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: the connection closed before the reply "
+				 "(did the program exit?)", path);
+			goto out;
+		}
+		gb_put(&in, buf, (size_t)n);
+	}
+	if (gj_parse(&d, in.p, (size_t)k, buf, sizeof(buf))) {
+		snprintf(err, errlen, "bad reply from %s: %s", path, buf);
+		goto out;
+	}
+	int res = gj_get(&d, 0, "result"), e = gj_get(&d, 0, "error");
+	if (e >= 0) {
+		int c = gj_get(&d, e, "code"), m = gj_get(&d, e, "message");
+		if (c >= 0)
+			*code = atoi(in.p + d.t[c].start);
+		if (m < 0 || gj_str(&d, m, err, errlen) < 0)
+			snprintf(err, errlen, "error %d", *code);
+		r = 1;
+	} else if (res >= 0) {
+		gb_put(result, in.p + d.t[res].start, d.t[res].end - d.t[res].start);
+		r = 0;
+	} else {
+		snprintf(err, errlen, "bad reply from %s: neither result nor error", path);
+	}
+out:
+	gj_free(&d);
+	gb_free(&req);
+	gb_free(&in);
+	close(fd);
+	return r;
+}
+
+static void cmdline(long pid, char *out, size_t size)
+{
+	char path[64];
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	out[0] = '\0';
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	n = fread(out, 1, size - 1, f);
+	fclose(f);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!out[i])
+			out[i] = ' ';
+	out[n] = '\0';
+}
+
+/* One endpoint: live (1, printed), stale (0, removed) or not a socket. */
+static int probe(const char *sock, long pid)
+{
+	char cmd[256];
+	int fd = gt_ep_connect_unix(sock);
+
+	if (fd == -ECONNREFUSED) {
+		unlink(sock);
+		return 0;
+	}
+	if (fd < 0)
+		return 0;
+	close(fd);
+	cmdline(pid, cmd, sizeof(cmd));
+	printf("%-8ld %-40s %s\n", pid, sock, cmd);
+	return 1;
+}
+
+int gt_client_ps(void)
+{
+	char dirs[2][GT_PATH_MAX], path[GT_PATH_MAX * 2];
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	int live = 0, nd = 0;
+
+	if (rt && *rt == '/')
+		gt_ep_dir(rt, dirs[nd++], GT_PATH_MAX);
+	gt_ep_dir(NULL, dirs[nd++], GT_PATH_MAX);
+	printf("%-8s %-40s %s\n", "PID", "SOCKET", "COMMAND");
+	for (int i = 0; i < nd; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			size_t l = strlen(e->d_name);
+			if (l < 6 || strcmp(e->d_name + l - 5, ".sock"))
+				continue;
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name) >=
+			    sizeof(path))
+				continue;
+			live += probe(path, strtol(e->d_name, NULL, 10));
+		}
+		closedir(d);
+	}
+	/* Processes with a GOTRACE_SOCKET of their own. */
+	DIR *p = opendir("/proc");
+	struct dirent *e;
+	while (p && (e = readdir(p))) {
+		char sock[GT_PATH_MAX];
+		if (!all_digits(e->d_name))
+			continue;
+		long pid = strtol(e->d_name, NULL, 10);
+		if (proc_env(pid, "GOTRACE_SOCKET", sock, sizeof(sock)) || !sock[0] ||
+		    !strcmp(sock, "off") || gt_config_expand(sock, pid, path, sizeof(path)))
+			continue;
+		struct stat st;
+		if (stat(path, &st) || !S_ISSOCK(st.st_mode))
+			continue;
+		char lib[GT_PATH_MAX];
+		if (proc_env(pid, "LD_PRELOAD", lib, sizeof(lib)) || !strstr(lib, "gotrace"))
+			continue;
+		live += probe(path, pid);
+	}
+	if (p)
+		closedir(p);
+	return live;
 }

@@ -1,0 +1,25 @@
+/* rpc/client.h - the client side of the endpoint: find a process's socket,
+ * call a method, list live endpoints. Used by the `gotrace` command only
+ * (never inside a traced process); single-threaded, uses malloc and stdio. */
+#ifndef GT_RPC_CLIENT_H
+#define GT_RPC_CLIENT_H
+
+#include <stddef.h>
+
+#include "rpc/json.h"
+
+/* PID or socket path -> socket path. 0, or -1 with err filled ("no process
+ * 123", "process 123 has no gotrace endpoint (expected ...)"). */
+int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen);
+
+/* Call method with params (a JSON array text) on the socket at path; wait
+ * for the reply however long it takes. 0: the result's JSON text in result;
+ * 1: an RPC error (*code, message in err); -1: no reply (err says why). */
+int gt_client_call(const char *path, const char *method, const char *params,
+		   struct gb *result, int *code, char *err, size_t errlen);
+
+/* Print the live endpoints (pid, socket, command) to stdout and remove
+ * stale sockets in the default directories. Returns how many are live. */
+int gt_client_ps(void);
+
+#endif
