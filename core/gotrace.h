@@ -191,5 +191,8 @@ void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn);
  * path; search = PATH lookup of the p variants): then the call returns to
  * the program and tracing goes on. dirfd/flags as execveat's. */
 void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
+/* A forked child became a session leader (setsid, daemon): it is a daemon
+ * that outlives its parent, so it gets an endpoint of its own. */
+void gt_service_detached(void);
 
 #endif

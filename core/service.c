@@ -281,6 +281,26 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags)
 	errno = saved;
 }
 
+/* Set by setsid/daemon and inherited by fork: the children of a daemon
+ * (the second fork of a double-forking daemon, a master's workers) are
+ * long-lived too, and each gets its own endpoint at fork. */
+static int detached;
+
+void gt_service_detached(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+
+	detached = 1;
+	if (!ready || running || tls->in_tracer || my_pid != getpid() || gt_cfg.socket_off)
+		return;
+	tls->in_tracer++;
+	if (service_start())
+		gt_log("cannot start the service thread after setsid: no endpoint");
+	tls->in_tracer--;
+	errno = saved;
+}
+
 static void fork_prepare(void)
 {
 	gt_tls.in_tracer++;
@@ -319,6 +339,8 @@ static void fork_child(void)
 	gt_fd_after_fork_child();
 	req_lock.word = 0;
 	req.op = REQ_NONE;
+	if (detached && ready && !gt_cfg.socket_off && service_start())
+		gt_log("cannot start the service thread in a daemon's child: no endpoint");
 	gt_tls.in_tracer--;
 }
 

@@ -98,3 +98,23 @@ GT_EXPORT void _Exit(int status)
 	GT_REAL(_Exit)(status);
 	__builtin_unreachable();
 }
+
+/* A daemon: fork, setsid in the child, the parent exits. The child lost the
+ * parent's endpoint at fork; as a session leader it gets its own. */
+GT_EXPORT pid_t setsid(void)
+{
+	pid_t r = GT_REAL(setsid)();
+
+	if (r != (pid_t)-1)
+		gt_service_detached();
+	return r;
+}
+
+GT_EXPORT int daemon(int nochdir, int noclose)
+{
+	int r = GT_REAL(daemon)(nochdir, noclose);
+
+	if (r == 0)
+		gt_service_detached();
+	return r;
+}

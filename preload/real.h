@@ -33,6 +33,8 @@ typedef const struct timespec *gt_ts;
 	X(_exit, void, (int))                                                             \
 	X(pthread_setname_np, int, (pthread_t, const char *))                             \
 	X(prctl, int, (int, ...))                                                         \
+	X(setsid, pid_t, (void))                                                          \
+	X(daemon, int, (int, int))                                                        \
 	X(_Exit, void, (int))                                                             \
 	X(read, ssize_t, (int, void *, size_t))                                           \
 	X(write, ssize_t, (int, const void *, size_t))                                    \

@@ -200,9 +200,9 @@ static void cmdline(long pid, char *out, size_t size)
 		return;
 	n = fread(out, 1, size - 1, f);
 	fclose(f);
-	for (size_t i = 0; i + 1 < n; i++)
-		if (!out[i])
-			out[i] = ' ';
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)out[i] < 0x20)
+			out[i] = ' ';   /* NULs between arguments, and newlines */
 	out[n] = '\0';
 }
 
