@@ -328,6 +328,9 @@ static void fork_child(void)
 	urcu_bp_call_rcu_after_fork_child();
 	gt_buf_after_fork_child();
 	gt_writer_after_fork_child();
+	/* The parent's service thread may have held fd_lock at fork (it
+	 * holds it while handling clients): reset it before closing. */
+	gt_fd_after_fork_child();
 	if (running) {
 		if (client_ok && client->shutdown)
 			client->shutdown(1);
@@ -336,7 +339,6 @@ static void fork_child(void)
 		running = 0;
 		client_ok = 0;
 	}
-	gt_fd_after_fork_child();
 	req_lock.word = 0;
 	req.op = REQ_NONE;
 	if (detached && ready && !gt_cfg.socket_off && service_start())

@@ -397,7 +397,8 @@ static void srv_shutdown(int in_child)
 	}
 	for (int i = 0; i < 2; i++)
 		if (lfd[i] >= 0) {
-			gt_fd_release(&lfd[i]);
+			if (!in_child)   /* the child's fd table of ours is reset */
+				gt_fd_release(&lfd[i]);
 			close(lfd[i]);
 			lfd[i] = -1;
 		}
