@@ -107,15 +107,24 @@ int gt_ep_listen_unix(const char *path, char *err, size_t errlen)
 		}
 		unlink(path);   /* stale: its process is gone */
 	}
+	/* Bound under a temporary name, 0600 and listening before it takes the
+	 * real name: a client (or `gotrace ps` looking for stale sockets) never
+	 * finds the path without a listener behind it. */
+	struct sockaddr_un tmp;
+	char tname[sizeof(tmp.sun_path) + 32];
+	snprintf(tname, sizeof(tname), "%s.%ld~", path, (long)getpid());
+	if (unix_addr(tname, &tmp))
+		tmp = sa;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	/* 0600 before listen(): nobody can connect before the mode is set. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0600) ||
-	    listen(fd, 128)) {
+	unlink(tmp.sun_path);
+	if (bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) || chmod(tmp.sun_path, 0600) ||
+	    listen(fd, 128) || (strcmp(tmp.sun_path, path) && rename(tmp.sun_path, path))) {
 		snprintf(err, errlen, "listen %s: %s", path, strerror(errno));
+		unlink(tmp.sun_path);
 		close(fd);
 		return -1;
 	}

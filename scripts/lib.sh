@@ -13,7 +13,7 @@ GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 # from util-linux (RPC peer-credential tests), nm (binutils), redis-server
 # (smoke test of a real program).
 GT_PKGS_TEST=(golang-1.19-go graphviz python3 git socat curl clang
-	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools)
+	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools valgrind)
 
 gt_say() { printf '%s\n' "$*" >&2; }
 gt_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }

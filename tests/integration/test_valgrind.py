@@ -1,0 +1,70 @@
+"""The library under valgrind memcheck: traced programs, a trace driven
+through the endpoint with good and bad requests, no memcheck error. Only
+libunwind's deliberate probing syscalls are suppressed
+(tests/valgrind.supp)."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+
+SUPP = gt.REPO / "tests" / "valgrind.supp"
+VALGRIND = ["valgrind", "-q", "--error-exitcode=99", f"--suppressions={SUPP}",
+            "--num-callers=30", "--track-fds=no"]
+TREE_OUT = "tree: 6 alpha, 12 beta, sum 506\n"
+
+
+@unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+class Memcheck(unittest.TestCase):
+    def test_traced_whole_run(self):
+        with gt.tempdir() as d:
+            trace = d / "t.trace"
+            r = gt.run_traced([*VALGRIND, gt.program("tree")], trace, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, TREE_OUT)
+            self.assertNotIn("==", r.stderr, "memcheck reported an error")
+            self.assertEqual(len(gt.created_goroutines(gt.trace_events(str(trace)))), 19)
+
+    def test_endpoint_traffic(self):
+        with gt.tempdir() as d:
+            sock = d / "s.sock"
+            p = gt.start_traced([*VALGRIND, gt.program("demo_server"), "600"], None,
+                                socket=str(sock))
+            try:
+                gt.wait_until(lambda: sock.exists(), timeout=60, what="the endpoint")
+                client = [str(gt.CLIENT)]
+                r = gt.run_plain([*client, "start", str(sock), str(d / "a.trace")])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                bad = ['{"jsonrpc":"2.0","method":"debug_foo","id":1}', '{"jsonrpc',
+                       '[]', '[1,{"jsonrpc":"2.0","method":"debug_goTrace","params":[1],"id":2}]',
+                       'POST / HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n']
+                for b in bad:
+                    import socket as s
+                    c = s.socket(s.AF_UNIX)
+                    c.connect(str(sock))
+                    c.sendall(b.encode())
+                    c.shutdown(s.SHUT_WR)
+                    self.assertTrue(c.recv(4096), f"no reply to {b!r}")
+                    c.close()
+                time.sleep(0.5)
+                r = gt.run_plain([*client, "stop", str(sock)])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                r = gt.run_plain([*client, "trace", str(sock), str(d / "b.trace"), "1"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                out, err = p.communicate(timeout=300)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 0, err)
+            self.assertNotIn("==", err, "memcheck reported an error")
+            for f in ("a.trace", "b.trace"):
+                gt.trace_events(str(d / f))
+
+
+if __name__ == "__main__":
+    unittest.main()
