@@ -354,6 +354,10 @@ static void srv_handle(struct pollfd *pfd, int n)
 	for (int i = 0; i < 2; i++)
 		if (lfd[i] >= 0 && k < n && pfd[k++].revents & POLLIN)
 			accept_all(lfd[i], i);
+	/* Before the connections: one whose held reply goes out now and that
+	 * has nothing more to say is closed below, not at its idle time-out. */
+	if (hold.session && (gt_ctl_session() != hold.session || now >= hold.deadline))
+		hold_finish();
 	/* Connections in the order srv_fill listed them; new ones (at the
 	 * head) were not polled yet and are skipped by fd mismatch. */
 	for (struct conn **pp = &conns; *pp;) {
@@ -380,8 +384,6 @@ static void srv_handle(struct pollfd *pfd, int n)
 		else
 			pp = &c->next;
 	}
-	if (hold.session && (gt_ctl_session() != hold.session || now >= hold.deadline))
-		hold_finish();
 }
 
 static void srv_shutdown(int in_child)
