@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/emit.h"
 #include "core/log.h"
 #include "core/stack.h"
@@ -195,6 +196,16 @@ uint32_t gt_p_count(void)
 	return n;
 }
 
+static int cancelled_locked(struct gt_thread *t, uint64_t now)
+{
+	uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_RELAXED);
+
+	if (!kind || !t->sess || __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) != t->sess)
+		return 0;
+	uint64_t t0 = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
+	return gt_emit_block_locked(t, kind, t0, now > t0 ? now : t0, 0);
+}
+
 /* pthread key destructor: the thread is exiting (start routine returned,
  * pthread_exit, cancellation). Runs before its TLS is gone. */
 static void on_thread_exit(void *arg)
@@ -203,7 +214,11 @@ static void on_thread_exit(void *arg)
 	struct gt_tls *tls = &gt_tls;
 
 	tls->in_tracer++;
-	/* Cancelled inside a hooked call: the call never returned. */
+	/* Cancelled inside a hooked call: the call never returned. Its wait
+	 * lasted until now; its stack was unwound, so it has none (the
+	 * timeline shows it, the profiles cannot). */
+	if (tls->in_call)
+		GT_LOCKED_RETRY(t, cancelled_locked(t, gt_clock_now()));
 	__atomic_store_n(&tls->in_call, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 	gt_emit_exit(t);
