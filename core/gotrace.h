@@ -32,6 +32,8 @@ struct gt_tls {
 	uint32_t dead;
 	/* Where the op of the call in progress lives (its stack address). */
 	uintptr_t call_sp;
+	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
+	uintptr_t stack_hi;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

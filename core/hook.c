@@ -274,6 +274,7 @@ void *gt_thread_start(void *rec)
 		tls->t = t;
 		gt_thread_live(1);
 		gt_thread_watch_exit(t);
+		gt_stack_thread_init();
 		GT_LOCKED_RETRY(t, start_locked(t));
 		tls->in_tracer--;
 		errno = saved;

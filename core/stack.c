@@ -11,12 +11,15 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <libunwind.h>
+#include <pthread.h>
 #include <link.h>
 #include <string.h>
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
 #include "core/arena.h"
+#include "core/config.h"
+#include "core/gotrace.h"
 #include "core/lock.h"
 #include "core/tsan.h"
 
@@ -54,31 +57,68 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* Frame-pointer walk, for programs built with frame pointers
+ * (GOTRACE_UNWIND=fp; TSan builds always, as libunwind's per-thread cache
+ * destructor crashes TSan's runtime at thread exit). Bounds-checked: each
+ * frame lies above the last and below the top of this thread's stack, so
+ * a frame without a frame pointer (rbp holding anything) ends the walk
+ * instead of a read of unmapped memory. */
+void gt_stack_thread_init(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+
+#if !defined(__SANITIZE_THREAD__)
+	if (!gt_cfg.unwind_fp)
+		return;
+#endif
+	if (tls->stack_hi || pthread_getattr_np(pthread_self(), &a))
+		return;
+	if (pthread_attr_getstack(&a, &lo, &size) == 0)
+		tls->stack_hi = (uintptr_t)lo + size;
+	pthread_attr_destroy(&a);
+}
+
+static uintptr_t stack_top(void)
+{
 #if defined(__SANITIZE_THREAD__)
-/* TSan builds: libunwind's per-thread cache destructor crashes TSan's
- * runtime at thread exit, so walk frame pointers (the test code has them):
- * each frame must lie above the last, within 1 MiB, 16-byte aligned. */
-static int backtrace_(void **buf, int max)
+	if (!gt_tls.stack_hi)
+		gt_stack_thread_init();   /* test threads: never in a signal handler */
+#endif
+	return gt_tls.stack_hi;   /* 0 for threads met outside our trampoline */
+}
+
+static int fp_backtrace(void **buf, int max)
 {
 	uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t hi = stack_top();
 	int n = 0;
 
-	while (n < max && fp) {
+	if (!hi)
+		return unw_backtrace(buf, max);
+	while (n < max && fp && (uintptr_t)(fp + 2) <= hi) {
 		uintptr_t *next = (uintptr_t *)fp[0];
 		uintptr_t ret = fp[1];
 		if (!ret)
 			break;
 		buf[n++] = (void *)ret;
-		if (next <= fp || (uintptr_t)next - (uintptr_t)fp > (1u << 20) ||
-		    ((uintptr_t)next & 15))
+		if (next <= fp || (uintptr_t)next & 7)
 			break;
 		fp = next;
 	}
 	return n;
 }
+
+static int backtrace_(void **buf, int max)
+{
+#if defined(__SANITIZE_THREAD__)
+	return fp_backtrace(buf, max);
 #else
-#define backtrace_ unw_backtrace
+	return gt_cfg.unwind_fp ? fp_backtrace(buf, max) : unw_backtrace(buf, max);
 #endif
+}
 
 int gt_stack_is_self(uintptr_t pc)
 {

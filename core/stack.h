@@ -55,4 +55,8 @@ const char *gt_stack_fn_name(uintptr_t real);
 /* Is pc inside libgotrace's own code? */
 int gt_stack_is_self(uintptr_t pc);
 
+/* GOTRACE_UNWIND=fp: note this thread's stack bounds for the frame-pointer
+ * walk. On the thread itself, at its start (not in a signal handler). */
+void gt_stack_thread_init(void);
+
 #endif

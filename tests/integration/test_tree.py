@@ -123,6 +123,19 @@ class TreeTrace(unittest.TestCase):
         cum = sum(v[1] for n, v in rows.items() if n.startswith("spawn_betas "))
         self.assertGreater(cum, 0)
 
+    def test_frame_pointer_unwinding(self):
+        """GOTRACE_UNWIND=fp (tree is built with frame pointers): the same
+        creation stacks as with libunwind."""
+        trace = str(self.tmp / "tree-fp.trace")
+        r = gt.run_traced([gt.program("tree")], trace, env={"GOTRACE_UNWIND": "fp"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, self.plain.stdout)
+        names = sorted(gt.pprof_top(trace, "sched", lines=True))
+        beta_line = source_line(r"pthread_create\(.*beta", after=r"^__attribute__.*spawn_betas")
+        self.assertTrue(any(re.fullmatch(rf"spawn_betas \S*tree\.c:{beta_line}", n) for n in names),
+                        f"spawn_betas at tree.c:{beta_line} missing with fp unwinding: {names}")
+        self.assertTrue(any(n.startswith("alpha ") for n in names), names)
+
     def test_every_viewer_page(self):
         self.need_events()
         pages = gt.check_ui(self.trace)
