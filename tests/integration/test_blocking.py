@@ -212,10 +212,14 @@ class Families(unittest.TestCase):
                                 f"{routine}: {ev} lasted {got[0][1]} ns, measured "
                                 f"{self.measured[routine]} ns")
         main = self.goid("main")
-        long_waits = [t for t, d in w.get(main, []) if d is None or d >= MS]
-        self.assertEqual(long_waits, ["GoSleep"] * 4,
-                         f"main's waits of 1 ms or more should be its 4 clock_nanosleep "
-                         f"calls: {w.get(main)}")
+        sleeps = [t for t, d in w.get(main, []) if t == "GoSleep" and d and d >= MS]
+        self.assertEqual(sleeps, ["GoSleep"] * 4,
+                         f"main's sleeps should be its 4 clock_nanosleep calls: {w.get(main)}")
+        # main's own locks (cm, taken right after the waiter's) may wait
+        # for a descheduled thread on a loaded machine, but never as long
+        # as a family's wait (>= 30 ms): none of those is main's.
+        others = [(t, d) for t, d in w.get(main, []) if t != "GoSleep" and (d is None or d >= 20 * MS)]
+        self.assertEqual(others, [], f"main has a family's wait: {w.get(main)}")
 
 
 def compare_runs(test, argv, expect_rc, expect_out, trace):
