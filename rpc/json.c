@@ -397,7 +397,7 @@ int gj_uint(const struct gj_doc *d, int i, uint64_t *v)
 		return -1;
 	for (uint32_t k = t->start; k < t->end; k++) {
 		char c = d->s[k];
-		if (c < '0' || c > '9' || x > (UINT64_MAX - 9) / 10)
+		if (c < '0' || c > '9' || x > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
 			return -1;
 		x = x * 10 + (uint64_t)(c - '0');
 	}

@@ -1,0 +1,439 @@
+/* tests/unit/rpc/check_rpc.c - the JSON parser, JSON-RPC dispatch and both
+ * framings, without sockets: exact bytes in, exact bytes out. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/framing.h"
+#include "rpc/json.h"
+#include "rpc/proto.h"
+
+/* ------------------------------------------------------------- json */
+
+static int parses(const char *s)
+{
+	struct gj_doc d;
+	char err[128];
+	int r = gj_parse(&d, s, strlen(s), err, sizeof(err));
+
+	gj_free(&d);
+	return r == 0;
+}
+
+START_TEST(json_valid_and_invalid)
+{
+	const char *ok[] = { "0", "-0", "1.5e-3", "\"\"", "[]", "{}", " [1, {\"a\": null}] ",
+			     "\"\\u00e9\\n\\/\"", "true", "[false,true,null]", NULL };
+	const char *bad[] = { "", "01", "1.", ".5", "+1", "[1,]", "{\"a\"}", "{a:1}", "[1 2]",
+			      "\"\t\"", "\"\\x\"", "\"\\u12\"", "tru", "nul", "[", "{\"a\":1,}",
+			      "1 2", "\"abc", NULL };
+	for (int i = 0; ok[i]; i++)
+		ck_assert_msg(parses(ok[i]), "should parse: %s", ok[i]);
+	for (int i = 0; bad[i]; i++)
+		ck_assert_msg(!parses(bad[i]), "should not parse: %s", bad[i]);
+}
+END_TEST
+
+START_TEST(json_depth_limit)
+{
+	char s[2 * (GJ_MAX_DEPTH + 2) + 1];
+	int n = GJ_MAX_DEPTH;
+
+	memset(s, '[', (size_t)n);
+	memset(s + n, ']', (size_t)n);
+	s[2 * n] = '\0';
+	ck_assert(parses(s));
+	memset(s, '[', (size_t)n + 1);
+	memset(s + n + 1, ']', (size_t)n + 1);
+	s[2 * n + 2] = '\0';
+	ck_assert(!parses(s));
+}
+END_TEST
+
+START_TEST(json_strings_and_lookup)
+{
+	const char *s = "{\"k\":\"a\\u00e9\\ud83d\\ude00\\\"\",\"n\":18446744073709551615,"
+			"\"big\":18446744073709551616,\"f\":1.0,\"neg\":-1}";
+	struct gj_doc d;
+	char err[64], out[64];
+	uint64_t v;
+
+	ck_assert_int_eq(gj_parse(&d, s, strlen(s), err, sizeof(err)), 0);
+	int k = gj_get(&d, 0, "k");
+	ck_assert_int_ge(k, 0);
+	ck_assert_int_eq(gj_str(&d, k, out, sizeof(out)), 8);
+	ck_assert_str_eq(out, "a\xc3\xa9\xf0\x9f\x98\x80\"");
+	ck_assert_int_eq(gj_str(&d, k, out, 4), -1);   /* does not fit */
+	ck_assert_int_eq(gj_uint(&d, gj_get(&d, 0, "n"), &v), 0);
+	ck_assert(v == UINT64_MAX);
+	ck_assert_int_eq(gj_uint(&d, gj_get(&d, 0, "big"), &v), -1);
+	ck_assert_int_eq(gj_uint(&d, gj_get(&d, 0, "f"), &v), -1);
+	ck_assert_int_eq(gj_uint(&d, gj_get(&d, 0, "neg"), &v), -1);
+	ck_assert_int_eq(gj_get(&d, 0, "missing"), -1);
+	gj_free(&d);
+}
+END_TEST
+
+START_TEST(json_frame)
+{
+	ck_assert_int_eq(gj_frame("  ", 2, 0), -1);
+	ck_assert_int_eq(gj_frame("{\"a\":", 5, 0), 0);
+	ck_assert_int_eq(gj_frame("{\"a\":\"}\"} x", 11, 0), 9);
+	ck_assert_int_eq(gj_frame(" [1,[2]]{", 9, 0), 8);
+	ck_assert_int_eq(gj_frame("12", 2, 0), 0);     /* maybe more digits */
+	ck_assert_int_eq(gj_frame("12", 2, 1), 2);
+	ck_assert_int_eq(gj_frame("12 ", 3, 0), 2);
+	ck_assert_int_eq(gj_frame("}", 1, 0), 1);      /* a stray byte is one bad value */
+	ck_assert_int_eq(gj_frame("\"a\\\"b\"", 6, 0), 6);
+}
+END_TEST
+
+/* ------------------------------------------------------------ proto */
+
+static int session, starts, stops;
+static char last_path[256];
+static uint64_t last_secs;
+
+static int f_start(void *ctx, const char *path, char *err, size_t n)
+{
+	(void)ctx;
+	starts++;
+	snprintf(last_path, sizeof(last_path), "%s", path);
+	if (session) {
+		snprintf(err, n, "trace already in progress");
+		return -1;
+	}
+	session = 1;
+	return 0;
+}
+
+static int f_stop(void *ctx, char *err, size_t n)
+{
+	(void)ctx;
+	stops++;
+	if (!session) {
+		snprintf(err, n, "trace not in progress");
+		return -1;
+	}
+	session = 0;
+	return 0;
+}
+
+static int f_go(void *ctx, const char *path, uint64_t secs, char *err, size_t n)
+{
+	last_secs = secs;
+	return f_start(ctx, path, err, n);
+}
+
+static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go };
+
+static void reset(void)
+{
+	session = starts = stops = 0;
+	last_path[0] = '\0';
+	last_secs = 0;
+}
+
+/* Reply to one text; a held reply is completed with err. */
+static char *reply(const char *in, const char *held_err, int *was_held)
+{
+	struct gb out = { 0 };
+	struct rpc_held held;
+
+	rpc_handle(&ops, in, strlen(in), &out, &held);
+	if (was_held)
+		*was_held = held.active;
+	if (held.active)
+		rpc_reply_held(&held, held_err, &out);
+	gb_put(&out, "", 0);
+	char *s = strdup(out.p ? out.p : "");
+	gb_free(&out);
+	return s;
+}
+
+static void expect(const char *in, const char *want)
+{
+	char *got = reply(in, NULL, NULL);
+	ck_assert_msg(!strcmp(got, want), "for %s\n got: %s\nwant: %s", in, got, want);
+	free(got);
+}
+
+#define R(id, rest) "{\"jsonrpc\":\"2.0\",\"id\":" id "," rest "}\n"
+#define E(id, code, msg) R(id, "\"error\":{\"code\":" #code ",\"message\":\"" msg "\"}")
+
+START_TEST(proto_methods)
+{
+	reset();
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"/t/a\"],\"id\":1}",
+	       R("1", "\"result\":null"));
+	ck_assert_str_eq(last_path, "/t/a");
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"b\"],\"id\":\"x\"}",
+	       E("\"x\"", -32000, "trace already in progress"));
+	expect("{\"id\":7,\"method\":\"debug_stopGoTrace\",\"jsonrpc\":\"2.0\"}",
+	       R("7", "\"result\":null"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"params\":null,\"id\":null}",
+	       E("null", -32000, "trace not in progress"));
+	ck_assert_int_eq(stops, 2);
+}
+END_TEST
+
+START_TEST(proto_params)
+{
+	reset();
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"id\":1}",
+	       E("1", -32602, "missing value for required argument 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"f\"],\"id\":1}",
+	       E("1", -32602, "missing value for required argument 1"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"params\":[1],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[5],\"id\":1}",
+	       E("1", -32602, "invalid argument 0: json: cannot unmarshal number into Go value of type string"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"f\",\"5\"],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal string into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"f\",-1],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal number -1 into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":{\"file\":\"f\"},\"id\":1}",
+	       E("1", -32602, "non-array args"));
+	ck_assert_int_eq(starts, 0);   /* nothing ran */
+}
+END_TEST
+
+START_TEST(proto_request_errors)
+{
+	reset();
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_foo\",\"id\":1}",
+	       E("1", -32601, "the method debug_foo does not exist/is not available"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"foobar, \"params\": \"bar\", \"baz]",
+	       E("null", -32700, "parse error"));
+	expect("[]", E("null", -32600, "empty batch"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":1,\"params\":\"bar\"}", E("null", -32600, "invalid request"));
+	expect("{\"jsonrpc\":\"1.0\",\"method\":\"debug_stopGoTrace\",\"id\":3}", E("3", -32600, "invalid request"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":[1]}", E("null", -32600, "invalid request"));
+	expect("[1]", "[" "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid request\"}}" "]\n");
+}
+END_TEST
+
+START_TEST(proto_batches_and_notifications)
+{
+	reset();
+	/* A notification runs but gets no reply; so does an all-notification batch. */
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"f\"]}", "");
+	ck_assert_int_eq(session, 1);
+	expect("[{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\"},{\"jsonrpc\":\"2.0\",\"method\":\"x\"}]", "");
+	ck_assert_int_eq(session, 0);
+	expect("[{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"f\"],\"id\":1},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\"},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":2}]",
+	       "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":null},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32000,\"message\":\"trace not in progress\"}}]\n");
+}
+END_TEST
+
+START_TEST(proto_held)
+{
+	int held;
+	char *s;
+
+	reset();
+	s = reply("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"g\",7],\"id\":9}", NULL, &held);
+	ck_assert(held);
+	ck_assert(last_secs == 7);
+	ck_assert_str_eq(s, R("9", "\"result\":null"));
+	free(s);
+	reset();
+	/* Held inside a batch: the items around it keep their places. */
+	s = reply("[{\"jsonrpc\":\"2.0\",\"method\":\"debug_foo\",\"id\":1},"
+		  "{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"g\",0],\"id\":2},"
+		  "{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"h\"],\"id\":3}]",
+		  "write g: no space", &held);
+	ck_assert(held);
+	ck_assert_str_eq(s, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32601,\"message\":\"the method debug_foo does not exist/is not available\"}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32000,\"message\":\"write g: no space\"}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32000,\"message\":\"trace already in progress\"}}]\n");
+	free(s);
+	reset();
+	/* A goTrace notification holds no reply. */
+	s = reply("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"g\",1]}", NULL, &held);
+	ck_assert(!held);
+	ck_assert_str_eq(s, "");
+	ck_assert_int_eq(session, 1);
+	free(s);
+}
+END_TEST
+
+/* ---------------------------------------------------------- framing */
+
+static void fhandle(struct rpc_conn *rc, const char *s, size_t n)
+{
+	struct gb out = { 0 };
+	struct rpc_held held;
+
+	rpc_handle(&ops, s, n, &out, &held);
+	if (held.active)
+		rpc_reply_held(&held, NULL, &out);
+	rpc_conn_reply(rc, &out);
+	gb_free(&out);
+}
+
+/* Feed in in chunks of `chunk` bytes (0: all at once), then EOF if eof. */
+static char *run_conn(const char *in, size_t chunk, int eof, struct rpc_conn *keep)
+{
+	struct rpc_conn rc = { 0 };
+	size_t n = strlen(in);
+
+	rc.handle = fhandle;
+	for (size_t i = 0; i < n;) {
+		size_t c = chunk ? (chunk < n - i ? chunk : n - i) : n;
+		rpc_conn_input(&rc, in + i, c);
+		i += c;
+	}
+	if (eof) {
+		rc.eof = 1;
+		rpc_conn_input(&rc, NULL, 0);
+	}
+	gb_put(&rc.out, "", 0);
+	char *s = strdup(rc.out.p ? rc.out.p : "");
+	if (keep)
+		*keep = rc;
+	else
+		rpc_conn_free(&rc);
+	return s;
+}
+
+START_TEST(framing_stream)
+{
+	const char *in = " {\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"a\"],\"id\":1}\n"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":2}[]";
+	const char *want = R("1", "\"result\":null") R("2", "\"result\":null")
+			   E("null", -32600, "empty batch");
+	for (size_t chunk = 0; chunk < 9; chunk++) {
+		reset();
+		char *got = run_conn(in, chunk, 0, NULL);
+		ck_assert_msg(!strcmp(got, want), "chunk %zu: %s", chunk, got);
+		free(got);
+	}
+	/* Cut short by the end of the stream: one parse error. */
+	char *got = run_conn("{\"jsonrpc\":", 0, 1, NULL);
+	ck_assert_str_eq(got, E("null", -32700, "parse error"));
+	free(got);
+}
+END_TEST
+
+START_TEST(framing_stream_too_large)
+{
+	struct rpc_conn rc;
+	size_t n = RPC_MAX_REQUEST + 10;
+	char *big = malloc(n + 1);
+
+	memset(big, ' ', n);
+	big[0] = '[';
+	big[n] = '\0';
+	char *got = run_conn(big, 65536, 0, &rc);
+	ck_assert_msg(strstr(got, "-32600") && strstr(got, "request too large"), "%s", got);
+	ck_assert(rc.closing);
+	rpc_conn_free(&rc);
+	free(got);
+	free(big);
+}
+END_TEST
+
+
+
+
+START_TEST(framing_http_keepalive)
+{
+	const char *b1 = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"a\"],\"id\":1}";
+	const char *b2 = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":2}";
+	char in[1024], want[1024];
+	struct rpc_conn rc;
+
+	snprintf(in, sizeof(in), "POST / HTTP/1.1\r\ncontent-length: %zu\r\n\r\n%s"
+		 "POST / HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n"
+		 "Content-Length: %zu\r\n\r\n%s", strlen(b1), b1, strlen(b2), b2);
+	snprintf(want, sizeof(want),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s"
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(R("1", "\"result\":null")), R("1", "\"result\":null"),
+		 strlen(R("2", "\"result\":null")), R("2", "\"result\":null"));
+	for (size_t chunk = 0; chunk < 5; chunk++) {
+		reset();
+		char *got = run_conn(in, chunk, 0, &rc);
+		ck_assert_msg(!strcmp(got, want), "chunk %zu:\n%s", chunk, got);
+		ck_assert(!rc.closing);   /* keep-alive */
+		rpc_conn_free(&rc);
+		free(got);
+	}
+}
+END_TEST
+
+START_TEST(framing_http_statuses)
+{
+	struct rpc_conn rc;
+	char *got;
+
+	got = run_conn("POST / HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 0, 0, &rc);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 413 ", 13) && strstr(got, "content length too large"), "%s", got);
+	ck_assert(rc.closing);
+	rpc_conn_free(&rc);
+	free(got);
+	got = run_conn("POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n[]", 0, 0, &rc);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 415 ", 13), "%s", got);
+	ck_assert(!rc.closing);
+	rpc_conn_free(&rc);
+	free(got);
+	got = run_conn("PUT / HTTP/1.1\r\nContent-Length: 2\r\n\r\n[]", 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 405 ", 13), "%s", got);
+	free(got);
+	got = run_conn("GET / HTTP/1.1\r\n\r\n", 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 OK", 15) && strstr(got, "Content-Length: 0\r\n"), "%s", got);
+	free(got);
+	got = run_conn("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 0, 0, &rc);
+	ck_assert_str_eq(got, "HTTP/1.1 100 Continue\r\n\r\n");
+	rpc_conn_input(&rc, "[]", 2);
+	ck_assert_msg(strstr(rc.out.p, "empty batch") != NULL, "%s", rc.out.p);
+	rpc_conn_free(&rc);
+	free(got);
+	got = run_conn("POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\n[]", 0, 0, &rc);
+	ck_assert_msg(strstr(got, "Connection: close\r\n") != NULL, "%s", got);
+	ck_assert(rc.closing);
+	rpc_conn_free(&rc);
+	free(got);
+	got = run_conn("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n", 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 411 ", 13), "%s", got);
+	free(got);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("rpc");
+	TCase *j = tcase_create("json"), *p = tcase_create("proto"), *f = tcase_create("framing");
+
+	tcase_add_test(j, json_valid_and_invalid);
+	tcase_add_test(j, json_depth_limit);
+	tcase_add_test(j, json_strings_and_lookup);
+	tcase_add_test(j, json_frame);
+	tcase_add_test(p, proto_methods);
+	tcase_add_test(p, proto_params);
+	tcase_add_test(p, proto_request_errors);
+	tcase_add_test(p, proto_batches_and_notifications);
+	tcase_add_test(p, proto_held);
+	tcase_add_test(f, framing_stream);
+	tcase_add_test(f, framing_stream_too_large);
+	tcase_add_test(f, framing_http_keepalive);
+	tcase_add_test(f, framing_http_statuses);
+	suite_add_tcase(s, j);
+	suite_add_tcase(s, p);
+	suite_add_tcase(s, f);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *r = srunner_create(suite());
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}
