@@ -196,5 +196,7 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
 /* A forked child became a session leader (setsid, daemon): it is a daemon
  * that outlives its parent, so it gets an endpoint of its own. */
 void gt_service_detached(void);
+/* dlclose is about to unmap a library: symbolise the stacks seen so far. */
+void gt_service_sync(void);
 
 #endif

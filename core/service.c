@@ -31,7 +31,7 @@
 
 void gt_hook_ready(void);
 
-enum req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT };
+enum req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT, REQ_SYNC };
 
 static const struct gt_svc_client *client;
 static int client_ok;
@@ -81,6 +81,11 @@ static void handle_request(void)
 		req.result = gt_ctl_stop(req.err, sizeof(req.err));
 	else if (op == REQ_EXIT)
 		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
+	else if (op == REQ_SYNC && gt_writer_session()) {
+		gt_session_flush_idle();
+		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
+		req.result = 0;
+	}
 	if (op == REQ_EXIT && client_ok && client->shutdown)
 		client->shutdown(0);
 	__atomic_store_n(&req.op, REQ_NONE, __ATOMIC_RELAXED);
@@ -208,6 +213,31 @@ int gt_session_start_sync(const char *path, char *err, size_t errlen)
 int gt_session_stop_sync(char *err, size_t errlen, int64_t timeout_ns)
 {
 	return call(REQ_STOP, NULL, err, errlen, timeout_ns);
+}
+
+/* Before dlclose while tracing: the library may hold code on stacks the
+ * writer has not symbolised yet. This thread's batch and every idle
+ * thread's go to the writer, which symbolises their stacks while the
+ * library is still mapped. A busy thread's unflushed stacks in it stay
+ * unnamed ("?", with the object's name when known). */
+void gt_service_sync(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	char err[64];
+	int saved = errno;
+
+	if (!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) || tls->in_tracer ||
+	    !running || my_pid != getpid())
+		return;
+	tls->in_tracer++;
+	if (tls->t) {
+		gt_lock(&tls->t->lock);
+		gt_emit_flush_locked(tls->t);
+		gt_unlock(&tls->t->lock);
+	}
+	call(REQ_SYNC, NULL, err, sizeof(err), -1);
+	tls->in_tracer--;
+	errno = saved;
 }
 
 /* atexit (and _exit): finish the trace, close the endpoint. atexit runs

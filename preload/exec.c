@@ -118,3 +118,10 @@ GT_EXPORT int daemon(int nochdir, int noclose)
 		gt_service_detached();
 	return r;
 }
+
+/* Stacks through a library's code are named while it is still mapped. */
+GT_EXPORT int dlclose(void *handle)
+{
+	gt_service_sync();
+	return GT_REAL(dlclose)(handle);
+}

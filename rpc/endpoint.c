@@ -103,6 +103,7 @@ int gt_ep_listen_unix(const char *path, char *err, size_t errlen)
 		if (c >= 0) {
 			close(c);
 			snprintf(err, errlen, "%s is in use by another process", path);
+			errno = EADDRINUSE;
 			return -1;
 		}
 		unlink(path);   /* stale: its process is gone */

@@ -293,8 +293,14 @@ static int srv_start(void)
 		}
 		if (sock_path[0]) {
 			lfd[0] = gt_ep_listen_unix(sock_path, err, sizeof(err));
+			/* A GOTRACE_SOCKET without %p names one process's endpoint:
+			 * the children that inherit it stay quiet, as they do with
+			 * a GOTRACE_FILE without %p. */
+			int quiet = errno == EADDRINUSE && gt_cfg.socket[0] &&
+				    !strstr(gt_cfg.socket, "%p") && !gt_cfg.debug;
 			if (lfd[0] < 0) {
-				gt_log("%s; no RPC endpoint", err);
+				if (!quiet)
+					gt_log("%s; no RPC endpoint", err);
 				sock_path[0] = '\0';
 			} else if (stat(sock_path, &st) == 0) {
 				sock_dev = st.st_dev;
