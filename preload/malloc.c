@@ -78,11 +78,21 @@ static inline void *counted(void *p, size_t req)
 	return p;
 }
 
-GT_EXPORT void *malloc(size_t n)
+static __attribute__((noinline)) void *malloc_slow(size_t n)
 {
 	if (BOOTSTRAPPING(malloc))
 		return boot_alloc(n, 0);
 	return counted(GT_REAL(malloc)(n), n);
+}
+
+/* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST). */
+GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
+{
+	void *(*r)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(r && !tracing(), 1))
+		return r(n);
+	return malloc_slow(n);
 }
 
 GT_EXPORT void *calloc(size_t n, size_t m)
@@ -98,7 +108,7 @@ GT_EXPORT void *calloc(size_t n, size_t m)
 	return counted(GT_REAL(calloc)(n, m), n * m);
 }
 
-GT_EXPORT void free(void *p)
+static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (!p || is_boot(p))
 		return;
@@ -108,6 +118,15 @@ GT_EXPORT void free(void *p)
 	if (__builtin_expect(s != 0, 0))
 		count(-usable(p), s, 0);
 	GT_REAL(free)(p);
+}
+
+GT_IDLE_FAST GT_EXPORT void free(void *p)
+{
+	void (*r)(void *) = __atomic_load_n(&gt_real.free, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(r && !tracing() && !is_boot(p), 1))
+		return r(p);   /* free(NULL) included: libc's answer */
+	free_slow(p);
 }
 
 GT_EXPORT void *realloc(void *p, size_t n)

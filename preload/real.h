@@ -175,6 +175,11 @@ static inline void *gt_real_get(void **slot, const char *name)
 	return p;
 }
 
+/* A hook whose idle path is one check and a tail jump to libc (locks: tens
+ * of ns each): no frame of its own, the traced path in a separate function
+ * (which keeps its frame pointer for stacks). */
+#define GT_IDLE_FAST __attribute__((optimize("omit-frame-pointer")))
+
 #define GT_REAL(name) ((__typeof__(gt_real.name))gt_real_get((void **)&gt_real.name, #name))
 
 /* The body of a hook that records its call as a blocking op: begin, real

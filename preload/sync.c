@@ -22,11 +22,11 @@ static inline int tracing(void)
  * tenth of that. A thread waiting on a lock when a trace starts shows as
  * runnable until it has the lock. */
 #define GT_HOOK_LOCK(name, try_, params, args)                               \
-	GT_EXPORT int name params                                            \
+	static __attribute__((noinline)) int name##_traced params            \
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (__builtin_expect(!tracing(), 1))                         \
+		if (!tracing())                                              \
 			return real_ args;                                   \
 		int t_ = GT_REAL(try_)(m);                                   \
 		if (t_ != EBUSY)                                             \
@@ -35,6 +35,13 @@ static inline int tracing(void)
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
+	}                                                                    \
+	GT_IDLE_FAST GT_EXPORT int name params                               \
+	{                                                                    \
+		int (*r_) params = __atomic_load_n(&gt_real.name, __ATOMIC_RELAXED); \
+		if (__builtin_expect(r_ && !tracing(), 1))                   \
+			return r_ args;                                      \
+		return name##_traced args;                                   \
 	}
 
 GT_HOOK_LOCK(pthread_mutex_lock, pthread_mutex_trylock, (pthread_mutex_t *m), (m))
@@ -63,11 +70,11 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 
 /* sem_trywait reports EAGAIN in errno (not a return value). */
 #define GT_HOOK_SEM(name, params, args)                                      \
-	GT_EXPORT int name params                                            \
+	static __attribute__((noinline)) int name##_traced params            \
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (__builtin_expect(!tracing(), 1))                         \
+		if (!tracing())                                              \
 			return real_ args;                                   \
 		int e_ = errno;                                              \
 		if (GT_REAL(sem_trywait)(s) == 0)                            \
@@ -79,6 +86,13 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
+	}                                                                    \
+	GT_IDLE_FAST GT_EXPORT int name params                               \
+	{                                                                    \
+		int (*r_) params = __atomic_load_n(&gt_real.name, __ATOMIC_RELAXED); \
+		if (__builtin_expect(r_ && !tracing(), 1))                   \
+			return r_ args;                                      \
+		return name##_traced args;                                   \
 	}
 
 GT_HOOK_SEM(sem_wait, (sem_t *s), (s))

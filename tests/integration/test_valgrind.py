@@ -13,8 +13,18 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import gttest as gt  # noqa: E402
 
 SUPP = gt.REPO / "tests" / "valgrind.supp"
+# valgrind's launcher is itself dynamically linked: preloaded, it would
+# start an endpoint of its own before it execs the tool. So the library is
+# preloaded by `env` under memcheck, which follows the exec.
 VALGRIND = ["valgrind", "-q", "--error-exitcode=99", f"--suppressions={SUPP}",
-            "--num-callers=30", "--track-fds=no"]
+            "--num-callers=30", "--track-fds=no", "--trace-children=yes",
+            "env", f"LD_PRELOAD={gt.LIB}"]
+
+
+def vg_env(trace=None, socket="off"):
+    env = gt.traced_env(trace, socket=socket)
+    del env["LD_PRELOAD"]
+    return env
 TREE_OUT = "tree: 6 alpha, 12 beta, sum 506\n"
 
 
@@ -35,7 +45,8 @@ class Memcheck(unittest.TestCase):
     def test_traced_whole_run(self):
         with gt.tempdir() as d:
             trace = d / "t.trace"
-            r = gt.run_traced([*VALGRIND, gt.program("tree")], trace, timeout=300)
+            r = subprocess.run([*VALGRIND, gt.program("tree")], env=vg_env(trace),
+                               capture_output=True, text=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, TREE_OUT)
             self.assertNotIn("==", r.stderr, "memcheck reported an error")
@@ -44,12 +55,10 @@ class Memcheck(unittest.TestCase):
     def test_endpoint_traffic(self):
         with gt.tempdir() as d:
             sock = d / "s.sock"
-            p = gt.start_traced([*VALGRIND, gt.program("demo_server"), "600"], None,
-                                socket=str(sock))
+            p = subprocess.Popen([*VALGRIND, gt.program("demo_server"), "600"],
+                                 env=vg_env(None, str(sock)), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
             try:
-                # valgrind's launcher is dynamically linked: it loads the
-                # library too, binds the socket and execs the tool, leaving
-                # the socket stale until the program under memcheck binds it.
                 gt.wait_until(lambda: connectable(sock), timeout=60, what="the endpoint")
                 client = [str(gt.CLIENT)]
                 r = gt.run_plain([*client, "start", str(sock), str(d / "a.trace")])
