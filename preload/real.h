@@ -178,7 +178,11 @@ static inline void *gt_real_get(void **slot, const char *name)
 /* A hook whose idle path is one check and a tail jump to libc (locks: tens
  * of ns each): no frame of its own, the traced path in a separate function
  * (which keeps its frame pointer for stacks). */
+#if defined(__clang__)
+#define GT_IDLE_FAST   /* clang has no per-function optimize attribute */
+#else
 #define GT_IDLE_FAST __attribute__((optimize("omit-frame-pointer")))
+#endif
 
 #define GT_REAL(name) ((__typeof__(gt_real.name))gt_real_get((void **)&gt_real.name, #name))
 
