@@ -39,6 +39,21 @@ void gt_fd_lock(void)
 	fd_depth = 1;
 }
 
+int gt_fd_trylock(void)
+{
+	pthread_t self = pthread_self();
+
+	if (__atomic_load_n(&fd_owner, __ATOMIC_RELAXED) == self && fd_depth) {
+		fd_depth++;
+		return 1;
+	}
+	if (!gt_trylock(&fd_lock))
+		return 0;
+	__atomic_store_n(&fd_owner, self, __ATOMIC_RELAXED);
+	fd_depth = 1;
+	return 1;
+}
+
 void gt_fd_unlock(void)
 {
 	if (--fd_depth)

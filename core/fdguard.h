@@ -23,6 +23,10 @@ int gt_fd_ours(int fd);
  * a blocking poll): a relocation then never races a write. */
 void gt_fd_lock(void);
 void gt_fd_unlock(void);
+/* gt_fd_lock without waiting: 1 when taken (release with gt_fd_unlock), 0
+ * when another thread holds it. For program threads that must never wait
+ * behind the writer's write() of the trace (a slow disk, a FIFO). */
+int gt_fd_trylock(void);
 /* Bumped by every relocation: a poll that raced one has stale revents. */
 uint32_t gt_fd_generation(void);
 

@@ -55,17 +55,46 @@ void gt_service_set_client(const struct gt_svc_client *c)
 	client = c;
 }
 
-static void wake(void)
+static void wake_locked(void)
 {
 	uint64_t one = 1;
 	int saved = errno;
 
-	gt_fd_lock();
 	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
 		/* EAGAIN: counter full, the thread is awake anyway */
 	}
-	gt_fd_unlock();
 	errno = saved;
+}
+
+/* Requests (start, stop, exit): the requester waits for the answer anyway,
+ * and a lost wake-up would leave it waiting for good. */
+static void wake(void)
+{
+	gt_fd_lock();
+	wake_locked();
+	gt_fd_unlock();
+}
+
+/* Buffers (a chunk submitted with memory low, a thread at the cap): the
+ * thread must not wait behind the writer, which holds fd_lock around its
+ * write() of the trace, and a write to a slow disk or a FIFO can take
+ * seconds. So it only tries the lock, having set wake_pending first. If the
+ * try fails, the holder is the service thread (which reads wake_pending
+ * after it lets go and before it polls: seq_cst on both sides, so one of
+ * the two sees the other), another thread's wake (which writes), or a
+ * dup2 moving our fds, whose wake-up is then at most one tick late (the
+ * loop polls with a 100 ms time-out while tracing; a thread at the cap
+ * tries again every 50 ms). */
+static uint32_t wake_pending;
+
+static void wake_buffers(void)
+{
+	__atomic_store_n(&wake_pending, 1, __ATOMIC_SEQ_CST);
+	if (!gt_fd_trylock())
+		return;
+	__atomic_store_n(&wake_pending, 0, __ATOMIC_RELAXED);
+	wake_locked();
+	gt_fd_unlock();
 }
 
 static void handle_request(void)
@@ -116,6 +145,8 @@ static void *service_main(void *arg)
 		pfd[0].revents = 0;
 		if (client_ok && client->poll_fill)
 			n = client->poll_fill(pfd + 1, GT_SVC_MAX_FDS, &timeout);
+		if (__atomic_exchange_n(&wake_pending, 0, __ATOMIC_SEQ_CST))
+			timeout = 0;   /* a wake_buffers() found fd_lock taken */
 		if (poll(pfd, (nfds_t)(1 + n), timeout) < 0 && errno != EINTR)
 			usleep(10000);
 		/* An fd of ours moved out of the program's way meanwhile: these
@@ -416,7 +447,7 @@ void gt_init(void)
 	if (gt_stack_init())
 		gt_log("stack table unavailable: events have no stacks");
 	gt_emit_set_drain(gt_writer_drain);
-	gt_buf_set_waker(wake);
+	gt_buf_set_waker(wake_buffers);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atexit(gt_exit_prepare);
 	int file = trace_file(path, sizeof(path));

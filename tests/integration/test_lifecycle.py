@@ -380,15 +380,26 @@ class Faults(Base):
 
         t = threading.Thread(target=slow_reader)
         t.start()
+        t0 = time.monotonic()
         plain = gt.run_plain([self.life, "busy", d / "go"])
+        t1 = time.monotonic()
         r = gt.run_traced([self.life, "busy", d / "go"], fifo,
                           env={"GOTRACE_BUFFER_MB": "1", "GOTRACE_BLOCK_NS": "0"}, timeout=300)
+        slower = time.monotonic() - t1 - (t1 - t0)
         t.join(60)
         self.assertEqual((r.returncode, r.stdout), (plain.returncode, plain.stdout), r.stderr)
         ev = gt.trace_events(str(copy))
         logs = [e for e in ev if e.type == "UserLog" and e.args.get("category") == "gotrace.wait"]
         self.assertTrue(logs, "no gotrace.wait log although the writer was slower")
-        self.assertTrue(all(re.search(r"waited \d+ us", e.args.get("message", "")) for e in logs))
+        waited = [re.search(r"waited (\d+) us", e.args.get("message", "")) for e in logs]
+        self.assertTrue(all(waited), [e.args for e in logs])
+        # The run took `slower` seconds more than the plain one because its
+        # thread waited for the writer: most of that wait is counted (a
+        # thread must never wait behind the writer's write() uncounted).
+        total = sum(int(m.group(1)) for m in waited) / 1e6
+        self.assertGreater(total, 0.5 * slower,
+                           f"{len(logs)} gotrace.wait logs count {total:.2f} s of the "
+                           f"{slower:.2f} s the run took longer than without the library")
 
 
 if __name__ == "__main__":
