@@ -328,6 +328,18 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 	return 0;
 }
 
+/* find()'s third kind of entry, beside exact 0 and 1: the object only. */
+#define OBJECT_ONLY 2
+
+static void object(uintptr_t pc, struct gt_sym *out)
+{
+	Dl_info di;
+
+	*out = (struct gt_sym){ "?", "?", 0, 0 };
+	if (dladdr((void *)pc, &di) && di.dli_fname && di.dli_fname[0])
+		out->file = own(strdup(di.dli_fname));
+}
+
 static size_t slot(uintptr_t pc, int exact)
 {
 	return ((pc ^ (uintptr_t)exact) * 0x9e3779b97f4a7c15ull >> 17) & (cache_cap - 1);
@@ -360,7 +372,10 @@ static struct entry *find(uintptr_t pc, int exact)
 	struct gt_sym in[GT_SYM_INLINE_MAX];
 	struct entry *e = &cache[j];
 	int nin = 0;
-	resolve(pc, exact, &e->s, in, &nin);
+	if (exact == OBJECT_ONLY)
+		object(pc, &e->s);
+	else
+		resolve(pc, exact, &e->s, in, &nin);
 	e->pc = pc;
 	e->exact = exact;
 	e->used = 1;
@@ -398,6 +413,17 @@ int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max)
 		out[k++] = e->in[i];
 	out[k++] = e->s;
 	return k;
+}
+
+const char *gt_sym_object(uintptr_t pc)
+{
+	struct entry *e = find(pc, OBJECT_ONLY);
+	struct gt_sym s;
+
+	if (e)
+		return e->s.file;
+	object(pc, &s);   /* out of memory for the cache: s.file leaks no worse */
+	return s.file;
 }
 
 /* main is seldom in the dynamic symbol table: search the executable's own

@@ -27,6 +27,12 @@ int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out);
 #define GT_SYM_INLINE_MAX 8
 int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max);
 
+/* The path of the object holding pc, without its symbols or DWARF (the
+ * hooked libc functions: their names are known, and their source lines
+ * would cost loading libc's debug info, ~50 ms, and tell the program's
+ * author nothing). Never NULL ("?"); valid until gt_sym_reset(). */
+const char *gt_sym_object(uintptr_t pc);
+
 /* Address of the executable's `main` (0 when the binary has no symbol for
  * it). Cached. */
 uintptr_t gt_sym_main(void);

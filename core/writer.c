@@ -198,15 +198,17 @@ static int frames(const struct gt_stack *e, unsigned i, struct gt_frame *f, unsi
 	struct gt_sym sym[GT_SYM_INLINE_MAX];
 	uintptr_t pc = e->pc[i];
 	int fn = i == 0 && (e->flags & GT_STK_FN);
-	int n = gt_sym_frames(pc, fn, sym, GT_SYM_INLINE_MAX);
+	const char *name = fn ? gt_stack_fn_name(pc) : NULL;
+	int n = 1;
 
-	if (fn) {   /* the hooked libc function, named as the program called it */
-		const char *name = gt_stack_fn_name(pc);
-		n = 1;
-		if (name)
-			sym[0].func = name;
-	} else if (i > 0 && is_startup(sym[n - 1].func)) {
-		return 1;
+	if (name) {   /* the hooked libc function, named as the program called it */
+		sym[0] = (struct gt_sym){ name, gt_sym_object(pc), 0, pc };
+	} else if (fn) {
+		gt_sym_frames(pc, 1, sym, 1);
+	} else {
+		n = gt_sym_frames(pc, 0, sym, GT_SYM_INLINE_MAX);
+		if (i > 0 && is_startup(sym[n - 1].func))
+			return 1;
 	}
 	for (int j = 0; j < n && *k < max; j++) {
 		uint64_t depth = (uint64_t)(n - 1 - j);
