@@ -132,6 +132,7 @@ typedef const struct timespec *gt_ts;
 	X(sem_timedwait, int, (sem_t *, gt_ts))                                           \
 	X(sem_clockwait, int, (sem_t *, clockid_t, gt_ts))                                \
 	X(pthread_barrier_wait, int, (pthread_barrier_t *))                               \
+	X(syscall, long, (long, ...))                                                     \
 	X(pthread_join, int, (pthread_t, void **))                                        \
 	X(pthread_timedjoin_np, int, (pthread_t, void **, gt_ts))                         \
 	X(pthread_clockjoin_np, int, (pthread_t, void **, clockid_t, gt_ts))              \

@@ -1,10 +1,13 @@
-/* preload/sync.c - pthread waits. While tracing, a lock is first tried:
+/* preload/sync.c - pthread waits and raw futex waits. While tracing, a lock is first tried:
  * only a contended lock is a wait (trylock-then-lock returns what lock
  * alone would, for every mutex type). Condition variables are cond waits,
  * the rest sync waits. */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
 
 #include "core/gotrace.h"
 #include "preload/real.h"
@@ -134,3 +137,50 @@ GT_HOOK_OP(int, pthread_timedjoin_np, (pthread_t t, void **r, gt_ts ts), (t, r, 
 	   GT_END_PLAIN)
 GT_HOOK_OP(int, pthread_clockjoin_np, (pthread_t t, void **r, clockid_t c, gt_ts ts),
 	   (t, r, c, ts), SYNC, GT_END_PLAIN)
+
+/* Raw futex waits through libc's syscall(): Rust's std (Mutex, Condvar,
+ * RwLock, thread::park, Once), abseil, folly and libc++'s atomic waits call
+ * syscall(SYS_futex, ...) themselves, below any pthread function. A wait
+ * (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) is a sync wait; every other
+ * call, futex or not, goes to libc untouched. glibc's syscall() takes six
+ * arguments after the number and reads them all (the seventh word from the
+ * stack): so do we. */
+static int futex_waits(long nr, long op)
+{
+	if (nr == SYS_futex) {
+		switch (op & FUTEX_CMD_MASK) {
+		case FUTEX_WAIT:
+		case FUTEX_WAIT_BITSET:
+		case FUTEX_LOCK_PI:
+		case FUTEX_WAIT_REQUEUE_PI:
+#ifdef FUTEX_LOCK_PI2
+		case FUTEX_LOCK_PI2:
+#endif
+			return 1;
+		}
+		return 0;
+	}
+#ifdef SYS_futex_waitv
+	return nr == SYS_futex_waitv;
+#else
+	return 0;
+#endif
+}
+
+GT_EXPORT long syscall(long nr, ...)
+{
+	long (*real_)(long, ...) = GT_REAL(syscall);
+	struct gt_op op;
+	va_list ap;
+
+	va_start(ap, nr);
+	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+	va_end(ap);
+	if (__builtin_expect(!futex_waits(nr, b), 1))
+		return real_(nr, a, b, c, d, e, f);
+	gt_op_begin(&op, SYNC);
+	long r_ = real_(nr, a, b, c, d, e, f);
+	gt_op_end(&op, (uintptr_t)real_);
+	return r_;
+}

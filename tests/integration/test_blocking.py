@@ -5,7 +5,7 @@ Go's tools accept.
 
 1. tests/programs/families.c: one thread per family (pipe read, contended
    mutex, condvar wait, recv, poll on a socket with a timeout, nanosleep,
-   poll with nothing watched, waitpid); each thread measures its call with
+   poll with nothing watched, waitpid, a raw futex wait); each thread measures its call with
    CLOCK_MONOTONIC and prints it with its thread id. In `go tool trace
    -pprof=syscall|sync|net` read by `go tool pprof -top` each function is in
    its own profile only, with a total within 10% of what the thread measured;
@@ -38,10 +38,11 @@ FAMILIES = {
     "receiver": ("recv", "net", "GoBlockNet"),
     "poller": ("poll", "net", "GoBlockNet"),
     "reaper": ("waitpid", "syscall", "GoSysBlock"),
+    "futexer": ("syscall(SYS_futex)", "sync", "GoBlockSync"),
 }
 SLEEPERS = {"sleeper": "nanosleep", "napper": "poll"}   # poll(NULL, 0, 45) is a sleep
 EXPECTED_RET = {"reader": 1, "locker": 0, "waiter": 0, "receiver": 5, "poller": 0,
-                "sleeper": 0, "napper": 0, "reaper": 7}
+                "sleeper": 0, "napper": 0, "reaper": 7, "futexer": 0}
 
 BLOCK_EVENTS = {"GoSysBlock", "GoBlockSync", "GoBlockCond", "GoBlockNet", "GoSleep",
                 "GoBlock", "GoBlockSend", "GoBlockRecv", "GoBlockSelect", "GoBlockGC"}
@@ -200,7 +201,7 @@ class Families(unittest.TestCase):
     def test_blocking_events_on_the_blocked_thread(self):
         """Each family's block event is on its own goroutine, lasts what the
         thread measured (within 10%), and no other goroutine of the program
-        has it (main's only long waits are its four clock_nanosleep calls; its
+        has it (main's only long waits are its five clock_nanosleep calls; its
         send, unlock and joins may wait a few microseconds)."""
         w = waits(self.need_trace() or self.events)
         for routine, (fn, _, ev) in FAMILIES.items():
@@ -213,8 +214,8 @@ class Families(unittest.TestCase):
                                 f"{self.measured[routine]} ns")
         main = self.goid("main")
         sleeps = [t for t, d in w.get(main, []) if t == "GoSleep" and d and d >= MS]
-        self.assertEqual(sleeps, ["GoSleep"] * 4,
-                         f"main's sleeps should be its 4 clock_nanosleep calls: {w.get(main)}")
+        self.assertEqual(sleeps, ["GoSleep"] * 5,
+                         f"main's sleeps should be its 5 clock_nanosleep calls: {w.get(main)}")
         # main's own locks (cm, taken right after the waiter's) may wait
         # for a descheduled thread on a loaded machine, but never as long
         # as a family's wait (>= 30 ms): none of those is main's.

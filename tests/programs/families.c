@@ -10,9 +10,13 @@
  *   sleeper   nanosleep() 110 ms
  *   napper    poll(NULL, 0, 45): a timeout with nothing watched (a sleep)
  *   reaper    waitpid() of a forked child that sleeps 130 ms
+ *   futexer   syscall(SYS_futex, FUTEX_WAIT) (main wakes it at +100 ms), as
+ *             Rust's std, abseil and libc++ wait
  * After joining everything main prints one line per thread:
  *   <start routine> tid=<tid> ns=<measured ns> ret=<return value>
  * The order of the lines is fixed; the figures vary from run to run. */
+#include <linux/futex.h>
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -34,7 +38,7 @@ struct result {
 	long ret;
 };
 
-enum { READER, LOCKER, WAITER, RECEIVER, POLLER, SLEEPER, NAPPER, REAPER, NFAM };
+enum { READER, LOCKER, WAITER, RECEIVER, POLLER, SLEEPER, NAPPER, REAPER, FUTEXER, NFAM };
 
 static struct result res[NFAM];
 static int pipefd[2], recvsv[2], pollsv[2];
@@ -42,6 +46,7 @@ static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int signalled;
+static uint32_t futex_word;
 
 static long long now(void)
 {
@@ -170,6 +175,23 @@ void *reaper(void *arg)
 	return NULL;
 }
 
+void *futexer(void *arg)
+{
+	long long total = 0;
+	long rc = 0;
+
+	(void)arg;
+	begin(FUTEXER, "futexer");
+	while (!__atomic_load_n(&futex_word, __ATOMIC_ACQUIRE)) {
+		long long t0 = now();
+		rc = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+		total += now() - t0;
+	}
+	res[FUTEXER].ns = total;
+	res[FUTEXER].ret = rc == 0 || errno == EAGAIN ? 0 : -1;
+	return NULL;
+}
+
 static void at(long long start, long long off)
 {
 	long long t = start + off;
@@ -182,7 +204,7 @@ static void at(long long start, long long off)
 int main(void)
 {
 	void *(*fn[NFAM])(void *) = { reader, locker, waiter, receiver, poller, sleeper,
-				      napper, reaper };
+				      napper, reaper, futexer };
 	pthread_t th[NFAM];
 
 	if (pipe(pipefd) || socketpair(AF_UNIX, SOCK_STREAM, 0, recvsv) ||
@@ -202,6 +224,9 @@ int main(void)
 		return 1;
 	at(start, 90 * MS);
 	pthread_mutex_unlock(&held);
+	at(start, 100 * MS);
+	__atomic_store_n(&futex_word, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	at(start, 120 * MS);
 	pthread_mutex_lock(&cm);
 	signalled = 1;
