@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <libiberty/demangle.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,6 @@ static char **strs;             /* strings we own, freed at reset */
 static size_t nstrs, strs_cap;
 static uintptr_t main_addr;
 static int main_done;
-static char *(*demangle)(const char *, char *, size_t *, int *);
-static int demangle_looked;
 
 static const char *own(char *s)
 {
@@ -200,27 +199,21 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : (p ? p : "?");
 }
 
+char *gt_sym_demangle(const char *name)
+{
+	/* Rust first: its legacy symbols are valid C++ ones too
+	 * (rs::main::h6af98f44df74ee35), which only the Rust demangler
+	 * prints as rustc-demangle does (rs::main). */
+	char *d = rust_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+
+	if (!d && strncmp(name, "_Z", 2) == 0)
+		d = cplus_demangle_v3(name, DMGL_PARAMS | DMGL_ANSI);
+	return d ? d : strdup(name);
+}
+
 static const char *func_name(const char *name)
 {
-	if (strncmp(name, "_Z", 2) == 0) {
-		if (!demangle_looked) {
-			/* C++ programs have libstdc++ loaded; for others (Rust) load
-			 * it privately, only now that a mangled name showed up. */
-			void *h = NULL;
-			demangle = (char *(*)(const char *, char *, size_t *, int *))
-				dlsym(RTLD_DEFAULT, "__cxa_demangle");
-			if (!demangle && (h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL)))
-				demangle = (char *(*)(const char *, char *, size_t *, int *))
-					dlsym(h, "__cxa_demangle");
-			demangle_looked = 1;
-		}
-		int st = -1;
-		char *d = demangle ? demangle(name, NULL, NULL, &st) : NULL;
-		if (d && st == 0)
-			return own(d);
-		free(d);
-	}
-	return own(strdup(name));
+	return own(gt_sym_demangle(name));
 }
 
 static const char *die_name(Dwarf_Die *d)

@@ -33,6 +33,12 @@ int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max);
  * author nothing). Never NULL ("?"); valid until gt_sym_reset(). */
 const char *gt_sym_object(uintptr_t pc);
 
+/* A symbol as people read it: C++ (Itanium ABI) and Rust (legacy _ZN...17h
+ * <hash>E and v0 _R... manglings, printed as rustc-demangle does), with
+ * libiberty's demanglers, the ones c++filt and gdb use. Anything else comes
+ * back as it is. Returns a malloc'd string, NULL when out of memory. */
+char *gt_sym_demangle(const char *name);
+
 /* Address of the executable's `main` (0 when the binary has no symbol for
  * it). Cached. */
 uintptr_t gt_sym_main(void);

@@ -6,7 +6,7 @@ GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # What building gotrace needs.
 GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
-	liburcu-dev libdw-dev)
+	liburcu-dev libdw-dev libiberty-dev)
 # What its tests need on top: Go 1.19's trace tools, graphviz (the viewer's
 # profile pages run `go tool pprof -svg`), python3 + git (integration tests),
 # socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv

@@ -331,11 +331,13 @@ def parse_pprof_top(text):
     return rows
 
 
-def pprof_top(path, kind, lines=False, unit="ns"):
+def pprof_top(path, kind, lines=False, unit="ns", raw=False):
     """{function (or "function file:line"): (flat_ns, cum_ns)} of one profile.
 
     unit="ns" asks pprof for nanoseconds so nothing is rounded; unit=None
-    keeps pprof's own scaling (then values carry pprof's 2-decimal rounding)."""
+    keeps pprof's own scaling (then values carry pprof's 2-decimal rounding).
+    raw=True: the names as the trace has them (pprof demangles C++ and Rust
+    names itself unless told -symbolize=none)."""
     assert kind in ("syscall", "sync", "net", "sched"), kind
     with tempdir() as d:
         pb = d / f"{kind}.pb"
@@ -348,6 +350,8 @@ def pprof_top(path, kind, lines=False, unit="ns"):
         cmd = ["tool", "pprof", "-top", "-nodecount=100000"]
         if lines:
             cmd.append("-lines")
+        if raw:
+            cmd.append("-symbolize=none")
         if unit:
             cmd.append(f"-unit={unit}")
         r = _go([*cmd, pb], text=True)

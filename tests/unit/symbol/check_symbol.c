@@ -1,4 +1,4 @@
-/* check_symbol.c - the symboliser: names (static, global, demangled C++),
+/* check_symbol.c - the symboliser: names (static, global, demangled C++ and Rust),
  * file:line from DWARF for function entries and return addresses, inlined
  * frames, libraries loaded after the first lookup, bad pcs, reset, main. */
 #include <check.h>
@@ -106,6 +106,34 @@ START_TEST(cpp_demangled)
 }
 END_TEST
 
+/* Names as c++filt and rustc-demangle print them: Rust legacy (hash
+ * dropped, $-escapes decoded), Rust v0 (what Rust's std is built with), C++,
+ * and plain C names untouched. */
+START_TEST(demangled_names)
+{
+	static const char *const cases[][2] = {
+		{ "_ZN2rs4main17h6af98f44df74ee35E", "rs::main" },
+		{ "_ZN4core3ops8function6FnOnce40call_once$u7b$$u7b$vtable.shim$u7d$$u7d$"
+		  "17hdd9cd4af452b21b0E", "core::ops::function::FnOnce::call_once{{vtable.shim}}" },
+		{ "_RNvNvMs0_NtNtNtCsjrHSEGnQ3l9_3std3sys6thread4unixNtB7_6Thread3new12thread_start",
+		  "<std::sys::thread::unix::Thread>::new::thread_start" },
+		{ "_RNvXsi_NtNtCsjrHSEGnQ3l9_3std2io5stdioNtB5_10StdoutLockNtB7_5Write9write_all",
+		  "<std::io::stdio::StdoutLock as std::io::Write>::write_all" },
+		{ "_ZN2ns5Klass6methodEPi", "ns::Klass::method(int*)" },
+		{ "_ZNSt6vectorIiSaIiEE9push_backERKi",
+		  "std::vector<int, std::allocator<int> >::push_back(int const&)" },
+		{ "read", "read" },
+		{ "_Znot_mangled", "_Znot_mangled" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = gt_sym_demangle(cases[i][0]);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_str_eq(d, cases[i][1]);
+		free(d);
+	}
+}
+END_TEST
+
 START_TEST(dlopen_after_first_lookup)
 {
 	struct gt_sym s;
@@ -167,6 +195,7 @@ int main(void)
 	tcase_add_test(tc, function_entry);
 	tcase_add_test(tc, inlined_frames);
 	tcase_add_test(tc, cpp_demangled);
+	tcase_add_test(tc, demangled_names);
 	tcase_add_test(tc, dlopen_after_first_lookup);
 	tcase_add_test(tc, bad_pcs);
 	tcase_add_test(tc, reset_and_main);
