@@ -96,7 +96,7 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	int r;
 
 	if (argc != (with_secs ? 5 : 4))
-		return usage(NULL);
+		return usage(with_secs ? "trace needs PID|SOCK FILE SECONDS" : "start needs PID|SOCK FILE");
 	if (with_secs && !seconds_ok(argv[4]))
 		return usage("SECONDS must be a whole number");
 	file_param(&p, argv[3]);
@@ -126,7 +126,7 @@ static int cmd_call(int argc, char **argv)
 	char err[128];
 
 	if (argc < 4 || argc > 5)
-		return usage(NULL);
+		return usage("call needs PID|SOCK METHOD [JSON-PARAMS]");
 	if (argc == 5) {
 		int bad = gj_parse(&d, argv[4], strlen(argv[4]), err, sizeof(err));
 		gj_free(&d);
@@ -190,7 +190,8 @@ static int statement(const char *s, char *method, size_t msize, struct gb *param
 			}
 			p++;
 			lit[n] = '\0';
-			if (first && strstr(method, "GoTrace"))
+			if (first && (!strcmp(method, "debug_goTrace") ||
+				      !strcmp(method, "debug_startGoTrace")))
 				absolute(lit, abs, sizeof(abs));
 			else
 				snprintf(abs, sizeof(abs), "%s", lit);
@@ -243,7 +244,7 @@ static int cmd_attach(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[3], "--exec"))
 		return console_one(argv[2], argv[4]);
 	if (argc != 3)
-		return usage(NULL);
+		return usage("attach needs PID|SOCK [--exec STMT]");
 	if (gt_client_resolve(argv[2], sock, sizeof(sock), err, sizeof(err))) {
 		fprintf(stderr, "gotrace: %s\n", err);
 		return 1;
@@ -379,7 +380,7 @@ static int cmd_repair(int argc, char **argv)
 	char err[GT_PATH_MAX + 128];
 
 	if (argc < 3 || argc > 4)
-		return usage(NULL);
+		return usage("repair needs FILE [OUT]");
 	struct gt_repair_stats st;
 	if (gt_repair(argv[2], argc == 4 ? argv[3] : argv[2], &st, err, sizeof(err))) {
 		fprintf(stderr, "gotrace: %s\n", err);
@@ -403,12 +404,12 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "run"))
 		return cmd_run(argc, argv);
 	if (!strcmp(c, "ps"))
-		return argc == 2 ? (gt_client_ps(), 0) : usage(NULL);
+		return argc == 2 ? (gt_client_ps(), 0) : usage("ps takes no arguments");
 	if (!strcmp(c, "start"))
 		return cmd_file(argc, argv, "debug_startGoTrace", 0);
 	if (!strcmp(c, "stop")) {
 		if (argc != 3)
-			return usage(NULL);
+			return usage("stop needs PID|SOCK");
 		int r = rpc(argv[2], "debug_stopGoTrace", "[]", 0);
 		if (!r)
 			fprintf(stderr, "gotrace: trace stopped and complete on disk\n");
