@@ -125,6 +125,53 @@ int gt_rec_stacks(const struct gt_rec *r, uint64_t ids[2])
 	return k;
 }
 
+void gt_scan_stacks(const uint8_t *buf, size_t n, void (*fn)(uint64_t id, void *arg),
+		    void *arg)
+{
+	size_t o = 0;
+	uint64_t v, len;
+
+	while (o < n) {
+		unsigned type = buf[o] & 0x3f, narg = (unsigned)(buf[o] >> 6) + 1, k = 0;
+		uint64_t third = 0, last = 0;
+		o++;
+		if (type == 0 || type >= GT_EV_COUNT)
+			return;
+		if (type == GT_EV_String) {
+			if (get_uvarint(buf, n, &o, &v) || get_uvarint(buf, n, &o, &len) ||
+			    len > n - o)
+				return;
+			o += (size_t)len;
+			continue;
+		}
+		size_t end = n;
+		if (narg == 4) {   /* length form */
+			if (get_uvarint(buf, n, &o, &len) || len > n - o)
+				return;
+			end = o + (size_t)len;
+			narg = ~0u;
+		}
+		for (; k < narg && o < end; k++) {
+			if (get_uvarint(buf, end, &o, &v))
+				return;
+			if (k == 2)
+				third = v;
+			last = v;
+		}
+		if (type == GT_EV_UserLog) {   /* its message follows the args */
+			if (get_uvarint(buf, n, &o, &len) || len > n - o)
+				return;
+			o += (size_t)len;
+		}
+		if (!has_stack[type] || k < 2 || k > GT_DEC_ARGS)
+			continue;
+		if (type == GT_EV_GoCreate && k == 4 && third)
+			fn(third, arg);
+		if (last)
+			fn(last, arg);
+	}
+}
+
 const char *gt_ev_name(unsigned type)
 {
 	switch (type) {

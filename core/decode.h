@@ -35,6 +35,12 @@ int gt_decode_stack(const struct gt_rec *r, uint64_t *id, struct gt_frame *f, un
  * stack; others: their stack arg). Returns how many were stored in ids[2]. */
 int gt_rec_stacks(const struct gt_rec *r, uint64_t ids[2]);
 
+/* The writer's fast path: the stack ids (those of gt_rec_stacks) of every
+ * record in buf[0, n), each nonzero one passed to fn, without building a
+ * gt_rec. Stops at the end or at the first malformed record. */
+void gt_scan_stacks(const uint8_t *buf, size_t n, void (*fn)(uint64_t id, void *arg),
+		    void *arg);
+
 /* Name of a wire type ("GoCreate"), or NULL. */
 const char *gt_ev_name(unsigned type);
 

@@ -252,24 +252,20 @@ static void define_stack(uint32_t id)
 	}
 }
 
+static void define_once(uint64_t id, void *arg)
+{
+	(void)arg;
+	if (id >= DEFINED_BITS || (w.defined[id / 64] >> (id % 64) & 1))
+		return;
+	w.defined[id / 64] |= 1ull << (id % 64);
+	if (id > w.max_defined)
+		w.max_defined = (uint32_t)id;
+	define_stack((uint32_t)id);
+}
+
 static void define_stacks_of(const struct gt_chunk *c)
 {
-	struct gt_rec r;
-	size_t off = 0;
-	uint64_t ids[2];
-
-	while (gt_decode(c->data, c->len, &off, &r) == 1) {
-		int n = gt_rec_stacks(&r, ids);
-		for (int i = 0; i < n; i++) {
-			uint64_t id = ids[i];
-			if (id >= DEFINED_BITS || (w.defined[id / 64] >> (id % 64) & 1))
-				continue;
-			w.defined[id / 64] |= 1ull << (id % 64);
-			if (id > w.max_defined)
-				w.max_defined = (uint32_t)id;
-			define_stack((uint32_t)id);
-		}
-	}
+	gt_scan_stacks(c->data, c->len, define_once, NULL);
 }
 
 void gt_writer_chunk(struct gt_chunk *c)

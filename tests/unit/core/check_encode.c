@@ -163,6 +163,65 @@ START_TEST(stack_refs)
 }
 END_TEST
 
+struct ids {
+	uint64_t v[256];
+	unsigned n;
+};
+
+static void collect(uint64_t id, void *arg)
+{
+	struct ids *ids = arg;
+
+	ck_assert_uint_lt(ids->n, 256);
+	ids->v[ids->n++] = id;
+}
+
+/* The writer's scanner finds the stack ids that decode + gt_rec_stacks
+ * find, in order: every event of the table with stacks 0 and nonzero,
+ * strings and logs between them; and on a cut-off buffer it stops where
+ * the decoder stops. */
+START_TEST(scan_stacks_matches_decode)
+{
+	static const unsigned types[] = {
+#define EV(name, type, args, stack) type,
+		GT_EVENTS(EV)
+#undef EV
+	};
+	static const unsigned nargs[] = {
+#define EV(name, type, args, stack) args,
+		GT_EVENTS(EV)
+#undef EV
+	};
+	uint8_t b[16384], *e = b;
+	for (unsigned z = 0; z < 2; z++)
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			uint64_t v[GT_MAX_ARGS + 1];
+			unsigned n = nargs[i] + 1;
+			for (unsigned k = 0; k < n; k++)
+				v[k] = z ? 0 : 100 + i * 8 + k + ((uint64_t)k << (7 * k));
+			e = types[i] == GT_EV_UserLog ? gt_put_userlog(e, v, "log", 3)
+						      : gt_put_event(e, types[i], v, n);
+			e = gt_put_string(e, 1000 + i, "a string", 8);
+		}
+	for (size_t cut = (size_t)(e - b); ; cut = cut * 2 / 3) {
+		struct ids want = { .n = 0 }, got = { .n = 0 };
+		struct gt_rec r;
+		uint64_t ids[2];
+		size_t off = 0;
+		while (gt_decode(b, cut, &off, &r) == 1)
+			for (int k = gt_rec_stacks(&r, ids), j = 0; j < k; j++)
+				collect(ids[j], &want);
+		gt_scan_stacks(b, cut, collect, &got);
+		ck_assert_uint_eq(got.n, want.n);
+		ck_assert_mem_eq(got.v, want.v, want.n * sizeof(uint64_t));
+		if (cut == (size_t)(e - b))
+			ck_assert_uint_gt(want.n, 10);
+		if (cut < 8)
+			break;
+	}
+}
+END_TEST
+
 START_TEST(decode_rejects)
 {
 	struct gt_rec r;
@@ -205,6 +264,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, stack_payload_cap);
 	tcase_add_test(tc, table_round_trip);
 	tcase_add_test(tc, stack_refs);
+	tcase_add_test(tc, scan_stacks_matches_decode);
 	tcase_add_test(tc, decode_rejects);
 	tcase_add_test(tc, header);
 	suite_add_tcase(s, tc);
