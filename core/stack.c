@@ -240,11 +240,30 @@ static uint32_t publish_id(struct gt_stack *e)
 	return id;
 }
 
+/* Each thread's last stacks, by hash: a blocking call in a loop finds its
+ * stack here without the table's read lock and lookup (urcu-bp's TLS is
+ * global-dynamic, its read lock a __tls_get_addr call). Entries point into
+ * the table, whose entries are immutable and never freed; a hit is checked
+ * frame by frame, so it is exact. Written only by its thread, one pointer
+ * store at a time: a signal handler's intern in between can only replace
+ * an entry. */
+#define CACHE_WAYS 16
+static __thread const struct gt_stack *recent[CACHE_WAYS]
+	__attribute__((tls_model("initial-exec")));
+
+static int same(const struct gt_stack *e, uint64_t h, const uintptr_t *pc, unsigned n,
+		unsigned flags)
+{
+	return e && e->hash == h && e->n == n && e->flags == flags &&
+	       memcmp(e->pc, pc, n * sizeof(uintptr_t)) == 0;
+}
+
 uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 {
 	struct key k = { pc, n, flags };
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
+	const struct gt_stack *hit;
 	uint32_t id = 0;
 
 	struct cds_lfht *tab = n && n <= GT_STACK_MAX ? get_table() : NULL;
@@ -252,12 +271,17 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	if (!tab)
 		return 0;
 	uint64_t h = hash(pc, n, flags);
+	const struct gt_stack **slot = &recent[h % CACHE_WAYS];
+	if (same(*slot, h, pc, n, flags))
+		return (*slot)->id;
 	urcu_bp_read_lock();
 	cds_lfht_lookup(tab, h, match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node) {
 		GT_TSAN_ACQUIRE(node);
-		id = caa_container_of(node, struct gt_stack, node)->id;
+		hit = caa_container_of(node, struct gt_stack, node);
+		*slot = hit;
+		id = hit->id;
 		goto out;
 	}
 	size_t size = sizeof(struct gt_stack) + n * sizeof(uintptr_t);
@@ -278,7 +302,9 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	GT_TSAN_RELEASE(&e->node);
 	node = cds_lfht_add_unique(tab, h, match, &k, &e->node);
 	GT_TSAN_ACQUIRE(node);
-	id = caa_container_of(node, struct gt_stack, node)->id;
+	hit = caa_container_of(node, struct gt_stack, node);
+	*slot = hit;
+	id = hit->id;
 out:
 	urcu_bp_read_unlock();
 	return id;
