@@ -193,9 +193,10 @@ void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn);
  * path; search = PATH lookup of the p variants): then the call returns to
  * the program and tracing goes on. dirfd/flags as execveat's. */
 void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
-/* A forked child became a session leader (setsid, daemon): it is a daemon
- * that outlives its parent, so it gets an endpoint of its own. */
-void gt_service_detached(void);
+/* The process showed it is long-lived: it became a session leader (setsid,
+ * daemon) or listens on a socket. A forked child without an endpoint gets
+ * one now, and its own forked children get theirs at fork. */
+void gt_service_long_lived(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 

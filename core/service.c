@@ -342,22 +342,27 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags)
 	errno = saved;
 }
 
-/* Set by setsid/daemon and inherited by fork: the children of a daemon
- * (the second fork of a double-forking daemon, a master's workers) are
- * long-lived too, and each gets its own endpoint at fork. */
-static int detached;
+/* Set by setsid/daemon and by a listen() of the program's, and inherited by
+ * fork: a daemon and a server are long-lived, and so are their forked
+ * children (a double-forking daemon's second child, a pre-fork server's
+ * workers, which accept on the listening socket they inherited): each gets
+ * an endpoint of its own, now or at fork. Other forked children (a shell's
+ * subshells, fork-then-exec) start none. */
+static int long_lived;
 
-void gt_service_detached(void)
+void gt_service_long_lived(void)
 {
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
 
-	detached = 1;
-	if (!ready || running || tls->in_tracer || my_pid != getpid() || gt_cfg.socket_off)
+	if (tls->in_tracer)
+		return;   /* our own endpoint's listen() */
+	long_lived = 1;
+	if (!ready || running || my_pid != getpid() || gt_cfg.socket_off)
 		return;
 	tls->in_tracer++;
 	if (service_start())
-		gt_log("cannot start the service thread after setsid: no endpoint");
+		gt_log("cannot start the service thread: no endpoint");
 	tls->in_tracer--;
 	errno = saved;
 }
@@ -402,8 +407,8 @@ static void fork_child(void)
 	}
 	req_lock.word = 0;
 	req.op = REQ_NONE;
-	if (detached && ready && !gt_cfg.socket_off && service_start())
-		gt_log("cannot start the service thread in a daemon's child: no endpoint");
+	if (long_lived && ready && !gt_cfg.socket_off && service_start())
+		gt_log("cannot start the service thread in a forked server's child: no endpoint");
 	gt_tls.in_tracer--;
 }
 

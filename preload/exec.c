@@ -106,7 +106,7 @@ GT_EXPORT pid_t setsid(void)
 	pid_t r = GT_REAL(setsid)();
 
 	if (r != (pid_t)-1)
-		gt_service_detached();
+		gt_service_long_lived();
 	return r;
 }
 
@@ -115,7 +115,7 @@ GT_EXPORT int daemon(int nochdir, int noclose)
 	int r = GT_REAL(daemon)(nochdir, noclose);
 
 	if (r == 0)
-		gt_service_detached();
+		gt_service_long_lived();
 	return r;
 }
 

@@ -26,6 +26,17 @@ GT_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 	return r;
 }
 
+/* A program that listens is a server: it and the workers it forks get
+ * endpoints (core/service.c). */
+GT_EXPORT int listen(int fd, int backlog)
+{
+	int r = GT_REAL(listen)(fd, backlog);
+
+	if (r == 0)
+		gt_service_long_lived();
+	return r;
+}
+
 #define END_NEW_SOCKET (gt_end_and_note(&op, (uintptr_t)real_, r_))
 static inline void gt_end_and_note(struct gt_op *op, uintptr_t fn, int fd)
 {

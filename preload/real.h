@@ -84,6 +84,7 @@ typedef const struct timespec *gt_ts;
 	X(accept, int, (int, struct sockaddr *, socklen_t *))                             \
 	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))                       \
 	X(connect, int, (int, const struct sockaddr *, socklen_t))                        \
+	X(listen, int, (int, int))                                                        \
 	X(recv, ssize_t, (int, void *, size_t, int))                                      \
 	X(recvfrom, ssize_t, (int, void *, size_t, int, struct sockaddr *, socklen_t *))  \
 	X(recvmsg, ssize_t, (int, struct msghdr *, int))                                  \

@@ -1,5 +1,5 @@
 """Process lifecycle and faults under a trace started through the endpoint:
-fork without exec, exec, daemons, exit from a thread, _exit, SIGKILL and
+fork without exec, exec, daemons, pre-fork servers, exit from a thread, _exit, SIGKILL and
 repair, dlopen/dlclose and RTLD_DEEPBIND, a full disk, a removed file, a
 writer slower than the program (the memory cap)."""
 import os
@@ -299,6 +299,53 @@ class Lifecycle(Base):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertGreater(len([e for e in gt.trace_events(str(d / "dm.trace"))
                                 if e.type == "GoSleep"]), 10)
+
+    def test_prefork_server_workers_get_endpoints(self):
+        """A server that listens, then forks workers (nginx, gunicorn and
+        postgres in the foreground): each worker has an endpoint of its own,
+        and a trace through it shows the worker. A child forked before the
+        listen() (a plain fork) has none."""
+        d = self.tmp / "prefork"
+        d.mkdir()
+        script = ("import os,socket,sys,time\n"
+                  "def child(name):\n"
+                  "    open(f'{sys.argv[1]}/{name}','w').write(str(os.getpid()))\n"
+                  "    t=time.time()\n"
+                  "    while time.time()-t<5: time.sleep(0.01)\n"
+                  "    os._exit(0)\n"
+                  "pids=[]\n"
+                  "p=os.fork()\n"
+                  "if p==0: child('plain')\n"
+                  "pids.append(p)\n"
+                  "s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(8)\n"
+                  "for i in range(2):\n"
+                  "    p=os.fork()\n"
+                  "    if p==0: child(f'w{i}')\n"
+                  "    pids.append(p)\n"
+                  "for p in pids: os.waitpid(p,0)\n")
+        env = {"XDG_RUNTIME_DIR": str(d)}
+        p = gt.start_traced(["python3", "-c", script, str(d)], None, env=env, socket=None)
+        try:
+            names = ("plain", "w0", "w1")
+            gt.wait_until(lambda: all((d / n).exists() and (d / n).read_text() for n in names),
+                          timeout=10, what="the children's pid files")
+            pids = {n: (d / n).read_text() for n in names}
+            for n in ("w0", "w1"):
+                sock = d / "gotrace" / f"{pids[n]}.sock"
+                gt.wait_until(lambda: connectable(sock), timeout=10, what=f"{n}'s endpoint")
+            r = client("trace", pids["w0"], d / "w0.trace", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreater(len([e for e in gt.trace_events(str(d / "w0.trace"))
+                                    if e.type == "GoSleep"]), 10)
+            self.assertFalse((d / "gotrace" / f"{pids['plain']}.sock").exists(),
+                             "a child forked before listen() has no endpoint")
+            out, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertNotIn("gotrace:", err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def sleep_durations(ev):
