@@ -30,8 +30,8 @@ static inline int tracing(void)
  * tail jump, so the frame-pointer walk goes from it straight to the
  * program's caller).
  *
- * FREE(m) says the lock looks free: then libc's lock is called at once, as
- * when idle (glibc's trylock costs 3 ns more than its lock, a fifth of an
+ * FREE(m) says the lock looks free: then the hook calls libc's lock at
+ * once, as when idle (glibc's trylock costs 3 ns more than its lock, a fifth of an
  * uncontended lock and unlock). A mutex's lock word is 0 exactly when
  * nobody holds it and nobody waits, for every type (normal, recursive,
  * error-checking, robust and PI ones hold the owner's tid there). A lock
@@ -71,7 +71,7 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	GT_IDLE_FAST GT_EXPORT int name params                               \
 	{                                                                    \
 		int (*r_) params = __atomic_load_n(&gt_real.name, __ATOMIC_RELAXED); \
-		if (__builtin_expect(r_ && !tracing(), 1))                   \
+		if (__builtin_expect(r_ && (!tracing() || free_(m)), 1))    \
 			return r_ args;                                      \
 		return name##_traced args;                                   \
 	}
