@@ -1,6 +1,6 @@
-/* preload/sync.c - pthread waits and raw futex waits. While tracing, a lock is first tried:
- * only a contended lock is a wait (trylock-then-lock returns what lock
- * alone would, for every mutex type). Condition variables are cond waits,
+/* preload/sync.c - pthread waits and raw futex waits. While tracing, a lock
+ * is first tried: only a contended lock is a wait (trylock-then-lock returns
+ * what lock alone would, for every mutex type). Condition variables are cond waits,
  * the rest sync waits. */
 #include <errno.h>
 #include <linux/futex.h>
@@ -23,15 +23,16 @@ static inline int tracing(void)
  * lock goes straight to libc: lock storms take a lock in tens of ns, and
  * noting the call (for a trace that might start meanwhile) would cost a
  * tenth of that. A thread waiting on a lock when a trace starts shows as
- * runnable until it has the lock. Three functions, so that each path pays
- * only for itself: the hook (a check and a tail jump), _traced (the try, no
- * frame: an uncontended lock while tracing costs one call more than idle)
- * and _wait (the recorded wait, with its frame; _traced reaches it by a
- * tail jump, so the frame-pointer walk goes from it straight to the
- * program's caller).
+ * runnable until it has the lock.
  *
- * FREE(m) says the lock looks free: then the hook calls libc's lock at
- * once, as when idle (glibc's trylock costs 3 ns more than its lock, a fifth of an
+ * Three functions, so that each path pays only for itself: the hook (a
+ * check, a look at the lock word, a tail jump to libc), _traced (the try,
+ * without a frame) and _wait (the recorded wait, with its frame; _traced
+ * reaches it by a tail jump, so the frame-pointer walk goes from it straight
+ * to the program's caller).
+ *
+ * FREE(m) says the lock looks free: then the hook calls libc's lock at once,
+ * as when idle (glibc's trylock costs 3 ns more than its lock, a fifth of an
  * uncontended lock and unlock). A mutex's lock word is 0 exactly when
  * nobody holds it and nobody waits, for every type (normal, recursive,
  * error-checking, robust and PI ones hold the owner's tid there). A lock
