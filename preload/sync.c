@@ -1,7 +1,7 @@
 /* preload/sync.c - pthread waits and raw futex waits. While tracing, a lock
  * is first tried: only a contended lock is a wait (trylock-then-lock returns
- * what lock alone would, for every mutex type). Condition variables are cond waits,
- * the rest sync waits. */
+ * what lock alone would, for every mutex type). Condition variables are
+ * cond waits, the rest sync waits. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
