@@ -62,7 +62,7 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	}                                                                    \
 	static GT_IDLE_FAST __attribute__((noinline)) int name##_traced params \
 	{                                                                    \
-		if (!tracing() || free_(m))                                  \
+		if (!tracing())   /* the hook ran before libc was resolved */ \
 			return GT_REAL(name) args;                           \
 		int t_ = GT_REAL(try_)(m);                                   \
 		if (__builtin_expect(t_ != EBUSY, 1))                        \
