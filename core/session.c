@@ -122,14 +122,10 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 		gt_writer_close(err, 0);
 		return 0;
 	}
+	gt_writer_drain();
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
 	/* Threads read this (acquire) before their clock: every event they
-	 * write is later than the snapshot's. The snapshot is written by the
-	 * service loop's next drain, after the requester has been answered
-	 * (it defines the threads' start stacks, and the first symbolisation
-	 * loads libdw: milliseconds a program started with GOTRACE_FILE would
-	 * otherwise wait for before main). Chunks are taken in the order they
-	 * were submitted, so the snapshot stays the first batch of P 0. */
+	 * write is later than the snapshot's. */
 	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
 	return s;
 }
