@@ -384,6 +384,20 @@ class Errors(RpcCase):
                 self.assertEqual(curl_unix(p.sock, req(method, params)), err_reply(code, msg))
         check_still_serves(self, p, self.d)
 
+    def test_killed_right_after_start_leaves_a_readable_trace(self):
+        """Once startGoTrace has answered, the file holds the header and the
+        snapshot of the threads: a process killed at once (SIGKILL, or a
+        pipeline's SIGPIPE) leaves a trace Go's parser reads, not 0 bytes."""
+        for i in range(5):
+            p = Program(self.d, socket=str(self.d / f"k{i}.sock"))
+            f = self.d / f"k{i}.trace"
+            # The reply line, then the kill at once (not waiting for the
+            # server to close the connection, as stream_call does).
+            self.assertEqual(call(p.sock, req("debug_startGoTrace", [str(f)])), NULL_REPLY)
+            p.proc.kill()
+            p.proc.communicate(timeout=20)
+            parses(self, f)
+
     def test_already_in_progress(self):
         p = self.program()
         a, b = self.d / "a.trace", self.d / "b.trace"
