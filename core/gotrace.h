@@ -146,6 +146,30 @@ void gt_fd_epoll_add(int epfd, int fd);
 /* Heap accounting, while tracing (core/heap.c). usable = the real
  * allocator's malloc_usable_size of the block. */
 #define GT_HEAP_FOLD (64 << 10)
+
+/* Set at trace start (before the session is published): the allocator we
+ * forward to is glibc's, whose block sizes gt_glibc_usable reads. */
+extern int gt_heap_glibc;
+
+/* glibc's malloc_usable_size of a block in use, read from its chunk header
+ * (malloc/malloc.c: the size word before the block, low bits flags, bit 1
+ * IS_MMAPPED; usable = chunk size - 8, or - 16 for an mmapped chunk) with
+ * no call and without glibc's look at the next chunk's header, which only
+ * tells a block in use from a free one: a block malloc just returned, or
+ * one the program passes to free or realloc, is in use. x86-64 layout (the
+ * same in every glibc; no memory tagging there); hooks elsewhere call the
+ * allocator's malloc_usable_size. */
+#if defined(__x86_64__)
+#define GT_GLIBC_USABLE 1
+static inline size_t gt_glibc_usable(const void *p)
+{
+	size_t h = ((const size_t *)p)[-1];
+
+	return (h & ~(size_t)7) - (h & 2 ? 16 : 8);
+}
+#else
+#define GT_GLIBC_USABLE 0
+#endif
 void gt_heap_fold(int64_t v, uint64_t s, size_t big);
 
 static inline void gt_heap_add(int64_t d, uint64_t s, size_t req)

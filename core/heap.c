@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -38,11 +39,17 @@ static int glibc_allocator(void)
 	       a.dli_fbase == b.dli_fbase;
 }
 
+int gt_heap_glibc;
+
 uint64_t gt_heap_begin(void)
 {
 	int64_t base = 0;
+	int glibc = glibc_allocator();
 
-	if (glibc_allocator()) {
+	/* glibc before 2.34 checks blocks in libc itself under MALLOC_CHECK_
+	 * (a trailing magic byte the usable size leaves out): ask it then. */
+	__atomic_store_n(&gt_heap_glibc, glibc && !getenv("MALLOC_CHECK_"), __ATOMIC_RELAXED);
+	if (glibc) {
 		struct mallinfo2 mi = mallinfo2();
 		base = (int64_t)(mi.uordblks + mi.hblkhd);
 	}
