@@ -105,9 +105,12 @@ START_TEST(threads_and_blocks)
 }
 END_TEST
 
+static unsigned busy_started;   /* atomic */
+
 static void *busy(void *arg)
 {
 	unsigned i = 0;
+	__atomic_add_fetch(&busy_started, 1, __ATOMIC_RELEASE);
 	while (__atomic_load_n(&running, __ATOMIC_ACQUIRE)) {
 		op(i++, 30);
 		if (i % 40 == 0) {
@@ -131,6 +134,11 @@ START_TEST(start_stop_storm)
 	running = 1;
 	for (int i = 0; i < 6; i++)
 		ck_assert_int_eq(spawn(&w[i], busy, NULL), 0);
+	/* Running (so every snapshot declares them): a worker not started yet
+	 * when a short cycle begins, and given no CPU in it on a loaded
+	 * machine, would be in no trace of that cycle. */
+	while (__atomic_load_n(&busy_started, __ATOMIC_ACQUIRE) < 6)
+		sleep_us(100);
 	for (int cycle = 0; cycle < 20; cycle++) {
 		snprintf(f, sizeof(f), "%s/storm%d.trace", dir, cycle);
 		ck_assert_msg(gt_session_start_sync(f, err, sizeof(err)) == 0, "%s", err);
@@ -174,12 +182,23 @@ END_TEST
 
 /* The writer stalls on a pipe nobody reads yet: threads reach the cap,
  * wait, and the wait shows in the trace. */
+static uint64_t waits_before;   /* set before slow_reader starts */
+
 static void *slow_reader(void *arg)
 {
 	const char *fifo = arg;
 	char buf[65536];
+	struct gt_buf_stats st;
 	int fd = open(fifo, O_RDONLY);
-	sleep_us(500000);   /* the pipe fills, the writer blocks */
+	/* The pipe fills, the writer blocks, the threads reach the cap and
+	 * wait: not read until one has (or 20 s have passed: the test then
+	 * fails on the count), however fast or slow the threads run. */
+	for (int i = 0; i < 2000; i++) {
+		gt_buf_get_stats(&st);
+		if (st.waits > waits_before)
+			break;
+		sleep_us(10000);
+	}
 	int out = open((const char *)fifo + strlen(fifo) + 1, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -190,10 +209,13 @@ static void *slow_reader(void *arg)
 	return NULL;
 }
 
-/* Enough events to overflow the 2 MiB minimum pool several times; fewer
- * under TSan, whose slowdown makes checking a 20 MB trace take minutes. */
+/* Enough events to overflow what the stalled writer holds (the 1 MiB
+ * pool, its 1 MiB output buffer, the pipe) twice over: ~20 bytes an op.
+ * Fewer under TSan, whose slowdown makes checking a 20 MB trace take
+ * minutes (30000 made 2.4 MB there: no margin once its ops got faster and
+ * their timestamp deltas shorter). */
 #if defined(__SANITIZE_THREAD__)
-#define SPIN_OPS 30000
+#define SPIN_OPS 60000
 #else
 #define SPIN_OPS 100000
 #endif
@@ -221,8 +243,9 @@ START_TEST(memory_cap)
 	snprintf(names, 300, "%s/fifo", dir);
 	snprintf(names + strlen(names) + 1, 300, "%s/cap.trace", dir);
 	ck_assert_int_eq(mkfifo(names, 0600), 0);
-	pthread_create(&rd, NULL, slow_reader, names);
 	gt_buf_get_stats(&before);
+	waits_before = before.waits;
+	pthread_create(&rd, NULL, slow_reader, names);
 	ck_assert_msg(gt_session_start_sync(names, err, sizeof(err)) == 0, "%s", err);
 	for (int i = 0; i < 4; i++)
 		spawn(&w[i], spinner, NULL);

@@ -1,0 +1,113 @@
+"""GOTRACE_UNWIND=auto (the default) walks frame records where they are
+exact and hands every other stack to libunwind. tests/programs/unwind.c
+blocks in read() from five shapes of stack, one thread each: frame pointers
+throughout, through a function built without them that uses rbp, through
+one that leaves rbp alone (called through a pointer: its caller's record is
+one frame too far up), from qsort's callback inside libc, and 100 frames
+deep. With every read recorded (GOTRACE_BLOCK_NS=0):
+  - the syscall profile's stacks are exactly libunwind's
+    (GOTRACE_UNWIND=libunwind), shape by shape, and every shape has its
+    innermost program frames (rd < the shape's function);
+  - the frame-record walk did the work for the frame-pointer shapes
+    (GOTRACE_DEBUG's count), so the test cannot pass by always falling back;
+  - GOTRACE_UNWIND=fp, which trusts every record, gets the two shapes
+    without frame pointers wrong: the check above can tell."""
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+
+N = 2000
+SHAPES = {"fp": "fp_leaf", "nofp": "nofp_busy", "untouched": "nofp_untouched",
+          "qsort": "cmp", "deep": "deep"}
+
+
+def stacks(trace):
+    """{stack (tuple of function names, innermost first): delay text}"""
+    with gt.tempdir() as d:
+        pb = d / "syscall.pb"
+        with open(pb, "wb") as f:
+            r = gt._go(["tool", "trace", "-pprof=syscall", trace], stdout=f,
+                       stderr=subprocess.PIPE, capture_output=False)
+        assert r.returncode == 0, r.stderr
+        r = gt._go(["tool", "pprof", "-traces", "-symbolize=none", str(pb)], text=True)
+        assert r.returncode == 0, r.stderr
+    out = {}
+    for block in r.stdout.split("-----------+")[1:]:
+        lines = [l.strip() for l in block.splitlines()[1:] if l.strip()]
+        if not lines:
+            continue
+        first = lines[0].split()
+        frames = (first[-1], *lines[1:])
+        out[frames] = first[0]
+    return out
+
+
+class Unwind(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir()
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.exe = gt.program("unwind")
+        cls.plain = gt.run_plain([cls.exe, str(N)], timeout=120)
+        cls.runs = {}
+        for mode in ("auto", "libunwind", "fp"):
+            trace = str(cls.tmp / f"{mode}.trace")
+            env = {"GOTRACE_BLOCK_NS": "0", "GOTRACE_DEBUG": "1", "GOTRACE_UNWIND": mode}
+            cls.runs[mode] = (trace, gt.run_traced([cls.exe, str(N)], trace, env=env,
+                                                   timeout=120))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def by_shape(self, mode):
+        trace, r = self.runs[mode]
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, self.plain.stdout)
+        got = {}
+        for frames in stacks(trace):
+            if frames[0] != "read" or len(frames) < 3 or frames[1] != "rd":
+                continue
+            shape = next((s for s, fn in SHAPES.items() if frames[2] == fn), None)
+            self.assertIsNotNone(shape, f"{mode}: a read from nowhere known: {frames}")
+            got.setdefault(shape, set()).add(frames)
+        return got
+
+    def test_auto_stacks_are_libunwinds(self):
+        auto, unw = self.by_shape("auto"), self.by_shape("libunwind")
+        self.assertEqual(set(unw), set(SHAPES), f"libunwind's shapes: {sorted(unw)}")
+        for shape in SHAPES:
+            self.assertEqual(auto.get(shape), unw[shape], f"shape {shape}")
+        # The shapes' frames as written in unwind.c.
+        self.assertIn(("read", "rd", "fp_leaf", "fp_mid", "shape"), unw["fp"])
+        self.assertIn(("read", "rd", "nofp_untouched", "untouched_caller", "shape"),
+                      unw["untouched"])
+        self.assertTrue(any(f[3] == "shape" for f in unw["nofp"]), unw["nofp"])
+        self.assertTrue(all(len(f) == 64 for f in unw["deep"]), {len(f) for f in unw["deep"]})
+
+    def test_frame_records_did_the_work(self):
+        _, r = self.runs["auto"]
+        m = re.search(r"gotrace: unwind: (\d+) frame-record walks, (\d+) libunwind, "
+                      r"(\d+) learned", r.stderr)
+        self.assertTrue(m, r.stderr)
+        walks, unw, learned = map(int, m.groups())
+        # fp and deep: N reads each; nofp, untouched, qsort: libunwind.
+        self.assertGreaterEqual(walks, 2 * N - 10, r.stderr)
+        self.assertGreaterEqual(unw + learned, 2 * N + N // 16, r.stderr)
+        self.assertLess(learned, 100, "verdicts are learned once per address")
+
+    def test_trusting_every_record_is_wrong(self):
+        """GOTRACE_UNWIND=fp loses frames on the shapes without frame
+        pointers: the comparison above is able to fail."""
+        fp, unw = self.by_shape("fp"), self.by_shape("libunwind")
+        self.assertEqual(fp.get("fp"), unw["fp"])
+        self.assertNotEqual(fp.get("untouched"), unw["untouched"])
+
+
+if __name__ == "__main__":
+    unittest.main()
