@@ -62,9 +62,13 @@ void gt_config_load(void)
 				      1u << 20) << 20;
 	gt_cfg.stack_depth = (unsigned)num_env("GOTRACE_STACK_DEPTH", 64, 1, 64);
 	const char *uw = getenv("GOTRACE_UNWIND");
-	if (uw && *uw && strcmp(uw, "fp") && strcmp(uw, "libunwind"))
-		gt_log("GOTRACE_UNWIND=%s: want fp or libunwind, using libunwind", uw);
-	gt_cfg.unwind_fp = uw && !strcmp(uw, "fp");
+	gt_cfg.unwind = GT_UNWIND_AUTO;
+	if (uw && !strcmp(uw, "fp"))
+		gt_cfg.unwind = GT_UNWIND_FP;
+	else if (uw && !strcmp(uw, "libunwind"))
+		gt_cfg.unwind = GT_UNWIND_LIBUNWIND;
+	else if (uw && *uw && strcmp(uw, "auto"))
+		gt_log("GOTRACE_UNWIND=%s: want auto, libunwind or fp; using auto", uw);
 	gt_cfg.malloc_log_bytes = num_env("GOTRACE_MALLOC_LOG", 1u << 20, 1, UINT64_MAX);
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
 	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);

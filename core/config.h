@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+/* GOTRACE_UNWIND: auto (frame records where known exact, else libunwind),
+ * libunwind, fp (frame records only). */
+enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
+
 #define GT_PATH_MAX 4096
 
 struct gt_config {
@@ -18,7 +22,7 @@ struct gt_config {
 	uint64_t block_ns;       /* GOTRACE_BLOCK_NS: shortest wait recorded */
 	uint64_t buffer_bytes;   /* GOTRACE_BUFFER_MB: cap on trace buffers */
 	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */
-	int unwind_fp;           /* GOTRACE_UNWIND=fp: walk frame pointers */
+	int unwind;              /* GOTRACE_UNWIND: GT_UNWIND_* */
 	uint64_t malloc_log_bytes; /* GOTRACE_MALLOC_LOG: log allocations this big */
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */

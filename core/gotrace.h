@@ -223,5 +223,8 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
 void gt_service_long_lived(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
+/* After dlclose: code may be mapped at the unloaded library's addresses
+ * later; the frame-record walk forgets what it knew of them. */
+void gt_stack_forget_code(void);
 
 #endif

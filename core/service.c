@@ -448,7 +448,7 @@ void gt_init(void)
 	my_pid = getpid();
 	gt_config_load();
 	gt_thread_init_main();
-	gt_stack_thread_init();
+	gt_stack_thread_init(0);
 	if (gt_stack_init())
 		gt_log("stack table unavailable: events have no stacks");
 	gt_emit_set_drain(gt_writer_drain);

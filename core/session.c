@@ -196,6 +196,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 		       "GOTRACE_BUFFER_MB raises the cap",
 		       (unsigned long long)(bs1.waits - bs0.waits),
 		       (unsigned long long)((bs1.wait_ns - bs0.wait_ns) / 1000000));
+	gt_stack_log_stats();
 	cur_path[0] = '\0';
 	gt_buf_trim();
 	if (r)

@@ -21,6 +21,7 @@
 #include "core/config.h"
 #include "core/gotrace.h"
 #include "core/lock.h"
+#include "core/log.h"
 #include "core/tsan.h"
 
 #define ID_PAGE 4096u
@@ -57,13 +58,13 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
-/* Frame-pointer walk, for programs built with frame pointers
- * (GOTRACE_UNWIND=fp; TSan builds always, as libunwind's per-thread cache
- * destructor crashes TSan's runtime at thread exit). Bounds-checked: each
- * frame lies above the last and below the top of this thread's stack, so
- * a frame without a frame pointer (rbp holding anything) ends the walk
- * instead of a read of unmapped memory. */
-void gt_stack_thread_init(void)
+/* Frame-pointer walks. Bounds-checked: each frame lies above the last and
+ * below the top of this thread's stack, so a frame without a frame pointer
+ * (rbp holding anything) ends the walk instead of a read of unmapped
+ * memory. The top: our thread trampoline's frame (the stack ends there for
+ * us), or for the main thread (GOTRACE_UNWIND=fp) and threads we did not
+ * start (TSan's test threads) the stack's end from pthread_getattr_np. */
+void gt_stack_thread_init(uintptr_t top)
 {
 	struct gt_tls *tls = &gt_tls;
 	pthread_attr_t a;
@@ -71,10 +72,17 @@ void gt_stack_thread_init(void)
 	size_t size;
 
 #if !defined(__SANITIZE_THREAD__)
-	if (!gt_cfg.unwind_fp)
-		return;
+	if (gt_cfg.unwind == GT_UNWIND_LIBUNWIND || (!top && gt_cfg.unwind != GT_UNWIND_FP))
+		return;   /* auto: the main thread's walks end in libc's start-up
+			   * code, which keeps no frame record: libunwind */
 #endif
-	if (tls->stack_hi || pthread_getattr_np(pthread_self(), &a))
+	if (tls->stack_hi)
+		return;
+	if (top) {
+		tls->stack_hi = top;
+		return;
+	}
+	if (pthread_getattr_np(pthread_self(), &a))
 		return;
 	if (pthread_attr_getstack(&a, &lo, &size) == 0)
 		tls->stack_hi = (uintptr_t)lo + size;
@@ -85,11 +93,13 @@ static uintptr_t stack_top(void)
 {
 #if defined(__SANITIZE_THREAD__)
 	if (!gt_tls.stack_hi)
-		gt_stack_thread_init();   /* test threads: never in a signal handler */
+		gt_stack_thread_init(0);   /* test threads: never in a signal handler */
 #endif
 	return gt_tls.stack_hi;   /* 0 for threads met outside our trampoline */
 }
 
+/* GOTRACE_UNWIND=fp (TSan builds always, as libunwind's per-thread cache
+ * destructor crashes TSan's runtime at thread exit): frame records only. */
 static int fp_backtrace(void **buf, int max)
 {
 	uintptr_t *fp = __builtin_frame_address(0);
@@ -111,13 +121,181 @@ static int fp_backtrace(void **buf, int max)
 	return n;
 }
 
+/* GOTRACE_UNWIND=auto (the default): frame records where they are exact,
+ * libunwind elsewhere. Whether a frame keeps its record is a property of
+ * the code at its return address: a function built with frame pointers has
+ * CFA = rbp + 16 at every call it makes, one built without does not (and
+ * the record rbp points to then is an ancestor's, or garbage). libunwind's
+ * CFI steps tell, once per return address: the frame keeps its record when
+ * the caller's sp is rbp + 16 and [rbp], [rbp + 8] hold the caller's rbp
+ * and pc. A walk uses the records only when every program frame it steps
+ * through is known to keep one and it ends at our thread trampoline;
+ * otherwise the stack is libunwind's (learning any address not known yet
+ * first). Addresses are kept in an insert-only table (pc | verdict, CAS
+ * into empty slots); when it is full, unknown addresses stay unknown. The
+ * table is emptied after every dlclose, so that code mapped later at the
+ * same addresses is learned afresh; code without CFI (a JIT's) is never
+ * vouched for. The walk stays bounds-checked (each record above the last,
+ * below the trampoline's). The main thread's stacks end in libc's start-up
+ * code, which keeps no records: libunwind for them. */
+#define FPV_BITS 16
+#define FPV_PROBES 16
+#define FPV_GOOD (1ull << 63)
+#define FPV_BAD (1ull << 62)
+#define FPV_PC (FPV_BAD - 1)
+
+static uint64_t *fpv;        /* 1 << FPV_BITS entries, mapped at the first trace */
+static int fpv_full;         /* atomic */
+static uint64_t n_fp, n_unw, n_learn;   /* atomic; counted with GOTRACE_DEBUG */
+
+static inline uint64_t *fpv_at(uintptr_t pc, unsigned i)
+{
+	uint64_t h = ((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> (64 - FPV_BITS);
+
+	return &fpv[(h + i) & ((1u << FPV_BITS) - 1)];
+}
+
+/* 1: keeps its record at this return address; -1: does not; 0: unknown. */
+static inline int fpv_get(uintptr_t pc)
+{
+	for (unsigned i = 0; i < FPV_PROBES; i++) {
+		uint64_t v = __atomic_load_n(fpv_at(pc, i), __ATOMIC_RELAXED);
+		if (!v)
+			return 0;
+		if ((v & FPV_PC) == pc)
+			return v & FPV_GOOD ? 1 : -1;
+	}
+	return 0;
+}
+
+static void fpv_put(uintptr_t pc, int good)
+{
+	uint64_t want = (uint64_t)pc | (good ? FPV_GOOD : FPV_BAD);
+
+	if (!pc || ((uint64_t)pc & ~FPV_PC))
+		return;
+	for (unsigned i = 0; i < FPV_PROBES; i++) {
+		uint64_t v = 0;
+		if (__atomic_compare_exchange_n(fpv_at(pc, i), &v, want, 0, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED) || (v & FPV_PC) == pc)
+			return;
+	}
+	__atomic_store_n(&fpv_full, 1, __ATOMIC_RELAXED);
+}
+
+static inline void count(uint64_t *c)
+{
+	if (__builtin_expect(gt_cfg.debug != 0, 0))
+		__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+/* Give every return address of this stack its verdict, then return the
+ * stack from libunwind. The two reads are below the caller's sp, inside
+ * the frame libunwind just stepped out of: mapped. */
+static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	unw_word_t ip, bp;
+
+	count(&n_learn);
+	if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0 &&
+	    unw_get_reg(&c, UNW_REG_IP, &ip) == 0 && unw_get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
+		int prog = 0;
+		for (int k = 0; k < max && unw_step(&c) > 0; k++) {
+			unw_word_t ip2, sp2, bp2;
+			if (unw_get_reg(&c, UNW_REG_IP, &ip2) || unw_get_reg(&c, UNW_REG_SP, &sp2) ||
+			    unw_get_reg(&c, UNW_X86_64_RBP, &bp2))
+				break;
+			if (!gt_stack_is_self(ip)) {
+				prog = 1;
+				fpv_put(ip, sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
+						((const uintptr_t *)bp)[1] == ip2);
+			} else if (prog) {
+				break;   /* our trampoline */
+			}
+			ip = ip2;
+			bp = bp2;
+		}
+	}
+	/* An address libunwind did not reach (code without CFI: a JIT's) is
+	 * one we cannot vouch for; saying so once keeps it from being learned
+	 * again on every walk. */
+	if (!fpv_get(pc))
+		fpv_put(pc, 0);
+	return unw_backtrace(buf, max);
+}
+
+void gt_stack_forget_code(void)
+{
+	uint64_t *t = __atomic_load_n(&fpv, __ATOMIC_RELAXED);
+
+	if (t)
+		for (unsigned i = 0; i < 1u << FPV_BITS; i++)
+			__atomic_store_n(&t[i], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&fpv_full, 0, __ATOMIC_RELAXED);
+}
+
+/* (TSan builds walk frame records only: unused there.) */
+static __attribute__((unused)) int auto_backtrace(void **buf, int max)
+{
+	uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t hi = gt_tls.stack_hi;
+	int n = 0, prog = 0;
+
+	if (!hi || !fpv)
+		goto unw;
+	while (n < max && (uintptr_t)(fp + 2) <= hi) {
+		uintptr_t *next = (uintptr_t *)fp[0];
+		uintptr_t ret = fp[1];
+		if (!ret)
+			goto unw;
+		buf[n++] = (void *)ret;
+		if (gt_stack_is_self(ret)) {
+			if (prog) {
+				count(&n_fp);
+				return n;   /* our thread trampoline: the stack ends */
+			}
+		} else {
+			prog = 1;
+			int v = fpv_get(ret);
+			if (v < 0)
+				goto unw;
+			if (v == 0)
+				return __atomic_load_n(&fpv_full, __ATOMIC_RELAXED) ?
+					       unw_backtrace(buf, max) : learn(buf, max, ret);
+		}
+		if (next <= fp || (uintptr_t)next & 7)
+			goto unw;
+		fp = next;
+	}
+	if (n == max) {
+		count(&n_fp);
+		return n;   /* as deep as asked */
+	}
+unw:
+	count(&n_unw);
+	return unw_backtrace(buf, max);
+}
+
 static int backtrace_(void **buf, int max)
 {
 #if defined(__SANITIZE_THREAD__)
 	return fp_backtrace(buf, max);
 #else
-	return gt_cfg.unwind_fp ? fp_backtrace(buf, max) : unw_backtrace(buf, max);
+	if (gt_cfg.unwind == GT_UNWIND_AUTO)
+		return auto_backtrace(buf, max);
+	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : unw_backtrace(buf, max);
 #endif
+}
+
+void gt_stack_log_stats(void)
+{
+	if (gt_cfg.debug)
+		gt_log("unwind: %llu frame-record walks, %llu libunwind, %llu learned",
+		       (unsigned long long)__atomic_load_n(&n_fp, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&n_unw, __ATOMIC_RELAXED),
+		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
 }
 
 int gt_stack_is_self(uintptr_t pc)
@@ -144,6 +322,8 @@ void gt_stack_prepare(void)
 	done = 1;
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	if (gt_cfg.unwind == GT_UNWIND_AUTO)
+		fpv = gt_map(sizeof(*fpv) << FPV_BITS);   /* NULL: libunwind only */
 	backtrace_(warm, 8);
 }
 

@@ -55,8 +55,13 @@ const char *gt_stack_fn_name(uintptr_t real);
 /* Is pc inside libgotrace's own code? */
 int gt_stack_is_self(uintptr_t pc);
 
-/* GOTRACE_UNWIND=fp: note this thread's stack bounds for the frame-pointer
- * walk. On the thread itself, at its start (not in a signal handler). */
-void gt_stack_thread_init(void);
+/* Note this thread's stack top for the frame-pointer walks: top = our
+ * trampoline's frame + 16 (the stack ends there for us), or 0 for the
+ * stack's end (pthread_getattr_np; the main thread with GOTRACE_UNWIND=fp).
+ * On the thread itself, at its start (not in a signal handler). */
+void gt_stack_thread_init(uintptr_t top);
+
+/* GOTRACE_DEBUG: how the stacks were walked, on stderr. */
+void gt_stack_log_stats(void);
 
 #endif

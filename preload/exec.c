@@ -119,9 +119,12 @@ GT_EXPORT int daemon(int nochdir, int noclose)
 	return r;
 }
 
-/* Stacks through a library's code are named while it is still mapped. */
+/* Stacks through a library's code are named while it is still mapped;
+ * after it is gone, the frame-record walk forgets its addresses. */
 GT_EXPORT int dlclose(void *handle)
 {
 	gt_service_sync();
-	return GT_REAL(dlclose)(handle);
+	int r = GT_REAL(dlclose)(handle);
+	gt_stack_forget_code();
+	return r;
 }

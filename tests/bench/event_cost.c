@@ -3,13 +3,17 @@
  * of read(/dev/zero, 1 byte) per round and prints the median ns per call:
  * the recorded stack is read < reads < deep x7 < main, 10 frames (libunwind
  * also walks libc's 3 start-up frames below main, which the trace omits).
+ * The main thread's stacks are always libunwind's; in a thread, the default
+ * GOTRACE_UNWIND=auto walks frame records (this program has them).
  * scripts/bench runs it plain, with the library idle, and tracing with
  * GOTRACE_BLOCK_NS=0 (every call recorded); recorded - idle = the cost of
  * recording: two clock reads, stack capture, stack-table lookup, encoding. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +52,18 @@ static __attribute__((noinline)) double deep(int depth)
 	return r;
 }
 
+static void *run(void *arg)
+{
+	double *v = arg;
+
+	deep(6);   /* warm up: stacks interned, symbols written */
+	for (int r = 0; r < ROUNDS; r++)
+		v[r] = deep(6);   /* deep(6) .. deep(0): 7 frames */
+	return NULL;
+}
+
+/* `event_cost [N [thread]]`: with "thread", the reads run in a second
+ * thread (the stack ends in run instead of main: still 10 frames). */
 int main(int argc, char **argv)
 {
 	double v[ROUNDS];
@@ -55,9 +71,13 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		n = atol(argv[1]);
 	fd = open("/dev/zero", O_RDONLY);
-	deep(6);   /* warm up: stacks interned, symbols written */
-	for (int r = 0; r < ROUNDS; r++)
-		v[r] = deep(6);   /* deep(6) .. deep(0): 7 frames */
+	if (argc > 2 && strcmp(argv[2], "thread") == 0) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, run, v) || pthread_join(t, NULL))
+			return 1;
+	} else {
+		run(v);
+	}
 	qsort(v, ROUNDS, sizeof(v[0]), cmp);
 	printf("%.1f\n", v[ROUNDS / 2]);
 	return 0;
