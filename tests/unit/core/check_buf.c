@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "tests/unit/check_main.h"
 
 #define PRODUCERS 4
 #define PER 3000
@@ -111,9 +112,5 @@ int main(void)
 	tcase_add_test(tc, fifo_and_cap);
 	tcase_add_test(tc, cap_without_consumer);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

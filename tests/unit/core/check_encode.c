@@ -7,6 +7,7 @@
 
 #include "core/decode.h"
 #include "core/encode.h"
+#include "tests/unit/check_main.h"
 
 #define BYTES(...) ((const uint8_t[]){ __VA_ARGS__ })
 #define ck_bytes(p, end, exp)                                                  \
@@ -273,9 +274,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(suite());
 }

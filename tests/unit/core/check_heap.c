@@ -12,6 +12,7 @@
 
 #include "core/gotrace.h"
 #include "core/heap.h"
+#include "tests/unit/check_main.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SANITIZED 1
@@ -81,9 +82,5 @@ int main(void)
 	TCase *tc = tcase_create("usable");
 	tcase_add_test(tc, usable_matches_glibc);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

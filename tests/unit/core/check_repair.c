@@ -11,6 +11,7 @@
 
 #include "core/repair.h"
 #include "tracecheck.h"
+#include "tests/unit/check_main.h"
 
 static char *load(const char *name, size_t *n)
 {
@@ -116,9 +117,5 @@ int main(void)
 	tcase_add_test(tc, running_at_end);
 	tcase_add_test(tc, bad_input);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

@@ -16,6 +16,7 @@
 #include "core/session.h"
 #include "core/summary.h"
 #include "tracecheck.h"
+#include "tests/unit/check_main.h"
 
 static char dir[] = "/tmp/gt-session-XXXXXX";
 static uint32_t running;
@@ -310,9 +311,5 @@ int main(void)
 	tcase_add_test(tc, memory_cap);
 	tcase_add_test(tc, errors);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

@@ -7,6 +7,7 @@
 
 #include "core/gotrace.h"
 #include "core/stack.h"
+#include "tests/unit/check_main.h"
 
 #define THREADS 8
 #define STACKS 2000
@@ -117,9 +118,5 @@ int main(void)
 	tcase_add_test(tc, concurrent_intern);
 	tcase_add_test(tc, capture);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tracecheck.h"
+#include "tests/unit/check_main.h"
 
 static const struct {
 	const char *file, *err;   /* err NULL: valid */
@@ -53,9 +54,5 @@ int main(void)
 	TCase *tc = tcase_create("mistakes");
 	tcase_add_loop_test(tc, agrees_with_go, 0, sizeof(cases) / sizeof(cases[0]));
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }

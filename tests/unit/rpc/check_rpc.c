@@ -8,6 +8,7 @@
 #include "rpc/framing.h"
 #include "rpc/json.h"
 #include "rpc/proto.h"
+#include "tests/unit/check_main.h"
 
 /* ------------------------------------------------------------- json */
 
@@ -431,9 +432,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *r = srunner_create(suite());
-	srunner_run_all(r, CK_NORMAL);
-	int failed = srunner_ntests_failed(r);
-	srunner_free(r);
-	return failed ? 1 : 0;
+	return gt_check_run(suite());
 }

@@ -10,6 +10,7 @@
 
 #include "core/symbol.h"
 #include "fixture.h"
+#include "tests/unit/check_main.h"
 
 int main(void);
 
@@ -200,9 +201,5 @@ int main(void)
 	tcase_add_test(tc, bad_pcs);
 	tcase_add_test(tc, reset_and_main);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return gt_check_run(s);
 }
