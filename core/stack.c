@@ -14,6 +14,9 @@
 #include <pthread.h>
 #include <link.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/auxv.h>
 #include <urcu-bp.h>
 #include <urcu/rculfhash.h>
 
@@ -30,6 +33,7 @@
 
 static struct cds_lfht *table;
 static uintptr_t self_lo, self_hi;          /* our executable segment */
+extern void *__libc_stack_end;              /* ld.so: the stack at _start */
 static struct gt_stack **id_pages[ID_PAGES];/* published with release */
 static struct gt_lock id_lock = GT_LOCK_INIT;
 static uint32_t next_id = 1;                /* atomic */
@@ -62,8 +66,9 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
  * below the top of this thread's stack, so a frame without a frame pointer
  * (rbp holding anything) ends the walk instead of a read of unmapped
  * memory. The top: our thread trampoline's frame (the stack ends there for
- * us), or for the main thread (GOTRACE_UNWIND=fp) and threads we did not
- * start (TSan's test threads) the stack's end from pthread_getattr_np. */
+ * us); on the main thread where _start found the stack (auto) or the
+ * stack's end from pthread_getattr_np (fp, and TSan's test threads, which
+ * we did not start). */
 void gt_stack_thread_init(uintptr_t top)
 {
 	struct gt_tls *tls = &gt_tls;
@@ -72,12 +77,18 @@ void gt_stack_thread_init(uintptr_t top)
 	size_t size;
 
 #if !defined(__SANITIZE_THREAD__)
-	if (gt_cfg.unwind == GT_UNWIND_LIBUNWIND || (!top && gt_cfg.unwind != GT_UNWIND_FP))
-		return;   /* auto: the main thread's walks end in libc's start-up
-			   * code, which keeps no frame record: libunwind */
+	if (gt_cfg.unwind == GT_UNWIND_LIBUNWIND)
+		return;
 #endif
 	if (tls->stack_hi)
 		return;
+	/* auto, main thread: everything is below where _start found the stack
+	 * (the walk ends before, in libc's start-up code). */
+	if (!top && gt_cfg.unwind == GT_UNWIND_AUTO) {
+		if (getpid() == (pid_t)syscall(SYS_gettid))
+			tls->stack_hi = (uintptr_t)__libc_stack_end;
+		return;
+	}
 	if (top) {
 		tls->stack_hi = top;
 		return;
@@ -136,15 +147,19 @@ static int fp_backtrace(void **buf, int max)
  * table is emptied after every dlclose, so that code mapped later at the
  * same addresses is learned afresh; code without CFI (a JIT's) is never
  * vouched for. The walk stays bounds-checked (each record above the last,
- * below the trampoline's). The main thread's stacks end in libc's start-up
- * code, which keeps no records: libunwind for them. */
+ * below the trampoline's, or on the main thread below where _start found
+ * the stack). The main thread's stacks end in libc's start-up code, which
+ * keeps no records: main's return address into it is learned as an end
+ * (the frames from there down are libc's, then _start's). */
 #define FPV_BITS 16
 #define FPV_PROBES 16
 #define FPV_GOOD (1ull << 63)
 #define FPV_BAD (1ull << 62)
+#define FPV_END (FPV_GOOD | FPV_BAD)   /* libc's start-up code: the stack ends */
 #define FPV_PC (FPV_BAD - 1)
 
 static uint64_t *fpv;        /* 1 << FPV_BITS entries, mapped at the first trace */
+static uintptr_t libc_lo, libc_hi, entry;   /* libc's code; the program's _start */
 static int fpv_full;         /* atomic */
 static uint64_t n_fp, n_unw, n_learn;   /* atomic; counted with GOTRACE_DEBUG */
 
@@ -155,7 +170,8 @@ static inline uint64_t *fpv_at(uintptr_t pc, unsigned i)
 	return &fpv[(h + i) & ((1u << FPV_BITS) - 1)];
 }
 
-/* 1: keeps its record at this return address; -1: does not; 0: unknown. */
+/* 1: keeps its record at this return address; 2: libc's start-up code
+ * (the main thread's stack ends there); -1: neither; 0: unknown. */
 static inline int fpv_get(uintptr_t pc)
 {
 	for (unsigned i = 0; i < FPV_PROBES; i++) {
@@ -163,14 +179,14 @@ static inline int fpv_get(uintptr_t pc)
 		if (!v)
 			return 0;
 		if ((v & FPV_PC) == pc)
-			return v & FPV_GOOD ? 1 : -1;
+			return (v & FPV_END) == FPV_END ? 2 : v & FPV_GOOD ? 1 : -1;
 	}
 	return 0;
 }
 
-static void fpv_put(uintptr_t pc, int good)
+static void fpv_put(uintptr_t pc, int verdict)
 {
-	uint64_t want = (uint64_t)pc | (good ? FPV_GOOD : FPV_BAD);
+	uint64_t want = (uint64_t)pc | (verdict == 2 ? FPV_END : verdict > 0 ? FPV_GOOD : FPV_BAD);
 
 	if (!pc || ((uint64_t)pc & ~FPV_PC))
 		return;
@@ -198,19 +214,34 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 	unw_cursor_t c;
 	unw_word_t ip, bp;
 
+	uintptr_t pcs[GT_STACK_MAX + 24];
+	int good[GT_STACK_MAX + 24], m = 0, whole = 0;
+
 	count(&n_learn);
+	if (max > GT_STACK_MAX + 24)
+		max = GT_STACK_MAX + 24;
 	if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0 &&
 	    unw_get_reg(&c, UNW_REG_IP, &ip) == 0 && unw_get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
 		int prog = 0;
-		for (int k = 0; k < max && unw_step(&c) > 0; k++) {
+		while (m < max) {
+			int r = unw_step(&c);
 			unw_word_t ip2, sp2, bp2;
+			if (r <= 0) {
+				whole = r == 0;   /* the outermost frame reached */
+				if (!gt_stack_is_self(ip) && m < max) {
+					pcs[m] = ip;
+					good[m++] = 0;
+				}
+				break;
+			}
 			if (unw_get_reg(&c, UNW_REG_IP, &ip2) || unw_get_reg(&c, UNW_REG_SP, &sp2) ||
 			    unw_get_reg(&c, UNW_X86_64_RBP, &bp2))
 				break;
 			if (!gt_stack_is_self(ip)) {
 				prog = 1;
-				fpv_put(ip, sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
-						((const uintptr_t *)bp)[1] == ip2);
+				pcs[m] = ip;
+				good[m++] = sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
+					    ((const uintptr_t *)bp)[1] == ip2;
 			} else if (prog) {
 				break;   /* our trampoline */
 			}
@@ -218,6 +249,19 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 			bp = bp2;
 		}
 	}
+	/* The main thread's stack ends in libc's start-up code: frames in libc
+	 * down to one in the program's _start. The first of them (main's
+	 * return address) ends a walk: libunwind would add the rest, which
+	 * the trace omits (start-up frames are cut when stacks are named). */
+	if (whole && m >= 2 && pcs[m - 1] >= entry && pcs[m - 1] < entry + 64) {
+		int j = m - 2;
+		while (j >= 0 && pcs[j] >= libc_lo && pcs[j] < libc_hi)
+			j--;
+		if (j < m - 2 && j >= 0)
+			good[j + 1] = 2;
+	}
+	for (int k = 0; k < m; k++)
+		fpv_put(pcs[k], good[k]);
 	/* An address libunwind did not reach (code without CFI: a JIT's) is
 	 * one we cannot vouch for; saying so once keeps it from being learned
 	 * again on every walk. */
@@ -259,6 +303,10 @@ static __attribute__((unused)) int auto_backtrace(void **buf, int max)
 		} else {
 			prog = 1;
 			int v = fpv_get(ret);
+			if (v == 2) {
+				count(&n_fp);
+				return n;   /* libc's start-up code: the main thread's end */
+			}
 			if (v < 0)
 				goto unw;
 			if (v == 0)
@@ -298,6 +346,24 @@ void gt_stack_log_stats(void)
 		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
 }
 
+/* libc's executable segment (for the start-up frames the walk ends at). */
+static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			libc_lo = info->dlpi_addr + ph->p_vaddr;
+			libc_hi = libc_lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int gt_stack_is_self(uintptr_t pc)
 {
 	return pc >= self_lo && pc < self_hi;
@@ -322,8 +388,11 @@ void gt_stack_prepare(void)
 	done = 1;
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-	if (gt_cfg.unwind == GT_UNWIND_AUTO)
+	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
+		dl_iterate_phdr(find_libc, NULL);
+		entry = (uintptr_t)getauxval(AT_ENTRY);
 		fpv = gt_map(sizeof(*fpv) << FPV_BITS);   /* NULL: libunwind only */
+	}
 	backtrace_(warm, 8);
 }
 

@@ -56,9 +56,10 @@ const char *gt_stack_fn_name(uintptr_t real);
 int gt_stack_is_self(uintptr_t pc);
 
 /* Note this thread's stack top for the frame-pointer walks: top = our
- * trampoline's frame + 16 (the stack ends there for us), or 0 for the
- * stack's end (pthread_getattr_np; the main thread with GOTRACE_UNWIND=fp).
- * On the thread itself, at its start (not in a signal handler). */
+ * trampoline's frame + 16 (the stack ends there for us), or 0 on the main
+ * thread (where _start found the stack; with GOTRACE_UNWIND=fp, the
+ * stack's end from pthread_getattr_np). On the thread itself, at its start
+ * (not in a signal handler). */
 void gt_stack_thread_init(uintptr_t top);
 
 /* GOTRACE_DEBUG: how the stacks were walked, on stderr. */

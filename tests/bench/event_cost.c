@@ -3,8 +3,8 @@
  * of read(/dev/zero, 1 byte) per round and prints the median ns per call:
  * the recorded stack is read < reads < deep x7 < main, 10 frames (libunwind
  * also walks libc's 3 start-up frames below main, which the trace omits).
- * The main thread's stacks are always libunwind's; in a thread, the default
- * GOTRACE_UNWIND=auto walks frame records (this program has them).
+ * The default GOTRACE_UNWIND=auto walks this program's frame records (it
+ * has them), on the main thread and in a thread alike.
  * scripts/bench runs it plain, with the library idle, and tracing with
  * GOTRACE_BLOCK_NS=0 (every call recorded); recorded - idle = the cost of
  * recording: two clock reads, stack capture, stack-table lookup, encoding. */
@@ -52,13 +52,19 @@ static __attribute__((noinline)) double deep(int depth)
 	return r;
 }
 
+/* Warm up (stacks interned, symbols written), then ROUNDS timed rounds,
+ * 7 deep frames each: deep(6) .. deep(0). A macro, not a function, so that
+ * the main thread's stack is main < deep x7 < reads < read: 10 frames. */
+#define MEASURE(v)                                  \
+	do {                                        \
+		deep(6);                            \
+		for (int r_ = 0; r_ < ROUNDS; r_++) \
+			(v)[r_] = deep(6);          \
+	} while (0)
+
 static void *run(void *arg)
 {
-	double *v = arg;
-
-	deep(6);   /* warm up: stacks interned, symbols written */
-	for (int r = 0; r < ROUNDS; r++)
-		v[r] = deep(6);   /* deep(6) .. deep(0): 7 frames */
+	MEASURE((double *)arg);
 	return NULL;
 }
 
@@ -76,7 +82,7 @@ int main(int argc, char **argv)
 		if (pthread_create(&t, NULL, run, v) || pthread_join(t, NULL))
 			return 1;
 	} else {
-		run(v);
+		MEASURE(v);
 	}
 	qsort(v, ROUNDS, sizeof(v[0]), cmp);
 	printf("%.1f\n", v[ROUNDS / 2]);

@@ -4,12 +4,14 @@ blocks in read() from five shapes of stack, one thread each: frame pointers
 throughout, through a function built without them that uses rbp, through
 one that leaves rbp alone (called through a pointer: its caller's record is
 one frame too far up), from qsort's callback inside libc, and 100 frames
-deep. With every read recorded (GOTRACE_BLOCK_NS=0):
+deep; then the main thread, whose stack ends in libc's start-up code. With
+every read recorded (GOTRACE_BLOCK_NS=0):
   - the syscall profile's stacks are exactly libunwind's
     (GOTRACE_UNWIND=libunwind), shape by shape, and every shape has its
     innermost program frames (rd < the shape's function);
-  - the frame-record walk did the work for the frame-pointer shapes
-    (GOTRACE_DEBUG's count), so the test cannot pass by always falling back;
+  - the frame-record walk did the work for the frame-pointer shapes and the
+    main thread (GOTRACE_DEBUG's count), so the test cannot pass by always
+    falling back;
   - GOTRACE_UNWIND=fp, which trusts every record, gets the two shapes
     without frame pointers wrong: the check above can tell."""
 import os
@@ -85,6 +87,7 @@ class Unwind(unittest.TestCase):
             self.assertEqual(auto.get(shape), unw[shape], f"shape {shape}")
         # The shapes' frames as written in unwind.c.
         self.assertIn(("read", "rd", "fp_leaf", "fp_mid", "shape"), unw["fp"])
+        self.assertIn(("read", "rd", "fp_leaf", "fp_mid", "main"), unw["fp"])
         self.assertIn(("read", "rd", "nofp_untouched", "untouched_caller", "shape"),
                       unw["untouched"])
         self.assertTrue(any(f[3] == "shape" for f in unw["nofp"]), unw["nofp"])
@@ -96,8 +99,8 @@ class Unwind(unittest.TestCase):
                       r"(\d+) learned", r.stderr)
         self.assertTrue(m, r.stderr)
         walks, unw, learned = map(int, m.groups())
-        # fp and deep: N reads each; nofp, untouched, qsort: libunwind.
-        self.assertGreaterEqual(walks, 2 * N - 10, r.stderr)
+        # fp, deep and main's: N reads each; nofp, untouched, qsort: libunwind.
+        self.assertGreaterEqual(walks, 3 * N - 10, r.stderr)
         self.assertGreaterEqual(unw + learned, 2 * N + N // 16, r.stderr)
         self.assertLess(learned, 100, "verdicts are learned once per address")
 

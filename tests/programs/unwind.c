@@ -8,6 +8,8 @@
  *             record, and a walk trusting it would drop a frame
  *   qsort     from qsort's comparison callback (libc, no frame pointers)
  *   deep      100 frames deep (deeper than any recorded stack)
+ * and then from the main thread, with frame pointers (main < fp_mid <
+ * fp_leaf), where the stack ends in libc's start-up code.
  * Every shape calls read() from a function named after it, so the stacks
  * differ. `unwind [N]`; prints one line per shape. */
 #include <fcntl.h>
@@ -106,5 +108,8 @@ int main(int argc, char **argv)
 		pthread_join(th[k], NULL);
 		printf("unwind: %s done\n", names[k]);
 	}
+	for (long i = 0; i < n; i++)   /* the main thread's stack ends in libc */
+		fp_mid();
+	printf("unwind: main done\n");
 	return 0;
 }
