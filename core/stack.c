@@ -44,18 +44,28 @@ struct key {
 	unsigned n, flags;
 };
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+/* The executable segment of an object: the one holding pc, or (pc 0) the
+ * first one whose path contains name. */
+struct text {
+	uintptr_t pc;
+	const char *name;
+	uintptr_t lo, hi;
+};
+
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	uintptr_t me = (uintptr_t)arg;
+	struct text *t = arg;
 
 	(void)size;
+	if (t->name && (!info->dlpi_name || !strstr(info->dlpi_name, t->name)))
+		return 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
-		    me >= lo && me < lo + ph->p_memsz) {
-			self_lo = lo;
-			self_hi = lo + ph->p_memsz;
+		    (t->name || (t->pc >= lo && t->pc < lo + ph->p_memsz))) {
+			t->lo = lo;
+			t->hi = lo + ph->p_memsz;
 			return 1;
 		}
 	}
@@ -346,24 +356,6 @@ void gt_stack_log_stats(void)
 		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
 }
 
-/* libc's executable segment (for the start-up frames the walk ends at). */
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	(void)arg;
-	if (!info->dlpi_name || !strstr(info->dlpi_name, "/libc.so"))
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			libc_lo = info->dlpi_addr + ph->p_vaddr;
-			libc_hi = libc_lo + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 int gt_stack_is_self(uintptr_t pc)
 {
 	return pc >= self_lo && pc < self_hi;
@@ -371,7 +363,11 @@ int gt_stack_is_self(uintptr_t pc)
 
 int gt_stack_init(void)
 {
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)gt_stack_init);
+	struct text self = { (uintptr_t)gt_stack_init, NULL, 0, 0 };
+
+	dl_iterate_phdr(find_text, &self);
+	self_lo = self.lo;
+	self_hi = self.hi;
 	return 0;
 }
 
@@ -389,7 +385,10 @@ void gt_stack_prepare(void)
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
-		dl_iterate_phdr(find_libc, NULL);
+		struct text libc = { 0, "/libc.so", 0, 0 };
+		dl_iterate_phdr(find_text, &libc);   /* the start-up frames' object */
+		libc_lo = libc.lo;
+		libc_hi = libc.hi;
 		entry = (uintptr_t)getauxval(AT_ENTRY);
 		fpv = gt_map(sizeof(*fpv) << FPV_BITS);   /* NULL: libunwind only */
 	}

@@ -16,7 +16,6 @@ every read recorded (GOTRACE_BLOCK_NS=0):
     without frame pointers wrong: the check above can tell."""
 import os
 import re
-import subprocess
 import sys
 import unittest
 
@@ -26,27 +25,6 @@ import gttest as gt  # noqa: E402
 N = 2000
 SHAPES = {"fp": "fp_leaf", "nofp": "nofp_busy", "untouched": "nofp_untouched",
           "qsort": "cmp", "deep": "deep"}
-
-
-def stacks(trace):
-    """{stack (tuple of function names, innermost first): delay text}"""
-    with gt.tempdir() as d:
-        pb = d / "syscall.pb"
-        with open(pb, "wb") as f:
-            r = gt._go(["tool", "trace", "-pprof=syscall", trace], stdout=f,
-                       stderr=subprocess.PIPE, capture_output=False)
-        assert r.returncode == 0, r.stderr
-        r = gt._go(["tool", "pprof", "-traces", "-symbolize=none", str(pb)], text=True)
-        assert r.returncode == 0, r.stderr
-    out = {}
-    for block in r.stdout.split("-----------+")[1:]:
-        lines = [l.strip() for l in block.splitlines()[1:] if l.strip()]
-        if not lines:
-            continue
-        first = lines[0].split()
-        frames = (first[-1], *lines[1:])
-        out[frames] = first[0]
-    return out
 
 
 class Unwind(unittest.TestCase):
@@ -72,7 +50,7 @@ class Unwind(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, self.plain.stdout)
         got = {}
-        for frames in stacks(trace):
+        for frames in gt.pprof_traces(trace, "syscall"):
             if frames[0] != "read" or len(frames) < 3 or frames[1] != "rd":
                 continue
             shape = next((s for s, fn in SHAPES.items() if frames[2] == fn), None)

@@ -331,6 +331,37 @@ def parse_pprof_top(text):
     return rows
 
 
+def _profile(path, kind, d):
+    """go tool trace -pprof=kind of the trace, into a file in d."""
+    assert kind in ("syscall", "sync", "net", "sched"), kind
+    pb = d / f"{kind}.pb"
+    with open(pb, "wb") as f:
+        r = _go(["tool", "trace", f"-pprof={kind}", path], stdout=f,
+                stderr=subprocess.PIPE, capture_output=False)
+    if r.returncode != 0:
+        raise TraceError(f"go tool trace -pprof={kind} {path} exited "
+                         f"{r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
+    return pb
+
+
+def pprof_traces(path, kind):
+    """`go tool pprof -traces` of one profile, names as the trace has them:
+    {stack (function names, innermost first): the value pprof prints}."""
+    with tempdir() as d:
+        r = _go(["tool", "pprof", "-traces", "-symbolize=none", str(_profile(path, kind, d))],
+                text=True)
+    if r.returncode != 0:
+        raise TraceError(f"go tool pprof -traces {kind} exited {r.returncode}: "
+                         f"{r.stderr.strip()[-2000:]}")
+    out = {}
+    for block in r.stdout.split("-----------+")[1:]:
+        lines = [ln.strip() for ln in block.splitlines()[1:] if ln.strip()]
+        if lines:
+            first = lines[0].split()
+            out[(first[-1], *lines[1:])] = first[0]
+    return out
+
+
 def pprof_top(path, kind, lines=False, unit="ns", raw=False):
     """{function (or "function file:line"): (flat_ns, cum_ns)} of one profile.
 
@@ -338,15 +369,8 @@ def pprof_top(path, kind, lines=False, unit="ns", raw=False):
     keeps pprof's own scaling (then values carry pprof's 2-decimal rounding).
     raw=True: the names as the trace has them (pprof demangles C++ and Rust
     names itself unless told -symbolize=none)."""
-    assert kind in ("syscall", "sync", "net", "sched"), kind
     with tempdir() as d:
-        pb = d / f"{kind}.pb"
-        with open(pb, "wb") as f:
-            r = _go(["tool", "trace", f"-pprof={kind}", path], stdout=f,
-                    stderr=subprocess.PIPE, capture_output=False)
-        if r.returncode != 0:
-            raise TraceError(f"go tool trace -pprof={kind} {path} exited "
-                             f"{r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
+        pb = _profile(path, kind, d)
         cmd = ["tool", "pprof", "-top", "-nodecount=100000"]
         if lines:
             cmd.append("-lines")
