@@ -165,7 +165,7 @@ static inline size_t gt_glibc_usable(const void *p)
 {
 	size_t h = ((const size_t *)p)[-1];
 
-	return (h & ~(size_t)7) - (h & 2 ? 16 : 8);
+	return (h & ~(size_t)7) - 8 - (h & 2) * 4;   /* - 16 when mmapped */
 }
 #else
 #define GT_GLIBC_USABLE 0

@@ -75,11 +75,34 @@ static inline int64_t usable(void *p)
 	return (int64_t)GT_REAL(malloc_usable_size)(p);
 }
 
+/* While tracing, the common case: glibc's allocator, a thread of the
+ * program's with a running count for this session, not due to fold. Adds
+ * sign * p's usable size to the thread's count and says so, or does
+ * nothing and returns 0 (then count() does the whole job). Kept to a few
+ * loads and one store: in a malloc storm it is most of what tracing costs. */
+static inline int count_fast(void *p, int64_t sign, uint64_t s)
+{
+#if GT_GLIBC_USABLE
+	struct gt_tls *tls = &gt_tls;
+
+	if (__builtin_expect(!gt_heap_glibc || tls->in_tracer || tls->heap_sess != s, 0))
+		return 0;
+	int64_t v = tls->heap + sign * (int64_t)gt_glibc_usable(p);
+	if (__builtin_expect(v >= GT_HEAP_FOLD || v <= -GT_HEAP_FOLD, 0))
+		return 0;
+	tls->heap = v;
+	return 1;
+#else
+	(void)p, (void)sign, (void)s;
+	return 0;
+#endif
+}
+
 static inline void *counted(void *p, size_t req)
 {
 	uint64_t s = tracing();
 
-	if (__builtin_expect(s != 0, 0) && p)
+	if (__builtin_expect(s != 0, 0) && p && !count_fast(p, 1, s))
 		count(usable(p), s, req);
 	return p;
 }
@@ -91,13 +114,33 @@ static __attribute__((noinline)) void *malloc_slow(size_t n)
 	return counted(GT_REAL(malloc)(n), n);
 }
 
-/* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST). */
+static __attribute__((noinline)) void count_slow(void *p, uint64_t s, size_t req)
+{
+	count(usable(p), s, req);
+}
+
+/* The session is read again after the call: one register less to keep. */
+static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t n)
+{
+	void *p = r(n);
+	uint64_t s = tracing();
+
+	if (__builtin_expect(p && s, 1) && !count_fast(p, 1, s))
+		count_slow(p, s, n);
+	return p;
+}
+
+/* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST);
+ * tracing, the count goes inline (free) or one call deep (malloc). */
 GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 {
 	void *(*r)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_RELAXED);
 
-	if (__builtin_expect(r && !tracing(), 1))
-		return r(n);
+	if (__builtin_expect(r != NULL, 1)) {
+		if (__builtin_expect(!tracing(), 1))
+			return r(n);
+		return malloc_traced(r, n);
+	}
 	return malloc_slow(n);
 }
 
@@ -130,8 +173,12 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 {
 	void (*r)(void *) = __atomic_load_n(&gt_real.free, __ATOMIC_RELAXED);
 
-	if (__builtin_expect(r && !tracing() && !is_boot(p), 1))
-		return r(p);   /* free(NULL) included: libc's answer */
+	if (__builtin_expect(r && !is_boot(p), 1)) {
+		uint64_t s = tracing();
+		/* free(NULL) included: libc's answer */
+		if (__builtin_expect(s == 0 || p == NULL || count_fast(p, -1, s), 1))
+			return r(p);
+	}
 	free_slow(p);
 }
 
