@@ -42,9 +42,13 @@ static void *consumer(void *arg)
 
 	(void)arg;
 	while (total < (uint64_t)PRODUCERS * PER) {
+		/* Read before the take: an empty queue after the producers
+		 * ended is empty for good (a take that found it empty just
+		 * before their last submits is not). */
+		uint32_t stop = __atomic_load_n(&stop_consumer, __ATOMIC_ACQUIRE);
 		struct gt_chunk *c = gt_buf_take();
 		if (!c) {
-			if (__atomic_load_n(&stop_consumer, __ATOMIC_ACQUIRE))
+			if (stop)
 				break;
 			continue;
 		}
