@@ -19,6 +19,7 @@ struct gt_chunk {
 	uint64_t last_ts;  /* time of the last event (delta base) */
 	uint32_t p;        /* P id of the batch (EvBatch is data[0..]) */
 	uint32_t len;      /* committed bytes: only whole events are counted */
+	uint32_t stacks;   /* holds a stack id the writer may not have defined */
 	uint8_t data[];
 };
 

@@ -11,8 +11,10 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/encode.h"
+#include "core/events.h"
 #include "core/log.h"
 #include "core/stack.h"
+#include "core/writer.h"
 
 #define GROUP_MAX 512   /* bytes of the largest group (enter with a log) */
 
@@ -60,6 +62,20 @@ static uint8_t *batch(struct gt_thread *t, uint64_t *ts)
 	return p;
 }
 
+static const unsigned char has_stack[GT_EV_COUNT] = {
+#define GT_EV_STK(name, type, args, stack) [type] = stack,
+	GT_EVENTS(GT_EV_STK)
+#undef GT_EV_STK
+};
+
+/* Tell the writer to look at c's stack ids (gt_writer_defined): id may be
+ * one this trace has not defined yet. */
+static inline void note_stack(struct gt_chunk *c, uint64_t id)
+{
+	if (!gt_writer_stack_known(id))
+		c->stacks = 1;
+}
+
 void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigned nargs,
 			uint64_t a0, uint64_t a1, uint64_t a2)
 {
@@ -71,6 +87,13 @@ void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigne
 	v[1] = a0;
 	v[2] = a1;
 	v[3] = a2;
+	/* The stack is the last argument (GoCreate: the third as well), as
+	 * gt_scan_stacks reads them. */
+	if (has_stack[type] && nargs) {
+		note_stack(c, v[nargs]);
+		if (type == GT_EV_GoCreate && nargs == 3)
+			note_stack(c, a1);
+	}
 	p = gt_put_event(p, type, v, nargs + 1);
 	c->last_ts = ts;
 	t->last_ts = ts;
@@ -262,6 +285,7 @@ int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const ch
 	v[1] = 0;
 	v[2] = key;
 	v[3] = sid;
+	note_stack(c, sid);
 	p = gt_put_userlog(p, v, msg, len);
 	c->last_ts = ts;
 	t->last_ts = ts;

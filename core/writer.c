@@ -21,7 +21,6 @@
 #include "core/symbol.h"
 
 #define OUT_SIZE (1u << 20)
-#define DEFINED_BITS (4u << 20)   /* = the stack table's id space */
 
 struct strent {
 	uint64_t hash;
@@ -36,13 +35,14 @@ static struct {
 	char path[4096];
 	uint8_t *out;
 	size_t len;
-	uint64_t *defined;
-	uint32_t max_defined;
+	uint32_t max_defined;   /* highest bit set in gt_writer_defined */
 	struct strent *strs;
 	size_t strcap, nstr;
 	uint64_t next_str;
 	struct gt_writer_stats st;
 } w = { .fd = -1 };
+
+uint64_t *gt_writer_defined;
 
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
@@ -255,17 +255,21 @@ static void define_stack(uint32_t id)
 static void define_once(uint64_t id, void *arg)
 {
 	(void)arg;
-	if (id >= DEFINED_BITS || (w.defined[id / 64] >> (id % 64) & 1))
+	uint64_t *d = gt_writer_defined;
+
+	if (id >= GT_DEFINED_BITS || (d[id / 64] >> (id % 64) & 1))
 		return;
-	w.defined[id / 64] |= 1ull << (id % 64);
+	__atomic_store_n(&d[id / 64], d[id / 64] | 1ull << (id % 64), __ATOMIC_RELAXED);
 	if (id > w.max_defined)
 		w.max_defined = (uint32_t)id;
 	define_stack((uint32_t)id);
 }
 
+/* Only batches whose writer saw a stack id it did not know defined. */
 static void define_stacks_of(const struct gt_chunk *c)
 {
-	gt_scan_stacks(c->data, c->len, define_once, NULL);
+	if (__atomic_load_n(&c->stacks, __ATOMIC_RELAXED) )
+		gt_scan_stacks(c->data, c->len, define_once, NULL);
 }
 
 void gt_writer_chunk(struct gt_chunk *c)
@@ -299,9 +303,13 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
 		return -1;
 	}
-	if (!w.defined && !(w.defined = gt_map(DEFINED_BITS / 8))) {
-		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
-		return -1;
+	if (!gt_writer_defined) {
+		uint64_t *d = gt_map(GT_DEFINED_BITS / 8);
+		if (!d) {
+			gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
+			return -1;
+		}
+		__atomic_store_n(&gt_writer_defined, d, __ATOMIC_RELEASE);
 	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
@@ -315,7 +323,11 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	w.len = 0;
 	memset(&w.st, 0, sizeof(w.st));
 	gt_fmt(w.path, sizeof(w.path), "%s", path);
-	memset(w.defined, 0, (w.max_defined / 64 + 1) * 8);
+	/* Word by word: a thread still writing the last trace's batches (it
+	 * has not seen the stop yet) may read them; what it reads there does
+	 * not matter, those batches are dropped. */
+	for (uint32_t i = 0; i <= w.max_defined / 64; i++)
+		__atomic_store_n(&gt_writer_defined[i], 0, __ATOMIC_RELAXED);
 	w.max_defined = 0;
 	if (w.strs)
 		memset(w.strs, 0, w.strcap * sizeof(*w.strs));

@@ -10,6 +10,24 @@
 
 struct gt_chunk;
 
+/* Stacks the trace being written defines, a bit per id (NULL before the
+ * first trace). Only the writer sets bits, and clears them when it opens a
+ * trace, before the session is published; program threads read them as they
+ * write a stack id, and mark a batch (gt_chunk.stacks) when the id may be
+ * new, so that the writer looks for stacks to define only in marked batches.
+ * A bit read as set means the definition is already in this trace's output. */
+#define GT_DEFINED_BITS (4u << 20)   /* = the stack table's id space */
+extern uint64_t *gt_writer_defined;
+
+static inline int gt_writer_stack_known(uint64_t id)
+{
+	const uint64_t *d = __atomic_load_n(&gt_writer_defined, __ATOMIC_ACQUIRE);
+
+	if (id == 0 || id >= GT_DEFINED_BITS)
+		return 1;   /* no stack, or one the writer never defines */
+	return d && (__atomic_load_n(&d[id / 64], __ATOMIC_RELAXED) >> (id % 64) & 1);
+}
+
 struct gt_writer_stats {
 	uint64_t bytes, batches, stacks, strings;
 };

@@ -131,6 +131,27 @@ int tc_check(const uint8_t *b, size_t n, struct tc_result *r)
 				goto out;
 			}
 		}
+	/* Every stack an event names is defined (the 1.19 parser would take
+	 * an undefined one silently: an event without frames). */
+	for (uint32_t p = 0; p < t.np; p++)
+		for (size_t i = 0; i < t.ps[p].n; i++) {
+			const struct gt_oev *e = &t.ps[p].e[i];
+			struct gt_rec rec = { .type = e->type, .nargs = e->nargs + 1 };
+			uint64_t ids[2];
+			if (rec.nargs > GT_DEC_ARGS)
+				continue;
+			memcpy(rec.args + 1, e->args, e->nargs * sizeof(uint64_t));
+			for (int k = gt_rec_stacks(&rec, ids) - 1; k >= 0; k--) {
+				size_t j = 0;
+				while (j < t.nstack_ids && t.stack_ids[j] != ids[k])
+					j++;
+				if (j == t.nstack_ids) {
+					fail(r, "event names an undefined stack (type, stack id)",
+					     e->type, ids[k]);
+					goto out;
+				}
+			}
+		}
 	if (gt_trace_order(&t, &m, r->err, sizeof(r->err)))
 		goto out;
 	for (size_t i = 0; i < t.merged; i++)
