@@ -35,7 +35,7 @@ static struct {
 	char path[4096];
 	uint8_t *out;
 	size_t len;
-	uint32_t max_defined;   /* highest bit set in gt_writer_defined */
+	uint32_t max_defined;   /* highest id set in gt_writer_defined */
 	struct strent *strs;
 	size_t strcap, nstr;
 	uint64_t next_str;
@@ -265,10 +265,11 @@ static void define_once(uint64_t id, void *arg)
 	define_stack((uint32_t)id);
 }
 
-/* Only batches whose writer saw a stack id it did not know defined. */
+/* Stacks are looked for only in the batches their threads marked as naming
+ * one this trace may not have defined (gt_writer_stack_known). */
 static void define_stacks_of(const struct gt_chunk *c)
 {
-	if (__atomic_load_n(&c->stacks, __ATOMIC_RELAXED) )
+	if (__atomic_load_n(&c->stacks, __ATOMIC_RELAXED))
 		gt_scan_stacks(c->data, c->len, define_once, NULL);
 }
 

@@ -69,7 +69,7 @@ static inline void count(int64_t d, uint64_t s, size_t req)
 static inline int64_t usable(void *p)
 {
 #if GT_GLIBC_USABLE
-	if (__builtin_expect(gt_heap_glibc, 1))
+	if (__builtin_expect(__atomic_load_n(&gt_heap_glibc, __ATOMIC_RELAXED), 1))
 		return (int64_t)gt_glibc_usable(p);
 #endif
 	return (int64_t)GT_REAL(malloc_usable_size)(p);
@@ -85,7 +85,8 @@ static inline int count_fast(void *p, int64_t sign, uint64_t s)
 #if GT_GLIBC_USABLE
 	struct gt_tls *tls = &gt_tls;
 
-	if (__builtin_expect(!gt_heap_glibc || tls->in_tracer || tls->heap_sess != s, 0))
+	if (__builtin_expect(!__atomic_load_n(&gt_heap_glibc, __ATOMIC_RELAXED) || tls->in_tracer ||
+			     tls->heap_sess != s, 0))
 		return 0;
 	int64_t v = tls->heap + sign * (int64_t)gt_glibc_usable(p);
 	if (__builtin_expect(v >= GT_HEAP_FOLD || v <= -GT_HEAP_FOLD, 0))
