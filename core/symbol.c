@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@
 	X(dwarf_tag) \
 	X(dwfl_addrmodule) \
 	X(dwfl_begin) \
+	X(dwelf_elf_gnu_build_id) \
 	X(dwfl_build_id_find_debuginfo) \
 	X(dwfl_end) \
 	X(dwfl_lineinfo) \
@@ -45,15 +47,16 @@
 	X(dwfl_linux_proc_report) \
 	X(dwfl_module_addrdie) \
 	X(dwfl_module_addrinfo) \
+	X(dwfl_module_build_id) \
 	X(dwfl_module_getsrc) \
 	X(dwfl_module_getsym_info) \
 	X(dwfl_module_getsymtab) \
 	X(dwfl_module_info) \
 	X(dwfl_report_begin) \
 	X(dwfl_report_end) \
-	X(dwfl_standard_find_debuginfo) \
 	X(elf_begin) \
-	X(elf_cntl)
+	X(elf_cntl) \
+	X(elf_end)
 static struct {
 #define DW_FIELD(f) __typeof__(f) *f;
 	DW_FNS(DW_FIELD)
@@ -132,16 +135,46 @@ static int find_elf(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr ba
 	return -1;
 }
 
-/* Local debug files only: with DEBUGINFOD_URLS set, libdw's standard search
- * would ask the network. */
+/* Local debug files only, never libdw's standard search: it ends in
+ * debuginfod_begin even with DEBUGINFOD_URLS unset, which loads libcurl and
+ * ~20 libraries into the traced process and initialises OpenSSL there, with
+ * atexit handlers of its own (one ran at the program's exit while we were
+ * symbolising and crashed it). By build id under the debuginfo path first,
+ * then the object's .gnu_debuglink name where GDB looks for it: beside the
+ * object, in .debug/ beside it, under /usr/lib/debug. A debuglink file is
+ * taken only when its build id is the object's (no CRC pass over it). */
 static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
 			  const char *file, const char *link, GElf_Word crc, char **out)
 {
-	const char *urls = getenv("DEBUGINFOD_URLS");
+	static const char *const where[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
+	const unsigned char *id;
+	GElf_Addr id_vaddr;
+	int fd = dw.dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
 
-	if (urls && *urls)
-		return dw.dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
-	return dw.dwfl_standard_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+	if (fd >= 0 || !link || !file || file[0] != '/' || strchr(link, '/'))
+		return fd;
+	int id_len = dw.dwfl_module_build_id(mod, &id, &id_vaddr);
+	if (id_len <= 0)
+		return -1;
+	int dir_len = (int)(strrchr(file, '/') - file);
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		char path[4096];
+		const void *got;
+		if (snprintf(path, sizeof(path), where[i], dir_len, file, link) >= (int)sizeof(path) ||
+		    strcmp(path, file) == 0)
+			continue;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		Elf *e = dw.elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		int same = e && dw.dwelf_elf_gnu_build_id(e, &got) == id_len &&
+			   memcmp(got, id, (size_t)id_len) == 0;
+		if (e)
+			dw.elf_end(e);
+		if (same && (*out = strdup(path)))
+			return fd;
+		close(fd);
+	}
+	return -1;
 }
 
 static char *debuginfo_path;

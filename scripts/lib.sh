@@ -11,8 +11,8 @@ GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 # profile pages run `go tool pprof -svg`), python3 + git (integration tests),
 # socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv
 # from util-linux (RPC peer-credential tests), nm (binutils), redis-server
-# (smoke test of a real program).
-GT_PKGS_TEST=(golang-1.19-go graphviz python3 git socat curl clang
+# (smoke test of a real program), strace (what a traced program opens).
+GT_PKGS_TEST=(golang-1.19-go graphviz python3 git socat curl clang strace
 	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools valgrind)
 
 gt_say() { printf '%s\n' "$*" >&2; }
