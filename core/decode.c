@@ -105,7 +105,7 @@ int gt_decode_stack(const struct gt_rec *r, uint64_t *id, struct gt_frame *f, un
 	return o == n ? (int)k : -1;
 }
 
-static const signed char has_stack[GT_EV_COUNT] = {
+const unsigned char gt_ev_has_stack[GT_EV_COUNT] = {
 #define GT_EV_STK(name, type, args, stack) [type] = stack,
 	GT_EVENTS(GT_EV_STK)
 #undef GT_EV_STK
@@ -115,7 +115,7 @@ int gt_rec_stacks(const struct gt_rec *r, uint64_t ids[2])
 {
 	int k = 0;
 
-	if (r->type >= GT_EV_COUNT || !has_stack[r->type] || r->nargs < 2 ||
+	if (r->type >= GT_EV_COUNT || !gt_ev_has_stack[r->type] || r->nargs < 2 ||
 	    r->nargs > GT_DEC_ARGS)
 		return 0;
 	if (r->type == GT_EV_GoCreate && r->nargs == 4 && r->args[2])
@@ -163,7 +163,7 @@ void gt_scan_stacks(const uint8_t *buf, size_t n, void (*fn)(uint64_t id, void *
 				return;
 			o += (size_t)len;
 		}
-		if (!has_stack[type] || k < 2 || k > GT_DEC_ARGS)
+		if (!gt_ev_has_stack[type] || k < 2 || k > GT_DEC_ARGS)
 			continue;
 		if (type == GT_EV_GoCreate && k == 4 && third)
 			fn(third, arg);

@@ -34,6 +34,8 @@ int gt_decode_stack(const struct gt_rec *r, uint64_t *id, struct gt_frame *f, un
 /* Stack ids an event refers to (GoCreate: new-goroutine stack and creator
  * stack; others: their stack arg). Returns how many were stored in ids[2]. */
 int gt_rec_stacks(const struct gt_rec *r, uint64_t ids[2]);
+/* 1 for the event types that carry a stack (their last argument). */
+extern const unsigned char gt_ev_has_stack[];
 
 /* The writer's fast path: the stack ids (those of gt_rec_stacks) of every
  * record in buf[0, n), each nonzero one passed to fn, without building a

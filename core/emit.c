@@ -10,8 +10,8 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/decode.h"
 #include "core/encode.h"
-#include "core/events.h"
 #include "core/log.h"
 #include "core/stack.h"
 #include "core/writer.h"
@@ -62,12 +62,6 @@ static uint8_t *batch(struct gt_thread *t, uint64_t *ts)
 	return p;
 }
 
-static const unsigned char has_stack[GT_EV_COUNT] = {
-#define GT_EV_STK(name, type, args, stack) [type] = stack,
-	GT_EVENTS(GT_EV_STK)
-#undef GT_EV_STK
-};
-
 /* Tell the writer to look at c's stack ids (gt_writer_defined): id may be
  * one this trace has not defined yet. */
 static inline void note_stack(struct gt_chunk *c, uint64_t id)
@@ -89,7 +83,7 @@ void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigne
 	v[3] = a2;
 	/* The stack is the last argument (GoCreate: the third as well), as
 	 * gt_scan_stacks reads them. */
-	if (has_stack[type] && nargs) {
+	if (gt_ev_has_stack[type] && nargs) {
 		note_stack(c, v[nargs]);
 		if (type == GT_EV_GoCreate && nargs == 3)
 			note_stack(c, a1);

@@ -80,12 +80,8 @@ START_TEST(undefined_stack)
 	for (uint32_t p = 0; p < t.np && !victim; p++)
 		for (size_t i = 0; i < t.ps[p].n && !victim; i++) {
 			const struct gt_oev *e = &t.ps[p].e[i];
-			struct gt_rec rec = { .type = e->type, .nargs = e->nargs + 1 };
 			uint64_t ids[2];
-			if (e->type == GT_EV_GoCreate || rec.nargs > GT_DEC_ARGS)
-				continue;
-			memcpy(rec.args + 1, e->args, e->nargs * sizeof(uint64_t));
-			if (gt_rec_stacks(&rec, ids) > 0)
+			if (e->type != GT_EV_GoCreate && tc_event_stacks(e, ids) > 0)
 				victim = ids[0];
 		}
 	ck_assert_uint_ne(victim, 0);

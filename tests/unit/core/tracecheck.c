@@ -16,6 +16,16 @@ struct pstate {
 	uint64_t g;
 };
 
+int tc_event_stacks(const struct gt_oev *e, uint64_t ids[2])
+{
+	struct gt_rec rec = { .type = e->type, .nargs = e->nargs + 1 };
+
+	if (rec.nargs > GT_DEC_ARGS)
+		return 0;
+	memcpy(rec.args + 1, e->args, e->nargs * sizeof(uint64_t));
+	return gt_rec_stacks(&rec, ids);
+}
+
 static int fail(struct tc_result *r, const char *msg, uint64_t a, uint64_t b)
 {
 	gt_fmt(r->err, sizeof(r->err), "%s (%llu, %llu)", msg, (unsigned long long)a,
@@ -136,12 +146,8 @@ int tc_check(const uint8_t *b, size_t n, struct tc_result *r)
 	for (uint32_t p = 0; p < t.np; p++)
 		for (size_t i = 0; i < t.ps[p].n; i++) {
 			const struct gt_oev *e = &t.ps[p].e[i];
-			struct gt_rec rec = { .type = e->type, .nargs = e->nargs + 1 };
 			uint64_t ids[2];
-			if (rec.nargs > GT_DEC_ARGS)
-				continue;
-			memcpy(rec.args + 1, e->args, e->nargs * sizeof(uint64_t));
-			for (int k = gt_rec_stacks(&rec, ids) - 1; k >= 0; k--) {
+			for (int k = tc_event_stacks(e, ids) - 1; k >= 0; k--) {
 				size_t j = 0;
 				while (j < t.nstack_ids && t.stack_ids[j] != ids[k])
 					j++;

@@ -17,4 +17,8 @@ struct tc_result {
 int tc_check_file(const char *path, struct tc_result *r);
 int tc_check(const uint8_t *buf, size_t n, struct tc_result *r);
 
+/* The stack ids an ordered event names (gt_rec_stacks); how many. */
+struct gt_oev;
+int tc_event_stacks(const struct gt_oev *e, uint64_t ids[2]);
+
 #endif
