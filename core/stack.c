@@ -72,6 +72,50 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/* libunwind, loaded when the first trace starts (gt_stack_prepare; dlopen,
+ * RTLD_LOCAL) like libdw. Linked in, it was in every traced program's
+ * global scope, and it exports libgcc_s's names (_Unwind_RaiseException,
+ * _Unwind_Resume, ...; backtrace too): C++ code that a C program dlopens
+ * (a Python extension) then threw its exceptions through libunwind's copy
+ * of them instead of libgcc_s's. Loaded local, it is only ours, and an
+ * idle process maps two libraries fewer (libunwind, liblzma: ~0.15 ms per
+ * exec). The names are libunwind.h's macros, expanded (_ULx86_64_step). */
+#define UNW_STR_(x) #x
+#define UNW_STR(x) UNW_STR_(x)
+#define UNW_FNS(X)                              \
+	X(backtrace, unw_backtrace)             \
+	X(getcontext, unw_tdep_getcontext)      \
+	X(init_local, unw_init_local)           \
+	X(get_reg, unw_get_reg)                 \
+	X(step, unw_step)                       \
+	X(set_caching_policy, unw_set_caching_policy)
+static struct {
+#define UNW_FIELD(field, fn) __typeof__(fn) *field;
+	UNW_FNS(UNW_FIELD)
+#undef UNW_FIELD
+	unw_addr_space_t *local_as;
+} unw;   /* set before the first session is published, then read-only */
+
+static int load_unw(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
+		return 0;
+#define UNW_LOAD(field, fn) \
+	if (!(unw.field = (__typeof__(fn) *)dlsym(h, UNW_STR(fn)))) return 0;
+	UNW_FNS(UNW_LOAD)
+#undef UNW_LOAD
+	unw.local_as = dlsym(h, UNW_STR(unw_local_addr_space));
+	return unw.local_as != NULL;
+}
+
+/* unw_backtrace, or no frames while libunwind is not loaded. */
+static int unw_bt(void **buf, int max)
+{
+	return unw.backtrace ? unw.backtrace(buf, max) : 0;
+}
+
 /* Frame-pointer walks. Bounds-checked: each frame lies above the last and
  * below the top of this thread's stack, so a frame without a frame pointer
  * (rbp holding anything) ends the walk instead of a read of unmapped
@@ -128,7 +172,7 @@ static int fp_backtrace(void **buf, int max)
 	int n = 0;
 
 	if (!hi)
-		return unw_backtrace(buf, max);
+		return unw_bt(buf, max);
 	while (n < max && fp && (uintptr_t)(fp + 2) <= hi) {
 		uintptr_t *next = (uintptr_t *)fp[0];
 		uintptr_t ret = fp[1];
@@ -230,11 +274,11 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 	count(&n_learn);
 	if (max > GT_STACK_MAX + 24)
 		max = GT_STACK_MAX + 24;
-	if (unw_getcontext(&uc) == 0 && unw_init_local(&c, &uc) == 0 &&
-	    unw_get_reg(&c, UNW_REG_IP, &ip) == 0 && unw_get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
+	if (unw.getcontext(&uc) == 0 && unw.init_local(&c, &uc) == 0 &&
+	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
 		int prog = 0;
 		while (m < max) {
-			int r = unw_step(&c);
+			int r = unw.step(&c);
 			unw_word_t ip2, sp2, bp2;
 			if (r <= 0) {
 				whole = r == 0;   /* the outermost frame reached */
@@ -244,8 +288,8 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 				}
 				break;
 			}
-			if (unw_get_reg(&c, UNW_REG_IP, &ip2) || unw_get_reg(&c, UNW_REG_SP, &sp2) ||
-			    unw_get_reg(&c, UNW_X86_64_RBP, &bp2))
+			if (unw.get_reg(&c, UNW_REG_IP, &ip2) || unw.get_reg(&c, UNW_REG_SP, &sp2) ||
+			    unw.get_reg(&c, UNW_X86_64_RBP, &bp2))
 				break;
 			if (!gt_stack_is_self(ip)) {
 				prog = 1;
@@ -277,7 +321,7 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 	 * again on every walk. */
 	if (!fpv_get(pc))
 		fpv_put(pc, 0);
-	return unw_backtrace(buf, max);
+	return unw_bt(buf, max);
 }
 
 void gt_stack_forget_code(void)
@@ -321,7 +365,7 @@ static __attribute__((unused)) int auto_backtrace(void **buf, int max)
 				goto unw;
 			if (v == 0)
 				return __atomic_load_n(&fpv_full, __ATOMIC_RELAXED) ?
-					       unw_backtrace(buf, max) : learn(buf, max, ret);
+					       unw_bt(buf, max) : learn(buf, max, ret);
 		}
 		if (next <= fp || (uintptr_t)next & 7)
 			goto unw;
@@ -333,7 +377,7 @@ static __attribute__((unused)) int auto_backtrace(void **buf, int max)
 	}
 unw:
 	count(&n_unw);
-	return unw_backtrace(buf, max);
+	return unw_bt(buf, max);
 }
 
 static int backtrace_(void **buf, int max)
@@ -343,7 +387,7 @@ static int backtrace_(void **buf, int max)
 #else
 	if (gt_cfg.unwind == GT_UNWIND_AUTO)
 		return auto_backtrace(buf, max);
-	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : unw_backtrace(buf, max);
+	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : unw_bt(buf, max);
 #endif
 }
 
@@ -382,8 +426,17 @@ void gt_stack_prepare(void)
 	if (done)
 		return;
 	done = 1;
-	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
-	unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+	if (!load_unw()) {
+		memset(&unw, 0, sizeof(unw));
+		/* auto walks frame records alone then; libunwind: no stacks */
+		gt_log("libunwind.so.8 not loaded: stacks %s",
+		       gt_cfg.unwind == GT_UNWIND_LIBUNWIND ? "are empty" : "from frame records only");
+		if (gt_cfg.unwind == GT_UNWIND_AUTO)
+			gt_cfg.unwind = GT_UNWIND_FP;
+	} else {
+		/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
+		unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
+	}
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
 		struct text libc = { 0, "/libc.so", 0, 0 };
 		dl_iterate_phdr(find_text, &libc);   /* the start-up frames' object */

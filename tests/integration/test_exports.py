@@ -1,5 +1,9 @@
 """libgotrace.so exports nothing but the names listed in preload/gotrace.map
-(every other symbol is hidden), and every listed name is defined."""
+(every other symbol is hidden), and every listed name is defined. Nor does
+it bring other names into the program's symbol scope: libunwind, which
+defines libgcc_s's _Unwind_* names too, is loaded local and only when a
+trace starts, so C++ code a C program dlopens still throws through
+libgcc_s."""
 import os
 import re
 import subprocess
@@ -44,6 +48,80 @@ class Exports(unittest.TestCase):
     def test_every_listed_name_defined(self):
         missing = map_globals(MAP.read_text()) - exported(gt.LIB)
         self.assertEqual(sorted(missing), [], "listed in gotrace.map but not defined")
+
+
+HOST = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	void *h = dlopen(argv[1], RTLD_NOW);
+	if (!h) {
+		fprintf(stderr, "%s\n", dlerror());
+		return 1;
+	}
+	int (*f)(void) = (int (*)(void))dlsym(h, "plug");
+	printf("plug=%d\n", f());
+	return 0;
+}
+"""
+
+PLUGIN = r"""
+#include <stdexcept>
+extern "C" int plug(void)
+{
+	try {
+		throw std::runtime_error("x");
+	} catch (const std::exception &) {
+		return 7;
+	}
+	return 0;
+}
+"""
+
+
+class Scope(unittest.TestCase):
+    """A C program (libgcc_s not among its libraries) dlopens a C++ plugin
+    that throws: its _Unwind_* calls must bind to libgcc_s, idle and while
+    tracing. Linked into libgotrace.so, libunwind came first in the global
+    scope and got them (and libgcc_s's own internal calls)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir()
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.host = gt.compile_c(HOST, cls.tmp / "host", libs=["-ldl"])
+        src = cls.tmp / "plug.cc"
+        src.write_text(PLUGIN)
+        cls.plugin = str(cls.tmp / "plug.so")
+        cmd = [os.environ.get("CXX", "c++"), "-O1", "-shared", "-fPIC", "-o", cls.plugin, str(src)]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, f"{' '.join(cmd)}: {r.stderr}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def check(self, trace):
+        r = gt.run_traced([self.host, self.plugin], trace, env={"LD_DEBUG": "bindings,files"})
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertEqual(r.stdout, "plug=7\n")
+        binds = re.findall(r"binding file (\S+) \[\d+\] to (\S+) \[\d+\]: normal symbol `(\w+)'",
+                           r.stderr)
+        self.assertTrue(any(s == "_Unwind_RaiseException" for _, _, s in binds), "no LD_DEBUG output")
+        stolen = sorted({f"{os.path.basename(a)}: {s}" for a, b, s in binds
+                         if "libunwind" in b and "libunwind" not in a})
+        self.assertEqual(stolen, [], "program symbols bound to libunwind")
+        return r.stderr
+
+    def test_idle(self):
+        log = self.check(None)
+        self.assertNotIn("libunwind", log, "an idle process loaded libunwind")
+
+    def test_tracing(self):
+        with gt.tempdir() as d:
+            self.check(d / "t.trace")
+            gt.trace_events(d / "t.trace")
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ START_TEST(capture)
 	uintptr_t pc[GT_STACK_MAX];
 
 	ck_assert_int_eq(gt_stack_init(), 0);
+	gt_stack_prepare();   /* loads libunwind */
 	gt_tls.in_tracer++;
 	unsigned n = outer_frame(pc, GT_STACK_MAX);
 	gt_tls.in_tracer--;
