@@ -171,7 +171,6 @@ static void *service_main(void *arg)
 				last_flush = now;
 			}
 			gt_writer_drain();
-			gt_stack_grow();
 		}
 		if (client_ok && client->poll_handle) {
 			gt_fd_lock();   /* its fds stay put while it handles them */

@@ -448,15 +448,10 @@ void gt_stack_prepare(void)
 	backtrace_(warm, 8);
 }
 
-/* The table is made on first use (the first trace). It is grown by the
- * service thread (gt_stack_grow), not by CDS_LFHT_AUTO_RESIZE: that flag
- * starts liburcu's resize worker, a thread that stays for good, and with it
- * a program of one thread is no longer one (unshare(CLONE_NEWUSER) and
- * setns fail with EINVAL in a process of several; see gt_ns_prepare). */
-#define TABLE_MIN 4096ul
-#define TABLE_MAX (1ul << 22)
-static unsigned long table_size;            /* service thread */
-
+/* The table is made on first use (the first trace): cds_lfht_new starts
+ * liburcu's worker thread, and a second thread alone makes glibc take its
+ * multi-threaded paths (cancellable syscalls, arena locks) in a program that
+ * had one. An idle tracer must not cost that. */
 static struct cds_lfht *get_table(void)
 {
 	static struct gt_lock init_lock = GT_LOCK_INIT;
@@ -467,55 +462,14 @@ static struct cds_lfht *get_table(void)
 	gt_lock(&init_lock);
 	t = table;
 	if (!t) {
-		t = cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, NULL);
+		t = cds_lfht_new(1024, 1024, 1ul << 22,
+				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	}
 	gt_unlock(&init_lock);
 	return t;
 }
 
-/* A resize waits for a grace period, which a thread left inside a
- * read-side section (by siglongjmp from a signal handler) would hold off
- * for good: it runs on a thread of its own that ends when done, so the
- * writer never waits for it (what AUTO_RESIZE's worker gave us, without a
- * thread that stays). */
-static uint32_t resizing;   /* atomic: a resize thread runs */
-
-static void *resize_main(void *arg)
-{
-	gt_tls.in_tracer = 1;
-	cds_lfht_resize(table, (unsigned long)(uintptr_t)arg);
-	__atomic_store_n(&resizing, 0, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-void gt_stack_grow(void)
-{
-	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
-	unsigned long n = __atomic_load_n(&next_id, __ATOMIC_RELAXED);
-	unsigned long size = table_size ? table_size : TABLE_MIN;
-	pthread_attr_t a;
-	pthread_t th;
-
-	if (!t || n <= 2 * size || size >= TABLE_MAX || __atomic_load_n(&resizing, __ATOMIC_ACQUIRE))
-		return;
-	while (size < TABLE_MAX && n > 2 * size)
-		size *= 4;
-	__atomic_store_n(&resizing, 1, __ATOMIC_RELAXED);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &a, resize_main, (void *)(uintptr_t)size) == 0)
-		table_size = size;
-	else
-		__atomic_store_n(&resizing, 0, __ATOMIC_RELAXED);   /* again next time */
-	pthread_attr_destroy(&a);
-}
-
-unsigned long gt_stack_buckets(int *busy)
-{
-	*busy = (int)__atomic_load_n(&resizing, __ATOMIC_ACQUIRE);
-	return table_size ? table_size : TABLE_MIN;
-}
 
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 {

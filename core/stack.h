@@ -31,10 +31,6 @@ struct gt_stack {
 int gt_stack_init(void);
 /* Before the first trace (service thread): libunwind's set-up. */
 void gt_stack_prepare(void);
-/* Service thread, each loop: grow the stack table as stacks are added. */
-void gt_stack_grow(void);
-/* The size it was last grown to; *busy: a resize is running (tests). */
-unsigned long gt_stack_buckets(int *busy);
 
 /* Capture the caller's stack into pc[0..max): frames of libgotrace itself are
  * skipped, the walk stops at our thread trampoline, and fn (when non-zero)
