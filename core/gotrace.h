@@ -221,6 +221,12 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags);
  * daemon) or listens on a socket. A forked child without an endpoint gets
  * one now, and its own forked children get theirs at fork. */
 void gt_service_long_lived(void);
+/* unshare(flags) / setns(nstype) (is_setns) is about to run: if it wants a
+ * process of one thread (a user or mount namespace) and the program has
+ * one, the service thread leaves (the endpoint and any trace stay open).
+ * Returns whether it did; gt_ns_done(1) after the call starts it again. */
+int gt_ns_prepare(int is_setns, long flags);
+void gt_ns_done(int parked);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* After dlclose: code may be mapped at the unloaded library's addresses

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <urcu-bp.h>
 
@@ -31,12 +33,15 @@
 
 void gt_hook_ready(void);
 
-enum req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT, REQ_SYNC };
+enum req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT, REQ_SYNC, REQ_PARK };
 
 static const struct gt_svc_client *client;
 static int client_ok;
 static int wake_fd = -1;
 static int running;        /* service thread alive (in this process) */
+static pthread_t svc_th;   /* joinable: gt_ns_prepare waits for its end */
+static pid_t svc_tid;      /* atomic: its task */
+static int client_started; /* client->start ran (once per process) */
 static int ready;          /* gt_init done */
 static long my_pid;
 
@@ -97,12 +102,13 @@ static void wake_buffers(void)
 	gt_fd_unlock();
 }
 
-static void handle_request(void)
+/* Returns 1 when the service thread is to end (REQ_PARK). */
+static int handle_request(void)
 {
 	int op = __atomic_load_n(&req.op, __ATOMIC_ACQUIRE);
 
 	if (op == REQ_NONE)
-		return;
+		return 0;
 	req.err[0] = '\0';
 	if (op == REQ_START)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
@@ -114,6 +120,8 @@ static void handle_request(void)
 		gt_session_flush_idle();
 		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
 		req.result = 0;
+	} else if (op == REQ_PARK) {
+		req.result = 0;
 	}
 	if (op == REQ_EXIT && client_ok && client->shutdown)
 		client->shutdown(0);
@@ -123,6 +131,7 @@ static void handle_request(void)
 	if (op == REQ_EXIT)
 		for (;;)
 			pause();   /* the process is exiting: touch nothing more */
+	return op == REQ_PARK;
 }
 
 static void *service_main(void *arg)
@@ -132,9 +141,13 @@ static void *service_main(void *arg)
 
 	(void)arg;
 	gt_tls.in_tracer = 1;
+	__atomic_store_n(&svc_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	gt_thread_tracer_started();
-	if (client && client->start)
-		client_ok = client->start() == 0;
+	if (!client_started) {   /* not again when resumed after gt_ns_prepare */
+		client_started = 1;
+		if (client && client->start)
+			client_ok = client->start() == 0;
+	}
 	for (;;) {
 		int timeout = gt_ctl_session() ? 100 : -1;
 		int n = 0;
@@ -162,7 +175,8 @@ static void *service_main(void *arg)
 			}
 			gt_fd_unlock();
 		}
-		handle_request();
+		if (handle_request())
+			return NULL;   /* parked: state and fds stay for the next one */
 		if (gt_writer_session()) {
 			uint64_t now = gt_clock_now();
 			if (now - last_flush > 1000000000ull || gt_buf_in_use() * 2 >
@@ -172,6 +186,7 @@ static void *service_main(void *arg)
 			}
 			gt_writer_drain();
 		}
+		gt_stack_grow();
 		if (client_ok && client->poll_handle) {
 			gt_fd_lock();   /* its fds stay put while it handles them */
 			client->poll_handle(pfd + 1, n);
@@ -181,36 +196,38 @@ static void *service_main(void *arg)
 	return NULL;
 }
 
-static int service_start(void)
+static int spawn(void)
 {
 	sigset_t all, old;
-	pthread_t th;
 
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int r = pthread_create(&svc_th, NULL, service_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+static int service_start(void)
+{
 	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wake_fd < 0)
 		return -errno;
 	gt_fd_adopt(&wake_fd);
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&th, NULL, service_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	client_started = 0;
+	int r = spawn();
 	if (r) {
 		close(wake_fd);
 		wake_fd = -1;
 		return -r;
 	}
-	pthread_detach(th);
 	running = 1;
 	return 0;
 }
 
-static int call(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns)
+/* With req_lock held: 0, -1 (the answer's error in err), or -2 (timed
+ * out: req_lock must stay held, the service thread still owns req). */
+static int call_locked(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns)
 {
-	if (!running || my_pid != getpid()) {
-		gt_fmt(err, errlen, "no service thread");
-		return -1;
-	}
-	gt_lock(&req_lock);
 	req.path = path;
 	req.done = 0;
 	__atomic_store_n(&req.op, op, __ATOMIC_RELEASE);
@@ -224,7 +241,7 @@ static int call(int op, const char *path, char *err, size_t errlen, int64_t time
 				/* Leave req_lock held: the request is still owned by the
 				 * service thread. Only exit/exec get here. */
 				gt_fmt(err, errlen, "the trace writer did not finish in time");
-				return -1;
+				return -2;
 			}
 		}
 		gt_futex_wait(&req.done, 0, left);
@@ -232,8 +249,81 @@ static int call(int op, const char *path, char *err, size_t errlen, int64_t time
 	int r = req.result;
 	if (r)
 		gt_fmt(err, errlen, "%s", req.err);
+	return r ? -1 : 0;
+}
+
+static int call(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns)
+{
+	if (!running || my_pid != getpid()) {
+		gt_fmt(err, errlen, "no service thread");
+		return -1;
+	}
+	gt_lock(&req_lock);
+	int r = call_locked(op, path, err, errlen, timeout_ns);
+	if (r != -2)
+		gt_unlock(&req_lock);
+	return r ? -1 : 0;
+}
+
+/* unshare(CLONE_NEWUSER) and setns() into a user namespace want a process
+ * of one thread, and into a mount namespace an fs_struct of its own, which
+ * pthread threads share: with the service thread there, they fail with
+ * EINVAL in a program that has one thread (unshare -U, bwrap, podman).
+ * So the service thread leaves for the call: it ends its loop (listening
+ * socket, clients, trace and wake fd stay as they are; a trace loses
+ * nothing, the one program thread is in the call), this thread waits until
+ * its task is gone, and after the call a new one takes the loop up. Other
+ * requests wait on req_lock meanwhile. A resize of the stack table that
+ * runs is let finish (its thread ends); a program that has threads of its
+ * own gets EINVAL, as it would without us. */
+static int ns_needs_one_thread(int is_setns, long flags)
+{
+	if (is_setns)   /* 0: any type, known from the fd only */
+		return flags == 0 || (flags & (CLONE_NEWUSER | CLONE_NEWNS));
+	return (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)) != 0;
+}
+
+int gt_ns_prepare(int is_setns, long flags)
+{
+	struct gt_tls *tls = &gt_tls;
+	char err[64];
+	int saved = errno;
+
+	if (!ns_needs_one_thread(is_setns, flags) || tls->in_tracer || !running ||
+	    my_pid != getpid() || gt_thread_program_count() > 1)
+		return 0;
+	tls->in_tracer++;
+	gt_lock(&req_lock);
+	pid_t tid = __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE);
+	if (call_locked(REQ_PARK, NULL, err, sizeof(err), -1)) {
+		gt_unlock(&req_lock);
+		tls->in_tracer--;
+		errno = saved;
+		return 0;
+	}
+	pthread_join(svc_th, NULL);
+	gt_stack_wait_gone(tid);
+	gt_thread_tracer_ending();
+	gt_stack_reap(1000);   /* a stack-table resize: let it finish */
+	errno = saved;
+	return 1;   /* req_lock and in_tracer stay until gt_ns_done */
+}
+
+void gt_ns_done(int parked)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+
+	if (!parked)
+		return;
+	if (spawn()) {
+		running = 0;
+		gt_log("cannot start the service thread again after unshare/setns: "
+		       "no endpoint, tracing stopped");
+	}
 	gt_unlock(&req_lock);
-	return r;
+	tls->in_tracer--;
+	errno = saved;
 }
 
 int gt_session_start_sync(const char *path, char *err, size_t errlen)
@@ -370,6 +460,7 @@ void gt_service_long_lived(void)
 static void fork_prepare(void)
 {
 	gt_tls.in_tracer++;
+	gt_stack_before_fork();
 	urcu_bp_call_rcu_before_fork();
 	urcu_bp_before_fork();
 }
@@ -378,6 +469,7 @@ static void fork_parent(void)
 {
 	urcu_bp_after_fork_parent();
 	urcu_bp_call_rcu_after_fork_parent();
+	gt_stack_after_fork(0);
 	gt_tls.in_tracer--;
 }
 
@@ -390,6 +482,7 @@ static void fork_child(void)
 	/* Our state first: liburcu's child handler restarts its worker thread
 	 * through our pthread_create hook. */
 	gt_thread_after_fork_child();
+	gt_stack_after_fork(1);
 	urcu_bp_after_fork_child();
 	urcu_bp_call_rcu_after_fork_child();
 	gt_buf_after_fork_child();

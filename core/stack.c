@@ -13,6 +13,8 @@
 #include <libunwind.h>
 #include <pthread.h>
 #include <link.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -25,6 +27,7 @@
 #include "core/gotrace.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "core/tsan.h"
 
 #define ID_PAGE 4096u
@@ -448,10 +451,15 @@ void gt_stack_prepare(void)
 	backtrace_(warm, 8);
 }
 
-/* The table is made on first use (the first trace): cds_lfht_new starts
- * liburcu's worker thread, and a second thread alone makes glibc take its
- * multi-threaded paths (cancellable syscalls, arena locks) in a program that
- * had one. An idle tracer must not cost that. */
+/* The table is made on first use (the first trace), without
+ * CDS_LFHT_AUTO_RESIZE: that flag starts liburcu's resize worker, a thread
+ * that stays for good, and a program of one thread must stay one for
+ * unshare(CLONE_NEWUSER) and setns (see gt_ns_prepare) while tracing too.
+ * The service thread grows it instead (gt_stack_grow). */
+#define TABLE_MIN 4096ul
+#define TABLE_MAX (1ul << 22)
+static unsigned long table_size = TABLE_MIN;   /* service thread */
+
 static struct cds_lfht *get_table(void)
 {
 	static struct gt_lock init_lock = GT_LOCK_INIT;
@@ -462,14 +470,104 @@ static struct cds_lfht *get_table(void)
 	gt_lock(&init_lock);
 	t = table;
 	if (!t) {
-		t = cds_lfht_new(1024, 1024, 1ul << 22,
-				 CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+		t = cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, NULL);
 		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	}
 	gt_unlock(&init_lock);
 	return t;
 }
 
+/* A resize waits for a grace period, which a thread left inside a
+ * read-side section (by a siglongjmp out of a signal handler) would hold
+ * off for good; so it runs on a thread of its own, and the writer never
+ * waits for it. The service thread joins it when it is done and only then,
+ * with its task gone, counts it out. resize_lock is held across the
+ * resize and taken by fork_prepare: a child never gets a table half
+ * resized (as liburcu pauses its own worker at fork). */
+static struct {
+	pthread_t th;
+	pid_t tid;           /* atomic */
+	uint32_t state;      /* atomic: 0 none, 1 running, 2 done (to join) */
+	struct gt_lock lock;
+} rs = { .lock = GT_LOCK_INIT };
+
+static void *resize_main(void *arg)
+{
+	gt_tls.in_tracer = 1;
+	gt_thread_tracer_started();   /* (once: our trampoline may have) */
+	__atomic_store_n(&rs.tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	gt_lock(&rs.lock);
+	cds_lfht_resize(table, (unsigned long)(uintptr_t)arg);
+	gt_unlock(&rs.lock);
+	__atomic_store_n(&rs.state, 2, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+void gt_stack_wait_gone(int tid)
+{
+	/* pthread_join returns at the thread's exit futex wake, a little
+	 * before the kernel takes its task out of the thread group */
+	for (int i = 0; i < 100000 && syscall(SYS_tgkill, getpid(), tid, 0) == 0; i++)
+		sched_yield();
+}
+
+int gt_stack_reap(int wait_ms)
+{
+	uint32_t st;
+
+	while ((st = __atomic_load_n(&rs.state, __ATOMIC_ACQUIRE)) == 1 && wait_ms-- > 0)
+		usleep(1000);
+	if (st != 2)
+		return st == 0;
+	pthread_join(rs.th, NULL);
+	gt_stack_wait_gone(__atomic_load_n(&rs.tid, __ATOMIC_ACQUIRE));
+	gt_thread_tracer_ending();
+	__atomic_store_n(&rs.state, 0, __ATOMIC_RELAXED);
+	return 1;
+}
+
+void gt_stack_grow(void)
+{
+	struct cds_lfht *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	unsigned long n = __atomic_load_n(&next_id, __ATOMIC_RELAXED);
+	unsigned long size = table_size;
+	sigset_t all, old;
+
+	gt_stack_reap(0);
+	if (!t || n <= 2 * size || size >= TABLE_MAX || __atomic_load_n(&rs.state, __ATOMIC_ACQUIRE))
+		return;
+	while (size < TABLE_MAX && n > 2 * size)
+		size *= 4;
+	__atomic_store_n(&rs.state, 1, __ATOMIC_RELAXED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	if (pthread_create(&rs.th, NULL, resize_main, (void *)(uintptr_t)size) == 0)
+		table_size = size;
+	else
+		__atomic_store_n(&rs.state, 0, __ATOMIC_RELAXED);   /* again next time */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void gt_stack_before_fork(void)
+{
+	gt_lock(&rs.lock);
+}
+
+void gt_stack_after_fork(int child)
+{
+	if (child) {
+		/* the resize thread is the parent's: none here */
+		rs.lock.word = 0;
+		rs.state = 0;
+	} else {
+		gt_unlock(&rs.lock);
+	}
+}
+
+unsigned long gt_stack_buckets(void)
+{
+	return table_size;
+}
 
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 {

@@ -31,6 +31,20 @@ struct gt_stack {
 int gt_stack_init(void);
 /* Before the first trace (service thread): libunwind's set-up. */
 void gt_stack_prepare(void);
+/* Service thread, each loop: grow the stack table as stacks are added
+ * (on a thread of its own, joined here when done). */
+void gt_stack_grow(void);
+/* Join a resize thread that is done (waiting up to wait_ms for one that
+ * runs) and count it out once its task is gone: 1 if none is left. One
+ * caller at a time (the service thread, or gt_ns_prepare with it parked). */
+int gt_stack_reap(int wait_ms);
+/* Until task tid (of a thread just joined) has left the thread group. */
+void gt_stack_wait_gone(int tid);
+/* The size it was last grown to (tests). */
+unsigned long gt_stack_buckets(void);
+/* fork: no resize runs across it; the child has no resize thread. */
+void gt_stack_before_fork(void);
+void gt_stack_after_fork(int child);
 
 /* Capture the caller's stack into pc[0..max): frames of libgotrace itself are
  * skipped, the walk stops at our thread trampoline, and fn (when non-zero)

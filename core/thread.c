@@ -49,6 +49,11 @@ void gt_thread_live(int delta)
 	__atomic_add_fetch(&live_threads, delta, __ATOMIC_SEQ_CST);
 }
 
+int gt_thread_program_count(void)
+{
+	return __atomic_load_n(&live_threads, __ATOMIC_SEQ_CST);
+}
+
 /* Called by each tracer thread itself, at least once (our trampoline, the
  * service thread's entry); counted once per thread. */
 void gt_thread_tracer_started(void)
@@ -59,6 +64,11 @@ void gt_thread_tracer_started(void)
 		counted = 1;
 		__atomic_add_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
 	}
+}
+
+void gt_thread_tracer_ending(void)
+{
+	__atomic_sub_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Is task tid (of ours) a zombie? A main thread that called pthread_exit
@@ -99,7 +109,9 @@ static int only_tracer_threads_left(void)
 			off += d->d_reclen;
 		}
 	close(fd);
-	return tasks == 1 + (long)__atomic_load_n(&tracer_threads, __ATOMIC_SEQ_CST);
+	/* <=: a tracer thread is counted out only once its task is gone
+	 * (the service thread parked, a resize thread joined) */
+	return tasks <= 1 + (long)__atomic_load_n(&tracer_threads, __ATOMIC_SEQ_CST);
 }
 
 struct gt_thread *gt_thread_alloc(void)

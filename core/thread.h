@@ -103,6 +103,10 @@ void gt_thread_named(uintptr_t self, const char *name);
  * pthread_exit. */
 void gt_thread_live(int delta);
 void gt_thread_tracer_started(void);
+/* A tracer thread about to end (the service thread, parked): uncounted. */
+void gt_thread_tracer_ending(void);
+/* Program threads alive that we know of (main included). */
+int gt_thread_program_count(void);
 
 /* After fork in the child: every record but the caller's is dropped. */
 void gt_thread_after_fork_child(void);

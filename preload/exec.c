@@ -119,6 +119,24 @@ GT_EXPORT int daemon(int nochdir, int noclose)
 	return r;
 }
 
+/* A user or mount namespace wants a process of one thread: the service
+ * thread steps out for the call (see gt_ns_prepare). */
+GT_EXPORT int unshare(int flags)
+{
+	int parked = gt_ns_prepare(0, flags);
+	int r = GT_REAL(unshare)(flags);
+	gt_ns_done(parked);
+	return r;
+}
+
+GT_EXPORT int setns(int fd, int nstype)
+{
+	int parked = gt_ns_prepare(1, nstype);
+	int r = GT_REAL(setns)(fd, nstype);
+	gt_ns_done(parked);
+	return r;
+}
+
 /* Stacks through a library's code are named while it is still mapped;
  * after it is gone, the frame-record walk forgets its addresses. */
 GT_EXPORT int dlclose(void *handle)

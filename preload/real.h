@@ -35,6 +35,8 @@ typedef const struct timespec *gt_ts;
 	X(prctl, int, (int, ...))                                                         \
 	X(setsid, pid_t, (void))                                                          \
 	X(daemon, int, (int, int))                                                        \
+	X(unshare, int, (int))                                                            \
+	X(setns, int, (int, int))                                                         \
 	X(dlclose, int, (void *))                                                         \
 	X(_Exit, void, (int))                                                             \
 	X(read, ssize_t, (int, void *, size_t))                                           \

@@ -178,6 +178,12 @@ GT_EXPORT long syscall(long nr, ...)
 	long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
 	long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
 	va_end(ap);
+	if (__builtin_expect(nr == SYS_unshare || nr == SYS_setns, 0)) {
+		int parked = gt_ns_prepare(nr == SYS_setns, nr == SYS_setns ? b : a);
+		long r = real_(nr, a, b, c, d, e, f);
+		gt_ns_done(parked);
+		return r;
+	}
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
 	gt_op_begin(&op, SYNC);

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/gotrace.h"
 #include "core/stack.h"
@@ -111,6 +112,78 @@ START_TEST(capture)
 }
 END_TEST
 
+/* The table grows (gt_stack_grow: a resize on a thread of its own) while
+ * threads intern and look up: every id stays what it was. */
+#define GROW_KEYS 30000
+#define GROW_THREADS 4
+static uint32_t grow_ids[GROW_THREADS][GROW_KEYS];
+
+static void make_grow(unsigned k, uintptr_t *pc, unsigned *n)
+{
+	*n = 2 + k % 5;
+	for (unsigned i = 0; i < *n; i++)
+		pc[i] = 0x7f0000000000 + (uintptr_t)k * 4096 + i * 16;
+}
+
+static void *grow_worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+	uintptr_t pc[GT_STACK_MAX];
+	unsigned n;
+
+	gt_tls.in_tracer++;
+	for (int r = 0; r < 2; r++)
+		for (unsigned j = 0; j < GROW_KEYS; j++) {
+			unsigned k = (j * 13 + me * 977) % GROW_KEYS;
+			make_grow(k, pc, &n);
+			uint32_t id = gt_stack_intern(pc, n, 0);
+			if (r == 0)
+				grow_ids[me][k] = id;
+			else if (grow_ids[me][k] != id)
+				return (void *)1;
+		}
+	gt_tls.in_tracer--;
+	return NULL;
+}
+
+START_TEST(grow)
+{
+	pthread_t th[GROW_THREADS];
+	int joined[GROW_THREADS] = { 0 }, left = GROW_THREADS;
+	uintptr_t pc[GT_STACK_MAX];
+	unsigned n;
+
+	ck_assert_int_eq(gt_stack_init(), 0);
+	gt_tls.in_tracer++;
+	for (uintptr_t i = 0; i < GROW_THREADS; i++)
+		pthread_create(&th[i], NULL, grow_worker, (void *)i);
+	while (left) {
+		gt_stack_grow();   /* as the service thread does, each loop */
+		for (int i = 0; i < GROW_THREADS; i++) {
+			void *r;
+			if (!joined[i] && pthread_tryjoin_np(th[i], &r) == 0) {
+				joined[i] = 1;
+				left--;
+				ck_assert_ptr_null(r);
+			}
+		}
+		usleep(1000);
+	}
+	do
+		gt_stack_grow();
+	while (!gt_stack_reap(100));
+	ck_assert_uint_ge(gt_stack_buckets(), 4 * 4096);
+	for (unsigned k = 0; k < GROW_KEYS; k++) {
+		make_grow(k, pc, &n);
+		ck_assert_uint_ne(grow_ids[0][k], 0);
+		for (int t = 1; t < GROW_THREADS; t++)
+			ck_assert_uint_eq(grow_ids[t][k], grow_ids[0][k]);
+		ck_assert_uint_eq(gt_stack_intern(pc, n, 0), grow_ids[0][k]);
+	}
+	gt_tls.in_tracer--;
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stack");
@@ -118,6 +191,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, concurrent_intern);
 	tcase_add_test(tc, capture);
+	tcase_add_test(tc, grow);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
