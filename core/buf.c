@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/lock.h"
 #include "core/tsan.h"
+#include "core/urcu.h"
 
 #define REGION_CHUNKS 32
 #define REGION_SIZE (REGION_CHUNKS * GT_CHUNK_SIZE)
@@ -43,7 +44,8 @@ static void queue_init(void)
 	if (!__atomic_load_n(&q_ready, __ATOMIC_ACQUIRE)) {
 		gt_lock(&pool_lock);
 		if (!q_ready) {
-			__cds_wfcq_init(&q_head, &q_tail);
+			gt_urcu_load();   /* (at trace start already; tests) */
+			gt_urcu.__cds_wfcq_init(&q_head, &q_tail);
 			__atomic_store_n(&q_ready, 1, __ATOMIC_RELEASE);
 		}
 		gt_unlock(&pool_lock);
@@ -78,6 +80,7 @@ static struct gt_chunk *try_get(void)
 {
 	struct gt_chunk *c = NULL;
 
+	queue_init();   /* loads liburcu (tests; a trace start did already) */
 	gt_lock(&pool_lock);
 	if (!free_list)
 		grow_locked();
@@ -88,7 +91,7 @@ static struct gt_chunk *try_get(void)
 	}
 	gt_unlock(&pool_lock);
 	if (c) {
-		cds_wfcq_node_init(&c->node);
+		gt_urcu.cds_wfcq_node_init(&c->node);
 		c->len = 0;
 		c->sess = 0;
 		c->p = 0;
@@ -156,7 +159,7 @@ void gt_buf_submit(struct gt_chunk *c)
 {
 	queue_init();
 	GT_TSAN_RELEASE(c);
-	cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
+	gt_urcu.cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
 	/* Wake the writer only when memory runs low; otherwise it comes by on
 	 * its own tick, and the program's threads make no syscall. */
 	if (waker) {
@@ -171,7 +174,7 @@ struct gt_chunk *gt_buf_take(void)
 	struct cds_wfcq_node *n;
 
 	queue_init();
-	n = __cds_wfcq_dequeue_blocking(&q_head, &q_tail);
+	n = gt_urcu.__cds_wfcq_dequeue_blocking(&q_head, &q_tail);
 	if (!n)
 		return NULL;
 	GT_TSAN_ACQUIRE(caa_container_of(n, struct gt_chunk, node));
@@ -216,6 +219,5 @@ void gt_buf_after_fork_child(void)
 		}
 	}
 	waiters = 0;
-	__cds_wfcq_init(&q_head, &q_tail);
-	q_ready = 1;
+	q_ready = 0;   /* queue_init makes it anew */
 }

@@ -15,7 +15,6 @@
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <urcu-bp.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -29,6 +28,7 @@
 #include "core/stack.h"
 #include "core/symbol.h"
 #include "core/thread.h"
+#include "core/urcu.h"
 #include "core/writer.h"
 
 void gt_hook_ready(void);
@@ -461,14 +461,18 @@ static void fork_prepare(void)
 {
 	gt_tls.in_tracer++;
 	gt_stack_before_fork();
-	urcu_bp_call_rcu_before_fork();
-	urcu_bp_before_fork();
+	if (gt_urcu_ready()) {   /* loaded at the first trace */
+		gt_urcu.urcu_bp_call_rcu_before_fork();
+		gt_urcu.urcu_bp_before_fork();
+	}
 }
 
 static void fork_parent(void)
 {
-	urcu_bp_after_fork_parent();
-	urcu_bp_call_rcu_after_fork_parent();
+	if (gt_urcu_ready()) {
+		gt_urcu.urcu_bp_after_fork_parent();
+		gt_urcu.urcu_bp_call_rcu_after_fork_parent();
+	}
 	gt_stack_after_fork(0);
 	gt_tls.in_tracer--;
 }
@@ -483,8 +487,10 @@ static void fork_child(void)
 	 * through our pthread_create hook. */
 	gt_thread_after_fork_child();
 	gt_stack_after_fork(1);
-	urcu_bp_after_fork_child();
-	urcu_bp_call_rcu_after_fork_child();
+	if (gt_urcu_ready()) {
+		gt_urcu.urcu_bp_after_fork_child();
+		gt_urcu.urcu_bp_call_rcu_after_fork_child();
+	}
 	gt_buf_after_fork_child();
 	gt_writer_after_fork_child();
 	/* The parent's service thread may have held fd_lock at fork (it

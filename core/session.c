@@ -19,6 +19,7 @@
 #include "core/events.h"
 #include "core/heap.h"
 #include "core/stack.h"
+#include "core/urcu.h"
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/writer.h"
@@ -110,6 +111,11 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 {
 	if (__atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) || gt_writer_session()) {
 		gt_fmt(err, errlen, "trace already in progress");
+		return 0;
+	}
+	if (!gt_urcu_load()) {
+		gt_fmt(err, errlen, "liburcu (liburcu-bp.so.8, liburcu-cds.so.8) not loaded: "
+		       "no tracing");
 		return 0;
 	}
 	gt_stack_prepare();

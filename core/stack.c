@@ -4,7 +4,6 @@
  * (ids are stable for the process), so readers need no grace periods and
  * nothing ever calls synchronize_rcu or call_rcu. Any thread, in_tracer > 0. */
 #define UNW_LOCAL_ONLY
-#include <urcu-bp.h>   /* the flavour, before the hash table header */
 
 #include "core/stack.h"
 
@@ -19,8 +18,6 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <sys/auxv.h>
-#include <urcu-bp.h>
-#include <urcu/rculfhash.h>
 
 #include "core/arena.h"
 #include "core/config.h"
@@ -29,6 +26,7 @@
 #include "core/log.h"
 #include "core/thread.h"
 #include "core/tsan.h"
+#include "core/urcu.h"
 
 #define ID_PAGE 4096u
 #define ID_PAGES 1024u                      /* 4M stacks */
@@ -470,7 +468,9 @@ static struct cds_lfht *get_table(void)
 	gt_lock(&init_lock);
 	t = table;
 	if (!t) {
-		t = cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, NULL);
+		gt_urcu_load();   /* (at trace start already; tests) */
+		t = gt_urcu._cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, NULL, gt_urcu.flavor,
+					  NULL);
 		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	}
 	gt_unlock(&init_lock);
@@ -497,7 +497,7 @@ static void *resize_main(void *arg)
 	gt_thread_tracer_started();   /* (once: our trampoline may have) */
 	__atomic_store_n(&rs.tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	gt_lock(&rs.lock);
-	cds_lfht_resize(table, (unsigned long)(uintptr_t)arg);
+	gt_urcu.cds_lfht_resize(table, (unsigned long)(uintptr_t)arg);
 	gt_unlock(&rs.lock);
 	__atomic_store_n(&rs.state, 2, __ATOMIC_RELEASE);
 	return NULL;
@@ -673,8 +673,8 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	const struct gt_stack **slot = &recent[h % CACHE_WAYS];
 	if (same(*slot, h, pc, n, flags))
 		return (*slot)->id;
-	urcu_bp_read_lock();
-	cds_lfht_lookup(tab, h, match, &k, &it);
+	gt_urcu.urcu_bp_read_lock();
+	gt_urcu.cds_lfht_lookup(tab, h, match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node) {
 		GT_TSAN_ACQUIRE(node);
@@ -699,13 +699,13 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	/* A racing insert of the same stack wins: use its id (ours is then
 	 * an unused duplicate, still readable by id). */
 	GT_TSAN_RELEASE(&e->node);
-	node = cds_lfht_add_unique(tab, h, match, &k, &e->node);
+	node = gt_urcu.cds_lfht_add_unique(tab, h, match, &k, &e->node);
 	GT_TSAN_ACQUIRE(node);
 	hit = caa_container_of(node, struct gt_stack, node);
 	*slot = hit;
 	id = hit->id;
 out:
-	urcu_bp_read_unlock();
+	gt_urcu.urcu_bp_read_unlock();
 	return id;
 }
 
