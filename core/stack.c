@@ -481,7 +481,7 @@ static struct cds_lfht *get_table(void)
  * read-side section (by a siglongjmp out of a signal handler) would hold
  * off for good; so it runs on a thread of its own, and the writer never
  * waits for it. The service thread joins it when it is done and only then,
- * with its task gone, counts it out. resize_lock is held across the
+ * with its task gone, counts it out. rs.lock is held across the
  * resize and taken by fork_prepare: a child never gets a table half
  * resized (as liburcu pauses its own worker at fork). */
 static struct {
