@@ -23,26 +23,35 @@ static void make(unsigned k, uintptr_t *pc, unsigned *n)
 		pc[i] = 0x400000 + k * 64 + i * 8;
 }
 
-static void *worker(void *arg)
+/* Intern keys 0..keys-1 `rounds` times, each thread in its own order
+ * (k = j * step + me * skew): ids[k] from the first round, and every later
+ * round must give the same. NULL, or (void *)1 on a different id. */
+static void *intern_rounds(unsigned me, unsigned keys, int rounds, unsigned step, unsigned skew,
+			   void (*mk)(unsigned, uintptr_t *, unsigned *), uint32_t *out)
 {
-	unsigned me = (unsigned)(uintptr_t)arg;
 	uintptr_t pc[GT_STACK_MAX];
 	unsigned n;
 
 	gt_tls.in_tracer++;
-	for (int r = 0; r < ROUNDS; r++)
-		for (unsigned j = 0; j < STACKS; j++) {
-			/* each thread walks the keys in its own order */
-			unsigned k = (j * 7 + me * 131) % STACKS;
-			make(k, pc, &n);
+	for (int r = 0; r < rounds; r++)
+		for (unsigned j = 0; j < keys; j++) {
+			unsigned k = (j * step + me * skew) % keys;
+			mk(k, pc, &n);
 			uint32_t id = gt_stack_intern(pc, n, 0);
 			if (r == 0)
-				ids[me][k] = id;
-			else if (ids[me][k] != id)
+				out[k] = id;
+			else if (out[k] != id)
 				return (void *)1;
 		}
 	gt_tls.in_tracer--;
 	return NULL;
+}
+
+static void *worker(void *arg)
+{
+	unsigned me = (unsigned)(uintptr_t)arg;
+
+	return intern_rounds(me, STACKS, ROUNDS, 7, 131, make, ids[me]);
 }
 
 START_TEST(concurrent_intern)
@@ -128,22 +137,8 @@ static void make_grow(unsigned k, uintptr_t *pc, unsigned *n)
 static void *grow_worker(void *arg)
 {
 	unsigned me = (unsigned)(uintptr_t)arg;
-	uintptr_t pc[GT_STACK_MAX];
-	unsigned n;
 
-	gt_tls.in_tracer++;
-	for (int r = 0; r < 2; r++)
-		for (unsigned j = 0; j < GROW_KEYS; j++) {
-			unsigned k = (j * 13 + me * 977) % GROW_KEYS;
-			make_grow(k, pc, &n);
-			uint32_t id = gt_stack_intern(pc, n, 0);
-			if (r == 0)
-				grow_ids[me][k] = id;
-			else if (grow_ids[me][k] != id)
-				return (void *)1;
-		}
-	gt_tls.in_tracer--;
-	return NULL;
+	return intern_rounds(me, GROW_KEYS, 2, 13, 977, make_grow, grow_ids[me]);
 }
 
 START_TEST(grow)
