@@ -1,6 +1,6 @@
-/* core/stack.h - stack capture (libunwind) and the stack table: raw pc
- * arrays interned in a liburcu RCU lock-free hash table (cds_lfht) and
- * numbered once per process. Ids are global and stable, so the writer defines
+/* core/stack.h - stack capture (core/unwind.c: frame records, libunwind)
+ * and the stack table (core/stack.c): raw pc arrays interned in a liburcu
+ * RCU lock-free hash table (cds_lfht) and numbered once per process. Ids are global and stable, so the writer defines
  * in each trace the ones its events use. */
 #ifndef GT_STACK_H
 #define GT_STACK_H
@@ -29,7 +29,8 @@ struct gt_stack {
 
 /* Once, at load: where our own code is. 0 or -errno. */
 int gt_stack_init(void);
-/* Before the first trace (service thread): libunwind's set-up. */
+/* Before the first trace (service thread): loads libunwind, readies the
+ * auto walk. */
 void gt_stack_prepare(void);
 /* Service thread, each loop: grow the stack table as stacks are added
  * (on a thread of its own, joined here when done). */
