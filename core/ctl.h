@@ -12,6 +12,12 @@
  * (> 0), or 0 with err filled: "trace already in progress", or the system's
  * reason the file could not be opened ("open /x/y: Permission denied"). */
 uint64_t gt_ctl_start(const char *path, char *err, size_t errlen);
+/* What a first session needs from the dynamic loader, done once: liburcu,
+ * libunwind and libdw dlopened, the allocator asked (dlsym, dladdr). These
+ * take the loader's lock, which a dlopen holds while it runs our
+ * constructor: so a constructor that starts a trace (GOTRACE_FILE) and waits
+ * for the service thread calls this itself first. 0, or -1 with err set. */
+int gt_ctl_prepare(char *err, size_t errlen);
 
 /* Stop the trace in progress; returns once the file is complete on disk.
  * 0, or -1 with err filled: "trace not in progress", or the reason the file

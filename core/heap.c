@@ -29,14 +29,20 @@ static int64_t step(int64_t v)
 	return s > (128 << 10) ? s : (128 << 10);
 }
 
-/* Is the allocator we forward to glibc's (so mallinfo2 describes it)? */
-static int glibc_allocator(void)
+/* Is the allocator we forward to glibc's (so mallinfo2 describes it)?
+ * Asked once (gt_heap_prepare): which malloc RTLD_NEXT finds is settled at
+ * load, and dlsym/dladdr take the loader's lock (see gt_ctl_prepare). */
+static int glibc_alloc = -1;
+
+void gt_heap_prepare(void)
 {
 	Dl_info a, b;
-	void *m = dlsym(RTLD_NEXT, "malloc");
 
-	return m && dladdr(m, &a) && dladdr((void *)mallinfo2, &b) &&
-	       a.dli_fbase == b.dli_fbase;
+	if (glibc_alloc >= 0)
+		return;
+	void *m = dlsym(RTLD_NEXT, "malloc");
+	glibc_alloc = m && dladdr(m, &a) && dladdr((void *)mallinfo2, &b) &&
+		      a.dli_fbase == b.dli_fbase;
 }
 
 int gt_heap_glibc;
@@ -44,7 +50,9 @@ int gt_heap_glibc;
 uint64_t gt_heap_begin(void)
 {
 	int64_t base = 0;
-	int glibc = glibc_allocator();
+
+	gt_heap_prepare();
+	int glibc = glibc_alloc;
 
 	/* glibc before 2.34 checks blocks in libc itself under MALLOC_CHECK_
 	 * (a trailing magic byte the usable size leaves out): ask it then. */

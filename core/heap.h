@@ -7,6 +7,8 @@
 /* Session start (service thread, before the session is published): the
  * baseline (glibc's in-use bytes; 0 with another allocator). */
 uint64_t gt_heap_begin(void);
+/* Once, before the first session (gt_ctl_prepare): is the allocator glibc's? */
+void gt_heap_prepare(void);
 /* Session s ends (service thread, threads closed): the exact figure
  * (folded bytes + what live threads have not folded yet) and the
  * high-water mark. */

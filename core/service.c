@@ -294,13 +294,14 @@ int gt_ns_prepare(int is_setns, long flags)
 		return 0;
 	tls->in_tracer++;
 	gt_lock(&req_lock);
-	pid_t tid = __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE);
 	if (call_locked(REQ_PARK, NULL, err, sizeof(err), -1)) {
 		gt_unlock(&req_lock);
 		tls->in_tracer--;
 		errno = saved;
 		return 0;
 	}
+	/* Its tid only now: a thread just started may not have written it */
+	pid_t tid = __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE);
 	pthread_join(svc_th, NULL);
 	gt_stack_wait_gone(tid);
 	gt_thread_tracer_ending();
@@ -560,7 +561,7 @@ void gt_init(void)
 	ready = 1;
 	gt_hook_ready();
 	if (file && running) {
-		if (gt_session_start_sync(path, err, sizeof(err)))
+		if (gt_ctl_prepare(err, sizeof(err)) || gt_session_start_sync(path, err, sizeof(err)))
 			gt_log("%s", err);
 	}
 	tls->in_tracer--;

@@ -19,6 +19,7 @@
 #include "core/events.h"
 #include "core/heap.h"
 #include "core/stack.h"
+#include "core/symbol.h"
 #include "core/urcu.h"
 #include "core/log.h"
 #include "core/thread.h"
@@ -107,18 +108,27 @@ static int snapshot(uint64_t s)
 	return 0;
 }
 
+int gt_ctl_prepare(char *err, size_t errlen)
+{
+	if (!gt_urcu_load()) {
+		gt_fmt(err, errlen, "liburcu (liburcu-bp.so.8, liburcu-cds.so.8) not loaded: "
+		       "no tracing");
+		return -1;
+	}
+	gt_stack_prepare();
+	gt_heap_prepare();
+	gt_sym_prepare();
+	return 0;
+}
+
 uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 {
 	if (__atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) || gt_writer_session()) {
 		gt_fmt(err, errlen, "trace already in progress");
 		return 0;
 	}
-	if (!gt_urcu_load()) {
-		gt_fmt(err, errlen, "liburcu (liburcu-bp.so.8, liburcu-cds.so.8) not loaded: "
-		       "no tracing");
+	if (gt_ctl_prepare(err, errlen))
 		return 0;
-	}
-	gt_stack_prepare();
 	uint64_t s = ++sess_counter;
 	/* P 0's header batch starts at ts0, before any event of the trace. */
 	if (gt_writer_open(path, s, gt_clock_now(), err, errlen))

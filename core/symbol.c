@@ -81,6 +81,11 @@ static int load_dw(void)
 	return 1;
 }
 
+void gt_sym_prepare(void)
+{
+	load_dw();
+}
+
 struct entry {
 	uintptr_t pc;
 	int exact, used;

@@ -20,6 +20,10 @@ struct gt_sym {
  * at least the object), -ENOENT (pc in no mapped object). */
 int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out);
 
+/* dlopen libdw now (gt_ctl_prepare; the one call that may come from another
+ * thread than the service thread, before the service thread symbolises). */
+void gt_sym_prepare(void);
+
 /* The frames at pc, innermost first: functions the compiler inlined there
  * (from DWARF), then the function that holds the code. out[i].entry is set
  * for the last one only. Returns how many (>= 1), at most max; the strings

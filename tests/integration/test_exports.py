@@ -125,5 +125,35 @@ class Scope(unittest.TestCase):
             gt.trace_events(d / "t.trace")
 
 
+LOADER = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	void *h = dlopen(argv[1], RTLD_NOW);
+	printf("dlopen: %s\n", h ? "ok" : dlerror());
+	usleep(20000);
+	return h == NULL;
+}
+"""
+
+
+class Dlopened(unittest.TestCase):
+    """A program that dlopens libgotrace.so itself, with GOTRACE_FILE set:
+    our constructor then runs under the loader's lock, and the trace it
+    starts must not wait on a service thread that needs that lock (dlsym,
+    dlopen of liburcu, libunwind, libdw). It hung before."""
+
+    def test_dlopen_with_gotrace_file(self):
+        with gt.tempdir() as d:
+            host = gt.compile_c(LOADER, d / "loader", libs=["-ldl"])
+            f = d / "t.trace"
+            r = gt.run_plain([host, str(gt.LIB)], env={"GOTRACE_FILE": str(f),
+                                                       "GOTRACE_SOCKET": "off"}, timeout=20)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "dlopen: ok\n", ""))
+            gt.trace_events(f)
+
+
 if __name__ == "__main__":
     unittest.main()
