@@ -268,7 +268,8 @@ static int call(int op, const char *path, char *err, size_t errlen, int64_t time
 /* unshare(CLONE_NEWUSER) and setns() into a user namespace want a process
  * of one thread, and into a mount namespace an fs_struct of its own, which
  * pthread threads share: with the service thread there, they fail with
- * EINVAL in a program that has one thread (unshare -U, bwrap, podman).
+ * EINVAL in a program that has one thread (unshare -U, and sandboxes that
+ * unshare their own process).
  * So the service thread leaves for the call: it ends its loop (listening
  * socket, clients, trace and wake fd stay as they are; a trace loses
  * nothing, the one program thread is in the call), this thread waits until
