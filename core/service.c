@@ -303,9 +303,7 @@ int gt_ns_prepare(int is_setns, long flags)
 	}
 	/* Its tid only now: a thread just started may not have written it */
 	pid_t tid = __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE);
-	pthread_join(svc_th, NULL);
-	gt_stack_wait_gone(tid);
-	gt_thread_tracer_ending();
+	gt_thread_tracer_join(svc_th, tid);
 	gt_stack_reap(1000);   /* a stack-table resize: let it finish */
 	errno = saved;
 	return 1;   /* req_lock and in_tracer stay until gt_ns_done */

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,14 +90,6 @@ static void *resize_main(void *arg)
 	return NULL;
 }
 
-void gt_stack_wait_gone(int tid)
-{
-	/* pthread_join returns at the thread's exit futex wake, a little
-	 * before the kernel takes its task out of the thread group */
-	for (int i = 0; i < 100000 && syscall(SYS_tgkill, getpid(), tid, 0) == 0; i++)
-		sched_yield();
-}
-
 int gt_stack_reap(int wait_ms)
 {
 	uint32_t st;
@@ -107,9 +98,7 @@ int gt_stack_reap(int wait_ms)
 		usleep(1000);
 	if (st != 2)
 		return st == 0;
-	pthread_join(rs.th, NULL);
-	gt_stack_wait_gone(__atomic_load_n(&rs.tid, __ATOMIC_ACQUIRE));
-	gt_thread_tracer_ending();
+	gt_thread_tracer_join(rs.th, __atomic_load_n(&rs.tid, __ATOMIC_ACQUIRE));
 	__atomic_store_n(&rs.state, 0, __ATOMIC_RELAXED);
 	return 1;
 }

@@ -39,8 +39,6 @@ void gt_stack_grow(void);
  * runs) and count it out once its task is gone: 1 if none is left. One
  * caller at a time (the service thread, or gt_ns_prepare with it parked). */
 int gt_stack_reap(int wait_ms);
-/* Until task tid (of a thread just joined) has left the thread group. */
-void gt_stack_wait_gone(int tid);
 /* The size it was last grown to (tests). */
 unsigned long gt_stack_buckets(void);
 /* fork: no resize runs across it; the child has no resize thread. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -66,8 +67,13 @@ void gt_thread_tracer_started(void)
 	}
 }
 
-void gt_thread_tracer_ending(void)
+void gt_thread_tracer_join(pthread_t th, int tid)
 {
+	pthread_join(th, NULL);
+	/* join returns at the thread's exit futex wake, a little before the
+	 * kernel takes its task out of the thread group */
+	for (int i = 0; i < 100000 && syscall(SYS_tgkill, getpid(), tid, 0) == 0; i++)
+		sched_yield();
 	__atomic_sub_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
 }
 

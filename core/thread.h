@@ -11,6 +11,7 @@
 #ifndef GT_THREAD_H
 #define GT_THREAD_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "core/gotrace.h"
@@ -103,8 +104,9 @@ void gt_thread_named(uintptr_t self, const char *name);
  * pthread_exit. */
 void gt_thread_live(int delta);
 void gt_thread_tracer_started(void);
-/* A tracer thread about to end (the service thread, parked): uncounted. */
-void gt_thread_tracer_ending(void);
+/* Join tracer thread th (task tid), wait until its task has left the thread
+ * group, then count it out: unshare and the exit check see it gone. */
+void gt_thread_tracer_join(pthread_t th, int tid);
 /* Program threads alive that we know of (main included). */
 int gt_thread_program_count(void);
 
