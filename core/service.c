@@ -42,6 +42,7 @@ static int running;        /* service thread alive (in this process) */
 static pthread_t svc_th;   /* joinable: gt_ns_prepare waits for its end */
 static pid_t svc_tid;      /* atomic: its task */
 static int client_started; /* client->start ran (once per process) */
+static int closed;         /* [fd_lock] the endpoint closed at an idle exit */
 static int ready;          /* gt_init done */
 static long my_pid;
 
@@ -134,6 +135,18 @@ static int handle_request(void)
 	return op == REQ_PARK;
 }
 
+/* fd_lock, for the loop: once exit_idle has closed our fds, it touches
+ * nothing more. */
+static void fd_lock_open(void)
+{
+	gt_fd_lock();
+	if (closed) {
+		gt_fd_unlock();
+		for (;;)
+			pause();
+	}
+}
+
 static void *service_main(void *arg)
 {
 	struct pollfd pfd[1 + GT_SVC_MAX_FDS];
@@ -145,8 +158,10 @@ static void *service_main(void *arg)
 	gt_thread_tracer_started();
 	if (!client_started) {   /* not again when resumed after gt_ns_prepare */
 		client_started = 1;
-		if (client && client->start)
+		gt_fd_lock();   /* against exit_idle */
+		if (client && client->start && !closed)
 			client_ok = client->start() == 0;
+		gt_fd_unlock();
 	}
 	for (;;) {
 		int timeout = gt_ctl_session() ? 100 : -1;
@@ -156,8 +171,11 @@ static void *service_main(void *arg)
 		pfd[0].fd = wake_fd;
 		pfd[0].events = POLLIN;
 		pfd[0].revents = 0;
-		if (client_ok && client->poll_fill)
+		if (client_ok && client->poll_fill) {
+			fd_lock_open();
 			n = client->poll_fill(pfd + 1, GT_SVC_MAX_FDS, &timeout);
+			gt_fd_unlock();
+		}
 		if (__atomic_exchange_n(&wake_pending, 0, __ATOMIC_SEQ_CST))
 			timeout = 0;   /* a wake_buffers() found fd_lock taken */
 		if (poll(pfd, (nfds_t)(1 + n), timeout) < 0 && errno != EINTR)
@@ -169,7 +187,7 @@ static void *service_main(void *arg)
 				pfd[i].revents = 0;
 		if (pfd[0].revents & POLLIN) {
 			uint64_t v;
-			gt_fd_lock();
+			fd_lock_open();
 			if (read(wake_fd, &v, sizeof(v)) < 0) {
 				/* EAGAIN: nothing to read */
 			}
@@ -188,7 +206,7 @@ static void *service_main(void *arg)
 		}
 		gt_stack_grow();
 		if (client_ok && client->poll_handle) {
-			gt_fd_lock();   /* its fds stay put while it handles them */
+			fd_lock_open();   /* its fds stay put while it handles them */
 			client->poll_handle(pfd + 1, n);
 			gt_fd_unlock();
 		}
@@ -361,6 +379,40 @@ void gt_service_sync(void)
 	errno = saved;
 }
 
+/* An exit with no trace running needs nothing of the service thread: the
+ * exiting thread closes the endpoint itself, not waiting for the thread to
+ * be scheduled twice (a tenth of a millisecond on a busy machine, per
+ * process). No request is in progress (req_lock, kept: none can start) and
+ * the loop is not handling clients or starting the endpoint (fd_lock), so
+ * no trace can start either. After fd_lock the loop sees `closed` and
+ * stops. 0: a trace or a request is under way, the long way then. */
+static int exit_idle(void)
+{
+	if (gt_ctl_session() || gt_writer_session() || !gt_trylock(&req_lock))
+		return 0;
+	/* The loop holds fd_lock for a few syscalls, but a writer (a trace
+	 * started meanwhile) around a write() that can take long: no wait
+	 * without an end here. */
+	uint64_t t0 = gt_clock_now();
+	while (!gt_fd_trylock()) {
+		if (gt_clock_now() - t0 > 100000000ull) {
+			gt_unlock(&req_lock);
+			return 0;
+		}
+		usleep(50);
+	}
+	if (gt_ctl_session() || gt_writer_session()) {
+		gt_fd_unlock();
+		gt_unlock(&req_lock);
+		return 0;
+	}
+	closed = 1;
+	if (client_ok && client->shutdown)
+		client->shutdown(0);
+	gt_fd_unlock();
+	return 1;
+}
+
 /* atexit (and _exit): finish the trace, close the endpoint. atexit runs
  * ours after the program's own handlers (ours was registered first). */
 void gt_exit_prepare(void)
@@ -370,6 +422,17 @@ void gt_exit_prepare(void)
 
 	if (!running || my_pid != getpid())
 		return;
+	/* Not from a signal handler that interrupted tracer code (fd_lock
+	 * may be this thread's, mid-change). */
+	if (!tls->in_tracer) {
+		tls->in_tracer++;
+		int done = exit_idle();
+		tls->in_tracer--;
+		if (done) {
+			running = 0;
+			return;
+		}
+	}
 	/* exit() from a signal handler that interrupted tracer code on this
 	 * thread: our record lock may be held by the interrupted frame. */
 	if (tls->in_tracer && tls->t)

@@ -778,6 +778,37 @@ class SocketFile(RpcCase):
         self.assertEqual(out, SHORT_OUT.format(n=250))
         self.assertFalse(os.path.lexists(p.sock), "socket left behind at exit")
 
+    def test_short_lived_processes_leave_no_socket(self):
+        """Processes that exit right after they start (the endpoint may not
+        be listening yet, or has just started to): exit codes are theirs, and
+        no socket is left behind. An idle exit closes the endpoint without
+        the service thread, which must then not create it."""
+        xdg = self.d / "xdg"
+        xdg.mkdir()
+        env = dict(os.environ, LD_PRELOAD=str(gt.LIB), XDG_RUNTIME_DIR=str(xdg))
+        env.pop("GOTRACE_SOCKET", None)
+        loop = "i=0; while [ $i -lt 300 ]; do /bin/true; /bin/false && exit 9; " \
+               "i=$((i+1)); done; exit 3"
+        r = subprocess.run(["sh", "-c", loop], env=env, capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (3, "", ""))
+        self.assertEqual(os.listdir(xdg / "gotrace"), [], "sockets left behind")
+
+    def test_idle_exit_with_a_client_connected(self):
+        """A client holds a connection with half a request when the program
+        exits: the program's output and status are its own, the client sees
+        the connection end, the socket is gone."""
+        p = self.program(n=250)
+        with connect(p.sock, timeout=30) as s:
+            s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"debug_stop')
+            rc, out, err = p.finish()
+            self.assertEqual((rc, out), (0, SHORT_OUT.format(n=250)), err)
+            try:
+                self.assertEqual(s.recv(100), b"")
+            except ConnectionResetError:
+                pass
+        self.assertFalse(os.path.lexists(p.sock), "socket left behind at exit")
+
     def test_pid_in_socket_name(self):
         p = self.program(n=250, socket=str(self.d / "s-%p.sock"))
         self.assertEqual(p.sock, str(self.d / f"s-{p.pid}.sock"))
