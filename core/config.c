@@ -8,23 +8,30 @@
 
 #include "core/log.h"
 
-struct gt_config gt_cfg;
+struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .runtime_dir = "", .home = "" };
 
 #define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
 #define GT_BUFFER_MB_DEFAULT 64ull
 
-static int copy_env(const char *name, char *dst, size_t size)
+/* Copies of the strings, each below GT_PATH_MAX (http: 128). */
+static char pool[4 * GT_PATH_MAX + 128];
+static size_t pool_used;
+
+static const char *copy_env(const char *name, size_t max)
 {
 	const char *v = getenv(name);
 
 	if (!v || !*v)
-		return 0;
-	if (strlen(v) >= size) {
-		gt_log("%s is too long (max %zu bytes), ignored", name, size - 1);
-		return 0;
+		return "";
+	size_t n = strlen(v);
+	if (n >= max) {
+		gt_log("%s is too long (max %zu bytes), ignored", name, max - 1);
+		return "";
 	}
-	strcpy(dst, v);
-	return 1;
+	char *dst = pool + pool_used;
+	memcpy(dst, v, n + 1);
+	pool_used += n + 1;
+	return dst;
 }
 
 static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t max)
@@ -49,13 +56,13 @@ void gt_config_load(void)
 {
 	int saved = errno;
 
-	memset(&gt_cfg, 0, sizeof(gt_cfg));
-	if (copy_env("GOTRACE_FILE", gt_cfg.file, sizeof(gt_cfg.file)))
-		gt_cfg.file_has_pid = strstr(gt_cfg.file, "%p") != NULL;
+	pool_used = 0;
+	gt_cfg.file = copy_env("GOTRACE_FILE", GT_PATH_MAX);
+	gt_cfg.file_has_pid = strstr(gt_cfg.file, "%p") != NULL;
 	gt_cfg.owner = (long)num_env("GOTRACE_OWNER", 0, 0, 1u << 30);
-	copy_env("GOTRACE_SOCKET", gt_cfg.socket, sizeof(gt_cfg.socket));
+	gt_cfg.socket = copy_env("GOTRACE_SOCKET", GT_PATH_MAX);
 	gt_cfg.socket_off = strcmp(gt_cfg.socket, "off") == 0;
-	copy_env("GOTRACE_HTTP", gt_cfg.http, sizeof(gt_cfg.http));
+	gt_cfg.http = copy_env("GOTRACE_HTTP", 128);
 	gt_cfg.block_ns = num_env("GOTRACE_BLOCK_NS", GT_BLOCK_NS_DEFAULT, 0,
 				  3600ull * 1000000000ull);
 	gt_cfg.buffer_bytes = num_env("GOTRACE_BUFFER_MB", GT_BUFFER_MB_DEFAULT, 1,
@@ -73,8 +80,8 @@ void gt_config_load(void)
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
 	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);
 	gt_cfg.rpc_max_conns = (unsigned)num_env("GOTRACE_RPC_MAX_CONNS", 64, 1, 1024);
-	copy_env("XDG_RUNTIME_DIR", gt_cfg.runtime_dir, sizeof(gt_cfg.runtime_dir));
-	copy_env("HOME", gt_cfg.home, sizeof(gt_cfg.home));
+	gt_cfg.runtime_dir = copy_env("XDG_RUNTIME_DIR", GT_PATH_MAX);
+	gt_cfg.home = copy_env("HOME", GT_PATH_MAX);
 	errno = saved;
 }
 

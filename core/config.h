@@ -12,13 +12,15 @@ enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
 
 #define GT_PATH_MAX 4096
 
+/* The strings point into one small pool (or at ""), so that loading the
+ * table writes only the pages it needs: this runs in every process. */
 struct gt_config {
-	char file[GT_PATH_MAX];  /* GOTRACE_FILE: trace from load to exit ("" = no) */
+	const char *file;        /* GOTRACE_FILE: trace from load to exit ("" = no) */
 	int file_has_pid;        /* it holds %p */
 	long owner;              /* GOTRACE_OWNER: pid that owns a %p-less file (0 unset) */
-	char socket[GT_PATH_MAX];/* GOTRACE_SOCKET ("" = default path) */
+	const char *socket;      /* GOTRACE_SOCKET ("" = default path) */
 	int socket_off;          /* GOTRACE_SOCKET=off */
-	char http[128];          /* GOTRACE_HTTP: loopback host:port ("" = no) */
+	const char *http;        /* GOTRACE_HTTP: loopback host:port ("" = no) */
 	uint64_t block_ns;       /* GOTRACE_BLOCK_NS: shortest wait recorded */
 	uint64_t buffer_bytes;   /* GOTRACE_BUFFER_MB: cap on trace buffers */
 	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */
@@ -27,8 +29,8 @@ struct gt_config {
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
 	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
-	char runtime_dir[GT_PATH_MAX]; /* XDG_RUNTIME_DIR at load ("" = unset) */
-	char home[GT_PATH_MAX];  /* HOME at load, for "~/" in trace file names */
+	const char *runtime_dir; /* XDG_RUNTIME_DIR at load ("" = unset) */
+	const char *home;        /* HOME at load, for "~/" in trace file names */
 };
 
 extern struct gt_config gt_cfg;

@@ -285,21 +285,19 @@ static struct {
 } names[MAX_NAMES];
 static uint32_t nnames;   /* release-published under id_lock */
 
+/* At load, once per real function: appended, not searched (an address
+ * named twice keeps its first name, the one the lookup finds). */
 void gt_stack_name_fn(uintptr_t real, const char *name)
 {
 	if (!real)
 		return;
 	gt_lock(&id_lock);
 	uint32_t n = nnames;
-	for (uint32_t i = 0; i < n; i++)
-		if (names[i].pc == real)
-			goto out;
 	if (n < MAX_NAMES) {
 		names[n].pc = real;
 		names[n].name = name;
 		__atomic_store_n(&nnames, n + 1, __ATOMIC_RELEASE);
 	}
-out:
 	gt_unlock(&id_lock);
 }
 
