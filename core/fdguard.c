@@ -117,6 +117,9 @@ int gt_fd_adopt_locked(int *slot)
 {
 	int saved = errno, r = -ENOSPC;
 
+	if (gt_tls.own_fds)
+		return 0;
+
 	if (nslots < MAX_SLOTS) {
 		slots[nslots++] = slot;
 		mark(*slot, 1);
@@ -136,6 +139,8 @@ int gt_fd_adopt(int *slot)
 
 void gt_fd_release_locked(int *slot)
 {
+	if (gt_tls.own_fds)
+		return;
 	for (uint32_t i = 0; i < nslots; i++)
 		if (slots[i] == slot) {
 			slots[i] = slots[--nslots];

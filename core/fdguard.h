@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 /* Register the fd in *slot as ours and move it to a high number (*slot is
- * updated). 0, or -errno (it stays registered where it is). Any thread. */
+ * updated). 0, or -errno (it stays registered where it is). Any thread; on
+ * a thread with an fd table of its own (gt_tls.own_fds) adopt and release
+ * do nothing: the program cannot reach its fds. */
 int gt_fd_adopt(int *slot);
 /* Unregister before we close it ourselves. */
 void gt_fd_release(int *slot);

@@ -34,6 +34,12 @@ struct gt_tls {
 	uintptr_t call_sp;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
+	/* A tracer thread with an fd table of its own (core/service.c): its
+	 * fds are out of the program's reach, fdguard leaves them alone. */
+	uint32_t own_fds;
+	/* libunwind is setting itself up on this thread (core/unwind.c): the
+	 * pipe it opens is made ours (the pipe2 hook). */
+	uint32_t unw_setup;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

@@ -20,12 +20,18 @@ struct gt_svc_client {
 	/* The loop polled: pfd[0..n) are the entries poll_fill gave, with revents
 	 * set. Called every iteration, also on time-outs, so timers can fire. */
 	void (*poll_handle)(struct pollfd *pfd, int n);
-	/* Process exit (on the exiting thread, after the service thread has
-	 * finished its last trace) or the child after fork (in_child = 1: the
-	 * parent's listening socket must be closed but NOT unlinked). Must be
+	/* The endpoint ends: at process exit (the service thread's last
+	 * request, or an idle exit on the exiting thread) or in the child
+	 * after fork. GT_SHUT_CLOSE: close its fds (they are in the calling
+	 * thread's fd table; not when the service thread has a table of its
+	 * own and the caller is not it); GT_SHUT_UNLINK: remove the socket
+	 * file (not in a forked child). Its state is reset either way. Must be
 	 * async-signal-safe-ish: close(), unlink(), no locks. */
-	void (*shutdown)(int in_child);
+	void (*shutdown)(int flags);
 };
+
+#define GT_SHUT_CLOSE 1
+#define GT_SHUT_UNLINK 2
 
 /* Install the client before gt_service_start (preload/init.c does this). */
 void gt_service_set_client(const struct gt_svc_client *c);

@@ -90,10 +90,34 @@ static int load_unw(void)
 	return unw.local_as != NULL;
 }
 
-/* unw_backtrace, or no frames while libunwind is not loaded. */
+/* libunwind's first use sets it up for the whole process, with the pipe
+ * it validates addresses through, in the fd table of the thread that makes
+ * it. The service thread has a table of its own (core/service.c), so that
+ * must be a program thread: its first walk does it (once; a walk racing it
+ * goes without frames). */
+static uint32_t unw_state;   /* atomic: 0 not set up, 1 being set up, 2 ready */
+
+static int unw_ready(void)
+{
+	uint32_t z = 0;
+
+	if (__builtin_expect(__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == 2, 1))
+		return 1;
+	if (!unw.backtrace || gt_tls.own_fds ||
+	    !__atomic_compare_exchange_n(&unw_state, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return 0;
+	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
+	gt_tls.unw_setup = 1;
+	unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
+	gt_tls.unw_setup = 0;
+	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* unw_backtrace, or no frames while libunwind is not loaded (or ready). */
 static int unw_bt(void **buf, int max)
 {
-	return unw.backtrace ? unw.backtrace(buf, max) : 0;
+	return unw_ready() ? unw.backtrace(buf, max) : 0;
 }
 
 /* Frame-pointer walks. Bounds-checked: each frame lies above the last and
@@ -252,6 +276,8 @@ static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
 	int good[GT_STACK_MAX + 24], m = 0, whole = 0;
 
 	count(&n_learn);
+	if (!unw_ready())
+		return 0;
 	if (max > GT_STACK_MAX + 24)
 		max = GT_STACK_MAX + 24;
 	if (unw.getcontext(&uc) == 0 && unw.init_local(&c, &uc) == 0 &&
@@ -395,9 +421,10 @@ int gt_stack_init(void)
 	return 0;
 }
 
-/* libunwind's one-time set-up costs ~150 us: done when the first trace
- * starts (service thread, before the session is published), not at load,
- * so that it happens outside any hook and idle processes never pay it. */
+/* Loaded when the first trace starts (before the session is published),
+ * not at load: idle processes never pay for it. libunwind's own set-up
+ * (~150 us) is the first program thread's walk (unw_ready): here, when
+ * this is one (GOTRACE_FILE at load), else in that thread's first hook. */
 void gt_stack_prepare(void)
 {
 	static int done;
@@ -413,9 +440,6 @@ void gt_stack_prepare(void)
 		       gt_cfg.unwind == GT_UNWIND_LIBUNWIND ? "are empty" : "from frame records only");
 		if (gt_cfg.unwind == GT_UNWIND_AUTO)
 			gt_cfg.unwind = GT_UNWIND_FP;
-	} else {
-		/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
-		unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
 	}
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
 		struct text libc = { 0, "/libc.so", 0, 0 };

@@ -388,9 +388,9 @@ void gt_writer_get_stats(struct gt_writer_stats *s)
 	*s = w.st;
 }
 
-void gt_writer_after_fork_child(void)
+void gt_writer_after_fork_child(int close_fd)
 {
-	if (w.fd >= 0)
+	if (w.fd >= 0 && close_fd)
 		close(w.fd);
 	w.fd = -1;
 	w.sess = 0;

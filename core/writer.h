@@ -46,7 +46,9 @@ uint64_t gt_writer_session(void);
 /* First write error of the open trace (errno), 0 if none. */
 int gt_writer_error(void);
 void gt_writer_get_stats(struct gt_writer_stats *s);
-/* After fork in the child: forget the parent's file without writing. */
-void gt_writer_after_fork_child(void);
+/* After fork in the child: forget the parent's file without writing;
+ * close_fd: its fd is in the child's table (the service thread had none
+ * of its own). */
+void gt_writer_after_fork_child(int close_fd);
 
 #endif

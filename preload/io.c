@@ -104,6 +104,22 @@ GT_EXPORT int close(int fd)
 	return r;
 }
 
+/* libunwind opens the pipe it validates addresses through when it sets
+ * itself up, on a program thread's first walk (core/unwind.c): at the
+ * lowest free numbers, the program's next ones, and unguarded. That pipe
+ * is made ours instead: moved high and guarded like our other fds, in
+ * libunwind's own variables, which fdguard then keeps up to date. */
+GT_EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = GT_REAL(pipe2)(fds, flags);
+
+	if (__builtin_expect(gt_tls.unw_setup != 0, 0) && r == 0) {
+		gt_fd_adopt(&fds[0]);
+		gt_fd_adopt(&fds[1]);
+	}
+	return r;
+}
+
 GT_EXPORT int dup2(int old, int fd)
 {
 	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)

@@ -67,6 +67,7 @@ typedef const struct timespec *gt_ts;
 	X(close, int, (int))                                                              \
 	X(close_range, int, (unsigned, unsigned, int))                                    \
 	X(closefrom, void, (int))                                                         \
+	X(pipe2, int, (int *, int))                                                       \
 	X(dup2, int, (int, int))                                                          \
 	X(dup3, int, (int, int, int))                                                     \
 	X(fsync, int, (int))                                                              \

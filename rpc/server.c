@@ -392,12 +392,13 @@ static void srv_handle(struct pollfd *pfd, int n)
 	}
 }
 
-static void srv_shutdown(int in_child)
+static void srv_shutdown(int flags)
 {
 	struct stat st;
+	int do_close = flags & GT_SHUT_CLOSE, unlink_it = flags & GT_SHUT_UNLINK;
 
 	/* At exit the trace is complete: tell a waiting debug_goTrace so. */
-	if (!in_child && hold.conn && hold.held.active) {
+	if (do_close && unlink_it && hold.conn && hold.held.active) {
 		hold_finish();
 		for (struct conn *c = conns; c; c = c->next)
 			if (c->rc.out.len)
@@ -405,16 +406,18 @@ static void srv_shutdown(int in_child)
 	}
 	for (int i = 0; i < 2; i++)
 		if (lfd[i] >= 0) {
-			if (!in_child)   /* the child's fd table of ours is reset */
-				gt_fd_release(&lfd[i]);
-			close(lfd[i]);
+			if (do_close) {
+				if (unlink_it)   /* a child's fd table of ours is reset */
+					gt_fd_release(&lfd[i]);
+				close(lfd[i]);
+			}
 			lfd[i] = -1;
 		}
-	for (struct conn *c = conns; c; c = c->next)
-		close(c->fd);   /* the child's copies; the parent keeps its own */
+	for (struct conn *c = conns; do_close && c; c = c->next)
+		close(c->fd);   /* a child's copies; the parent keeps its own */
 	conns = NULL;
 	nconns = 0;
-	if (!in_child && sock_path[0] && stat(sock_path, &st) == 0 &&
+	if (unlink_it && sock_path[0] && stat(sock_path, &st) == 0 &&
 	    st.st_dev == sock_dev && st.st_ino == sock_ino)
 		unlink(sock_path);
 	sock_path[0] = '\0';

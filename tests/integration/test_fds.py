@@ -2,8 +2,15 @@
 dup2()s /dev/null over every open fd and then closes them all (one by one,
 or with close_range): the program's output is unchanged, nothing is written
 to its fds, and the trace is complete (it holds the threads started after
-the fds were closed)."""
+the fds were closed).
+
+The service thread has an fd table of its own: the program's table holds
+none of the tracer's fds but the wake pair (two sockets), the trace file
+and the endpoint are in the service thread's, and a child forked while a
+trace runs keeps every fd of the program's (their numbers can be ours in
+the service thread's table, which the child never had)."""
 import os
+import subprocess
 import sys
 import unittest
 
@@ -11,6 +18,50 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import gttest as gt  # noqa: E402
 
 OUT = "closed all fds, threads still run\n"
+
+FDVIEW = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* fdview: /dev/null at 3..22; print the service thread's pid (a line on
+ * stdout), wait for a byte on stdin (the test looks at /proc meanwhile),
+ * fork: the child says how many of 3..22 it still has and writes to each. */
+int main(void)
+{
+	for (int fd = 3; fd <= 22; fd++)
+		if (open("/dev/null", O_WRONLY) != fd)
+			return 2;
+	printf("ready\n");
+	fflush(stdout);
+	char c;
+	if (read(0, &c, 1) != 1)
+		return 3;
+	pid_t p = fork();
+	if (p == 0) {
+		int ok = 0;
+		for (int fd = 3; fd <= 22; fd++)
+			ok += fcntl(fd, F_GETFD) >= 0 && write(fd, "x", 1) == 1;
+		printf("child has %d of 20\n", ok);
+		fflush(stdout);
+		_exit(0);
+	}
+	int st;
+	waitpid(p, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 4;
+}
+"""
+
+
+def links(d):
+    out = {}
+    for fd in os.listdir(d):
+        try:
+            out[int(fd)] = os.readlink(f"{d}/{fd}")
+        except OSError:
+            pass
+    return out
 
 
 class Fds(unittest.TestCase):
@@ -29,6 +80,38 @@ class Fds(unittest.TestCase):
 
     def test_close_range(self):
         self.check("close-range")
+
+    def test_tables_apart(self):
+        with gt.tempdir() as d:
+            prog = gt.compile_c(FDVIEW, d / "fdview")
+            trace, sock = d / "t.trace", str(d / "s.sock")
+            p = gt.start_traced([prog], trace, socket=sock, stdin=subprocess.PIPE)
+            try:
+                self.assertEqual(p.stdout.readline(), "ready\n")
+                gt.wait_until(lambda: os.path.exists(sock), what="the endpoint")
+                prog_fds = links(f"/proc/{p.pid}/fd")
+                # ours there: the wake pair, and libunwind's pipe (made ours)
+                extra = {fd: l for fd, l in prog_fds.items() if fd > 22}
+                kinds = sorted(l.split(":")[0] for l in extra.values())
+                self.assertIn(kinds, (["socket"] * 2, ["pipe"] * 2 + ["socket"] * 2),
+                              f"ours in the program's table: {extra}")
+                svc = {}
+                for tid in os.listdir(f"/proc/{p.pid}/task"):
+                    t = links(f"/proc/{p.pid}/task/{tid}/fd")
+                    if str(trace) in t.values():
+                        svc = t
+                self.assertTrue(svc, "no thread has the trace file open")
+                self.assertNotIn(str(trace), prog_fds.values())
+                listening = {l for l in svc.values() if l.startswith("socket:")} - \
+                    set(prog_fds.values())
+                self.assertTrue(listening, "the endpoint's socket is not the service thread's")
+                out, err = p.communicate("x", timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual((p.returncode, out, err), (0, "child has 20 of 20\n", ""))
+            gt.trace_events(str(trace))
 
 
 if __name__ == "__main__":
