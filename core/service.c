@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -145,14 +146,16 @@ static int handle_request(void)
  * table of its own. So the service thread takes one (unshare(CLONE_FILES)),
  * closes its copies of the program's fds and keeps only the wake pair.
  * The program can then neither close nor reuse our fds. Its messages reach
- * the program's stderr through a pidfd (pidfd_getfd); 0, 1 and 2 of its
- * table are /dev/null, for libraries that print. Without close_range or
- * pidfds (kernels before 5.9) or with unshare refused, it shares the
- * table, as before, and fdguard keeps our fds out of the program's way.
+ * the program's stderr through a pidfd (pidfd_getfd; before Linux 5.6 they
+ * are lost); 0, 1 and 2 of its table are /dev/null (or an eventfd, which
+ * refuses writes), never a file of ours, for libraries that print. Without
+ * close_range (before 5.9), with unshare refused, under valgrind or TSan
+ * (take_table), it shares the table, as before, and fdguard keeps our fds
+ * out of the program's way.
  *
  * A park (unshare/setns) ends the thread and its table: it sends every fd
- * of it, with its number, to wake_fds[0] (SCM_RIGHTS), and the next thread puts
- * each back at its number in its own table. Nothing else knows. */
+ * in it, with its number, to wake_fds[0] (SCM_RIGHTS), and the next thread
+ * puts each back at its number in its own table. Nothing else knows. */
 static int own;               /* atomic: the service thread has its own table */
 static int own_wake, own_in;  /* wake_fds[1] and wake_fds[0] in it */
 static int own_pidfd = -1;    /* in it */
@@ -334,6 +337,8 @@ static void take_table(void)
 		handed = 0;
 	} else {
 		int z = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (z < 0)
+			z = eventfd(0, EFD_CLOEXEC);
 		for (int i = 0; z >= 0 && i < 3; i++)
 			if (i != z && i != w0 && i != w1 && dup3(z, i, O_CLOEXEC) < 0)
 				break;
