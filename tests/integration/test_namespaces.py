@@ -5,10 +5,16 @@ stack table grows without liburcu's resize worker), through libc's
 wrappers and through syscall(). Afterwards the endpoint still serves and
 traces parse. Plain and preloaded runs must print the same.
 
+The service thread has an fd table of its own, which ends with it: its
+fds come back at their numbers in the next one's. A client connected
+across the call, with half a request sent, gets its answer after it, and
+a trace running across it goes on.
+
 Without the step-out, all four calls fail with EINVAL under the library
 (`unshare -U true` exits 1); with the resize worker, while tracing."""
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import unittest
@@ -53,14 +59,18 @@ static void __attribute__((noinline)) branch(unsigned bits, int depth)
 	__asm__ volatile("" ::: "memory");
 }
 
-/* nsprog MODE [wait]: one namespace call, its result, then (wait) a read
- * of stdin before exit. MODE "grow": 16384 different stacks first (the
- * stack table grows), then unshare. */
+/* nsprog MODE [wait|around]: one namespace call, its result, then (wait)
+ * a read of stdin before exit; (around) one before the call too. MODE
+ * "grow": 16384 different stacks first (the stack table grows), then
+ * unshare. */
 int main(int argc, char **argv)
 {
 	const char *m = argv[1];
 	int r, fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 
+	char c;
+	if (argc > 2 && !strcmp(argv[2], "around") && read(0, &c, 1) != 1)
+		return 3;
 	if (!strcmp(m, "grow"))
 		for (unsigned i = 0; i < 16384; i++)
 			branch(i, 14);
@@ -75,7 +85,6 @@ int main(int argc, char **argv)
 	printf("%s: %s\n", m, r ? strerror(errno) : "ok");
 	fflush(stdout);
 	if (argc > 2) {
-		char c;
 		if (read(0, &c, 1) < 0)
 			return 3;
 	}
@@ -145,6 +154,32 @@ class Namespaces(unittest.TestCase):
                     parses(self, f)
                     tasks = os.listdir(f"/proc/{p.pid}/task")
                     self.assertLessEqual(len(tasks), 3, "service threads piled up")
+                finally:
+                    out, err = p.communicate("x", timeout=30)
+                self.assertEqual((p.returncode, err), (0, ""))
+
+    def test_client_and_trace_across_the_call(self):
+        for m in MODES:
+            with self.subTest(mode=m):
+                sock = str(self.tmp / f"across-{m}.sock")
+                f = self.tmp / f"across-{m}.trace"
+                p = gt.start_traced([self.prog, m, "around"], None, socket=sock,
+                                    stdin=subprocess.PIPE)
+                try:
+                    gt.wait_until(lambda: can_connect(sock), what=f"endpoint {sock}")
+                    self.assertEqual(stream_call(sock, req("debug_startGoTrace", [str(f)])),
+                                     NULL_REPLY)
+                    with socket.socket(socket.AF_UNIX) as c:
+                        c.settimeout(30)
+                        c.connect(sock)
+                        half = req("debug_stopGoTrace", [])
+                        c.sendall(half[:20].encode())
+                        p.stdin.write("x")
+                        p.stdin.flush()
+                        self.assertEqual(p.stdout.readline(), f"{m}: ok\n")
+                        c.sendall(half[20:].encode() + b"\n")
+                        self.assertEqual(c.recv(200), NULL_REPLY)
+                    parses(self, f)
                 finally:
                     out, err = p.communicate("x", timeout=30)
                 self.assertEqual((p.returncode, err), (0, ""))
