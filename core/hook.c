@@ -59,14 +59,17 @@ void gt_op_begin_slow(struct gt_op *op)
 	op->sess = 0;
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
-		op->t0 = gt_clock_now();
 		/* In the session already (the common case): no lock. Only the
 		 * stopper changes t->sess behind our back, and then a stale
-		 * answer costs nothing: op_sess will not match. */
+		 * answer costs nothing: op_sess will not match. The TSC's time
+		 * then: this thread's events so far are at least as late as the
+		 * start snapshot's, and the emitter keeps its times in order. */
 		if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s) {
+			op->t0 = gt_clock_fast();
 			note_op(t, op, s);
 			op->sess = s;
 		} else {
+			op->t0 = gt_clock_now();
 			GT_LOCKED_RETRY(t, begin_locked(t, op, s));
 		}
 	}
@@ -102,10 +105,17 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 	uint32_t sid = 0;
 
 	tls->in_tracer++;
-	uint64_t t1 = gt_clock_now();
+	uint64_t t1 = gt_clock_fast();
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
-		int block = op->sess && t1 - op->t0 >= gt_cfg.block_ns;
+		/* (The TSC's time may read a little behind the begin's, after a
+		 * look moved the anchor: a duration of 0.) */
+		int block = op->sess && (t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns;
+		if (block) {   /* recorded: it ends at the clock's time */
+			t1 = gt_clock_now();
+			if (op->t0 > t1)
+				op->t0 = t1;
+		}
 		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess) {
 			/* Too short to record, in the session: no lock. */
 			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);

@@ -219,6 +219,7 @@ static void *service_main(void *arg)
 			return NULL;
 		}
 		if (gt_writer_session()) {
+			gt_clock_tick();
 			uint64_t now = gt_clock_now();
 			if (now - last_flush > 1000000000ull || gt_buf_in_use() * 2 >
 			    gt_cfg.buffer_bytes / GT_CHUNK_SIZE) {

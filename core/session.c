@@ -118,6 +118,7 @@ int gt_ctl_prepare(char *err, size_t errlen)
 	gt_stack_prepare();
 	gt_heap_prepare();
 	gt_sym_prepare();
+	gt_clock_prepare();
 	return 0;
 }
 
@@ -139,6 +140,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 		return 0;
 	}
 	gt_writer_drain();
+	gt_clock_tick();   /* the TSC's anchor, fresh for the hooks */
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
