@@ -92,7 +92,7 @@ static int load_unw(void)
 
 /* libunwind's first use sets it up for the whole process, with the pipe
  * it validates addresses through, in the fd table of the thread that makes
- * it. The service thread has a table of its own (core/service.c), so that
+ * it. The service thread has a table of its own (core/fdtable.c), so that
  * must be a program thread: its first walk does it (once; a walk racing it
  * goes without frames). */
 static uint32_t unw_state;   /* atomic: 0 not set up, 1 being set up, 2 ready */
