@@ -87,6 +87,63 @@ static int pid_socket(long pid, char *path, size_t size, char *err, size_t errle
 	return 0;
 }
 
+/* The endpoint of process pid, found by what it listens on: a Unix socket
+ * in one of its threads' fd tables (the service thread has one of its own)
+ * that /proc/net/unix names <pid>.sock. For processes whose
+ * environment cannot tell (nginx's workers write their title over it). */
+static int pid_socket_by_fd(long pid, char *path, size_t size)
+{
+	char d[64], link[64], want[32], line[4096 + 128];
+	unsigned long inodes[64];
+	unsigned n = 0;
+	DIR *tasks, *fds;
+	struct dirent *t, *f;
+	int found = -1;
+
+	snprintf(d, sizeof(d), "/proc/%ld/task", pid);
+	if (!(tasks = opendir(d)))
+		return -1;
+	while ((t = readdir(tasks)) && n < 64) {
+		char fdd[320];
+		if (t->d_name[0] == '.')
+			continue;
+		snprintf(fdd, sizeof(fdd), "/proc/%ld/task/%s/fd", pid, t->d_name);
+		if (!(fds = opendir(fdd)))
+			continue;
+		while ((f = readdir(fds)) && n < 64) {
+			char fp[600];
+			unsigned long ino;
+			snprintf(fp, sizeof(fp), "%s/%s", fdd, f->d_name);
+			ssize_t k = readlink(fp, link, sizeof(link) - 1);
+			if (k > 0 && (link[k] = '\0', sscanf(link, "socket:[%lu]", &ino) == 1))
+				inodes[n++] = ino;
+		}
+		closedir(fds);
+	}
+	closedir(tasks);
+	snprintf(want, sizeof(want), "/%ld.sock", pid);
+	FILE *u = fopen("/proc/net/unix", "re");
+	if (!u)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), u)) {
+		unsigned long ino;
+		char sp[4096 + 1];
+		if (sscanf(line, "%*s %*s %*s %*s %*s %*s %lu %4096s", &ino, sp) != 2)
+			continue;
+		/* The name it was bound to: the library binds <pid>.sock.<pid>~
+		 * and renames it to <pid>.sock. */
+		char *at = strstr(sp, want);
+		if (!at || (at[strlen(want)] && at[strlen(want)] != '.'))
+			continue;
+		at[strlen(want)] = '\0';
+		for (unsigned i = 0; i < n; i++)
+			if (inodes[i] == ino && (size_t)snprintf(path, size, "%s", sp) < size)
+				found = 0;
+	}
+	fclose(u);
+	return found;
+}
+
 int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen)
 {
 	struct stat st;
@@ -99,8 +156,11 @@ int gt_client_resolve(const char *target, char *path, size_t size, char *err, si
 		}
 		return 0;
 	}
-	if (pid_socket(strtol(target, NULL, 10), path, size, err, errlen))
+	long pid = strtol(target, NULL, 10);
+	if (pid_socket(pid, path, size, err, errlen))
 		return -1;
+	if (stat(path, &st) && pid_socket_by_fd(pid, path, size) == 0 && stat(path, &st) == 0)
+		return 0;
 	if (stat(path, &st)) {
 		snprintf(err, errlen, "process %s has no gotrace endpoint: %s: %s (is "
 			 "libgotrace.so preloaded into it?)", target, path, strerror(errno));

@@ -164,6 +164,37 @@ class ByPid(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("999999999", r.stderr)
 
+    def test_environment_written_over(self):
+        """A process that writes over its environment (nginx's workers put
+        their title there): /proc/PID/environ no longer names its
+        XDG_RUNTIME_DIR, and the client finds the endpoint by the socket
+        its service thread listens on."""
+        prog = gt.compile_c(r"""
+#include <string.h>
+#include <unistd.h>
+extern char **environ;
+int main(void)
+{
+	for (char **e = environ; *e; e++)
+		memset(*e, 'x', strlen(*e));
+	char c;
+	return read(0, &c, 1) < 0;
+}
+""", self.d / "overwrite")
+        p = gt.start_traced([prog], None, env=self.env, socket=None, stdin=subprocess.PIPE)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
+        sock = self.rt / "gotrace" / f"{p.pid}.sock"
+        gt.wait_until(lambda: rt.can_connect(str(sock)), what=f"endpoint {sock}")
+        time.sleep(0.2)
+        with open(f"/proc/{p.pid}/environ", "rb") as f:
+            self.assertNotIn(b"XDG_RUNTIME_DIR", f.read())
+        r = gotrace(["stop", p.pid])   # no XDG_RUNTIME_DIR of ours either
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("trace not in progress", r.stderr)
+        r = gotrace(["trace", p.pid, self.d / "over.trace", "1"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        gt.trace_events(str(self.d / "over.trace"))
+
     def test_ps_removes_stale_socket(self):
         p, sock = self.start()
         p.kill()   # SIGKILL: no exit handler removes the socket
