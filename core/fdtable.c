@@ -21,6 +21,7 @@
  * of it: the endpoint, its clients, the trace and libdw's files go on. */
 #include "core/fdtable.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -95,12 +96,11 @@ void gt_fdtable_hand_over(void)
 	}
 	while ((r = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < r;) {
-			struct { uint64_t ino; int64_t off; unsigned short len; unsigned char type; char name[]; }
-				*d = (void *)(buf + off);
-			off += d->len;
-			if (d->name[0] < '0' || d->name[0] > '9')
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			off += d->d_reclen;
+			if (d->d_name[0] < '0' || d->d_name[0] > '9')
 				continue;
-			int fd = atoi(d->name);
+			int fd = atoi(d->d_name);
 			if (fd == dir || fd == own_wake || fd == own_in)
 				continue;
 			nums[k++] = fd;
