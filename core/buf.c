@@ -18,11 +18,14 @@
 
 struct free_chunk {
 	struct free_chunk *next;
+	uint32_t cold;   /* its pages never touched: mapped by a program thread */
 };
 
 static struct gt_lock pool_lock = GT_LOCK_INIT;
 static struct free_chunk *free_list;  /* [pool_lock] */
 static uint32_t nfree, nmapped;       /* [pool_lock] chunks */
+static uint32_t ntaken;               /* [pool_lock] chunks ever handed out */
+static uint32_t ncold;                /* [pool_lock] free chunks never touched */
 static void *regions[MAX_REGIONS];    /* [pool_lock] */
 static uint32_t nregions;             /* [pool_lock] */
 static uint32_t pool_seq;             /* futex word: bumped on every put */
@@ -52,28 +55,77 @@ static void queue_init(void)
 	}
 }
 
-/* Map one more region if the cap allows. Under pool_lock. */
-static int grow_locked(void)
+static uint32_t cap_chunks(void)
 {
 	uint32_t cap = (uint32_t)(gt_cfg.buffer_bytes / GT_CHUNK_SIZE);
 
-	if (cap < 2 * REGION_CHUNKS)
-		cap = 2 * REGION_CHUNKS;
-	if (nmapped + REGION_CHUNKS > cap || nregions == MAX_REGIONS)
-		return -ENOMEM;
-	uint8_t *r = gt_map(REGION_SIZE);
-	if (!r)
-		return -ENOMEM;
+	return cap < 2 * REGION_CHUNKS ? 2 * REGION_CHUNKS : cap;
+}
+
+static int can_grow_locked(void)
+{
+	return nmapped + REGION_CHUNKS <= cap_chunks() && nregions < MAX_REGIONS;
+}
+
+/* Add region r to the pool. Under pool_lock, can_grow_locked. */
+static void add_locked(uint8_t *r, uint32_t cold)
+{
 	regions[nregions++] = r;
 	for (int i = REGION_CHUNKS - 1; i >= 0; i--) {
 		struct free_chunk *f = (struct free_chunk *)(r + (size_t)i * GT_CHUNK_SIZE);
 		f->next = free_list;
+		f->cold = cold;
 		free_list = f;
 	}
+	ncold += cold ? REGION_CHUNKS : 0;
 	nfree += REGION_CHUNKS;
 	nmapped += REGION_CHUNKS;
 	__atomic_fetch_add(&stats.chunks, REGION_CHUNKS, __ATOMIC_RELAXED);
+}
+
+/* Map one more region if the cap allows. Under pool_lock. */
+static int grow_locked(void)
+{
+	if (!can_grow_locked())
+		return -ENOMEM;
+	uint8_t *r = gt_map(REGION_SIZE);
+	if (!r)
+		return -ENOMEM;
+	add_locked(r, 1);
 	return 0;
+}
+
+/* Free chunks whose pages are touched already: the first write to a page
+ * faults, and on some VMs that costs ~10 us (a 1 KB group of events per
+ * page made it a fifth of a recorded event's cost). The service thread
+ * keeps as many as the program took since its last call, at least a
+ * region's worth, within the cap; program threads map (untouched) only
+ * when they outrun it. Regions are touched outside the lock. */
+void gt_buf_reserve(void)
+{
+	static uint32_t taken_seen;   /* the service thread's own */
+
+	gt_lock(&pool_lock);
+	uint32_t want = ntaken - taken_seen;
+	taken_seen = ntaken;
+	if (want < REGION_CHUNKS)
+		want = REGION_CHUNKS;
+	while (nfree - ncold < want && can_grow_locked()) {
+		gt_unlock(&pool_lock);
+		uint8_t *r = gt_map(REGION_SIZE);
+		if (!r)
+			return;
+		for (size_t i = 0; i < REGION_SIZE; i += 4096)
+			((volatile uint8_t *)r)[i] = 0;
+		gt_lock(&pool_lock);
+		if (!can_grow_locked()) {   /* program threads grew it meanwhile */
+			gt_unlock(&pool_lock);
+			gt_unmap(r, REGION_SIZE);
+			return;
+		}
+		add_locked(r, 0);
+	}
+	gt_unlock(&pool_lock);
 }
 
 static struct gt_chunk *try_get(void)
@@ -86,8 +138,10 @@ static struct gt_chunk *try_get(void)
 		grow_locked();
 	if (free_list) {
 		c = (struct gt_chunk *)free_list;
+		ncold -= free_list->cold;
 		free_list = free_list->next;
 		nfree--;
+		ntaken++;
 	}
 	gt_unlock(&pool_lock);
 	if (c) {
@@ -139,6 +193,7 @@ void gt_buf_put(struct gt_chunk *c)
 
 	gt_lock(&pool_lock);
 	f->next = free_list;
+	f->cold = 0;
 	free_list = f;
 	nfree++;
 	gt_unlock(&pool_lock);
@@ -189,7 +244,7 @@ void gt_buf_trim(void)
 		for (uint32_t i = 0; i < nregions; i++)
 			gt_unmap(regions[i], REGION_SIZE);
 		nregions = 0;
-		nfree = nmapped = 0;
+		nfree = nmapped = ncold = 0;
 		free_list = NULL;
 	}
 	gt_unlock(&pool_lock);
@@ -214,10 +269,12 @@ void gt_buf_after_fork_child(void)
 			struct free_chunk *f = (struct free_chunk *)((uint8_t *)regions[r] +
 								    (size_t)i * GT_CHUNK_SIZE);
 			f->next = free_list;
+			f->cold = 0;   /* (some never touched: then counted warm) */
 			free_list = f;
 			nfree++;
 		}
 	}
+	ncold = 0;
 	waiters = 0;
 	q_ready = 0;   /* queue_init makes it anew */
 }

@@ -36,6 +36,10 @@ struct gt_buf_stats {
  * in *waited_ns (0 when none). The service thread passes wait = 0 and
  * drains the queue itself when it gets NULL. */
 struct gt_chunk *gt_buf_get(int wait, uint64_t *waited_ns);
+/* The service thread, at a trace's start and on its ticks: keep free
+ * chunks with their pages touched, as many as were taken since the last
+ * call (at least a region's), within the cap. */
+void gt_buf_reserve(void);
 /* A chunk back to the pool (writer), waking waiters. */
 void gt_buf_put(struct gt_chunk *c);
 /* Queue a chunk for the writer; wakes it when memory runs low. */

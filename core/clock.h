@@ -37,7 +37,8 @@ void gt_clock_prepare(void);
 /* The service thread, every loop tick while tracing: look again. */
 void gt_clock_tick(void);
 
-static inline uint64_t gt_clock_fast(void)
+/* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
+static inline uint64_t gt_clock_fast_x(int *exact)
 {
 #if defined(__x86_64__)
 	struct gt_clock_anchor *a = &gt_clock_anchor;
@@ -49,7 +50,7 @@ static inline uint64_t gt_clock_fast(void)
 		uint32_t s = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
 		uint64_t mult = __atomic_load_n(&a->mult, __ATOMIC_SEQ_CST);
 		if (!mult || (s & 1))
-			return gt_clock_now();
+			break;
 		uint64_t ns = __atomic_load_n(&a->ns, __ATOMIC_SEQ_CST);
 		uint64_t tsc = __atomic_load_n(&a->tsc, __ATOMIC_SEQ_CST);
 		uint64_t now = __builtin_ia32_rdtsc();
@@ -58,11 +59,19 @@ static inline uint64_t gt_clock_fast(void)
 		/* A TSC behind the anchor (another CPU's, a little behind):
 		 * the anchor's time. */
 		uint64_t d = now > tsc ? now - tsc : 0;
+		*exact = 0;
 		return ns + (uint64_t)(((unsigned __int128)d * mult) >> 32);
 	}
-#else
-	return gt_clock_now();
 #endif
+	*exact = 1;
+	return gt_clock_now();
+}
+
+static inline uint64_t gt_clock_fast(void)
+{
+	int exact;
+
+	return gt_clock_fast_x(&exact);
 }
 
 #endif

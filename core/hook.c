@@ -103,16 +103,18 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 	int saved = errno;
 	uintptr_t pc[GT_STACK_MAX];
 	uint32_t sid = 0;
+	int exact;
 
 	tls->in_tracer++;
-	uint64_t t1 = gt_clock_fast();
+	uint64_t t1 = gt_clock_fast_x(&exact);
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
 		/* (The TSC's time may read a little behind the begin's, after a
 		 * look moved the anchor: a duration of 0.) */
 		int block = op->sess && (t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns;
 		if (block) {   /* recorded: it ends at the clock's time */
-			t1 = gt_clock_now();
+			if (!exact)
+				t1 = gt_clock_now();
 			if (op->t0 > t1)
 				op->t0 = t1;
 		}

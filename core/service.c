@@ -227,6 +227,7 @@ static void *service_main(void *arg)
 				last_flush = now;
 			}
 			gt_writer_drain();
+			gt_buf_reserve();
 		}
 		gt_stack_grow();
 		if (client_ok && client->poll_handle) {

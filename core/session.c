@@ -140,6 +140,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 		return 0;
 	}
 	gt_writer_drain();
+	gt_buf_reserve();   /* the hooks' first chunks, their pages touched */
 	gt_clock_tick();   /* the TSC's anchor, fresh for the hooks */
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
 	/* Threads read this (acquire) before their clock: every event they

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/config.h"
@@ -108,6 +110,65 @@ START_TEST(cap_without_consumer)
 }
 END_TEST
 
+/* Every page of c is resident: touched already (mincore). */
+static int resident(const struct gt_chunk *c)
+{
+	unsigned char v[GT_CHUNK_SIZE / 4096];
+	long pg = sysconf(_SC_PAGESIZE);
+
+	if (pg != 4096 || mincore((void *)c, GT_CHUNK_SIZE, v))
+		return -1;
+	for (unsigned i = 0; i < sizeof(v); i++)
+		if (!(v[i] & 1))
+			return 0;
+	return 1;
+}
+
+/* The service thread's reserve: chunks whose pages are touched, as many as
+ * were taken since its last call (at least a region's), within the cap; a
+ * region a program thread mapped on its own does not count as touched. */
+START_TEST(reserve_touched)
+{
+	struct gt_chunk *held[64];
+	struct gt_buf_stats st0, st;
+
+	gt_cfg.buffer_bytes = 4 << 20;   /* 128 chunks */
+	gt_buf_trim();
+	ck_assert_uint_eq(gt_buf_in_use(), 0);
+	gt_buf_get_stats(&st0);
+	/* A program thread's own region: untouched but for its first page. */
+	held[0] = gt_buf_get(0, NULL);
+	ck_assert_ptr_nonnull(held[0]);
+	gt_buf_put(held[0]);
+	gt_buf_reserve();
+	gt_buf_get_stats(&st);
+	ck_assert_uint_eq(st.chunks - st0.chunks, 64);   /* its own + the reserve */
+	/* The reserve's chunks come first (the one put back is touched too). */
+	for (int i = 0; i < 32; i++) {
+		held[i] = gt_buf_get(0, NULL);
+		ck_assert_ptr_nonnull(held[i]);
+		ck_assert_int_eq(resident(held[i]), 1);
+	}
+	/* 32 taken since: the next call keeps 32 touched ones free again. */
+	gt_buf_reserve();
+	gt_buf_get_stats(&st);
+	ck_assert_uint_eq(st.chunks - st0.chunks, 96);
+	for (int i = 32; i < 64; i++) {
+		held[i] = gt_buf_get(0, NULL);
+		ck_assert_int_eq(resident(held[i]), 1);
+	}
+	/* At the cap (128 chunks) it maps no more. */
+	gt_buf_reserve();
+	gt_buf_reserve();
+	gt_buf_get_stats(&st);
+	ck_assert_uint_eq(st.chunks - st0.chunks, 128);
+	for (int i = 0; i < 64; i++)
+		gt_buf_put(held[i]);
+	gt_buf_trim();
+	ck_assert_uint_eq(gt_buf_in_use(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -115,6 +176,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, fifo_and_cap);
 	tcase_add_test(tc, cap_without_consumer);
+	tcase_add_test(tc, reserve_touched);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
