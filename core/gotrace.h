@@ -40,6 +40,10 @@ struct gt_tls {
 	/* libunwind is setting itself up on this thread (core/unwind.c): the
 	 * pipe it opens is made ours (the pipe2 hook). */
 	uint32_t unw_setup;
+	/* The frame-record verdicts this thread used last (core/unwind.c),
+	 * valid while fpc_gen is the table's generation. */
+	uint32_t fpc_gen;
+	uint64_t fpc[32];
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

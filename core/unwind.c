@@ -219,6 +219,7 @@ static int fp_backtrace(void **buf, int max)
 static uint64_t *fpv;        /* 1 << FPV_BITS entries, mapped at the first trace */
 static uintptr_t libc_lo, libc_hi, entry;   /* libc's code; the program's _start */
 static int fpv_full;         /* atomic */
+static uint32_t fpv_gen;     /* atomic: bumped when the table is emptied */
 static uint64_t n_fp, n_unw, n_learn;   /* atomic; counted with GOTRACE_DEBUG */
 
 static inline uint64_t *fpv_at(uintptr_t pc, unsigned i)
@@ -240,6 +241,23 @@ static inline int fpv_get(uintptr_t pc)
 			return (v & FPV_END) == FPV_END ? 2 : v & FPV_GOOD ? 1 : -1;
 	}
 	return 0;
+}
+
+/* fpv_get through this thread's cache of the addresses it last found to
+ * keep their records (the bare pc; other verdicts are rarer: one per walk
+ * at most, the main thread's end). A walk in a loop then reads one line
+ * of TLS per frame instead of a line of the 512 KB table (after a syscall
+ * each was a cache and TLB miss: ~40 ns a 10-frame walk on a VM). */
+static inline int fpv_get_cached(struct gt_tls *tls, uintptr_t pc)
+{
+	uint64_t *e = &tls->fpc[((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> 59];
+
+	if (*e == pc)
+		return 1;
+	int r = fpv_get(pc);
+	if (r == 1)
+		*e = pc;
+	return r;
 }
 
 static void fpv_put(uintptr_t pc, int verdict)
@@ -265,8 +283,9 @@ static inline void count(uint64_t *c)
 
 /* Give every return address of this stack its verdict, then return the
  * stack from libunwind. The two reads are below the caller's sp, inside
- * the frame libunwind just stepped out of: mapped. */
-static __attribute__((noinline)) int learn(void **buf, int max, uintptr_t pc)
+ * the frame libunwind just stepped out of: mapped. (TSan builds walk
+ * frame records only: unused there.) */
+static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
 {
 	unw_context_t uc;
 	unw_cursor_t c;
@@ -338,61 +357,77 @@ void gt_stack_forget_code(void)
 		for (unsigned i = 0; i < 1u << FPV_BITS; i++)
 			__atomic_store_n(&t[i], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&fpv_full, 0, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&fpv_gen, 1, __ATOMIC_RELEASE);   /* and every thread's cache */
 }
 
-/* (TSan builds walk frame records only: unused there.) */
-static __attribute__((unused)) int auto_backtrace(void **buf, int max)
+/* The frame-record walk of GOTRACE_UNWIND=auto: the program's frames into
+ * pc (ours skipped; our thread trampoline, or on the main thread libc's
+ * start-up code, ends it), their count. -1 when the records are not known
+ * to be exact: *unknown is then the first address without a verdict yet
+ * (0: one known not to keep its record, or no walk). */
+static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown)
 {
+	struct gt_tls *tls = &gt_tls;
 	uintptr_t *fp = __builtin_frame_address(0);
-	uintptr_t hi = gt_tls.stack_hi;
-	int n = 0, prog = 0;
+	uintptr_t hi = tls->stack_hi;
+	unsigned n = 0;
 
+	*unknown = 0;
 	if (!hi || !fpv)
-		goto unw;
+		return -1;
+	uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
+	if (tls->fpc_gen != gen) {
+		memset(tls->fpc, 0, sizeof(tls->fpc));
+		tls->fpc_gen = gen;
+	}
 	while (n < max && (uintptr_t)(fp + 2) <= hi) {
 		uintptr_t *next = (uintptr_t *)fp[0];
 		uintptr_t ret = fp[1];
 		if (!ret)
-			goto unw;
-		buf[n++] = (void *)ret;
+			return -1;
 		if (gt_stack_is_self(ret)) {
-			if (prog) {
+			if (n) {
 				count(&n_fp);
-				return n;   /* our thread trampoline: the stack ends */
+				return (int)n;   /* our thread trampoline: the stack ends */
 			}
 		} else {
-			prog = 1;
-			int v = fpv_get(ret);
-			if (v == 2) {
-				count(&n_fp);
-				return n;   /* libc's start-up code: the main thread's end */
+			int v = fpv_get_cached(tls, ret);
+			if (v != 1) {
+				if (v == 2) {
+					pc[n++] = ret;
+					count(&n_fp);
+					return (int)n;   /* libc's start-up code: the main thread's end */
+				}
+				if (v == 0)
+					*unknown = ret;
+				return -1;
 			}
-			if (v < 0)
-				goto unw;
-			if (v == 0)
-				return __atomic_load_n(&fpv_full, __ATOMIC_RELAXED) ?
-					       unw_bt(buf, max) : learn(buf, max, ret);
+			pc[n++] = ret;
 		}
 		if (next <= fp || (uintptr_t)next & 7)
-			goto unw;
+			return -1;
 		fp = next;
 	}
 	if (n == max) {
 		count(&n_fp);
-		return n;   /* as deep as asked */
+		return (int)n;   /* as deep as asked */
 	}
-unw:
-	count(&n_unw);
-	return unw_bt(buf, max);
+	return -1;
 }
 
-static int backtrace_(void **buf, int max)
+/* GOTRACE_UNWIND=fp or libunwind; auto when fp_walk could not: libunwind,
+ * learning the address fp_walk did not know first. */
+static int backtrace_(void **buf, int max, uintptr_t unknown)
 {
 #if defined(__SANITIZE_THREAD__)
+	(void)unknown;
 	return fp_backtrace(buf, max);
 #else
-	if (gt_cfg.unwind == GT_UNWIND_AUTO)
-		return auto_backtrace(buf, max);
+	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
+		count(&n_unw);
+		if (unknown && !__atomic_load_n(&fpv_full, __ATOMIC_RELAXED))
+			return learn(buf, max, unknown);
+	}
 	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : unw_bt(buf, max);
 #endif
 }
@@ -428,7 +463,7 @@ int gt_stack_init(void)
 void gt_stack_prepare(void)
 {
 	static int done;
-	void *warm[8];
+	uintptr_t warm[8];
 
 	if (done)
 		return;
@@ -449,23 +484,33 @@ void gt_stack_prepare(void)
 		entry = (uintptr_t)getauxval(AT_ENTRY);
 		fpv = gt_map(sizeof(*fpv) << FPV_BITS);   /* NULL: libunwind only */
 	}
-	backtrace_(warm, 8);
+	gt_stack_capture(warm, 8, 0);
 }
 
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 {
 	void *buf[GT_STACK_MAX + 24];
-	int n = backtrace_(buf, GT_STACK_MAX + 24);
-	int i = 0;
 	unsigned k = 0;
+
+	if (fn && k < max)
+		pc[k++] = fn;
+	uintptr_t unknown = 0;
+#if !defined(__SANITIZE_THREAD__)
+	/* The common case: frame records, straight into pc. */
+	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
+		int m = fp_walk(pc + k, max - k, &unknown);
+		if (m >= 0)
+			return k + (unsigned)m;
+	}
+#endif
+	int n = backtrace_(buf, GT_STACK_MAX + 24, unknown);
+	int i = 0;
 
 	/* Skip libunwind's own frames, then ours (core + the hook). */
 	while (i < n && !gt_stack_is_self((uintptr_t)buf[i]))
 		i++;
 	while (i < n && gt_stack_is_self((uintptr_t)buf[i]))
 		i++;
-	if (fn && k < max)
-		pc[k++] = fn;
 	/* Stop at our thread trampoline: what is beyond is libc's start code. */
 	for (; i < n && k < max; i++) {
 		if (gt_stack_is_self((uintptr_t)buf[i]))
