@@ -222,6 +222,49 @@ static void put_block(struct gt_thread *t, unsigned kind, uint64_t t0, uint32_t 
 	t->g = GT_G_WAITING;
 }
 
+/* The common group of a recorded call in one pass: what put_block, the
+ * unblock and start_g write event by event, with one clamp, one batch check
+ * and one commit. Callgrind, event_cost: 622 instructions an event in the
+ * emit before, 306 after. The thread's label string, when it has one, was
+ * written already in this trace (the caller checks). */
+static void put_block_group(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,
+			    uint32_t sid)
+{
+	struct gt_chunk *c = t->chunk;
+	uint8_t *p = batch(t, &t0);
+	uint64_t v[4];
+
+	if (t1 < t0)
+		t1 = t0;
+	note_stack(c, sid);
+	v[0] = t0 - c->last_ts;
+	v[1] = sid;
+	if (kind == GT_OP_SYSCALL) {
+		p = gt_put_event(p, GT_EV_GoSysCall, v, 2);
+		p = gt_put_event(p, GT_EV_GoSysBlock, (const uint64_t[]){ 0 }, 1);
+	} else {
+		p = gt_put_event(p, block_ev[kind], v, 2);
+	}
+	/* The woken thread unblocks itself (stack 0): no cross-thread seq. */
+	v[0] = t1 - t0;
+	v[1] = t->goid;
+	v[2] = ++t->seq;
+	v[3] = 0;
+	p = gt_put_event(p, kind == GT_OP_SYSCALL ? GT_EV_GoSysExit : GT_EV_GoUnblock, v, 4);
+	v[0] = 0;
+	v[2] = ++t->seq;
+	if (t->name[0]) {
+		v[3] = t->label_sid;
+		p = gt_put_event(p, GT_EV_GoStartLabel, v, 4);
+	} else {
+		p = gt_put_event(p, GT_EV_GoStart, v, 3);
+	}
+	c->last_ts = t1;
+	t->last_ts = t1;
+	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
+	t->g = GT_G_RUNNING;
+}
+
 int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,
 			 uint32_t sid)
 {
@@ -229,8 +272,11 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 		return -ESRCH;
 	if (gt_emit_room_locked(t, GROUP_MAX))
 		return -EAGAIN;
+	if (!t->waited_ns && (!t->name[0] || t->label_sess == t->sess)) {
+		put_block_group(t, kind, t0, t1, sid);
+		return 0;
+	}
 	put_block(t, kind, t0, sid);
-	/* The woken thread unblocks itself (stack 0): no cross-thread seq. */
 	if (kind == GT_OP_SYSCALL)
 		gt_emit_put_locked(t, t1, GT_EV_GoSysExit, 3, t->goid, ++t->seq, 0);
 	else
