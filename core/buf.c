@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/gotrace.h"
 #include "core/lock.h"
 #include "core/tsan.h"
 #include "core/urcu.h"
@@ -26,7 +27,7 @@ static struct free_chunk *free_list;  /* [pool_lock] */
 static uint32_t nfree, nmapped;       /* [pool_lock] chunks */
 static uint32_t ntaken;               /* [pool_lock] chunks ever handed out */
 static uint32_t ncold;                /* [pool_lock] free chunks never touched */
-static void *regions[MAX_REGIONS];    /* [pool_lock] */
+static void *regions[MAX_REGIONS] GT_COLD_BSS;    /* [pool_lock] */
 static uint32_t nregions;             /* [pool_lock] */
 static uint32_t pool_seq;             /* futex word: bumped on every put */
 static uint32_t waiters;              /* threads waiting for a chunk */

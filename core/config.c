@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gotrace.h"
 #include "core/log.h"
 
 struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .runtime_dir = "", .home = "" };
@@ -14,7 +15,7 @@ struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .runtime_dir =
 #define GT_BUFFER_MB_DEFAULT 64ull
 
 /* Copies of the strings, each below GT_PATH_MAX (http: 128). */
-static char pool[4 * GT_PATH_MAX + 128];
+static char pool[4 * GT_PATH_MAX + 128] GT_COLD_BSS;
 static size_t pool_used;
 
 static const char *copy_env(const char *name, size_t max)

@@ -10,7 +10,7 @@
 #include "core/fd.h"
 #include "core/gotrace.h"
 
-uint8_t gt_fd_kind[GT_FD_MAX];
+uint8_t gt_fd_kind[GT_FD_MAX] GT_COLD_BSS;
 
 int gt_fd_is_socket(int fd)
 {

@@ -16,8 +16,8 @@
 #define MAX_SLOTS 1200
 
 static struct gt_lock fd_lock = GT_LOCK_INIT;
-static uint64_t ours[GT_FD_MAX / 64];   /* atomic bits */
-static int *slots[MAX_SLOTS];           /* [fd_lock] */
+static uint64_t ours[GT_FD_MAX / 64] GT_COLD_BSS;   /* atomic bits */
+static int *slots[MAX_SLOTS] GT_COLD_BSS;           /* [fd_lock] */
 static uint32_t nslots;                 /* [fd_lock] */
 static uint32_t generation;             /* atomic */
 

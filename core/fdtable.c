@@ -127,7 +127,7 @@ void gt_fdtable_hand_over(void)
 /* The next thread's side: each fd back at its number. */
 static int take_handed(void)
 {
-	static int want[GT_SVC_MAX_FDS + 64], got[GT_SVC_MAX_FDS + 64];
+	static int want[GT_SVC_MAX_FDS + 64] GT_COLD_BSS, got[GT_SVC_MAX_FDS + 64] GT_COLD_BSS;
 	unsigned n = 0;
 	int top = own_wake > own_in ? own_wake : own_in;
 

@@ -10,6 +10,17 @@
 
 #define GT_EXPORT __attribute__((visibility("default")))
 
+/* For large zeroed arrays that start-up leaves untouched. The x86-64 linker
+ * scripts place .lbss after .bss, so the small variables start-up does
+ * touch share two or three pages instead of lying between the arrays, one
+ * page each: every process that loads us pays a fault per page, 10-30 us
+ * apiece in some VMs (README, "What it costs"). */
+#if defined(__x86_64__) && defined(__ELF__)
+#define GT_COLD_BSS __attribute__((section(".lbss.gotrace")))
+#else
+#define GT_COLD_BSS
+#endif
+
 /* Per-thread word every hook reads first (initial-exec TLS: no allocation,
  * no lock, usable in signal handlers). */
 struct gt_tls {

@@ -648,7 +648,7 @@ static int trace_file(char *out, size_t size)
 void gt_init(void)
 {
 	struct gt_tls *tls = &gt_tls;
-	static char path[GT_PATH_MAX];
+	static char path[GT_PATH_MAX] GT_COLD_BSS;
 	char err[512];
 
 	if (ready)

@@ -28,7 +28,7 @@
 uint64_t gt_trace_on;
 
 static uint64_t sess_counter;
-static char cur_path[GT_PATH_MAX];
+static char cur_path[GT_PATH_MAX] GT_COLD_BSS;
 static struct gt_thread ctl;       /* the control "thread" writing P 0 */
 static struct gt_pslot ctl_ps;     /* P 0 */
 

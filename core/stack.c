@@ -26,7 +26,7 @@
 #define STACK_BYTES_MAX (64ull << 20)       /* memory cap of the table */
 
 static struct cds_lfht *table;
-static struct gt_stack **id_pages[ID_PAGES];/* published with release */
+static struct gt_stack **id_pages[ID_PAGES] GT_COLD_BSS;/* published with release */
 static struct gt_lock id_lock = GT_LOCK_INIT;
 static uint32_t next_id = 1;                /* atomic */
 static uint64_t bytes_used;                 /* atomic */

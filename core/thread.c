@@ -26,7 +26,7 @@ __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));
 #define MAX_SLABS 4096
 
 static struct gt_lock reg_lock = GT_LOCK_INIT;
-static struct gt_thread *slabs[MAX_SLABS]; /* published with release */
+static struct gt_thread *slabs[MAX_SLABS] GT_COLD_BSS; /* published with release */
 static uint32_t nslabs;                    /* release-written under reg_lock */
 static uint32_t slab_used;                 /* [reg_lock] records carved from the last slab */
 static struct gt_thread *free_list;        /* [reg_lock] */

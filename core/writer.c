@@ -32,7 +32,6 @@ static struct {
 	int fd;
 	uint64_t sess;
 	int err;
-	char path[4096];
 	uint8_t *out;
 	size_t len;
 	uint32_t max_defined;   /* highest id set in gt_writer_defined */
@@ -41,6 +40,7 @@ static struct {
 	uint64_t next_str;
 	struct gt_writer_stats st;
 } w = { .fd = -1 };
+static char w_path[4096] GT_COLD_BSS;   /* the trace's, for messages */
 
 uint64_t *gt_writer_defined;
 
@@ -61,7 +61,7 @@ static void flush(void)
 			continue;
 		if (n <= 0) {
 			w.err = n < 0 ? errno : EIO;
-			gt_log("write %s: %s; the rest of this trace is lost", w.path,
+			gt_log("write %s: %s; the rest of this trace is lost", w_path,
 			       strerror(w.err));
 			break;
 		}
@@ -323,7 +323,7 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	w.err = 0;
 	w.len = 0;
 	memset(&w.st, 0, sizeof(w.st));
-	gt_fmt(w.path, sizeof(w.path), "%s", path);
+	gt_fmt(w_path, sizeof(w_path), "%s", path);
 	/* Word by word: a thread still writing the last trace's batches (it
 	 * has not seen the stop yet) may read them; what it reads there does
 	 * not matter, those batches are dropped. */
@@ -362,12 +362,12 @@ int gt_writer_close(char *err, size_t errlen)
 	w.fd = -1;
 	w.sess = 0;
 	if (w.err) {
-		gt_fmt(err, errlen, "write %s: %s", w.path, strerror(w.err));
+		gt_fmt(err, errlen, "write %s: %s", w_path, strerror(w.err));
 		return -1;
 	}
 	if (removed) {
 		gt_fmt(err, errlen, "write %s: the file was removed while the trace was written",
-		       w.path);
+		       w_path);
 		return -1;
 	}
 	return 0;

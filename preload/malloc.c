@@ -11,7 +11,7 @@
 #include "preload/real.h"
 
 #define BOOT_SIZE (256u << 10)
-static uint8_t boot[BOOT_SIZE] __attribute__((aligned(64)));
+static uint8_t boot[BOOT_SIZE] GT_COLD_BSS __attribute__((aligned(64)));
 static size_t boot_used;   /* atomic bump pointer */
 
 static inline int is_boot(const void *p)

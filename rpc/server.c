@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/ctl.h"
 #include "core/fdguard.h"
+#include "core/gotrace.h"
 #include "core/log.h"
 #include "rpc/endpoint.h"
 #include "rpc/framing.h"
@@ -35,7 +36,7 @@ struct conn {
 };
 
 static int lfd[2] = { -1, -1 };   /* Unix socket, optional TCP */
-static char sock_path[GT_PATH_MAX];
+static char sock_path[GT_PATH_MAX] GT_COLD_BSS;
 static dev_t sock_dev;
 static ino_t sock_ino;
 static struct conn *conns;
