@@ -10,11 +10,11 @@
 
 #define GT_EXPORT __attribute__((visibility("default")))
 
-/* For large zeroed arrays that start-up leaves untouched. The x86-64 linker
- * scripts place .lbss after .bss, so the small variables start-up does
- * touch share two or three pages instead of lying between the arrays, one
- * page each: every process that loads us pays a fault per page, 10-30 us
- * apiece in some VMs (README, "What it costs"). */
+/* For large zeroed arrays, of which start-up touches a page at most. The
+ * x86-64 linker scripts place .lbss after .bss, so the small variables
+ * start-up touches share two or three pages instead of lying between the
+ * arrays, a page each: every process that loads us pays a fault per page
+ * touched, 10-30 us apiece in some VMs (README, "What it costs"). */
 #if defined(__x86_64__) && defined(__ELF__)
 #define GT_COLD_BSS __attribute__((section(".lbss.gotrace")))
 #else
