@@ -29,6 +29,8 @@ struct gt_config {
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
 	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
+	int lazy;                /* GOTRACE_LAZY=1: a one-thread program's service
+				  * thread waits for a client (core/door.c) */
 	/* Under valgrind (its preload in LD_PRELOAD), which names the files a
 	 * thread maps through /proc/self/fd, the program's fd table, and warns
 	 * about pidfd_open: the service thread then shares that table. */

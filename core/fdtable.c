@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/door.h"
 #include "core/fdguard.h"
 #include "core/gotrace.h"
 #include "core/log.h"
@@ -201,9 +202,14 @@ int gt_fdtable_take(const int *wake)
 		 syscall(SYS_unshare, CLONE_FILES) == 0;
 	__atomic_store_n(&own, ok, __ATOMIC_RELEASE);
 	gt_fd_unlock();
+	/* A parked thread's fds (all of its table), or the doorman's
+	 * listeners (core/door.c) */
+	int parked = handed != 0;
+	handed += gt_door_take_handed();
 	if (!ok) {
-		if (handed)   /* the parked thread's fds cannot come back */
-			gt_log("unshare/setns: no fd table of our own for the new service thread");
+		if (handed)   /* those fds cannot come back */
+			gt_log("no fd table of our own for the new service thread: "
+			       "the endpoint's sockets are lost");
 		return handed ? -1 : 0;
 	}
 	gt_tls.own_fds = 1;
@@ -214,12 +220,13 @@ int gt_fdtable_take(const int *wake)
 	if (handed) {
 		r = take_handed();   /* the parked thread's pidfd and /dev/null too */
 		handed = 0;
-	} else {
+	}
+	if (!parked) {
 		int z = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (z < 0)
 			z = eventfd(0, EFD_CLOEXEC);
 		for (int i = 0; z >= 0 && i < 3; i++)
-			if (i != z && i != w0 && i != w1 && dup3(z, i, O_CLOEXEC) < 0)
+			if (i != z && i != own_in && i != own_wake && dup3(z, i, O_CLOEXEC) < 0)
 				break;
 		if (z > 2)
 			close(z);

@@ -245,9 +245,20 @@ void gt_service_long_lived(void);
 /* unshare(flags) / setns(nstype) (is_setns) is about to run: if it wants a
  * process of one thread (a user or mount namespace) and the program has
  * one, the service thread leaves (the endpoint and any trace stay open).
- * Returns whether it did; gt_ns_done(1) after the call starts it again. */
+ * Returns whether it did (1, or 2 for a one-thread program's doorman);
+ * gt_ns_done(that) after the call starts it again. */
 int gt_ns_prepare(int is_setns, long flags);
 void gt_ns_done(int parked);
+/* A one-thread program's endpoint (core/door.c): once a client connects,
+ * the doorman calls on() (atomics only: it runs without TLS), which points
+ * preload's safe points at gt_service_safe_point; off() points them back.
+ * Calls from inside libc (caller: the malloc's return address) and, for
+ * async-signal-safe calls, calls while any signal handler is installed
+ * are no safe point: there the service thread's pthread_create waits for
+ * the next call. */
+void gt_service_set_arm(void (*on)(void), void (*off)(void));
+enum { GT_SAFE_CALLER, GT_SAFE_PLAIN, GT_SAFE_SIGNAL };
+void gt_service_safe_point(int kind, uintptr_t caller);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* After dlclose: code may be mapped at the unloaded library's addresses

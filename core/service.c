@@ -13,13 +13,17 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/auxv.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
+#include <link.h>
 #include <unistd.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/ctl.h"
+#include "core/door.h"
 #include "core/emit.h"
 #include "core/fdtable.h"
 #include "core/fdguard.h"
@@ -271,6 +275,164 @@ static int service_start(void)
 	return 0;
 }
 
+/* A program of one thread: the endpoint waits in a doorman (core/door.c)
+ * until a client comes, and the service thread starts at the first safe
+ * point after that (gt_service_safe_point). lazy: the endpoint is the
+ * doorman's, or in the wake pair for the service thread to take. */
+static int lazy;
+static void (*arm_on)(void), (*arm_off)(void);
+static uintptr_t libc_text[2][2];   /* libc's and ld.so's code */
+
+void gt_service_set_arm(void (*on)(void), void (*off)(void))
+{
+	arm_on = on;
+	arm_off = off;
+}
+
+static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t base = (uintptr_t)getauxval(AT_BASE);
+	int k = info->dlpi_name && strstr(info->dlpi_name, "/libc.so") ? 0 :
+		base && info->dlpi_addr == base ? 1 : -1;
+
+	(void)size, (void)arg;
+	for (int i = 0; k >= 0 && i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			libc_text[k][0] = info->dlpi_addr + ph->p_vaddr;
+			libc_text[k][1] = libc_text[k][0] + ph->p_memsz;
+		}
+	}
+	return 0;
+}
+
+static int in_libc(uintptr_t pc)
+{
+	for (int k = 0; k < 2; k++)
+		if (pc >= libc_text[k][0] && pc < libc_text[k][1])
+			return 1;
+	return 0;
+}
+
+/* Has the program a signal handler (not glibc's own two)? If not, no
+ * handler is running now either. */
+static int handlers(void)
+{
+	struct { unsigned long handler, flags, restorer, mask; } ka;
+
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == 32 || sig == 33 || sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (syscall(SYS_rt_sigaction, sig, NULL, &ka, 8) == 0 &&
+		    ka.handler != (unsigned long)SIG_DFL && ka.handler != (unsigned long)SIG_IGN)
+			return 1;
+	}
+	return 0;
+}
+
+static void close_wake(void)
+{
+	for (int i = 0; i < 2; i++) {
+		gt_fd_release(&wake_fds[i]);
+		close(wake_fds[i]);
+		wake_fds[i] = -1;
+	}
+}
+
+/* 1: the endpoint is up, in a doorman (or there is none to be had: the
+ * client said why); 0: start the service thread instead. */
+static int lazy_start(void)
+{
+	int fds[2], n = 0;
+
+	if (!gt_cfg.lazy || gt_cfg.socket_off || !arm_on || !client || !client->listener ||
+	    !__libc_single_threaded || !gt_door_possible())
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake_fds))
+		return 0;
+	gt_fd_adopt(&wake_fds[0]);
+	gt_fd_adopt(&wake_fds[1]);
+	gt_fdtable_reset();
+	dl_iterate_phdr(find_libc, NULL);
+	client_started = 1;
+	client_ok = client->start() == 0;   /* the only thread: no fd_lock */
+	if (!client_ok) {
+		close_wake();
+		return 1;
+	}
+	gt_fd_lock();
+	for (int i = 0; i < 2; i++)
+		if (client->listener(i))
+			fds[n++] = *client->listener(i);
+	int r = gt_door_start(fds, n, wake_fds[1], arm_on);
+	/* The doorman has its copies; ours are not the program's to see. */
+	for (int i = 0; !r && i < 2; i++) {
+		int *p = client->listener(i);
+		if (p) {
+			int fd = *p;
+			gt_fd_release_locked(p);
+			close(fd);
+		}
+	}
+	gt_fd_unlock();
+	if (r) {
+		client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
+		client_ok = client_started = 0;
+		close_wake();
+		if (gt_cfg.debug)
+			gt_log("no doorman (%s): the service thread starts now", strerror(-r));
+		return 0;
+	}
+	lazy = 1;
+	return 1;
+}
+
+/* The doorman has handed the endpoint to the wake pair: the service thread
+ * takes it over. On a program thread at a safe point, in_tracer raised. */
+static void lazy_service(void)
+{
+	lazy = 0;
+	__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
+	int r = spawn();
+	if (!r) {
+		uint32_t t;
+		while (!(t = __atomic_load_n(&taken, __ATOMIC_ACQUIRE)))
+			gt_futex_wait(&taken, 0, -1);
+		if (t == 2) {
+			gt_thread_tracer_join(svc_th, __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE));
+			r = -1;
+		}
+	}
+	if (r) {
+		gt_log("cannot start the service thread: the endpoint is lost");
+		return;
+	}
+	running = 1;
+}
+
+void gt_service_safe_point(int kind, uintptr_t caller)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (tls->in_tracer || (kind == GT_SAFE_CALLER && (tls->in_call || in_libc(caller))))
+		return;
+	int saved = errno;
+	tls->in_tracer++;
+	if ((kind != GT_SAFE_SIGNAL || !handlers()) && my_pid == getpid() && gt_door_claim()) {
+		arm_off();
+		lazy_service();
+	}
+	tls->in_tracer--;
+	errno = saved;
+}
+
+/* The endpoint, for a process with no trace from load: a doorman, else
+ * the service thread. 0, or -errno. */
+static int endpoint_start(void)
+{
+	return lazy_start() ? 0 : service_start();
+}
+
 /* With req_lock held: 0, -1 (the answer's error in err), or -2 (timed
  * out: req_lock must stay held, the service thread still owns req). */
 static int call_locked(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns)
@@ -337,8 +499,19 @@ int gt_ns_prepare(int is_setns, long flags)
 	char err[64];
 	int saved = errno;
 
-	if (!ns_needs_one_thread(is_setns, flags) || tls->in_tracer || !running ||
+	if (!ns_needs_one_thread(is_setns, flags) || tls->in_tracer ||
 	    my_pid != getpid() || gt_thread_program_count() > 1)
+		return 0;
+	if (lazy && gt_door_pending()) {
+		/* The doorman is a task of the group too: it hands the endpoint to
+		 * the wake pair and ends; a service thread takes it after. */
+		tls->in_tracer++;
+		gt_door_stop(1, wake_fds[0]);
+		arm_off();
+		errno = saved;
+		return 2;
+	}
+	if (!running)
 		return 0;
 	tls->in_tracer++;
 	gt_lock(&req_lock);
@@ -363,6 +536,12 @@ void gt_ns_done(int parked)
 
 	if (!parked)
 		return;
+	if (parked == 2) {
+		lazy_service();
+		tls->in_tracer--;
+		errno = saved;
+		return;
+	}
 	__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
 	int r = spawn();
 	if (!r) {   /* it has our fds back, or could not */
@@ -462,6 +641,17 @@ void gt_exit_prepare(void)
 	struct gt_tls *tls = &gt_tls;
 	char err[512];
 
+	if (lazy && my_pid == getpid()) {   /* no client came: the socket goes */
+		lazy = 0;
+		tls->in_tracer++;
+		gt_door_stop(0, -1);
+		arm_off();
+		if (client_ok && client->shutdown)
+			client->shutdown(GT_SHUT_UNLINK);
+		client_ok = 0;
+		tls->in_tracer--;
+		return;
+	}
 	if (!running || my_pid != getpid())
 		return;
 	/* Not from a signal handler that interrupted tracer code (fd_lock
@@ -553,10 +743,10 @@ void gt_service_long_lived(void)
 	if (tls->in_tracer)
 		return;   /* our own endpoint's listen() */
 	long_lived = 1;
-	if (!ready || running || my_pid != getpid() || gt_cfg.socket_off)
+	if (!ready || running || lazy || my_pid != getpid() || gt_cfg.socket_off)
 		return;
 	tls->in_tracer++;
-	if (service_start())
+	if (endpoint_start())
 		gt_log("cannot start the service thread: no endpoint");
 	tls->in_tracer--;
 	errno = saved;
@@ -604,6 +794,17 @@ static void fork_child(void)
 	/* The parent's service thread may have held fd_lock at fork (it
 	 * holds it while handling clients): reset it before closing. */
 	gt_fd_after_fork_child();
+	if (lazy) {   /* the doorman is the parent's: its fds are not ours */
+		gt_door_after_fork_child();
+		arm_off();
+		if (client->shutdown)
+			client->shutdown(0);
+		close(wake_fds[0]);
+		close(wake_fds[1]);
+		wake_fds[0] = wake_fds[1] = -1;
+		lazy = 0;
+		client_ok = 0;
+	}
 	if (running) {
 		if (client_ok && client->shutdown)
 			client->shutdown(shared ? GT_SHUT_CLOSE : 0);
@@ -616,7 +817,7 @@ static void fork_child(void)
 	gt_fdtable_reset();
 	req_lock.word = 0;
 	req.op = REQ_NONE;
-	if (long_lived && ready && !gt_cfg.socket_off && service_start())
+	if (long_lived && ready && !gt_cfg.socket_off && endpoint_start())
 		gt_log("cannot start the service thread in a forked server's child: no endpoint");
 	gt_tls.in_tracer--;
 }
@@ -665,7 +866,7 @@ void gt_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atexit(gt_exit_prepare);
 	int file = trace_file(path, sizeof(path));
-	if ((file || !gt_cfg.socket_off) && service_start())
+	if (file ? service_start() : !gt_cfg.socket_off && endpoint_start())
 		gt_log("cannot start the service thread: tracing disabled");
 	ready = 1;
 	gt_hook_ready();

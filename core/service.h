@@ -28,6 +28,10 @@ struct gt_svc_client {
 	 * file (not in a forked child). Its state is reset either way. Must be
 	 * async-signal-safe-ish: close(), unlink(), no locks. */
 	void (*shutdown)(int flags);
+	/* The variable holding listening socket i (0, 1), NULL when there is
+	 * none: after start, a one-thread program's doorman takes them
+	 * (core/door.c). Any thread. */
+	int *(*listener)(int i);
 };
 
 #define GT_SHUT_CLOSE 1

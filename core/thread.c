@@ -67,6 +67,11 @@ void gt_thread_tracer_started(void)
 	}
 }
 
+void gt_thread_tracer_add(int delta)
+{
+	__atomic_add_fetch(&tracer_threads, (uint32_t)delta, __ATOMIC_SEQ_CST);
+}
+
 void gt_thread_tracer_join(pthread_t th, int tid)
 {
 	pthread_join(th, NULL);

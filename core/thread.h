@@ -104,6 +104,8 @@ void gt_thread_named(uintptr_t self, const char *name);
  * pthread_exit. */
 void gt_thread_live(int delta);
 void gt_thread_tracer_started(void);
+/* A task of ours that is no pthread (core/door.c) starts (+1) or ends (-1). */
+void gt_thread_tracer_add(int delta);
 /* Join tracer thread th (task tid), wait until its task has left the thread
  * group, then count it out: unshare and the exit check see it gone. */
 void gt_thread_tracer_join(pthread_t th, int tid);

@@ -9,6 +9,7 @@ __attribute__((constructor(101))) static void gt_preload_init(void)
 	gt_tls.in_tracer++;
 	gt_real_init();
 	gt_service_set_client(&gt_rpc_server);
+	gt_armed_init();
 	gt_tls.in_tracer--;
 	gt_init();
 }

@@ -168,6 +168,8 @@ extern int gt_real_resolving;
  * glibc) gets a stub that fails with ENOSYS. */
 void *gt_real_resolve(const char *name);
 void gt_real_init(void);
+/* The safe points of a one-thread program's endpoint (preload/armed.c). */
+void gt_armed_init(void);
 
 static inline void *gt_real_get(void **slot, const char *name)
 {

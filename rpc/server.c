@@ -425,6 +425,11 @@ static void srv_shutdown(int flags)
 	memset(&hold, 0, sizeof(hold));
 }
 
+static int *srv_listener(int i)
+{
+	return i >= 0 && i < 2 && lfd[i] >= 0 ? &lfd[i] : NULL;
+}
+
 const struct gt_svc_client gt_rpc_server = {
-	srv_start, srv_fill, srv_handle, srv_shutdown
+	srv_start, srv_fill, srv_handle, srv_shutdown, srv_listener
 };

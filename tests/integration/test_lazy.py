@@ -1,0 +1,203 @@
+"""GOTRACE_LAZY=1: a program of one thread keeps its endpoint in a doorman
+task that glibc does not know of (core/door.c), so glibc still runs it as
+single-threaded (__libc_single_threaded) until a client
+comes. The client's call is answered once the program reaches a safe
+point: a malloc/free of its own, a pthread lock or wait, or, when it has
+no signal handler, a blocking call. Until then the call waits; nothing is
+lost.
+
+  idle: __libc_single_threaded stays 1, the doorman is one task more,
+     output and exit status are plain's, the socket goes at exit;
+  a client's debug_startGoTrace waits while the program is blocked in
+     stdio (no hook), and is answered at its next malloc; the trace
+     parses; the program is threaded from then on;
+  write() with a SIGUSR1 handler installed is no safe point, without one
+     it is;
+  unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
+     the endpoint serves after;
+  with GOTRACE_LAZY unset the service thread starts at load, as before."""
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+from test_rpc import NULL_REPLY, call, parses, req  # noqa: E402
+
+PROG = r"""
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int tasks(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* glibc's own: 1 until the process has a second thread, then its stdio,
+ * malloc and cancellable calls take their threaded paths. Through dlsym:
+ * a copy-relocated one in the program is not kept up to date. */
+static int single(void)
+{
+	static const char *p;
+
+	if (!p)
+		p = dlsym(RTLD_DEFAULT, "__libc_single_threaded");
+	return *p;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+int main(int argc, char **argv)
+{
+	char line[64];
+
+	if (argc > 1 && !strcmp(argv[1], "handler"))
+		signal(SIGUSR1, on_usr1);
+	if (argc > 1 && !strcmp(argv[1], "unshare"))
+		printf("unshare=%d\n", unshare(CLONE_NEWUSER));
+	printf("ready single=%d\n", single());
+	fflush(stdout);
+	/* fgets blocks in libc's own read: no hook, no safe point */
+	while (fgets(line, sizeof(line), stdin)) {
+		if (line[0] == 'm') {
+			char *volatile p = malloc(64);
+			free(p);
+		} else if (line[0] == 'w') {
+			for (int i = 0; i < 3; i++)
+				if (write(2, "", 0) < 0)
+					return 1;
+		} else if (line[0] == 't') {
+			printf("tasks=%d\n", tasks());
+		}
+		printf("single=%d\n", single());
+		fflush(stdout);
+	}
+	return 0;
+}
+"""
+
+LAZY = {"GOTRACE_LAZY": "1"}
+
+
+class Lazy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir("gtlazy-")
+        cls.tmp = cls.tmp_ctx.__enter__()
+        cls.prog = gt.compile_c(PROG, cls.tmp / "lazy")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def start(self, name, mode="plain", env=LAZY):
+        sock = str(self.tmp / f"{name}.sock")
+        p = gt.start_traced([self.prog, mode], None, socket=sock, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        return p, sock
+
+    def send(self, p, cmd):
+        p.stdin.write(cmd + "\n")
+        p.stdin.flush()
+        return p.stdout.readline()
+
+    def finish(self, p):
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, err), (0, ""))
+        return out
+
+    def ask_later(self, sock, data):
+        """The call in a thread: (thread, box with the reply line)."""
+        box = []
+        t = threading.Thread(target=lambda: box.append(call(sock, data, timeout=30)))
+        t.start()
+        return t, box
+
+    def test_idle_stays_single_threaded(self):
+        p, sock = self.start("idle")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)   # no connect: that is a client
+        self.assertEqual(self.send(p, "t"), "tasks=2\n")   # the program and the doorman
+        self.assertEqual(p.stdout.readline(), "single=1\n")
+        self.assertEqual(self.send(p, "m"), "single=1\n")
+        self.assertEqual(self.finish(p), "")
+        self.assertFalse(os.path.exists(sock), "socket left behind")
+
+    def test_client_waits_for_a_safe_point(self):
+        p, sock = self.start("first")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        f = self.tmp / "first.trace"
+        t, box = self.ask_later(sock, req("debug_startGoTrace", [str(f)]))
+        t.join(0.5)
+        self.assertEqual(box, [], "answered while the program had no safe point")
+        self.assertEqual(self.send(p, "m"), "single=0\n")   # its malloc started the service
+        t.join(30)
+        self.assertEqual(box, [NULL_REPLY])
+        self.assertEqual(self.send(p, "m"), "single=0\n")
+        self.assertEqual(call(sock, req("debug_stopGoTrace", [])), NULL_REPLY)
+        self.assertEqual(self.finish(p), "")
+        ev = parses(self, f)
+        self.assertTrue(any(e.type in ("GoStart", "GoStartLabel", "GoCreate") for e in ev),
+                        [e.type for e in ev])
+
+    def test_signal_safe_calls_with_a_handler(self):
+        for mode, safe in (("handler", False), ("plain", True)):
+            with self.subTest(mode=mode):
+                p, sock = self.start(f"sig-{mode}", mode)
+                self.assertEqual(p.stdout.readline(), "ready single=1\n")
+                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+                time.sleep(0.3)   # the doorman arms the safe points
+                self.assertEqual(self.send(p, "w"), f"single={0 if safe else 1}\n")
+                if not safe:
+                    t.join(0.5)
+                    self.assertEqual(box, [], "write() in a program with a handler was a safe point")
+                    self.assertEqual(self.send(p, "m"), "single=0\n")
+                t.join(30)
+                self.assertIn(b'"trace not in progress"', box[0])
+                self.assertEqual(self.finish(p), "")
+
+    def test_unshare_with_the_doorman(self):
+        p, sock = self.start("unshare", "unshare")
+        self.assertEqual(p.stdout.readline(), "unshare=0\n")
+        self.assertEqual(p.stdout.readline(), "ready single=0\n")   # the service thread took over
+        f = self.tmp / "unshare.trace"
+        self.assertEqual(call(sock, req("debug_goTrace", [str(f), 1])), NULL_REPLY)
+        self.assertEqual(self.finish(p), "")
+        parses(self, f)
+
+    def test_default_starts_the_service_at_load(self):
+        p, sock = self.start("eager", env={})
+        self.assertEqual(p.stdout.readline(), "ready single=0\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        f = self.tmp / "eager.trace"
+        self.assertEqual(call(sock, req("debug_goTrace", [str(f), 1])), NULL_REPLY)
+        self.assertEqual(self.finish(p), "")
+        parses(self, f)
+
+
+if __name__ == "__main__":
+    unittest.main()
