@@ -405,6 +405,9 @@ static void lazy_service(void)
 	}
 	if (r) {
 		gt_log("cannot start the service thread: the endpoint is lost");
+		if (client_ok && client->shutdown)
+			client->shutdown(GT_SHUT_UNLINK);   /* its fds are in the wake pair */
+		client_ok = 0;
 		return;
 	}
 	running = 1;
