@@ -254,6 +254,25 @@ static int spawn(void)
 	return r;
 }
 
+/* A service thread that is to take fds over (a park's, the doorman's):
+ * 0 once it has its table with them, -1 when it could not start or take
+ * them (it has ended then). */
+static int spawn_taken(void)
+{
+	__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
+	int r = spawn();
+	if (!r) {
+		uint32_t t;
+		while (!(t = __atomic_load_n(&taken, __ATOMIC_ACQUIRE)))
+			gt_futex_wait(&taken, 0, -1);
+		if (t == 2) {
+			gt_thread_tracer_join(svc_th, __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE));
+			r = -1;
+		}
+	}
+	return r;
+}
+
 static int service_start(void)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake_fds))
@@ -392,17 +411,7 @@ static int lazy_start(void)
 static void lazy_service(void)
 {
 	lazy = 0;
-	__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
-	int r = spawn();
-	if (!r) {
-		uint32_t t;
-		while (!(t = __atomic_load_n(&taken, __ATOMIC_ACQUIRE)))
-			gt_futex_wait(&taken, 0, -1);
-		if (t == 2) {
-			gt_thread_tracer_join(svc_th, __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE));
-			r = -1;
-		}
-	}
+	int r = spawn_taken();
 	if (r) {
 		gt_log("cannot start the service thread: the endpoint is lost");
 		if (client_ok && client->shutdown)
@@ -545,17 +554,7 @@ void gt_ns_done(int parked)
 		errno = saved;
 		return;
 	}
-	__atomic_store_n(&taken, 0, __ATOMIC_RELAXED);
-	int r = spawn();
-	if (!r) {   /* it has our fds back, or could not */
-		uint32_t t;
-		while (!(t = __atomic_load_n(&taken, __ATOMIC_ACQUIRE)))
-			gt_futex_wait(&taken, 0, -1);
-		if (t == 2) {
-			gt_thread_tracer_join(svc_th, __atomic_load_n(&svc_tid, __ATOMIC_ACQUIRE));
-			r = -1;
-		}
-	}
+	int r = spawn_taken();
 	if (r) {
 		running = 0;
 		__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELEASE);
