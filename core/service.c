@@ -426,11 +426,24 @@ void gt_service_safe_point(int kind, uintptr_t caller)
 {
 	struct gt_tls *tls = &gt_tls;
 
+	/* A program with a handler asks again after 4096 such calls: the look
+	 * is 62 syscalls, and a write loop must not pay them on every write
+	 * while a client waits. */
+	static uint32_t skip;
+
 	if (tls->in_tracer || (kind == GT_SAFE_CALLER && (tls->in_call || in_libc(caller))))
 		return;
+	uint32_t left = kind == GT_SAFE_SIGNAL ? __atomic_load_n(&skip, __ATOMIC_RELAXED) : 0;
+	if (left) {   /* racy between threads, never below 0 */
+		__atomic_store_n(&skip, left - 1, __ATOMIC_RELAXED);
+		return;
+	}
 	int saved = errno;
 	tls->in_tracer++;
-	if ((kind != GT_SAFE_SIGNAL || !handlers()) && my_pid == getpid() && gt_door_claim()) {
+	int h = kind == GT_SAFE_SIGNAL && handlers();
+	if (h)
+		__atomic_store_n(&skip, 4096, __ATOMIC_RELAXED);
+	if (!h && my_pid == getpid() && gt_door_claim()) {
 		arm_off();
 		lazy_service();
 	}
