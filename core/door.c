@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sched.h>
@@ -178,6 +179,9 @@ static RAW void door_main(void *arg)
 	struct pollfd p[3];
 
 	(void)arg;
+	/* ps -L, top -H: ours, not the program's (a literal: no libc). */
+	static const char name[16] = "gotrace-door";
+	raw6(SYS_prctl, PR_SET_NAME, (long)name, 0, 0, 0, 0);
 	keep[0] = d.fd[0];   /* not a loop: the compiler would call memcpy */
 	keep[1] = d.fd[1];
 	keep[2] = d.fd[2];
