@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/gotrace.h"
 #include "core/thread.h"
 
 #if defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_THREAD__) && \
@@ -58,17 +59,6 @@ static struct {
 	int fd[3], n;      /* listeners, then the wake pair's loop end */
 	void (*on_connect)(void);
 } d;
-
-#if defined(__has_attribute)
-#if __has_attribute(no_stack_protector)
-#define NO_SSP __attribute__((no_stack_protector))
-#endif
-#endif
-#ifndef NO_SSP
-#define NO_SSP
-#endif
-/* Doorman code: no TLS, no libc, no instrumentation. */
-#define RAW __attribute__((noinline, no_instrument_function, no_sanitize("undefined"))) NO_SSP
 
 static inline long raw6(long nr, long a, long b, long c, long e, long f, long g)
 {
@@ -118,7 +108,7 @@ __asm__(".text\n"
 static void *stack;   /* kept for the next doorman (after a stop) */
 
 /* Close every fd but the n in keep (sorted here). */
-static RAW void raw_close_all_but(int *keep, int n)
+static GT_RAW void raw_close_all_but(int *keep, int n)
 {
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
@@ -137,7 +127,7 @@ static RAW void raw_close_all_but(int *keep, int n)
 
 /* The listeners to the wake pair: their numbers as data, the fds as
  * SCM_RIGHTS (core/fdtable.c's take_handed reads them). */
-static RAW int raw_hand_over(void)
+static GT_RAW int raw_hand_over(void)
 {
 	int nums[2];
 	union {
@@ -173,7 +163,7 @@ static RAW int raw_hand_over(void)
 	return 0;
 }
 
-static RAW void door_main(void *arg)
+static GT_RAW void door_main(void *arg)
 {
 	int keep[3];
 	struct pollfd p[3];

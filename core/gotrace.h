@@ -21,6 +21,19 @@
 #define GT_COLD_BSS
 #endif
 
+/* Code the doorman runs (core/door.c, preload/armed.c's arming): on the
+ * main thread's TLS, so no TLS (no stack protector's canary, no errno), no
+ * libc, no instrumentation. */
+#if defined(__has_attribute)
+#if __has_attribute(no_stack_protector)
+#define GT_NO_SSP __attribute__((no_stack_protector))
+#endif
+#endif
+#ifndef GT_NO_SSP
+#define GT_NO_SSP
+#endif
+#define GT_RAW __attribute__((noinline, no_instrument_function, no_sanitize("undefined"))) GT_NO_SSP
+
 /* Per-thread word every hook reads first (initial-exec TLS: no allocation,
  * no lock, usable in signal handlers). */
 struct gt_tls {

@@ -13,10 +13,8 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/socket.h>
-#include <sys/auxv.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
-#include <link.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -273,21 +271,37 @@ static int spawn_taken(void)
 	return r;
 }
 
-static int service_start(void)
+/* The wake pair, ours in the program's table, and a service thread's
+ * table from scratch to come. */
+static int wake_open(void)
 {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake_fds))
 		return -errno;
 	gt_fd_adopt(&wake_fds[0]);
 	gt_fd_adopt(&wake_fds[1]);
-	client_started = 0;
 	gt_fdtable_reset();
-	int r = spawn();
+	return 0;
+}
+
+static void wake_close(void)
+{
+	for (int i = 0; i < 2; i++) {
+		gt_fd_release(&wake_fds[i]);
+		close(wake_fds[i]);
+		wake_fds[i] = -1;
+	}
+}
+
+static int service_start(void)
+{
+	int r = wake_open();
+
+	if (r)
+		return r;
+	client_started = 0;
+	r = spawn();
 	if (r) {
-		gt_fd_release(&wake_fds[0]);
-		gt_fd_release(&wake_fds[1]);
-		close(wake_fds[0]);
-		close(wake_fds[1]);
-		wake_fds[0] = wake_fds[1] = -1;
+		wake_close();
 		return -r;
 	}
 	running = 1;
@@ -301,28 +315,12 @@ static int service_start(void)
 static int lazy;
 static void (*arm_on)(void), (*arm_off)(void);
 static uintptr_t libc_text[2][2];   /* libc's and ld.so's code */
+extern void *__tls_get_addr(void *);   /* ld.so's */
 
 void gt_service_set_arm(void (*on)(void), void (*off)(void))
 {
 	arm_on = on;
 	arm_off = off;
-}
-
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	uintptr_t base = (uintptr_t)getauxval(AT_BASE);
-	int k = info->dlpi_name && strstr(info->dlpi_name, "/libc.so") ? 0 :
-		base && info->dlpi_addr == base ? 1 : -1;
-
-	(void)size, (void)arg;
-	for (int i = 0; k >= 0 && i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			libc_text[k][0] = info->dlpi_addr + ph->p_vaddr;
-			libc_text[k][1] = libc_text[k][0] + ph->p_memsz;
-		}
-	}
-	return 0;
 }
 
 static int in_libc(uintptr_t pc)
@@ -349,15 +347,6 @@ static int handlers(void)
 	return 0;
 }
 
-static void close_wake(void)
-{
-	for (int i = 0; i < 2; i++) {
-		gt_fd_release(&wake_fds[i]);
-		close(wake_fds[i]);
-		wake_fds[i] = -1;
-	}
-}
-
 /* 1: the endpoint is up, in a doorman (or there is none to be had: the
  * client said why); 0: start the service thread instead. */
 static int lazy_start(void)
@@ -367,16 +356,14 @@ static int lazy_start(void)
 	if (!gt_cfg.lazy || gt_cfg.socket_off || !arm_on || !client || !client->listener ||
 	    !__libc_single_threaded || !gt_door_possible())
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, wake_fds))
+	if (wake_open())
 		return 0;
-	gt_fd_adopt(&wake_fds[0]);
-	gt_fd_adopt(&wake_fds[1]);
-	gt_fdtable_reset();
-	dl_iterate_phdr(find_libc, NULL);
+	gt_stack_text(0, "/libc.so", &libc_text[0][0], &libc_text[0][1]);
+	gt_stack_text((uintptr_t)__tls_get_addr, NULL, &libc_text[1][0], &libc_text[1][1]);   /* ld.so */
 	client_started = 1;
 	client_ok = client->start() == 0;   /* the only thread: no fd_lock */
 	if (!client_ok) {
-		close_wake();
+		wake_close();
 		return 1;
 	}
 	gt_fd_lock();
@@ -397,7 +384,7 @@ static int lazy_start(void)
 	if (r) {
 		client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 		client_ok = client_started = 0;
-		close_wake();
+		wake_close();
 		if (gt_cfg.debug)
 			gt_log("no doorman (%s): the service thread starts now", strerror(-r));
 		return 0;
@@ -809,24 +796,18 @@ static void fork_child(void)
 	/* The parent's service thread may have held fd_lock at fork (it
 	 * holds it while handling clients): reset it before closing. */
 	gt_fd_after_fork_child();
-	if (lazy) {   /* the doorman is the parent's: its fds are not ours */
+	if (lazy) {   /* the doorman is the parent's, and so are its fds */
 		gt_door_after_fork_child();
 		arm_off();
-		if (client->shutdown)
-			client->shutdown(0);
-		close(wake_fds[0]);
-		close(wake_fds[1]);
-		wake_fds[0] = wake_fds[1] = -1;
-		lazy = 0;
-		client_ok = 0;
+		shared = 0;
 	}
-	if (running) {
+	if (running || lazy) {
 		if (client_ok && client->shutdown)
 			client->shutdown(shared ? GT_SHUT_CLOSE : 0);
 		close(wake_fds[0]);
 		close(wake_fds[1]);
 		wake_fds[0] = wake_fds[1] = -1;
-		running = 0;
+		running = lazy = 0;
 		client_ok = 0;
 	}
 	gt_fdtable_reset();

@@ -67,6 +67,9 @@ const char *gt_stack_fn_name(uintptr_t real);
 
 /* Is pc inside libgotrace's own code? */
 int gt_stack_is_self(uintptr_t pc);
+/* The executable segment [lo, hi) of the loaded object holding pc, or (pc
+ * 0) of the first whose path contains name; 0, 0 when none. */
+void gt_stack_text(uintptr_t pc, const char *name, uintptr_t *lo, uintptr_t *hi);
 
 /* Note this thread's stack top for the frame-pointer walks: top = our
  * trampoline's frame + 16 (the stack ends there for us), or 0 on the main

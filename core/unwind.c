@@ -441,6 +441,15 @@ void gt_stack_log_stats(void)
 		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
 }
 
+void gt_stack_text(uintptr_t pc, const char *name, uintptr_t *lo, uintptr_t *hi)
+{
+	struct text t = { pc, name, 0, 0 };
+
+	dl_iterate_phdr(find_text, &t);
+	*lo = t.lo;
+	*hi = t.hi;
+}
+
 int gt_stack_is_self(uintptr_t pc)
 {
 	return pc >= self_lo && pc < self_hi;
@@ -448,11 +457,7 @@ int gt_stack_is_self(uintptr_t pc)
 
 int gt_stack_init(void)
 {
-	struct text self = { (uintptr_t)gt_stack_init, NULL, 0, 0 };
-
-	dl_iterate_phdr(find_text, &self);
-	self_lo = self.lo;
-	self_hi = self.hi;
+	gt_stack_text((uintptr_t)gt_stack_init, NULL, &self_lo, &self_hi);
 	return 0;
 }
 
@@ -477,10 +482,7 @@ void gt_stack_prepare(void)
 			gt_cfg.unwind = GT_UNWIND_FP;
 	}
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
-		struct text libc = { 0, "/libc.so", 0, 0 };
-		dl_iterate_phdr(find_text, &libc);   /* the start-up frames' object */
-		libc_lo = libc.lo;
-		libc_hi = libc.hi;
+		gt_stack_text(0, "/libc.so", &libc_lo, &libc_hi);   /* the start-up frames' object */
 		entry = (uintptr_t)getauxval(AT_ENTRY);
 		fpv = gt_map(sizeof(*fpv) << FPV_BITS);   /* NULL: libunwind only */
 	}

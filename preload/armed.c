@@ -30,8 +30,6 @@
 #define N_STUBS 34
 #define N_ALL (N_STUBS + 2)   /* + malloc, free */
 
-/* Doorman-side code (arm) runs without TLS: atomics only. */
-#define RAW __attribute__((noinline, no_instrument_function, no_sanitize("undefined")))
 
 void *gt_armed_enter(unsigned i);
 
@@ -92,7 +90,7 @@ static __attribute__((noinline)) void armed_free(void *p)
 	((void (*)(void *))saved[N_STUBS + 1])(p);
 }
 
-static RAW void arm(void)
+static GT_RAW void arm(void)  /* on the doorman: atomics only */
 {
 	for (int i = 0; i < N_ALL; i++) {
 		void *r = __atomic_load_n(slot[i], __ATOMIC_RELAXED);
