@@ -52,6 +52,7 @@ enum { D_OFF, D_WAITING, D_ARMED, D_HANDOVER, D_EXIT };
 
 static uint32_t state;     /* atomic: D_* */
 static int tid;            /* CLONE_CHILD_CLEARTID: 0 once its task is gone */
+static int task;           /* its tid */
 static unsigned handed;    /* atomic: fds in the wake pair for the service */
 #if DOOR
 
@@ -260,6 +261,7 @@ int gt_door_start(const int *lfd, int n, int wake_r, void (*on_connect)(void))
 		__atomic_store_n(&state, D_OFF, __ATOMIC_RELEASE);
 		return (int)r;
 	}
+	task = (int)r;
 	return 0;
 }
 
@@ -317,6 +319,12 @@ int gt_door_stop(int handover, int wake_w)
 	int t;
 	while ((t = __atomic_load_n(&tid, __ATOMIC_ACQUIRE)) != 0)
 		syscall(SYS_futex, &tid, FUTEX_WAIT, t, NULL, NULL, 0);
+	/* The kernel clears tid as the task lets go of its memory, a little
+	 * before it leaves the thread group, which unshare counts (as
+	 * gt_thread_tracer_join waits for a pthread's). */
+	for (int i = 0; task && i < 100000 && syscall(SYS_tgkill, getpid(), task, 0) == 0; i++)
+		sched_yield();
+	task = 0;
 	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == D_HANDOVER)
 		r = __atomic_load_n(&handed, __ATOMIC_ACQUIRE) != 0;
 	__atomic_store_n(&state, D_OFF, __ATOMIC_RELEASE);
@@ -327,5 +335,6 @@ void gt_door_after_fork_child(void)
 {
 	__atomic_store_n(&state, D_OFF, __ATOMIC_RELAXED);
 	__atomic_store_n(&tid, 0, __ATOMIC_RELAXED);
+	task = 0;
 	__atomic_store_n(&handed, 0, __ATOMIC_RELAXED);
 }
