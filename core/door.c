@@ -11,10 +11,12 @@
  * every signal blocked. It polls; when a client connects it hands the
  * listeners to the wake pair as a parked service thread would (SCM_RIGHTS,
  * numbers as data), arms the safe points and ends. The first program call
- * that reaches a safe point (core/service.c: a malloc or free not from
- * inside libc, a blocking call with no signal handler installed) starts
- * the service thread, which takes the listeners back and serves the
- * client: only then is the program threaded.
+ * that reaches a safe point (core/safe.c: a malloc or free not from inside
+ * libc, a blocking call no signal handler makes) starts the service
+ * thread, which takes the listeners back and serves the client: only then
+ * is the program threaded. A blocking call that may wait long starts it
+ * before it waits, client or not (the doorman hands over as for unshare),
+ * so no client waits for a call we saw begin.
  *
  * The doorman runs on the main thread's TLS (clone without CLONE_SETTLS):
  * it must touch no TLS, errno included, so it calls no libc function; its

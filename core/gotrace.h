@@ -148,7 +148,9 @@ static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
  * events. Filled lazily (fstat) by core in the slow path only; preload
  * notes what it knows for free: close/dup2 forget, socket/accept set. */
 #define GT_FD_MAX 65536
-enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET };
+/* GT_FD_NOWAIT: no socket, and a read never waits (a regular file, a
+ * memory device: preload/armed.c asks, for GOTRACE_LAZY's safe points). */
+enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET, GT_FD_NOWAIT };
 extern uint8_t gt_fd_kind[GT_FD_MAX];
 
 static inline void gt_fd_note(int fd, unsigned kind)
@@ -262,16 +264,19 @@ void gt_service_long_lived(void);
  * gt_ns_done(that) after the call starts it again. */
 int gt_ns_prepare(int is_setns, long flags);
 void gt_ns_done(int parked);
-/* A one-thread program's endpoint (core/door.c): once a client connects,
- * the doorman calls on() (atomics only: it runs without TLS), which points
- * preload's safe points at gt_service_safe_point; off() points them back.
- * Calls from inside libc (caller: the malloc's return address) and, for
- * async-signal-safe calls, calls while any signal handler is installed
- * are no safe point: there the service thread's pthread_create waits for
- * the next call. */
-void gt_service_set_arm(void (*on)(void), void (*off)(void));
+/* A one-thread program's endpoint (core/door.c). pre() runs when the
+ * doorman starts: it points preload's blocking calls at a check that starts
+ * the service thread before one that may wait long (gt_service_safe_point
+ * with wait = 1). Once a client connects, the doorman calls on() (atomics
+ * only: it runs without TLS), which makes every such call and the
+ * program's malloc/free a safe point (wait = 0); off() points them all
+ * back. Calls from inside libc (caller: the malloc's return address) and,
+ * for async-signal-safe calls, calls a signal handler may be making are no
+ * safe point: there the service thread's pthread_create waits for the
+ * next call. */
+void gt_service_set_arm(void (*pre)(void), void (*on)(void), void (*off)(void));
 enum { GT_SAFE_CALLER, GT_SAFE_PLAIN, GT_SAFE_SIGNAL };
-void gt_service_safe_point(int kind, uintptr_t caller);
+void gt_service_safe_point(int kind, uintptr_t caller, int wait);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* After dlclose: code may be mapped at the unloaded library's addresses

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -28,6 +29,7 @@
 #include "core/gotrace.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/safe.h"
 #include "core/stack.h"
 #include "core/symbol.h"
 #include "core/thread.h"
@@ -313,38 +315,13 @@ static int service_start(void)
  * point after that (gt_service_safe_point). lazy: the endpoint is the
  * doorman's, or in the wake pair for the service thread to take. */
 static int lazy;
-static void (*arm_on)(void), (*arm_off)(void);
-static uintptr_t libc_text[2][2];   /* libc's and ld.so's code */
-extern void *__tls_get_addr(void *);   /* ld.so's */
+static void (*arm_pre)(void), (*arm_on)(void), (*arm_off)(void);
 
-void gt_service_set_arm(void (*on)(void), void (*off)(void))
+void gt_service_set_arm(void (*pre)(void), void (*on)(void), void (*off)(void))
 {
+	arm_pre = pre;
 	arm_on = on;
 	arm_off = off;
-}
-
-static int in_libc(uintptr_t pc)
-{
-	for (int k = 0; k < 2; k++)
-		if (pc >= libc_text[k][0] && pc < libc_text[k][1])
-			return 1;
-	return 0;
-}
-
-/* Has the program a signal handler (not glibc's own two)? If not, no
- * handler is running now either. */
-static int handlers(void)
-{
-	struct { unsigned long handler, flags, restorer, mask; } ka;
-
-	for (int sig = 1; sig <= 64; sig++) {
-		if (sig == 32 || sig == 33 || sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		if (syscall(SYS_rt_sigaction, sig, NULL, &ka, 8) == 0 &&
-		    ka.handler != (unsigned long)SIG_DFL && ka.handler != (unsigned long)SIG_IGN)
-			return 1;
-	}
-	return 0;
 }
 
 /* 1: the endpoint is up, in a doorman (or there is none to be had: the
@@ -358,8 +335,7 @@ static int lazy_start(void)
 		return 0;
 	if (wake_open())
 		return 0;
-	gt_stack_text(0, "/libc.so", &libc_text[0][0], &libc_text[0][1]);
-	gt_stack_text((uintptr_t)__tls_get_addr, NULL, &libc_text[1][0], &libc_text[1][1]);   /* ld.so */
+	gt_safe_init();
 	client_started = 1;
 	client_ok = client->start() == 0;   /* the only thread: no fd_lock */
 	if (!client_ok) {
@@ -390,6 +366,7 @@ static int lazy_start(void)
 		return 0;
 	}
 	lazy = 1;
+	arm_pre();
 	return 1;
 }
 
@@ -409,30 +386,44 @@ static void lazy_service(void)
 	running = 1;
 }
 
-void gt_service_safe_point(int kind, uintptr_t caller)
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void gt_service_safe_point(int kind, uintptr_t caller, int wait)
 {
 	struct gt_tls *tls = &gt_tls;
 
-	/* A program with a handler asks again after 4096 such calls: the look
-	 * is 62 syscalls, and a write loop must not pay them on every write
-	 * while a client waits. */
-	static uint32_t skip;
+	/* Where a handler may be running, look again 10 ms later, not at the
+	 * next call: the look is 62 syscalls and a read of the stack, and a
+	 * write loop must not pay it on every write while a client waits. */
+	static uint64_t quiet_until;
 
-	if (tls->in_tracer || (kind == GT_SAFE_CALLER && (tls->in_call || in_libc(caller))))
+	if (tls->in_tracer || (kind == GT_SAFE_CALLER && (tls->in_call || gt_safe_in_libc(caller))))
 		return;
-	uint32_t left = kind == GT_SAFE_SIGNAL ? __atomic_load_n(&skip, __ATOMIC_RELAXED) : 0;
-	if (left) {   /* racy between threads, never below 0 */
-		__atomic_store_n(&skip, left - 1, __ATOMIC_RELAXED);
+	if (kind == GT_SAFE_SIGNAL && __atomic_load_n(&quiet_until, __ATOMIC_RELAXED) &&
+	    coarse_ns() < __atomic_load_n(&quiet_until, __ATOMIC_RELAXED))
 		return;
-	}
 	int saved = errno;
 	tls->in_tracer++;
-	int h = kind == GT_SAFE_SIGNAL && handlers();
+	int h = kind == GT_SAFE_SIGNAL && gt_safe_in_handler();
 	if (h)
-		__atomic_store_n(&skip, 4096, __ATOMIC_RELAXED);
-	if (!h && my_pid == getpid() && gt_door_claim()) {
-		arm_off();
-		lazy_service();
+		__atomic_store_n(&quiet_until, coarse_ns() + 10000000u, __ATOMIC_RELAXED);
+	if (!h && my_pid == getpid()) {
+		if (gt_door_claim()) {   /* a client waits */
+			arm_off();
+			lazy_service();
+		} else if (wait && lazy && gt_door_pending()) {
+			/* About to wait long: the doorman hands the endpoint
+			 * over now, as for unshare (gt_ns_prepare). */
+			gt_door_stop(1, wake_fds[0]);
+			arm_off();
+			lazy_service();
+		}
 	}
 	tls->in_tracer--;
 	errno = saved;

@@ -1,39 +1,66 @@
 /* preload/armed.c - the safe points of a one-thread program whose endpoint
- * has a client waiting (core/door.c). Arming points some of gt_real's
+ * is kept by a doorman (core/door.c). Arming points some of gt_real's
  * functions at trampolines that first offer core the moment to start the
  * service thread (gt_service_safe_point), then go on to the real function;
  * disarming points them back. Idle hooks stay as they are: no check is
- * added to any path, armed or not.
+ * added to any of their paths.
+ *
+ * Two levels. From the doorman's start, the blocking calls are pre-armed:
+ * one that may wait long (a read of a pipe, socket or terminal, a poll or
+ * sleep of 100 ms or more or without end, accept, recv, wait, pause, ...)
+ * starts the service thread before it waits, so a client never waits for
+ * a call we saw begin. Once a client is waiting (the doorman armed), every
+ * call here is a safe point, malloc and free included.
  *
  * malloc and free: their idle hooks tail-jump to gt_real, so the
  * trampoline's return address is the program's call site, which tells
  * calls from inside libc (pthread_create's own, dlopen's, stdio's) from
  * the program's. The blocking calls go through one stub each that keeps
- * every argument register. x86-64 only, like the doorman. */
+ * every argument register and passes core a pointer to them. x86-64 only,
+ * like the doorman. */
 #include <stdint.h>
 
 #include "core/gotrace.h"
+#include "core/safe.h"
 #include "preload/real.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 
-#define ARMED_FNS(X)                                                         \
-	X(0, pthread_mutex_lock) X(1, pthread_cond_wait) X(2, pthread_cond_timedwait) \
-	X(3, read) X(4, write) X(5, readv) X(6, writev) X(7, pread64)            \
-	X(8, pwrite64) X(9, poll) X(10, ppoll) X(11, select) X(12, pselect)      \
-	X(13, epoll_wait) X(14, epoll_pwait) X(15, nanosleep)                    \
-	X(16, clock_nanosleep) X(17, usleep) X(18, sleep) X(19, accept)          \
-	X(20, accept4) X(21, connect) X(22, recv) X(23, recvfrom) X(24, recvmsg) \
-	X(25, send) X(26, sendto) X(27, sendmsg) X(28, open) X(29, openat)      \
-	X(30, close) X(31, waitpid) X(32, wait4) X(33, fsync)
-#define N_PLAIN 3   /* the first ones: not async-signal-safe */
-#define N_STUBS 34
+/* X(index, name, kind, wait): kind PLAIN for calls that are not
+ * async-signal-safe (no handler may make them), SIGNAL for the rest. */
+#define ARMED_FNS(X)                                                                      \
+	X(0, pthread_mutex_lock, PLAIN, GT_W_NO) X(1, pthread_cond_wait, PLAIN, GT_W_YES) \
+	X(2, pthread_cond_timedwait, PLAIN, GT_W_YES) X(3, read, SIGNAL, GT_W_FD)         \
+	X(4, write, SIGNAL, GT_W_NO) X(5, readv, SIGNAL, GT_W_FD)                         \
+	X(6, writev, SIGNAL, GT_W_NO) X(7, pread64, SIGNAL, GT_W_NO)                      \
+	X(8, pwrite64, SIGNAL, GT_W_NO) X(9, poll, SIGNAL, GT_W_MS3)                      \
+	X(10, ppoll, SIGNAL, GT_W_TS3) X(11, select, SIGNAL, GT_W_TV5)                    \
+	X(12, pselect, SIGNAL, GT_W_TS5) X(13, epoll_wait, SIGNAL, GT_W_MS4)              \
+	X(14, epoll_pwait, SIGNAL, GT_W_MS4) X(15, nanosleep, SIGNAL, GT_W_TS1)           \
+	X(16, clock_nanosleep, SIGNAL, GT_W_ABS3) X(17, usleep, SIGNAL, GT_W_US1)         \
+	X(18, sleep, SIGNAL, GT_W_S1) X(19, accept, SIGNAL, GT_W_YES)                     \
+	X(20, accept4, SIGNAL, GT_W_YES) X(21, connect, SIGNAL, GT_W_YES)                 \
+	X(22, recv, SIGNAL, GT_W_YES) X(23, recvfrom, SIGNAL, GT_W_YES)                   \
+	X(24, recvmsg, SIGNAL, GT_W_YES) X(25, send, SIGNAL, GT_W_NO)                     \
+	X(26, sendto, SIGNAL, GT_W_NO) X(27, sendmsg, SIGNAL, GT_W_NO)                    \
+	X(28, open, SIGNAL, GT_W_NO) X(29, openat, SIGNAL, GT_W_NO)                       \
+	X(30, close, SIGNAL, GT_W_NO) X(31, waitpid, SIGNAL, GT_W_WAIT3)                  \
+	X(32, wait4, SIGNAL, GT_W_WAIT3) X(33, fsync, SIGNAL, GT_W_NO)                    \
+	X(34, __read_chk, SIGNAL, GT_W_FD) X(35, __recv_chk, SIGNAL, GT_W_YES)            \
+	X(36, __recvfrom_chk, SIGNAL, GT_W_YES) X(37, recvmmsg, SIGNAL, GT_W_YES)         \
+	X(38, __poll_chk, SIGNAL, GT_W_MS3) X(39, __ppoll_chk, SIGNAL, GT_W_TS3)          \
+	X(40, pause, SIGNAL, GT_W_YES) X(41, sigsuspend, SIGNAL, GT_W_YES)                \
+	X(42, sigwait, SIGNAL, GT_W_YES) X(43, sigwaitinfo, SIGNAL, GT_W_YES)             \
+	X(44, sigtimedwait, SIGNAL, GT_W_TS3) X(45, wait, SIGNAL, GT_W_YES)               \
+	X(46, waitid, SIGNAL, GT_W_WAITID) X(47, sem_wait, SIGNAL, GT_W_YES)              \
+	X(48, sem_timedwait, SIGNAL, GT_W_YES) X(49, flock, SIGNAL, GT_W_YES)             \
+	X(50, pthread_cond_clockwait, PLAIN, GT_W_YES)
+#define N_STUBS 51
 #define N_ALL (N_STUBS + 2)   /* + malloc, free */
 
+void *gt_armed_enter(unsigned i, const uint64_t *regs);
 
-void *gt_armed_enter(unsigned i);
-
-#define STUB(i, name)                                                         \
+#define STUB(i, name, kind, wait)                                             \
 	void gt_armed_##name(void);                                           \
 	__asm__(".text\n.p2align 4\n"                                         \
 		".hidden gt_armed_" #name "\n"                                \
@@ -42,6 +69,7 @@ void *gt_armed_enter(unsigned i);
 		"\tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n"        \
 		"\tpush %r8\n\tpush %r9\n\tpush %rax\n"                       \
 		"\tmov $" #i ", %edi\n"                                       \
+		"\tmov %rsp, %rsi\n"                                          \
 		"\tcall gt_armed_enter\n"                                     \
 		"\tmov %rax, %r11\n"                                          \
 		"\tpop %rax\n\tpop %r9\n\tpop %r8\n\tpop %rcx\n"              \
@@ -52,12 +80,13 @@ ARMED_FNS(STUB)
 #undef STUB
 
 static void *saved[N_ALL];   /* the real functions while armed */
+static uint32_t client;      /* atomic: a client waits (the doorman armed) */
 
 static void *armed_malloc(size_t n);
 static void armed_free(void *p);
 
 static void **const slot[N_ALL] = {
-#define SLOT(i, name) [i] = (void **)&gt_real.name,
+#define SLOT(i, name, kind, wait) [i] = (void **)&gt_real.name,
 	ARMED_FNS(SLOT)
 #undef SLOT
 	[N_STUBS] = (void **)&gt_real.malloc,
@@ -65,34 +94,55 @@ static void **const slot[N_ALL] = {
 };
 
 static void *const tramp[N_ALL] = {
-#define TRAMP(i, name) [i] = (void *)gt_armed_##name,
+#define TRAMP(i, name, kind, wait) [i] = (void *)gt_armed_##name,
 	ARMED_FNS(TRAMP)
 #undef TRAMP
 	[N_STUBS] = (void *)armed_malloc,
 	[N_STUBS + 1] = (void *)armed_free,
 };
 
-__attribute__((used)) void *gt_armed_enter(unsigned i)
+static const uint8_t kinds[N_STUBS] = {
+#define KIND(i, name, kind, wait) [i] = GT_SAFE_##kind,
+	ARMED_FNS(KIND)
+#undef KIND
+};
+
+static const uint8_t waits[N_STUBS] = {
+#define WAIT(i, name, kind, wait) [i] = wait,
+	ARMED_FNS(WAIT)
+#undef WAIT
+};
+
+/* regs: rax r9 r8 rcx rdx rsi rdi, lowest address first. */
+__attribute__((used)) void *gt_armed_enter(unsigned i, const uint64_t *regs)
 {
-	gt_service_safe_point(i < N_PLAIN ? GT_SAFE_PLAIN : GT_SAFE_SIGNAL, 0);
+	if (__atomic_load_n(&client, __ATOMIC_ACQUIRE)) {
+		gt_service_safe_point(kinds[i], 0, 0);
+	} else if (waits[i] != GT_W_NO && !gt_tls.in_tracer) {
+		const uint64_t a[6] = { regs[6], regs[5], regs[4], regs[3], regs[2], regs[1] };
+		if (gt_safe_may_wait(waits[i], a))
+			gt_service_safe_point(kinds[i], 0, 1);
+	}
 	return saved[i];
 }
 
 static __attribute__((noinline)) void *armed_malloc(size_t n)
 {
-	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0));
+	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0), 0);
 	return ((void *(*)(size_t))saved[N_STUBS])(n);
 }
 
 static __attribute__((noinline)) void armed_free(void *p)
 {
-	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0));
+	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0), 0);
 	((void (*)(void *))saved[N_STUBS + 1])(p);
 }
 
-static GT_RAW void arm(void)  /* on the doorman: atomics only */
+/* Point slots [0, n) at their trampolines. On the doorman too (arm):
+ * atomics only. */
+static GT_RAW void swap_in(int n)
 {
-	for (int i = 0; i < N_ALL; i++) {
+	for (int i = 0; i < n; i++) {
 		void *r = __atomic_load_n(slot[i], __ATOMIC_RELAXED);
 		if (r && r != tramp[i]) {
 			__atomic_store_n(&saved[i], r, __ATOMIC_RELAXED);
@@ -101,8 +151,20 @@ static GT_RAW void arm(void)  /* on the doorman: atomics only */
 	}
 }
 
+static void prearm(void)   /* on the program's thread, at the doorman's start */
+{
+	swap_in(N_STUBS);
+}
+
+static GT_RAW void arm(void)   /* on the doorman: a client came */
+{
+	swap_in(N_ALL);
+	__atomic_store_n(&client, 1, __ATOMIC_RELEASE);
+}
+
 static void disarm(void)
 {
+	__atomic_store_n(&client, 0, __ATOMIC_RELAXED);
 	for (int i = 0; i < N_ALL; i++) {
 		void *t = tramp[i];
 		__atomic_compare_exchange_n(slot[i], &t, saved[i], 0, __ATOMIC_RELEASE,
@@ -112,7 +174,7 @@ static void disarm(void)
 
 void gt_armed_init(void)
 {
-	gt_service_set_arm(arm, disarm);
+	gt_service_set_arm(prearm, arm, disarm);
 }
 
 #else

@@ -11,8 +11,12 @@ lost.
   a client's debug_startGoTrace waits while the program is blocked in
      stdio (no hook), and is answered at its next malloc; the trace
      parses; the program is threaded from then on;
-  write() with a SIGUSR1 handler installed is no safe point, without one
-     it is;
+  write() is a safe point, with a handler installed or not, but not inside
+     a handler (it may have interrupted malloc);
+  a call that may wait long (a read of a pipe, a poll of 1.5 s), handler
+     installed or not, starts the service thread before it waits, so a
+     client is answered while the program waits in it; a short poll, a
+     read of /dev/zero, and such a read inside a handler do not;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
   with GOTRACE_LAZY unset the service thread starts at load, as before."""
@@ -31,6 +35,8 @@ PROG = r"""
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,17 +68,40 @@ static int single(void)
 	return *p;
 }
 
+/* A handler's write: no safe point (it may have interrupted malloc). */
 static void on_usr1(int sig)
 {
 	(void)sig;
+	for (int i = 0; i < 3; i++)
+		if (write(2, "", 0) < 0)
+			_exit(3);
+}
+
+/* A line through read() itself, a hooked call that may wait. */
+static void read_line(void)
+{
+	char c = 0;
+
+	while (c != '\n')
+		if (read(0, &c, 1) != 1)
+			_exit(4);
+}
+
+/* A handler that waits in read(): it must not start the service thread. */
+static void on_usr2(int sig)
+{
+	(void)sig;
+	read_line();
 }
 
 int main(int argc, char **argv)
 {
 	char line[64];
 
-	if (argc > 1 && !strcmp(argv[1], "handler"))
+	if (argc > 1 && !strcmp(argv[1], "handler")) {
 		signal(SIGUSR1, on_usr1);
+		signal(SIGUSR2, on_usr2);
+	}
 	if (argc > 1 && !strcmp(argv[1], "unshare"))
 		printf("unshare=%d\n", unshare(CLONE_NEWUSER));
 	printf("ready single=%d\n", single());
@@ -88,6 +117,21 @@ int main(int argc, char **argv)
 					return 1;
 		} else if (line[0] == 't') {
 			printf("tasks=%d\n", tasks());
+		} else if (line[0] == 'k') {
+			raise(SIGUSR1);
+		} else if (line[0] == 'h') {
+			raise(SIGUSR2);
+		} else if (line[0] == 'r') {
+			read_line();
+		} else if (line[0] == 'P' || line[0] == 'p') {
+			poll(NULL, 0, line[0] == 'P' ? 1500 : 5);
+		} else if (line[0] == 'z') {
+			static int zero = -1;
+			char b[64];
+			if (zero < 0)
+				zero = open("/dev/zero", O_RDONLY);
+			if (read(zero, b, sizeof(b)) != sizeof(b))
+				return 5;
 		}
 		printf("single=%d\n", single());
 		fflush(stdout);
@@ -163,21 +207,53 @@ class Lazy(unittest.TestCase):
         self.assertTrue(any(e.type in ("GoStart", "GoStartLabel", "GoCreate") for e in ev),
                         [e.type for e in ev])
 
-    def test_signal_safe_calls_with_a_handler(self):
-        for mode, safe in (("handler", False), ("plain", True)):
+    def test_signal_safe_calls_and_handlers(self):
+        """A client waits: write() is a safe point, handler installed or
+        not; inside the handler it is not (the next malloc is)."""
+        for mode in ("handler", "plain"):
             with self.subTest(mode=mode):
                 p, sock = self.start(f"sig-{mode}", mode)
                 self.assertEqual(p.stdout.readline(), "ready single=1\n")
                 gt.wait_until(lambda: os.path.exists(sock), what=sock)
                 t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
                 time.sleep(0.3)   # the doorman arms the safe points
-                self.assertEqual(self.send(p, "w"), f"single={0 if safe else 1}\n")
-                if not safe:
+                if mode == "handler":
+                    self.assertEqual(self.send(p, "k"), "single=1\n")
                     t.join(0.5)
-                    self.assertEqual(box, [], "write() in a program with a handler was a safe point")
-                    self.assertEqual(self.send(p, "m"), "single=0\n")
+                    self.assertEqual(box, [], "write() in a signal handler was a safe point")
+                self.assertEqual(self.send(p, "w"), "single=0\n")
                 t.join(30)
                 self.assertIn(b'"trace not in progress"', box[0])
+                self.assertEqual(self.finish(p), "")
+
+    def test_long_waits_start_the_service_first(self):
+        """No client yet: a call that may wait long starts the service
+        thread before it waits, so a client that comes meanwhile is
+        answered; short waits and reads that cannot wait leave the program
+        single-threaded, and so does a long wait inside a handler."""
+        for mode, cmd in (("plain", "r"), ("handler", "r"), ("handler", "P"), ("plain", "P")):
+            with self.subTest(mode=mode, cmd=cmd):
+                p, sock = self.start(f"wait-{mode}-{cmd}", mode)
+                self.assertEqual(p.stdout.readline(), "ready single=1\n")
+                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                for short in ("p", "z"):
+                    self.assertEqual(self.send(p, short), "single=1\n", short)
+                if mode == "handler":   # the same read, inside a handler
+                    p.stdin.write("h\n")
+                    p.stdin.flush()
+                    time.sleep(0.3)
+                    self.assertEqual(self.send(p, ""), "single=1\n")
+                p.stdin.write(cmd + "\n")
+                p.stdin.flush()
+                time.sleep(0.2)   # it waits in read() or poll() now
+                t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+                t.join(1.0 if cmd == "P" else 10)
+                self.assertEqual(len(box), 1, "no answer while the program waited")
+                self.assertIn(b'"trace not in progress"', box[0])
+                if cmd == "r":
+                    p.stdin.write("\n")
+                    p.stdin.flush()
+                self.assertEqual(p.stdout.readline(), "single=0\n")
                 self.assertEqual(self.finish(p), "")
 
     def test_unshare_with_the_doorman(self):
