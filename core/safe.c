@@ -131,6 +131,7 @@ int gt_safe_may_wait(unsigned cls, const uint64_t a[6])
 	case GT_W_US1: r = (unsigned)a[0] >= GT_LONG_WAIT_NS / 1000; break;
 	case GT_W_S1: r = (unsigned)a[0] != 0; break;
 	case GT_W_ABS3: r = ((int)a[1] & TIMER_ABSTIME) || long_ts(a[2]); break;
+	case GT_W_WAIT2: r = !((int)a[1] & WNOHANG); break;
 	case GT_W_WAIT3: r = !((int)a[2] & WNOHANG); break;
 	case GT_W_WAITID: r = !((int)a[3] & WNOHANG); break;
 	}

@@ -11,11 +11,12 @@
  * never long (NO); by its fd, argument 1 (FD); by a time-out argument
  * (MS: int milliseconds, TS: struct timespec *, TV: struct timeval *, US:
  * microseconds, S: seconds; the digit is the argument, negative or null is
- * no end); by its options (WAIT3: waitpid/wait4, WAITID: argument 4,
- * without WNOHANG); always possibly long (YES). An absolute time-out
+ * no end); by its options, without WNOHANG (the digit is the argument:
+ * WAIT2 wait3, WAIT3 waitpid and wait4, WAITID waitid); always possibly
+ * long (YES). An absolute time-out
  * (ABS3: clock_nanosleep) counts as long. */
 enum { GT_W_NO, GT_W_FD, GT_W_YES, GT_W_MS3, GT_W_MS4, GT_W_TS1, GT_W_TS3, GT_W_TS5,
-       GT_W_TV5, GT_W_US1, GT_W_S1, GT_W_ABS3, GT_W_WAIT3, GT_W_WAITID };
+       GT_W_TV5, GT_W_US1, GT_W_S1, GT_W_ABS3, GT_W_WAIT2, GT_W_WAIT3, GT_W_WAITID };
 
 /* A wait this long or longer is long: a client that comes during a
  * shorter one is answered at the call after it. */

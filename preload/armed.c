@@ -54,8 +54,8 @@
 	X(44, sigtimedwait, SIGNAL, GT_W_TS3) X(45, wait, SIGNAL, GT_W_YES)               \
 	X(46, waitid, SIGNAL, GT_W_WAITID) X(47, sem_wait, SIGNAL, GT_W_YES)              \
 	X(48, sem_timedwait, SIGNAL, GT_W_YES) X(49, flock, SIGNAL, GT_W_YES)             \
-	X(50, pthread_cond_clockwait, PLAIN, GT_W_YES)
-#define N_STUBS 51
+	X(50, pthread_cond_clockwait, PLAIN, GT_W_YES) X(51, wait3, SIGNAL, GT_W_WAIT2)
+#define N_STUBS 52
 #define N_ALL (N_STUBS + 2)   /* + malloc, free */
 
 void *gt_armed_enter(unsigned i, const uint64_t *regs);

@@ -17,6 +17,7 @@ lost.
      installed or not, starts the service thread before it waits, so a
      client is answered while the program waits in it; a short poll, a
      read of /dev/zero, and such a read inside a handler do not;
+  a shell (dash) waiting for its child in wait3() answers at once;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
   with GOTRACE_LAZY unset the service thread starts at load, as before."""
@@ -255,6 +256,24 @@ class Lazy(unittest.TestCase):
                     p.stdin.flush()
                 self.assertEqual(p.stdout.readline(), "single=0\n")
                 self.assertEqual(self.finish(p), "")
+
+    def test_a_shell_waiting_for_its_child(self):
+        """dash waits for a child in wait3(): its endpoint answers while
+        the child runs (the shell's own, not the child's)."""
+        sock_dir = self.tmp / "sh"
+        sock_dir.mkdir(mode=0o700, exist_ok=True)
+        p = gt.start_traced(["/bin/sh", "-c", "sleep 3; true"], None,
+                            socket=str(sock_dir / "%p.sock"), env=LAZY)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        sock = str(sock_dir / f"{p.pid}.sock")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        time.sleep(0.5)   # sh waits in wait3() now
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(2.0)
+        self.assertEqual(len(box), 1, "no answer while the shell waited for its child")
+        self.assertIn(b'"trace not in progress"', box[0])
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, err), (0, ""))
 
     def test_unshare_with_the_doorman(self):
         p, sock = self.start("unshare", "unshare")
