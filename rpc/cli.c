@@ -49,10 +49,14 @@ static void absolute(const char *file, char *out, size_t size)
 		snprintf(out, size, "%s", file);   /* too long: the program says so */
 }
 
-/* Call and report: 0 ok (result printed when print), 1 error. */
-static int rpc(const char *target, const char *method, const char *params, int print)
+/* Call and report: 0 ok (result printed when print), 1 error. wait_s:
+ * how long the call itself waits (debug_goTrace's seconds), -1 unknown.
+ * An answer that is 3 s later than that gets a note: a program of one
+ * thread run with GOTRACE_LAZY=1 answers only at its next call. */
+static int rpc(const char *target, const char *method, const char *params, int print,
+	       int wait_s)
 {
-	char sock[GT_PATH_MAX], err[GT_PATH_MAX + 256];
+	char sock[GT_PATH_MAX], err[GT_PATH_MAX + 256], note[GT_PATH_MAX + 256];
 	struct gb res = { 0 };
 	int code, r;
 
@@ -60,7 +64,14 @@ static int rpc(const char *target, const char *method, const char *params, int p
 		fprintf(stderr, "gotrace: %s\n", err);
 		return 1;
 	}
-	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err));
+	if (wait_s < 0 && strcmp(method, "debug_goTrace"))
+		wait_s = 0;
+	/* no note when debug_goTrace's seconds are not known here, or huge */
+	int note_ms = wait_s < 0 || wait_s > INT_MAX / 1000 - 3 ? -1 : (wait_s + 3) * 1000;
+	snprintf(note, sizeof(note),
+		 "gotrace: no answer from %s yet; still waiting (a program of one thread run "
+		 "with GOTRACE_LAZY=1 answers at its next call; Ctrl-C gives up)", target);
+	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, note);
 	if (r == 0 && print)
 		printf("%s\n", res.p ? res.p : "null");
 	else if (r == 1)
@@ -105,7 +116,8 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 		gb_puts(&p, argv[4]);
 	}
 	gb_puts(&p, "]");
-	r = rpc(argv[2], method, p.p, 0);
+	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
+	r = rpc(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
 	if (!r) {
 		char abs[GT_PATH_MAX];
 		absolute(argv[3], abs, sizeof(abs));
@@ -135,7 +147,7 @@ static int cmd_call(int argc, char **argv)
 			return 2;
 		}
 	}
-	return rpc(argv[2], argv[3], argc == 5 ? argv[4] : "[]", 1);
+	return rpc(argv[2], argv[3], argc == 5 ? argv[4] : "[]", 1, -1);
 }
 
 /* A console statement: ns.method(args...) with string and number
@@ -231,7 +243,7 @@ static int console_one(const char *target, const char *line)
 		gb_free(&params);
 		return 2;
 	}
-	r = rpc(target, method, params.p, 1);
+	r = rpc(target, method, params.p, 1, -1);
 	gb_free(&params);
 	return r;
 }
@@ -410,7 +422,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "stop")) {
 		if (argc != 3)
 			return usage("stop needs PID|SOCK");
-		int r = rpc(argv[2], "debug_stopGoTrace", "[]", 0);
+		int r = rpc(argv[2], "debug_stopGoTrace", "[]", 0, 0);
 		if (!r)
 			fprintf(stderr, "gotrace: trace stopped and complete on disk\n");
 		return r;

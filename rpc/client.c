@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +185,8 @@ static int send_all(int fd, const char *p, size_t n)
 }
 
 int gt_client_call(const char *path, const char *method, const char *params,
-		   struct gb *result, int *code, char *err, size_t errlen)
+		   struct gb *result, int *code, char *err, size_t errlen, int note_ms,
+		   const char *note)
 {
 	struct gb req = { 0 }, in = { 0 };
 	struct gj_doc d = { 0 };
@@ -211,6 +213,17 @@ int gt_client_call(const char *path, const char *method, const char *params,
 		k = gj_frame(in.p, in.len, 0);
 		if (k > 0)
 			break;
+		if (note_ms >= 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int pr = poll(&p, 1, note_ms);
+			if (pr < 0 && errno == EINTR)
+				continue;
+			if (pr == 0) {
+				fprintf(stderr, "%s\n", note);
+				note_ms = -1;
+				continue;
+			}
+		}
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
 			continue;

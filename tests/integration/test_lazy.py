@@ -17,6 +17,7 @@ lost.
      installed or not, starts the service thread before it waits, so a
      client is answered while the program waits in it; a short poll, a
      read of /dev/zero, and such a read inside a handler do not;
+  gotrace kept waiting says so once on stderr and waits on;
   a shell (dash) waiting for its child in wait3() answers at once;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
@@ -207,6 +208,28 @@ class Lazy(unittest.TestCase):
         ev = parses(self, f)
         self.assertTrue(any(e.type in ("GoStart", "GoStartLabel", "GoCreate") for e in ev),
                         [e.type for e in ev])
+
+    def test_gotrace_says_it_waits(self):
+        """gotrace, kept waiting 3 s by a program blocked in stdio, says
+        so on stderr once, and goes on waiting for the answer."""
+        p, sock = self.start("note")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        c = subprocess.Popen([str(gt.BUILD / "gotrace"), "stop", sock], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: c.poll() is None and c.kill())
+        time.sleep(1.5)
+        self.assertIsNone(c.poll(), "gotrace did not wait")
+        time.sleep(2.5)
+        self.assertEqual(self.send(p, "m"), "single=0\n")
+        out, err = c.communicate(timeout=30)
+        self.assertEqual(c.returncode, 1)   # no trace was running
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 2, err)
+        self.assertIn("no answer from", lines[0])
+        self.assertIn("GOTRACE_LAZY=1", lines[0])
+        self.assertIn("trace not in progress", lines[1])
+        self.assertEqual(self.finish(p), "")
 
     def test_signal_safe_calls_and_handlers(self):
         """A client waits: write() is a safe point, handler installed or
