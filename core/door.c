@@ -50,7 +50,10 @@
 #define DOOR 0
 #endif
 
-enum { D_OFF, D_WAITING, D_ARMED, D_HANDOVER, D_EXIT };
+/* D_ARMING: a client came, the doorman is pointing the safe points at
+ * core; no claim or stop until it is done (D_ARMED), or a program thread
+ * could disarm first and the doorman arm after it, for good. */
+enum { D_OFF, D_WAITING, D_ARMING, D_ARMED, D_HANDOVER, D_EXIT };
 
 static uint32_t state;     /* atomic: D_* */
 static int tid;            /* CLONE_CHILD_CLEARTID: 0 once its task is gone */
@@ -199,9 +202,11 @@ static GT_RAW void door_main(void *arg)
 		if (client) {
 			uint32_t w = D_WAITING;
 			if (raw_hand_over() == 0 &&
-			    __atomic_compare_exchange_n(&state, &w, D_ARMED, 0, __ATOMIC_ACQ_REL,
-							__ATOMIC_ACQUIRE))
+			    __atomic_compare_exchange_n(&state, &w, D_ARMING, 0, __ATOMIC_ACQ_REL,
+							__ATOMIC_ACQUIRE)) {
 				d.on_connect();
+				__atomic_store_n(&state, D_ARMED, __ATOMIC_RELEASE);
+			}
 			break;
 		}
 		if (r > 0 && p[d.n - 1].revents) {   /* a wake-up byte, or the pair broke */
@@ -293,7 +298,7 @@ int gt_door_pending(void)
 {
 	uint32_t s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
 
-	return s == D_WAITING || s == D_ARMED;
+	return s == D_WAITING || s == D_ARMING || s == D_ARMED;
 }
 
 unsigned gt_door_take_handed(void)
@@ -303,11 +308,16 @@ unsigned gt_door_take_handed(void)
 
 int gt_door_stop(int handover, int wake_w)
 {
-	uint32_t w = D_WAITING;
+	uint32_t w;
 	int r = 0;
 
-	if (__atomic_compare_exchange_n(&state, &w, handover ? D_HANDOVER : D_EXIT, 0,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+	do {   /* an arming doorman is done in a moment: wait for it */
+		w = D_WAITING;
+		if (__atomic_compare_exchange_n(&state, &w, handover ? D_HANDOVER : D_EXIT, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+	} while (w == D_ARMING && (sched_yield(), 1));
+	if (w == D_WAITING) {
 		char one = 1;
 		if (wake_w < 0)
 			return 0;   /* exit: it never arms now, and dies with us */

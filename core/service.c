@@ -346,6 +346,7 @@ static int lazy_start(void)
 	for (int i = 0; i < 2; i++)
 		if (client->listener(i))
 			fds[n++] = *client->listener(i);
+	arm_pre();   /* before the doorman, which may arm at once */
 	int r = gt_door_start(fds, n, wake_fds[1], arm_on);
 	/* The doorman has its copies; ours are not the program's to see. */
 	for (int i = 0; !r && i < 2; i++) {
@@ -358,6 +359,7 @@ static int lazy_start(void)
 	}
 	gt_fd_unlock();
 	if (r) {
+		arm_off();
 		client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 		client_ok = client_started = 0;
 		wake_close();
@@ -366,7 +368,6 @@ static int lazy_start(void)
 		return 0;
 	}
 	lazy = 1;
-	arm_pre();
 	return 1;
 }
 
