@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,6 +15,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "core/gotrace.h"
@@ -139,15 +141,46 @@ int gt_safe_may_wait(unsigned cls, const uint64_t a[6])
 	return r;
 }
 
+/* Is there a signal frame at a, the kernel's rt_sigframe on x86-64: the
+ * handler's return address, then the kernel's ucontext, whose first 296
+ * bytes are glibc's ucontext_t's? The kernel writes uc_flags (UC_FP_XSTATE,
+ * UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS: at most 7), a null uc_link, the
+ * sigaltstack's flags, and the interrupted rsp, which lies above the frame
+ * on the stack, with the fpstate (if any) between the two. A struct
+ * sigaction the program keeps on its stack (an old action to restore)
+ * holds the restorer too, and fails these. (The siginfo after the
+ * ucontext is written only for SA_SIGINFO handlers: not a test.) */
+#define FRAME(field) ((8 + offsetof(ucontext_t, field)) / 8)
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1u << 31)   /* the kernel's; glibc names it from 2.3x on */
+#endif
+_Static_assert(FRAME(uc_mcontext.gregs[REG_RSP]) == 21 && FRAME(uc_mcontext.fpregs) == 29,
+	       "x86-64 sigcontext layout");
+
+static int sigframe_at(pid_t pid, uintptr_t a, uintptr_t hi)
+{
+	static uint64_t f[FRAME(uc_mcontext.fpregs) + 1];
+	struct iovec local = { f, sizeof(f) }, remote = { (void *)a, sizeof(f) };
+
+	if (a + sizeof(f) > hi)
+		return 0;   /* no room for one below the top */
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(f))
+		return 1;
+	uint64_t rsp = f[FRAME(uc_mcontext.gregs[REG_RSP])], fp = f[FRAME(uc_mcontext.fpregs)];
+	uint32_t ss_flags = (uint32_t)f[FRAME(uc_stack.ss_flags)];
+	return f[FRAME(uc_flags)] <= 7 && f[FRAME(uc_link)] == 0 &&
+	       !(ss_flags & ~(uint32_t)(SS_ONSTACK | SS_DISABLE | SS_AUTODISARM)) && rsp > a &&
+	       rsp <= hi && (fp == 0 || (fp > a && fp < rsp));
+}
+
 /* May a signal handler of the program's be running here? No when it has
  * none installed (glibc's own two aside). Else yes on a sigaltstack, off
  * the main thread's stack (another thread, a coroutine's stack), or when
- * a handler's return address is on the stack between here and its top:
- * the kernel starts every signal frame with the handler's sa_restorer,
- * where it returns to. Stale copies in frames' unused slots can only make
- * this say yes. The restorers are kept off the stack, which is read
- * through process_vm_readv: a page that is not there ends the look, never
- * the program. */
+ * a signal frame is on the stack between here and its top: found by the
+ * handler's sa_restorer, which the kernel puts at the frame's start (where
+ * the handler returns to), then checked (sigframe_at). The restorers are
+ * kept off the stack, which is read through process_vm_readv: a page that
+ * is not there ends the look, never the program. */
 #define SA_RESTORER_FLAG 0x04000000ul   /* the kernel's SA_RESTORER */
 static uintptr_t restorers[4];
 static uintptr_t stack_page[512] GT_COLD_BSS;
@@ -189,7 +222,8 @@ int gt_safe_in_handler(void)
 			return 1;
 		for (size_t i = 0; i < (size_t)got / sizeof(uintptr_t); i++)
 			for (int k = 0; k < n; k++)
-				if (stack_page[i] == restorers[k])
+				if (stack_page[i] == restorers[k] &&
+				    sigframe_at(pid, lo + i * sizeof(uintptr_t), hi))
 					return 1;
 		if ((size_t)got < len)
 			break;
