@@ -306,6 +306,49 @@ unsigned gt_door_take_handed(void)
 	return __atomic_exchange_n(&handed, 0, __ATOMIC_ACQ_REL);
 }
 
+/* Wait until the doorman's task is gone; the state goes back to D_OFF.
+ * Returns whether it handed fds over. */
+static int wait_gone(void)
+{
+	int t, r = 0;
+
+	while ((t = __atomic_load_n(&tid, __ATOMIC_ACQUIRE)) != 0)
+		syscall(SYS_futex, &tid, FUTEX_WAIT, t, NULL, NULL, 0);
+	/* The kernel clears tid as the task lets go of its memory, a little
+	 * before it leaves the thread group, which unshare counts (as
+	 * gt_thread_tracer_join waits for a pthread's). */
+	for (int i = 0; task && i < 100000 && syscall(SYS_tgkill, getpid(), task, 0) == 0; i++)
+		sched_yield();
+	task = 0;
+	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == D_HANDOVER)
+		r = __atomic_load_n(&handed, __ATOMIC_ACQUIRE) != 0;
+	__atomic_store_n(&state, D_OFF, __ATOMIC_RELEASE);
+	return r;
+}
+
+int gt_door_hand_over(int wake_w)
+{
+	char one = 1;
+
+	for (;;) {
+		uint32_t s = __atomic_load_n(&state, __ATOMIC_ACQUIRE), w = D_WAITING;
+		if (s == D_ARMING) {   /* a moment */
+			sched_yield();
+			continue;
+		}
+		if (s == D_ARMED)
+			return gt_door_claim();
+		if (s != D_WAITING)
+			return 0;   /* another thread has it, or it is over */
+		if (__atomic_compare_exchange_n(&state, &w, D_HANDOVER, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
+	}
+	(void)!write(wake_w, &one, 1);
+	wait_gone();
+	return 1;
+}
+
 int gt_door_stop(int handover, int wake_w)
 {
 	uint32_t w;
@@ -328,19 +371,7 @@ int gt_door_stop(int handover, int wake_w)
 		if (wake_w < 0)
 			return r;
 	}
-	int t;
-	while ((t = __atomic_load_n(&tid, __ATOMIC_ACQUIRE)) != 0)
-		syscall(SYS_futex, &tid, FUTEX_WAIT, t, NULL, NULL, 0);
-	/* The kernel clears tid as the task lets go of its memory, a little
-	 * before it leaves the thread group, which unshare counts (as
-	 * gt_thread_tracer_join waits for a pthread's). */
-	for (int i = 0; task && i < 100000 && syscall(SYS_tgkill, getpid(), task, 0) == 0; i++)
-		sched_yield();
-	task = 0;
-	if (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == D_HANDOVER)
-		r = __atomic_load_n(&handed, __ATOMIC_ACQUIRE) != 0;
-	__atomic_store_n(&state, D_OFF, __ATOMIC_RELEASE);
-	return r;
+	return wait_gone() || r;
 }
 
 void gt_door_after_fork_child(void)

@@ -36,6 +36,12 @@ unsigned gt_door_take_handed(void);
  * them), else 0. */
 int gt_door_stop(int handover, int wake_w);
 
+/* The program is about to wait long (GOTRACE_LAZY's pre-start): the
+ * doorman hands its fds to the wake pair and ends (wake_w wakes it), or,
+ * when a client already came, this is a claim. Returns 1 to the one caller
+ * that must start the service thread, 0 to any other. */
+int gt_door_hand_over(int wake_w);
+
 /* In a forked child: no doorman there. */
 void gt_door_after_fork_child(void);
 

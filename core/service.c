@@ -414,17 +414,12 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait)
 	int h = kind == GT_SAFE_SIGNAL && gt_safe_in_handler();
 	if (h)
 		__atomic_store_n(&quiet_until, coarse_ns() + 10000000u, __ATOMIC_RELAXED);
-	if (!h && my_pid == getpid()) {
-		if (gt_door_claim()) {   /* a client waits */
-			arm_off();
-			lazy_service();
-		} else if (wait && lazy && gt_door_pending()) {
-			/* About to wait long: the doorman hands the endpoint
-			 * over now, as for unshare (gt_ns_prepare). */
-			gt_door_stop(1, wake_fds[0]);
-			arm_off();
-			lazy_service();
-		}
+	/* A client waits (claim), or the program is about to wait long: the
+	 * doorman hands the endpoint over now. One thread wins either way. */
+	if (!h && my_pid == getpid() &&
+	    (gt_door_claim() || (wait && lazy && gt_door_hand_over(wake_fds[0])))) {
+		arm_off();
+		lazy_service();
 	}
 	tls->in_tracer--;
 	errno = saved;

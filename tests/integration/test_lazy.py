@@ -18,6 +18,7 @@ lost.
      client is answered while the program waits in it; a short poll, a
      read of /dev/zero, and such a read inside a handler do not;
   gotrace kept waiting says so once on stderr and waits on;
+  threads racing into long waits start one service thread;
   a shell (dash) waiting for its child in wait3() answers at once;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
@@ -143,6 +144,47 @@ int main(int argc, char **argv)
 """
 
 LAZY = {"GOTRACE_LAZY": "1"}
+
+RACE = r"""
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+static pthread_barrier_t bar;
+
+static void *waiter(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&bar);
+	poll(NULL, 0, 400);
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t th[4];
+	struct timespec a, b;
+	int n = 0;
+
+	pthread_barrier_init(&bar, NULL, 4);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, waiter, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &a);   /* no call of ours meanwhile */
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + b.tv_nsec - a.tv_nsec < 200000000L);
+	DIR *d = opendir("/proc/self/task");
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	printf("tasks=%d\n", n);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	return 0;
+}
+"""
 
 
 class Lazy(unittest.TestCase):
@@ -297,6 +339,14 @@ class Lazy(unittest.TestCase):
         self.assertIn(b'"trace not in progress"', box[0])
         out, err = p.communicate(timeout=30)
         self.assertEqual((p.returncode, err), (0, ""))
+
+    def test_threads_racing_into_long_waits(self):
+        """Four threads of a lazy program enter a long poll at once: one
+        service thread starts, not one each (main + 4 + 1 tasks)."""
+        prog = gt.compile_c(RACE, self.tmp / "race")
+        for i in range(5):
+            p = gt.run_traced([prog], None, socket=str(self.tmp / f"race{i}.sock"), env=LAZY)
+            self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "tasks=6\n", ""))
 
     def test_unshare_with_the_doorman(self):
         p, sock = self.start("unshare", "unshare")
