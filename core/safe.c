@@ -75,7 +75,8 @@ static int long_ts(uintptr_t p)
 		return 1;
 	if (read_user(&t, p, sizeof(t)))
 		return 0;   /* EFAULT for the call: it will not wait */
-	return t.tv_sec < 0 || (long long)t.tv_sec * 1000000000ll + t.tv_nsec >= GT_LONG_WAIT_NS;
+	return t.tv_sec < 0 || t.tv_sec > GT_LONG_WAIT_NS / 1000000000 ||   /* no overflow below */
+	       (long long)t.tv_sec * 1000000000 + t.tv_nsec >= GT_LONG_WAIT_NS;
 }
 
 static int long_tv(uintptr_t p)
@@ -86,7 +87,8 @@ static int long_tv(uintptr_t p)
 		return 1;
 	if (read_user(&t, p, sizeof(t)))
 		return 0;
-	return t.tv_sec < 0 || (long long)t.tv_sec * 1000000ll + t.tv_usec >= GT_LONG_WAIT_NS / 1000;
+	return t.tv_sec < 0 || t.tv_sec > GT_LONG_WAIT_NS / 1000000000 ||
+	       (long long)t.tv_sec * 1000000 + t.tv_usec >= GT_LONG_WAIT_NS / 1000;
 }
 
 /* Can a read of fd wait? Not for a regular file, a directory, a block

@@ -37,8 +37,9 @@ static int waits(unsigned cls, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a
 
 START_TEST(timeouts)
 {
-	struct timespec s5 = { 0, 5000000 }, s100 = { 0, 100000000 }, s2 = { 2, 0 }, neg = { -1, 0 };
-	struct timeval v50 = { 0, 50000 }, v100 = { 0, 100000 };
+	struct timespec s5 = { 0, 5000000 }, s100 = { 0, 100000000 }, s2 = { 2, 0 }, neg = { -1, 0 },
+			huge = { INT64_MAX, 999999999 };
+	struct timeval v50 = { 0, 50000 }, v100 = { 0, 100000 }, vhuge = { INT64_MAX, 0 };
 	static struct timespec heap_short = { 0, 1000 }, heap_long = { 3, 0 };   /* off the stack */
 
 	ck_assert_int_eq(waits(GT_W_NO, 0, 0, 0, 0, 0), 0);
@@ -55,6 +56,7 @@ START_TEST(timeouts)
 	ck_assert_int_eq(waits(GT_W_TS1, P(&s100), 0, 0, 0, 0), 1);
 	ck_assert_int_eq(waits(GT_W_TS1, P(&s2), 0, 0, 0, 0), 1);
 	ck_assert_int_eq(waits(GT_W_TS1, P(&neg), 0, 0, 0, 0), 1);
+	ck_assert_int_eq(waits(GT_W_TS1, P(&huge), 0, 0, 0, 0), 1);   /* no overflow (UBSan) */
 	ck_assert_int_eq(waits(GT_W_TS1, P(&heap_short), 0, 0, 0, 0), 0);
 	ck_assert_int_eq(waits(GT_W_TS1, P(&heap_long), 0, 0, 0, 0), 1);
 	ck_assert_int_eq(waits(GT_W_TS3, 0, 0, 0, 0, 0), 1);   /* no time-out */
@@ -65,6 +67,7 @@ START_TEST(timeouts)
 	ck_assert_int_eq(waits(GT_W_TV5, 0, 0, 0, 0, P(&v50)), 0);
 	ck_assert_int_eq(waits(GT_W_TV5, 0, 0, 0, 0, P(&v100)), 1);
 	ck_assert_int_eq(waits(GT_W_TV5, 0, 0, 0, 0, 0), 1);
+	ck_assert_int_eq(waits(GT_W_TV5, 0, 0, 0, 0, P(&vhuge)), 1);
 	/* usleep(us), sleep(s) */
 	ck_assert_int_eq(waits(GT_W_US1, 99999, 0, 0, 0, 0), 0);
 	ck_assert_int_eq(waits(GT_W_US1, 100000, 0, 0, 0, 0), 1);
