@@ -5,7 +5,10 @@
  * each written to /dev/null. `single stdio N`: N putc to /dev/null, then
  * the same number of getc from /dev/zero. `single spawn N`: N runs of
  * /bin/true (posix_spawn, then wait), the start-up cost of each process
- * that loads the library. Prints a checksum. */
+ * that loads the library. `single malloc N`: mallocstorm's loop on the one
+ * thread (N malloc/free pairs, 16 B - 4 KiB and 1 in 256 of 64-128 KiB, a
+ * window of 64 live blocks): glibc's arena locks once threaded. Prints a
+ * checksum. */
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -51,6 +54,24 @@ int main(int argc, char **argv)
 				return 1;
 			sum++;
 		}
+	} else if (!strcmp(argv[1], "malloc")) {
+		void *live[64] = { 0 };
+		unsigned x = 2654435761u + 1;
+		for (long i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			size_t size = (x & 0xff) == 0 ? 65536 + (x >> 16) : 16 + (x >> 20);
+			int slot = (int)(x % 64);
+			free(live[slot]);
+			live[slot] = malloc(size);
+			if (!live[slot])
+				return 1;
+			memset(live[slot], 1, 16);
+			sum += size;
+		}
+		for (int i = 0; i < 64; i++)
+			free(live[i]);
 	} else {
 		return 2;
 	}
