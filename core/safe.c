@@ -52,6 +52,15 @@ static uintptr_t main_stack_top(uintptr_t lo)
 	return lo < hi && hi - lo <= STACK_LOOK ? hi : 0;
 }
 
+/* Read n bytes at src through the kernel: the count it could, or -1, for
+ * memory that is not there, where a plain load would fault. */
+static ssize_t peek(void *dst, uintptr_t src, size_t n)
+{
+	struct iovec local = { dst, n }, remote = { (void *)src, n };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+}
+
 /* Copy n bytes of the program's at src: straight from the main thread's
  * live stack (where time-outs mostly are), else through process_vm_readv,
  * which fails where the program's own call would get EFAULT. */
@@ -63,8 +72,7 @@ static int read_user(void *dst, uintptr_t src, size_t n)
 		memcpy(dst, (const void *)src, n);
 		return 0;
 	}
-	struct iovec local = { dst, n }, remote = { (void *)src, n };
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n ? 0 : -1;
+	return peek(dst, src, n) == (ssize_t)n ? 0 : -1;
 }
 
 static int long_ts(uintptr_t p)
@@ -159,14 +167,13 @@ int gt_safe_may_wait(unsigned cls, const uint64_t a[6])
 _Static_assert(FRAME(uc_mcontext.gregs[REG_RSP]) == 21 && FRAME(uc_mcontext.fpregs) == 29,
 	       "x86-64 sigcontext layout");
 
-static int sigframe_at(pid_t pid, uintptr_t a, uintptr_t hi)
+static int sigframe_at(uintptr_t a, uintptr_t hi)
 {
 	static uint64_t f[FRAME(uc_mcontext.fpregs) + 1];
-	struct iovec local = { f, sizeof(f) }, remote = { (void *)a, sizeof(f) };
 
 	if (a + sizeof(f) > hi)
 		return 0;   /* no room for one below the top */
-	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(f))
+	if (peek(f, a, sizeof(f)) != (ssize_t)sizeof(f))
 		return 1;
 	uint64_t rsp = f[FRAME(uc_mcontext.gregs[REG_RSP])], fp = f[FRAME(uc_mcontext.fpregs)];
 	uint32_t ss_flags = (uint32_t)f[FRAME(uc_stack.ss_flags)];
@@ -212,20 +219,18 @@ int gt_safe_in_handler(void)
 	if (!n)
 		return 0;
 	stack_t ss;
-	pid_t pid = getpid();
 	uintptr_t lo = (uintptr_t)__builtin_frame_address(0), hi = main_stack_top(lo);
-	if (!hi || gettid() != pid || sigaltstack(NULL, &ss) || (ss.ss_flags & SS_ONSTACK))
+	if (!hi || gettid() != getpid() || sigaltstack(NULL, &ss) || (ss.ss_flags & SS_ONSTACK))
 		return 1;
 	while (lo < hi) {
 		size_t len = hi - lo < sizeof(stack_page) ? hi - lo : sizeof(stack_page);
-		struct iovec local = { stack_page, len }, remote = { (void *)lo, len };
-		ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+		ssize_t got = peek(stack_page, lo, len);
 		if (got <= 0)
 			return 1;
 		for (size_t i = 0; i < (size_t)got / sizeof(uintptr_t); i++)
 			for (int k = 0; k < n; k++)
 				if (stack_page[i] == restorers[k] &&
-				    sigframe_at(pid, lo + i * sizeof(uintptr_t), hi))
+				    sigframe_at(lo + i * sizeof(uintptr_t), hi))
 					return 1;
 		if ((size_t)got < len)
 			break;

@@ -406,8 +406,8 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait)
 
 	if (tls->in_tracer || (kind == GT_SAFE_CALLER && (tls->in_call || gt_safe_in_libc(caller))))
 		return;
-	if (kind == GT_SAFE_SIGNAL && __atomic_load_n(&quiet_until, __ATOMIC_RELAXED) &&
-	    coarse_ns() < __atomic_load_n(&quiet_until, __ATOMIC_RELAXED))
+	uint64_t quiet = kind == GT_SAFE_SIGNAL ? __atomic_load_n(&quiet_until, __ATOMIC_RELAXED) : 0;
+	if (quiet && coarse_ns() < quiet)
 		return;
 	int saved = errno;
 	tls->in_tracer++;

@@ -51,8 +51,7 @@ static void absolute(const char *file, char *out, size_t size)
 
 /* Call and report: 0 ok (result printed when print), 1 error. wait_s:
  * how long the call itself waits (debug_goTrace's seconds), -1 unknown.
- * An answer that is 3 s later than that gets a note: a program of one
- * thread run with GOTRACE_LAZY=1 answers only at its next call. */
+ * An answer 3 s later than that gets a note on why it may be late. */
 static int rpc(const char *target, const char *method, const char *params, int print,
 	       int wait_s)
 {
