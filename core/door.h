@@ -14,8 +14,9 @@ int gt_door_possible(void);
  * wake pair's end program threads write to: wake_w, and the end it sends
  * on: wake_r). When a client connects it hands the listeners over to the
  * wake pair (SCM_RIGHTS, their numbers as data, as a parked service thread
- * does), calls on_connect (which must be as raw as the doorman: atomics
- * only; it arms the safe points) and ends. 0, or -errno. The caller closes
+ * does) and calls on_connect (which must be as raw as the doorman: atomics
+ * only; it arms the safe points); then, until a safe point claims the
+ * start, it kicks a program waiting inside libc (SIGURG, core/door.c). 0, or -errno. The caller closes
  * its own copies of lfd afterwards. */
 int gt_door_start(const int *lfd, int n, int wake_r, void (*on_connect)(void));
 

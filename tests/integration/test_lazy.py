@@ -8,9 +8,14 @@ lost.
 
   idle: __libc_single_threaded stays 1, the doorman is one task more,
      output and exit status are plain's, the socket goes at exit;
-  a client's debug_startGoTrace waits while the program is blocked in
-     stdio (no hook), and is answered at its next malloc; the trace
-     parses; the program is threaded from then on;
+  a client's call while the program waits inside libc (fgets: read;
+     system: wait4) is answered at once: the doorman's SIGURG makes that
+     wait a safe point; the program reads on, a socket's SO_RCVTIMEO read
+     included (no EINTR), and its SIGURG is SIG_DFL after, never seen;
+  no such kick where SIGURG is blocked or the program's, or into the
+     program's own handler waiting in read(): there the call waits for
+     the next safe point (a malloc), and the trace parses; the program is
+     threaded from then on;
   write() is a safe point, with a handler installed or not, but not inside
      a handler (it may have interrupted malloc);
   a call that may wait long (a read of a pipe, a poll of 1.5 s), handler
@@ -24,6 +29,7 @@ lost.
      the endpoint serves after;
   with GOTRACE_LAZY unset the service thread starts at load, as before."""
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -45,6 +51,7 @@ PROG = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static int tasks(void)
@@ -97,20 +104,48 @@ static void on_usr2(int sig)
 	read_line();
 }
 
+static volatile sig_atomic_t urgs;
+
+static void on_urg(int sig)
+{
+	(void)sig;
+	urgs++;
+}
+
+static int has(int argc, char **argv, const char *word)
+{
+	return argc > 1 && strstr(argv[1], word);
+}
+
 int main(int argc, char **argv)
 {
 	char line[64];
 
-	if (argc > 1 && !strcmp(argv[1], "handler")) {
+	if (has(argc, argv, "handler")) {
 		signal(SIGUSR1, on_usr1);
 		signal(SIGUSR2, on_usr2);
 	}
-	if (argc > 1 && !strcmp(argv[1], "unshare"))
+	if (has(argc, argv, "nokick")) {   /* SIGURG blocked: no kick */
+		sigset_t urg;
+		sigemptyset(&urg);
+		sigaddset(&urg, SIGURG);
+		sigprocmask(SIG_BLOCK, &urg, NULL);
+	}
+	if (has(argc, argv, "ownurg")) {   /* SIGURG the program's: no kick */
+		struct sigaction sa = { .sa_handler = on_urg, .sa_flags = SA_RESTART };
+		sigaction(SIGURG, &sa, NULL);
+	}
+	if (has(argc, argv, "rcvtimeo")) {   /* stdin a socket that times out */
+		struct timeval tv = { 30, 0 };
+		if (setsockopt(0, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+			return 6;
+	}
+	if (has(argc, argv, "unshare"))
 		printf("unshare=%d\n", unshare(CLONE_NEWUSER));
 	printf("ready single=%d\n", single());
 	fflush(stdout);
 	/* fgets blocks in libc's own read: no hook, no safe point */
-	while (fgets(line, sizeof(line), stdin)) {
+	while (fgets(line, sizeof(line), stdin)) {   /* EINTR would end it */
 		if (line[0] == 'm') {
 			char *volatile p = malloc(64);
 			free(p);
@@ -128,6 +163,12 @@ int main(int argc, char **argv)
 			read_line();
 		} else if (line[0] == 'P' || line[0] == 'p') {
 			poll(NULL, 0, line[0] == 'P' ? 1500 : 5);
+		} else if (line[0] == 'u') {   /* SIGURG's action, and how many came */
+			struct sigaction sa;
+			sigaction(SIGURG, NULL, &sa);
+			printf("urg=%s/%d ", sa.sa_handler == SIG_DFL ? "dfl" : "set", (int)urgs);
+		} else if (line[0] == 's') {   /* libc waits in wait4 */
+			printf("system=%d ", system("sleep 1.5"));
 		} else if (line[0] == 'z') {
 			static int zero = -1;
 			char b[64];
@@ -198,17 +239,20 @@ class Lazy(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp_ctx.__exit__(None, None, None)
 
-    def start(self, name, mode="plain", env=LAZY):
+    def start(self, name, mode="plain", env=LAZY, stdin=subprocess.PIPE):
         sock = str(self.tmp / f"{name}.sock")
         p = gt.start_traced([self.prog, mode], None, socket=sock, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stdin=stdin, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: p.poll() is None and p.kill())
         return p, sock
 
-    def send(self, p, cmd):
+    def send_only(self, p, cmd):
         p.stdin.write(cmd + "\n")
         p.stdin.flush()
+
+    def send(self, p, cmd):
+        self.send_only(p, cmd)
         return p.stdout.readline()
 
     def finish(self, p):
@@ -234,7 +278,7 @@ class Lazy(unittest.TestCase):
         self.assertFalse(os.path.exists(sock), "socket left behind")
 
     def test_client_waits_for_a_safe_point(self):
-        p, sock = self.start("first")
+        p, sock = self.start("first", "nokick")
         self.assertEqual(p.stdout.readline(), "ready single=1\n")
         gt.wait_until(lambda: os.path.exists(sock), what=sock)
         f = self.tmp / "first.trace"
@@ -254,7 +298,7 @@ class Lazy(unittest.TestCase):
     def test_gotrace_says_it_waits(self):
         """gotrace, kept waiting 3 s by a program blocked in stdio, says
         so on stderr once, and goes on waiting for the answer."""
-        p, sock = self.start("note")
+        p, sock = self.start("note", "nokick")
         self.assertEqual(p.stdout.readline(), "ready single=1\n")
         gt.wait_until(lambda: os.path.exists(sock), what=sock)
         c = subprocess.Popen([str(gt.BUILD / "gotrace"), "stop", sock], stdout=subprocess.PIPE,
@@ -273,17 +317,104 @@ class Lazy(unittest.TestCase):
         self.assertIn("trace not in progress", lines[1])
         self.assertEqual(self.finish(p), "")
 
+    def kicked(self, name, mode="plain", stdin=subprocess.PIPE, feed=None):
+        """A client comes while the program waits in fgets (libc's own
+        read): the doorman's SIGURG makes that wait a safe point, and the
+        call is answered in well under a second; the program reads on,
+        its SIGURG back at SIG_DFL and never seen."""
+        p, sock = self.start(name, mode, stdin=stdin)
+        feed = feed or (lambda text: (p.stdin.write(text), p.stdin.flush()))
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        time.sleep(0.2)   # in fgets now
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(3.0)
+        self.assertEqual(len(box), 1, "no answer while the program waited in fgets")
+        self.assertIn(b'"trace not in progress"', box[0])
+        feed("u\n")
+        self.assertEqual(p.stdout.readline(), "urg=dfl/0 single=0\n")
+        return p, sock, feed
+
+    def test_a_wait_inside_libc_is_kicked(self):
+        p, sock, feed = self.kicked("kick")
+        self.assertEqual(self.finish(p), "")
+
+    def test_the_kick_keeps_a_socket_time_out_wait(self):
+        """stdin a socket with SO_RCVTIMEO: the kernel would end the read
+        with EINTR after a handler; the kick restarts it instead, and
+        fgets reads on (EINTR would end the program's loop)."""
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        with b:
+            p, sock, feed = self.kicked("timeo", "rcvtimeo", stdin=b,
+                                        feed=lambda text: a.sendall(text.encode()))
+        feed("m\n")
+        self.assertEqual(p.stdout.readline(), "single=0\n")
+        a.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.finish(p), "")
+
+    def test_system_waiting_for_its_child_is_kicked(self):
+        """system() waits for sh in libc's own wait4."""
+        p, sock = self.start("system")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        self.send_only(p, "s")
+        time.sleep(0.3)   # in wait4 now
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(1.0)
+        self.assertEqual(len(box), 1, "no answer while system() waited")
+        self.assertEqual(p.stdout.readline(), "system=0 single=0\n")
+        self.assertEqual(self.finish(p), "")
+
+    def test_no_kick_where_sigurg_is_the_programs(self):
+        """SIGURG blocked, or handled by the program: no kick, the client
+        waits for the next safe point (a malloc), the program never sees
+        a SIGURG of ours."""
+        for mode in ("nokick", "ownurg"):
+            with self.subTest(mode=mode):
+                p, sock = self.start(f"own-{mode}", mode)
+                self.assertEqual(p.stdout.readline(), "ready single=1\n")
+                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+                t.join(1.5)
+                self.assertEqual(box, [], "answered without a safe point")
+                self.assertEqual(self.send(p, "m"), "single=0\n")
+                t.join(30)
+                self.assertEqual(len(box), 1)
+                want = "urg=dfl/0 single=0\n" if mode == "nokick" else "urg=set/0 single=0\n"
+                self.assertEqual(self.send(p, "u"), want)
+                self.assertEqual(self.finish(p), "")
+
+    def test_no_kick_into_a_handler_waiting(self):
+        """The program's own handler waits in read(): the kick finds its
+        frame and does not start the service thread there; once the
+        handler is done and the program waits in fgets, it does."""
+        p, sock = self.start("inhandler", "handler")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        self.send_only(p, "h")
+        time.sleep(0.3)   # in the handler's read
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(1.5)
+        self.assertEqual(box, [], "started inside the program's handler")
+        self.send_only(p, "")   # the handler's line: then fgets
+        self.assertEqual(p.stdout.readline(), "single=1\n")
+        t.join(3.0)
+        self.assertEqual(len(box), 1, "no answer once the program waited in fgets")
+        self.assertEqual(self.send(p, "u"), "urg=dfl/0 single=0\n")
+        self.assertEqual(self.finish(p), "")
+
     def test_signal_safe_calls_and_handlers(self):
         """A client waits: write() is a safe point, handler installed or
         not; inside the handler it is not (the next malloc is)."""
-        for mode in ("handler", "plain"):
+        for mode in ("handler-nokick", "nokick"):
             with self.subTest(mode=mode):
                 p, sock = self.start(f"sig-{mode}", mode)
                 self.assertEqual(p.stdout.readline(), "ready single=1\n")
                 gt.wait_until(lambda: os.path.exists(sock), what=sock)
                 t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
                 time.sleep(0.3)   # the doorman arms the safe points
-                if mode == "handler":
+                if "handler" in mode:
                     self.assertEqual(self.send(p, "k"), "single=1\n")
                     t.join(0.5)
                     self.assertEqual(box, [], "write() in a signal handler was a safe point")
