@@ -81,7 +81,7 @@ void gt_config_load(void)
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
 	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);
 	gt_cfg.rpc_max_conns = (unsigned)num_env("GOTRACE_RPC_MAX_CONNS", 64, 1, 1024);
-	gt_cfg.lazy = (int)num_env("GOTRACE_LAZY", 0, 0, 1);
+	gt_cfg.lazy = (int)num_env("GOTRACE_LAZY", 1, 0, 1);
 	const char *pre = getenv("LD_PRELOAD");
 	gt_cfg.valgrind = pre && strstr(pre, "/vgpreload_") != NULL;
 	gt_cfg.runtime_dir = copy_env("XDG_RUNTIME_DIR", GT_PATH_MAX);

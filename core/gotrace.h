@@ -277,6 +277,11 @@ void gt_ns_done(int parked);
 void gt_service_set_arm(void (*pre)(void), void (*on)(void), void (*off)(void));
 enum { GT_SAFE_CALLER, GT_SAFE_PLAIN, GT_SAFE_SIGNAL };
 void gt_service_safe_point(int kind, uintptr_t caller, int wait);
+/* The program made a thread: glibc is in its threaded ways for good, so a
+ * doorman saves nothing now; the service thread starts (a pthread_create
+ * is no handler's call: a safe point). Then a server whose threads all
+ * wait (in calls a handler could be making, as far as we know) answers. */
+void gt_service_threaded(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* After dlclose: code may be mapped at the unloaded library's addresses

@@ -425,6 +425,12 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait)
 	errno = saved;
 }
 
+void gt_service_threaded(void)
+{
+	if (lazy)
+		gt_service_safe_point(GT_SAFE_PLAIN, 0, 1);
+}
+
 /* The endpoint, for a process with no trace from load: a doorman, else
  * the service thread. 0, or -errno. */
 static int endpoint_start(void)

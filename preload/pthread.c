@@ -14,12 +14,17 @@ GT_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *) =
 		GT_REAL(pthread_create);
 	struct gt_thread *rec = gt_thread_prepare(fn, arg, (uintptr_t)real);
+	int r;
 
-	if (!rec)
-		return real(th, attr, fn, arg);
-	int r = real(th, attr, gt_thread_start, rec);
-	if (r)
-		gt_thread_abort(rec);
+	if (!rec) {
+		r = real(th, attr, fn, arg);
+	} else {
+		r = real(th, attr, gt_thread_start, rec);
+		if (r)
+			gt_thread_abort(rec);
+	}
+	if (!r)
+		gt_service_threaded();
 	return r;
 }
 

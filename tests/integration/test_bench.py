@@ -35,7 +35,7 @@ class Bench(unittest.TestCase):
         self.assertIn("mallocstorm", names)
         for name in names:
             with self.subTest(workload=name):
-                # plain idle +sock +lazy trace all strace ltrace heaptr events/s KB/s ns/ev
+                # plain idle +sock +thrd trace all strace ltrace heaptr events/s KB/s ns/ev
                 m = re.search(rf"^{name} +({NUM}) +({NUM}) +({NUM}) +({NUM}|-) +({NUM}) +(\S+) "
                               rf"+- +- +- +({NUM}) +({NUM}) +({NUM})", self.r.stdout, re.M)
                 self.assertTrue(m, f"no row for {name}:\n{self.r.stdout}")
@@ -44,7 +44,7 @@ class Bench(unittest.TestCase):
                 for ratio in (idle, sock, trace):
                     self.assertGreater(ratio, 0)
                 if name.startswith("st-") or name == "spawn":   # programs of one thread
-                    self.assertGreater(float(m.group(4)), 0, "+lazy")
+                    self.assertGreater(float(m.group(4)), 0, "+thrd")
                 self.assertGreater(float(m.group(7)), 0, "events/s: the trace was empty")
                 self.assertGreater(float(m.group(8)), 0, "trace KB/s")
 

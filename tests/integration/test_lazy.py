@@ -1,4 +1,4 @@
-"""GOTRACE_LAZY=1: a program of one thread keeps its endpoint in a doorman
+"""GOTRACE_LAZY (the default): a program of one thread keeps its endpoint in a doorman
 task that glibc does not know of (core/door.c), so glibc still runs it as
 single-threaded (__libc_single_threaded) until a client
 comes. The client's call is answered once the program reaches a safe
@@ -23,11 +23,13 @@ lost.
      client is answered while the program waits in it; a short poll, a
      read of /dev/zero, and such a read inside a handler do not;
   gotrace kept waiting says so once on stderr and waits on;
-  threads racing into long waits start one service thread;
+  threads racing into long waits start one service thread; a program's
+     first pthread_create starts it too (threaded, it gains nothing);
   a shell (dash) waiting for its child in wait3() answers at once;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
-  with GOTRACE_LAZY unset the service thread starts at load, as before."""
+  this is the default; with GOTRACE_LAZY=0 the service thread starts at
+     load."""
 import os
 import socket
 import subprocess
@@ -223,6 +225,36 @@ int main(void)
 	printf("tasks=%d\n", n);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
+	return 0;
+}
+"""
+
+SERVER = r"""
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+static void on_term(int sig)
+{
+	(void)sig;
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	poll(NULL, 0, 2500);   /* a handler may make this call: no safe point */
+	return NULL;
+}
+
+int main(void)
+{
+	pthread_t th;
+
+	signal(SIGTERM, on_term);
+	pthread_create(&th, NULL, worker, NULL);
+	pthread_join(th, NULL);   /* in a futex: no kick either */
+	puts("done");
 	return 0;
 }
 """
@@ -479,6 +511,24 @@ class Lazy(unittest.TestCase):
             p = gt.run_traced([prog], None, socket=str(self.tmp / f"race{i}.sock"), env=LAZY)
             self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "tasks=6\n", ""))
 
+    def test_a_program_that_makes_a_thread(self):
+        """Threaded, a program gains nothing from the doorman: its first
+        pthread_create starts the service thread, so a server whose threads
+        all wait where no safe point is answers at once."""
+        prog = gt.compile_c(SERVER, self.tmp / "server")
+        sock = str(self.tmp / "server.sock")
+        p = gt.start_traced([prog], None, socket=sock, env=LAZY, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        time.sleep(0.3)
+        self.assertEqual(len(os.listdir(f"/proc/{p.pid}/task")), 3)   # main, worker, ours
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(1.5)
+        self.assertEqual(len(box), 1, "no answer from a threaded program")
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out, err), (0, "done\n", ""))
+
     def test_unshare_with_the_doorman(self):
         p, sock = self.start("unshare", "unshare")
         self.assertEqual(p.stdout.readline(), "unshare=0\n")
@@ -488,8 +538,19 @@ class Lazy(unittest.TestCase):
         self.assertEqual(self.finish(p), "")
         parses(self, f)
 
-    def test_default_starts_the_service_at_load(self):
-        p, sock = self.start("eager", env={})
+    def test_the_default_is_lazy(self):
+        p, sock = self.start("default", env={})
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        f = self.tmp / "default.trace"
+        self.assertEqual(call(sock, req("debug_goTrace", [str(f), 1])), NULL_REPLY)
+        self.assertEqual(self.send(p, "t"), "tasks=2\n")   # the program and ours
+        self.assertEqual(p.stdout.readline(), "single=0\n")
+        self.assertEqual(self.finish(p), "")
+        parses(self, f)
+
+    def test_lazy_0_starts_the_service_at_load(self):
+        p, sock = self.start("eager", env={"GOTRACE_LAZY": "0"})
         self.assertEqual(p.stdout.readline(), "ready single=0\n")
         gt.wait_until(lambda: os.path.exists(sock), what=sock)
         f = self.tmp / "eager.trace"
