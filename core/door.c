@@ -306,7 +306,7 @@ static GT_RAW int fd_may_wait(uint64_t fd)
 /* Is KICK_SIG blocked on the thread? (unknown: yes) */
 static GT_RAW int kick_blocked(void)
 {
-	char b[2048];
+	char b[4096];   /* Groups: can be long; not found is "blocked" */
 	uint64_t mask;
 
 	if (raw_read_file(k.status, b, sizeof(b)) <= 0)
@@ -617,6 +617,9 @@ int gt_door_stop(int handover, int wake_w)
 
 void gt_door_after_fork_child(void)
 {
+#if DOOR
+	kick_undo();   /* forked in the moment a kick was under way */
+#endif
 	__atomic_store_n(&state, D_OFF, __ATOMIC_RELAXED);
 	__atomic_store_n(&tid, 0, __ATOMIC_RELAXED);
 	task = 0;
