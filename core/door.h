@@ -16,8 +16,8 @@ int gt_door_possible(void);
  * wake pair (SCM_RIGHTS, their numbers as data, as a parked service thread
  * does) and calls on_connect (which must be as raw as the doorman: atomics
  * only; it arms the safe points); then, until a safe point claims the
- * start, it kicks a program waiting inside libc (SIGURG, core/door.c). 0, or -errno. The caller closes
- * its own copies of lfd afterwards. */
+ * start, it kicks a program waiting inside libc (SIGURG, core/door.c).
+ * 0, or -errno. The caller closes its own copies of lfd afterwards. */
 int gt_door_start(const int *lfd, int n, int wake_r, void (*on_connect)(void));
 
 /* A client is waiting and the fds are in the wake pair: claim the start of
