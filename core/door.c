@@ -330,22 +330,45 @@ static GT_RAW void kick_undo(void)
 		raw6(SYS_rt_sigaction, KICK_SIG, (long)&dfl, 0, 8, 0, 0);
 }
 
-static GT_RAW void kick_look(void)
+/* The call the thread waits in, from /proc/self/task/PID/syscall: its
+ * number, six arguments, stack pointer and pc. 0 when it waits in none
+ * ("running", or "-1 sp pc"). The text goes to b. */
+static GT_RAW int kick_call(char *b, long size, uint64_t *nr, uint64_t a[8])
 {
-	char b[256];
-	uint64_t nr = 0, a[8];
 	const char *s = b;
 
-	if (raw_read_file(k.sys, b, sizeof(b)) <= 0 || *s < '0' || *s > '9')
-		return;   /* "running", or "-1 sp pc": in no call */
-	for (; *s >= '0' && *s <= '9'; s++)
-		nr = nr * 10 + (uint64_t)(*s - '0');
-	for (int i = 0; i < 8; i++) {   /* six arguments, sp, pc */
+	if (raw_read_file(k.sys, b, size) <= 0 || *s < '0' || *s > '9')
+		return 0;
+	for (*nr = 0; *s >= '0' && *s <= '9'; s++)
+		*nr = *nr * 10 + (uint64_t)(*s - '0');
+	for (int i = 0; i < 8; i++) {
 		const char *e = hex(s, &a[i]);
 		if (e == s)
-			return;
+			return 0;
 		s = e;
 	}
+	return 1;
+}
+
+static GT_RAW int same_text(const char *x, const char *y)
+{
+	while (*x && *x == *y)
+		x++, y++;
+	return *x == *y;
+}
+
+static GT_RAW void kick_look(void)
+{
+	char b[256], again[256];
+	uint64_t nr, a[8];
+	struct ksa old, act = { (unsigned long)kicked, SA_SIGINFO | SA_RESTART | KSA_RESTORER,
+				(unsigned long)gt_door_restorer, ~0ull };
+
+	if (kick_blocked() || raw6(SYS_rt_sigaction, KICK_SIG, 0, (long)&old, 8, 0, 0) ||
+	    old.handler != (unsigned long)SIG_DFL)
+		return;   /* the program's signal: not ours to take */
+	if (!kick_call(b, sizeof(b), &nr, a))
+		return;
 	switch (nr) {
 	case SYS_read:
 	case SYS_readv:
@@ -362,11 +385,11 @@ static GT_RAW void kick_look(void)
 	default:
 		return;
 	}
-	struct ksa old, act = { (unsigned long)kicked, SA_SIGINFO | SA_RESTART | KSA_RESTORER,
-				(unsigned long)gt_door_restorer, ~0ull };
-	if (kick_blocked() || raw6(SYS_rt_sigaction, KICK_SIG, 0, (long)&old, 8, 0, 0) ||
-	    old.handler != (unsigned long)SIG_DFL)
-		return;   /* the program's signal: not ours to take */
+	/* Still in it, a moment before the signal: a call that returned in
+	 * between and a next one that a handler would end with EINTR (poll,
+	 * nanosleep) are a few microseconds' chance, not the looks'. */
+	if (raw_read_file(k.sys, again, sizeof(again)) <= 0 || !same_text(b, again))
+		return;
 	k.a1 = a[0];
 	k.sp = a[6];
 	k.pc = a[7];
