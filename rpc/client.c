@@ -280,9 +280,69 @@ static void cmdline(long pid, char *out, size_t size)
 }
 
 /* One endpoint: live (1, printed), stale (0, removed) or not a socket. */
+/* Is a socket bound at name listening, by /proc/net/unix (this network
+ * namespace's)? Asked instead of connecting: a connection is a client to
+ * a one-thread program's doorman (core/door.c), which would start its
+ * service thread for it. The table is read once. */
+static int listed_listening(const char *name)
+{
+	static char *table;
+	static int tried;
+	size_t n = strlen(name);
+
+	if (!tried) {
+		tried = 1;
+		FILE *f = fopen("/proc/net/unix", "re");
+		size_t cap = 0, len = 0;
+		for (int c; f && (c = getc(f)) != EOF;) {
+			if (len + 2 > cap) {
+				char *t = realloc(table, cap = cap ? 2 * cap : 1 << 16);
+				if (!t)
+					break;
+				table = t;
+			}
+			table[len++] = (char)c;
+		}
+		if (table)
+			table[len] = 0;
+		if (f)
+			fclose(f);
+	}
+	/* Num RefCount Protocol Flags Type St Inode Path; Flags 00010000:
+	 * __SO_ACCEPTCON, a listener. The path is the name it was bound to. */
+	for (const char *l = table; l && *l;) {
+		const char *e = strchr(l, '\n'), *f = l;
+		e = e ? e : l + strlen(l);
+		unsigned long flags = 0;
+		for (int i = 0; i < 7 && f < e; i++) {
+			while (f < e && *f == ' ')
+				f++;
+			if (i == 3)
+				flags = strtoul(f, NULL, 16);
+			while (f < e && *f != ' ')
+				f++;
+		}
+		while (f < e && *f == ' ')
+			f++;
+		if ((flags & 0x10000) && (size_t)(e - f) == n && !memcmp(f, name, n))
+			return 1;
+		l = *e ? e + 1 : e;
+	}
+	return 0;
+}
+
 static int probe(const char *sock, long pid)
 {
-	char cmd[256];
+	char cmd[256], bound[GT_PATH_MAX * 2 + 32];
+
+	/* An endpoint is bound under a temporary name, then renamed
+	 * (rpc/endpoint.c): the table has that name. */
+	snprintf(bound, sizeof(bound), "%s.%ld~", sock, pid);
+	if (listed_listening(bound) || listed_listening(sock)) {
+		cmdline(pid, cmd, sizeof(cmd));
+		printf("%-8ld %-40s %s\n", pid, sock, cmd);
+		return 1;
+	}
 	int fd = gt_ep_connect_unix(sock);
 
 	if (fd == -ECONNREFUSED) {

@@ -22,7 +22,8 @@ lost.
      installed or not, starts the service thread before it waits, so a
      client is answered while the program waits in it; a short poll, a
      read of /dev/zero, and such a read inside a handler do not;
-  gotrace kept waiting says so once on stderr and waits on;
+  gotrace kept waiting says so once on stderr and waits on; gotrace ps
+     lists the endpoint without being a client;
   threads racing into long waits start one service thread; a program's
      first pthread_create starts it too (threaded, it gains nothing);
   a shell (dash) waiting for its child in wait3() answers at once;
@@ -326,6 +327,20 @@ class Lazy(unittest.TestCase):
         ev = parses(self, f)
         self.assertTrue(any(e.type in ("GoStart", "GoStartLabel", "GoCreate") for e in ev),
                         [e.type for e in ev])
+
+    def test_gotrace_ps_is_no_client(self):
+        """gotrace ps lists a doorman's endpoint without connecting (a
+        connection would start the service thread at the next malloc)."""
+        p, sock = self.start("ps")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        r = subprocess.run([str(gt.BUILD / "gotrace"), "ps"], capture_output=True, text=True,
+                           timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{p.pid} ", r.stdout)
+        self.assertIn(sock, r.stdout)
+        self.assertEqual(self.send(p, "m"), "single=1\n")
+        self.assertEqual(self.finish(p), "")
 
     def test_gotrace_says_it_waits(self):
         """gotrace, kept waiting 3 s by a program blocked in stdio, says
