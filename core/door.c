@@ -179,8 +179,8 @@ static GT_RAW int raw_hand_over(void)
  * no safe point: it waits in a call made inside libc, which no hook sees
  * (fgets, getchar or fread on a pipe, socket or terminal: read; system,
  * pclose: wait4). So the doorman stays after arming and looks at the
- * thread (/proc/self/task/PID/syscall) 10 ms later, then 20, 40 ... 640
- * ms, then every 640 ms, until a safe point claims the start. When the
+ * thread (/proc/self/task/PID/syscall) 2 ms later, then 4, 8 ... 640 ms,
+ * then every 640 ms, until a safe point claims the start. When the
  * thread waits in a call the kernel restarts after a SA_RESTART handler
  * (read or readv of anything but a file, directory or block device;
  * recvfrom, recvmsg, accept, accept4, wait4, waitid), and SIGURG is
@@ -402,7 +402,7 @@ static GT_RAW void kick_look(void)
  * each wakes the futex). */
 static GT_RAW void kick_loop(void)
 {
-	long ms = 10;
+	long ms = 2;
 
 	for (;;) {
 		struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
