@@ -183,7 +183,8 @@ static GT_RAW int raw_hand_over(void)
  * then every 640 ms, until a safe point claims the start. When the
  * thread waits in a call the kernel restarts after a SA_RESTART handler
  * (read or readv of anything but a file, directory or block device;
- * recvfrom, recvmsg, accept, accept4, wait4, waitid), and SIGURG is
+ * recvfrom, recvmsg, accept, accept4, wait4, waitid; open or openat,
+ * which waits only for a FIFO's other end), and SIGURG is
  * neither blocked nor handled by the program, it installs a handler for
  * SIGURG (Go's choice: ignored by default, seldom used) and sends one to
  * the thread. The handler puts SIG_DFL back first, then checks that the
@@ -381,6 +382,8 @@ static GT_RAW void kick_look(void)
 	case SYS_accept4:
 	case SYS_wait4:
 	case SYS_waitid:
+	case SYS_open:     /* of a FIFO, waiting for the other end */
+	case SYS_openat:
 		break;
 	default:
 		return;

@@ -9,7 +9,7 @@ lost.
   idle: __libc_single_threaded stays 1, the doorman is one task more,
      output and exit status are plain's, the socket goes at exit;
   a client's call while the program waits inside libc (fgets: read;
-     system: wait4) is answered at once: the doorman's SIGURG makes that
+     system: wait4; fopen of a FIFO: openat) is answered at once: the doorman's SIGURG makes that
      wait a safe point; the program reads on, a socket's SO_RCVTIMEO read
      included (no EINTR), and its SIGURG is SIG_DFL after, never seen;
   no such kick where SIGURG is blocked or the program's, or into the
@@ -170,6 +170,13 @@ int main(int argc, char **argv)
 			struct sigaction sa;
 			sigaction(SIGURG, NULL, &sa);
 			printf("urg=%s/%d ", sa.sa_handler == SIG_DFL ? "dfl" : "set", (int)urgs);
+		} else if (line[0] == 'f') {   /* fopen of a FIFO: libc waits in openat */
+			FILE *f = fopen(strtok(line + 2, "\n"), "r");
+			char got[64] = "";
+			if (!f || !fgets(got, sizeof(got), f))
+				return 7;
+			fclose(f);
+			printf("fifo=%s ", strtok(got, "\n"));
 		} else if (line[0] == 's') {   /* libc waits in wait4 */
 			printf("system=%d ", system("sleep 1.5"));
 		} else if (line[0] == 'z') {
@@ -411,6 +418,23 @@ class Lazy(unittest.TestCase):
         t.join(1.0)
         self.assertEqual(len(box), 1, "no answer while system() waited")
         self.assertEqual(p.stdout.readline(), "system=0 single=0\n")
+        self.assertEqual(self.finish(p), "")
+
+    def test_a_fifo_being_opened_is_kicked(self):
+        """fopen of a FIFO waits in libc's openat for a writer."""
+        fifo = self.tmp / "fifo"
+        os.mkfifo(fifo)
+        p, sock = self.start("fifo")
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        self.send_only(p, f"f {fifo}")
+        time.sleep(0.3)   # in openat now
+        t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+        t.join(1.0)
+        self.assertEqual(len(box), 1, "no answer while fopen waited for a writer")
+        with open(fifo, "w") as w:
+            w.write("hello\n")
+        self.assertEqual(p.stdout.readline(), "fifo=hello single=0\n")
         self.assertEqual(self.finish(p), "")
 
     def test_no_kick_where_sigurg_is_the_programs(self):
