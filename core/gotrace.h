@@ -277,11 +277,14 @@ void gt_ns_done(int parked);
 void gt_service_set_arm(void (*pre)(void), void (*on)(void), void (*off)(void));
 enum { GT_SAFE_CALLER, GT_SAFE_PLAIN, GT_SAFE_SIGNAL };
 void gt_service_safe_point(int kind, uintptr_t caller, int wait);
-/* The program made a thread: glibc is in its threaded ways for good, so a
- * doorman saves nothing now; the service thread starts (a pthread_create
- * is no handler's call: a safe point). Then a server whose threads all
- * wait (in calls a handler could be making, as far as we know) answers. */
-void gt_service_threaded(void);
+/* A one-thread program's doorman gives way to the service thread now (a
+ * safe point: neither call is a handler's). The program made a thread:
+ * glibc is in its threaded ways for good, a doorman saves nothing, and a
+ * server whose threads all wait in calls a handler could be making would
+ * reach no safe point. Or it is about to install a seccomp filter, which a
+ * thread made after it would inherit (a thread from load does not): the
+ * service's own calls must not be the filter's to refuse. */
+void gt_service_needed(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* After dlclose: code may be mapped at the unloaded library's addresses

@@ -425,7 +425,7 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait)
 	errno = saved;
 }
 
-void gt_service_threaded(void)
+void gt_service_needed(void)
 {
 	if (lazy)
 		gt_service_safe_point(GT_SAFE_PLAIN, 0, 1);

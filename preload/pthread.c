@@ -24,7 +24,7 @@ GT_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			gt_thread_abort(rec);
 	}
 	if (!r)
-		gt_service_threaded();
+		gt_service_needed();
 	return r;
 }
 
@@ -51,6 +51,8 @@ GT_EXPORT int prctl(int op, ...)
 		a[i] = va_arg(ap, unsigned long);
 	va_end(ap);
 	int (*real)(int, ...) = GT_REAL(prctl);
+	if (op == PR_SET_SECCOMP)
+		gt_service_needed();
 	int r = real(op, a[0], a[1], a[2], a[3]);
 	if (r == 0 && op == PR_SET_NAME)
 		gt_thread_set_name((uintptr_t)pthread_self(), (const char *)a[0], (uintptr_t)real);

@@ -4,6 +4,7 @@
  * cond waits, the rest sync waits. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdarg.h>
@@ -184,6 +185,9 @@ GT_EXPORT long syscall(long nr, ...)
 		gt_ns_done(parked);
 		return r;
 	}
+	if (__builtin_expect(nr == SYS_seccomp, 0) && a != SECCOMP_GET_ACTION_AVAIL &&
+	    a != SECCOMP_GET_NOTIF_SIZES)
+		gt_service_needed();
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
 	gt_op_begin(&op, SYNC);

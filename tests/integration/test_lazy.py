@@ -25,7 +25,8 @@ lost.
   gotrace kept waiting says so once on stderr and waits on; gotrace ps
      lists the endpoint without being a client;
   threads racing into long waits start one service thread; a program's
-     first pthread_create starts it too (threaded, it gains nothing);
+     first pthread_create starts it too (threaded, it gains nothing), and
+     so does a seccomp filter going in (it would bind a later thread);
   a shell (dash) waiting for its child in wait3() answers at once;
   unshare(CLONE_NEWUSER) still works with the doorman (it steps out) and
      the endpoint serves after;
@@ -263,6 +264,44 @@ int main(void)
 	pthread_create(&th, NULL, worker, NULL);
 	pthread_join(th, NULL);   /* in a futex: no kick either */
 	puts("done");
+	return 0;
+}
+"""
+
+SANDBOX = r"""
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A filter that refuses accept and accept4 (EPERM), as a sandbox would
+ * refuse what the program itself never calls. */
+int main(int argc, char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_accept4, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_accept, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+	char line[64];
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return 2;
+	if (!strcmp(argv[1], "prctl") ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)
+				       : syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return 3;
+	puts("sandboxed");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin))
+		;
 	return 0;
 }
 """
@@ -567,6 +606,27 @@ class Lazy(unittest.TestCase):
         self.assertEqual(len(box), 1, "no answer from a threaded program")
         out, err = p.communicate(timeout=30)
         self.assertEqual((p.returncode, out, err), (0, "done\n", ""))
+
+    def test_a_program_that_installs_a_seccomp_filter(self):
+        """A seccomp filter binds the threads made after it: the service
+        thread starts before it goes in (prctl or the seccomp syscall), so
+        the filter's refusals are the program's, not the endpoint's."""
+        prog = gt.compile_c(SANDBOX, self.tmp / "sandbox")
+        for how in ("prctl", "syscall"):
+            with self.subTest(how=how):
+                sock = str(self.tmp / f"sandbox-{how}.sock")
+                p = gt.start_traced([prog, how], None, socket=sock, env=LAZY,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+                self.addCleanup(lambda: p.poll() is None and p.kill())
+                self.assertEqual(p.stdout.readline(), "sandboxed\n")
+                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
+                t.join(3.0)
+                self.assertEqual(len(box), 1, "no answer from behind the filter")
+                self.assertIn(b'"trace not in progress"', box[0])
+                out, err = p.communicate("", timeout=30)
+                self.assertEqual((p.returncode, err), (0, ""))
 
     def test_unshare_with_the_doorman(self):
         p, sock = self.start("unshare", "unshare")
