@@ -243,14 +243,26 @@ static void *service_main(void *arg)
 	return NULL;
 }
 
+/* The service thread runs SCHED_OTHER whatever its creator's policy: a
+ * lazy start happens on a program thread that may have made itself
+ * real-time since load, and the tracer's writes must not preempt the
+ * program (nor anything else) at its priority. */
 static int spawn(void)
 {
 	sigset_t all, old;
+	pthread_attr_t a;
+	struct sched_param prio = { 0 };
 
+	if (pthread_attr_init(&a))
+		return ENOMEM;
+	pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&a, SCHED_OTHER);
+	pthread_attr_setschedparam(&a, &prio);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	int r = pthread_create(&svc_th, NULL, service_main, NULL);
+	int r = pthread_create(&svc_th, &a, service_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&a);
 	return r;
 }
 

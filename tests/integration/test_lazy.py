@@ -144,6 +144,11 @@ int main(int argc, char **argv)
 		if (setsockopt(0, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
 			return 6;
 	}
+	if (has(argc, argv, "realtime")) {   /* made real-time after load */
+		struct sched_param sp = { .sched_priority = 1 };
+		if (sched_setscheduler(0, SCHED_FIFO, &sp))
+			return 8;
+	}
 	if (has(argc, argv, "unshare"))
 		printf("unshare=%d\n", unshare(CLONE_NEWUSER));
 	printf("ready single=%d\n", single());
@@ -457,6 +462,18 @@ class Lazy(unittest.TestCase):
         t.join(1.0)
         self.assertEqual(len(box), 1, "no answer while system() waited")
         self.assertEqual(p.stdout.readline(), "system=0 single=0\n")
+        self.assertEqual(self.finish(p), "")
+
+    def test_a_real_time_program_gets_a_plain_service_thread(self):
+        """The service thread starts late, on the program's thread, which
+        made itself SCHED_FIFO after load: it runs SCHED_OTHER all the
+        same."""
+        p, sock, feed = self.kicked("rt", "realtime")
+        tids = [int(t) for t in os.listdir(f"/proc/{p.pid}/task")]
+        self.assertEqual(len(tids), 2, tids)   # the program's and ours
+        self.assertEqual(os.sched_getscheduler(p.pid), os.SCHED_FIFO)
+        ours = [t for t in tids if t != p.pid][0]
+        self.assertEqual(os.sched_getscheduler(ours), os.SCHED_OTHER)
         self.assertEqual(self.finish(p), "")
 
     def test_a_fifo_being_opened_is_kicked(self):
