@@ -281,9 +281,10 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait);
  * safe point: neither call is a handler's). The program made a thread:
  * glibc is in its threaded ways for good, a doorman saves nothing, and a
  * server whose threads all wait in calls a handler could be making would
- * reach no safe point. Or it is about to install a seccomp filter, which a
- * thread made after it would inherit (a thread from load does not): the
- * service's own calls must not be the filter's to refuse. */
+ * reach no safe point. Or it is about to install a seccomp filter or a
+ * Landlock domain, which a thread made after it would inherit (a thread
+ * from load does not): the service's own calls and trace files must not
+ * be theirs to refuse. */
 void gt_service_needed(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);

@@ -185,9 +185,14 @@ GT_EXPORT long syscall(long nr, ...)
 		gt_ns_done(parked);
 		return r;
 	}
+	/* Filters that bind the threads made after them (gt_service_needed). */
 	if (__builtin_expect(nr == SYS_seccomp, 0) && a != SECCOMP_GET_ACTION_AVAIL &&
 	    a != SECCOMP_GET_NOTIF_SIZES)
 		gt_service_needed();
+#ifdef SYS_landlock_restrict_self
+	if (__builtin_expect(nr == SYS_landlock_restrict_self, 0))
+		gt_service_needed();
+#endif
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
 	gt_op_begin(&op, SYNC);

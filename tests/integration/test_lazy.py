@@ -276,6 +276,7 @@ int main(void)
 SANDBOX = r"""
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -285,7 +286,19 @@ SANDBOX = r"""
 #include <unistd.h>
 
 /* A filter that refuses accept and accept4 (EPERM), as a sandbox would
- * refuse what the program itself never calls. */
+ * refuse what the program itself never calls; or a Landlock domain where
+ * nothing is written. */
+/* Landlock: no file may be written or made, anywhere. */
+static int no_writes(void)
+{
+	struct landlock_ruleset_attr attr = {
+		.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG,
+	};
+	long fd = syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+
+	return fd < 0 || syscall(SYS_landlock_restrict_self, fd, 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct sock_filter f[] = {
@@ -300,8 +313,9 @@ int main(int argc, char **argv)
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return 2;
-	if (!strcmp(argv[1], "prctl") ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)
-				       : syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+	if (!strcmp(argv[1], "landlock") ? no_writes()
+	    : !strcmp(argv[1], "prctl") ? prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)
+					: syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
 		return 3;
 	puts("sandboxed");
 	fflush(stdout);
@@ -625,11 +639,13 @@ class Lazy(unittest.TestCase):
         self.assertEqual((p.returncode, out, err), (0, "done\n", ""))
 
     def test_a_program_that_installs_a_seccomp_filter(self):
-        """A seccomp filter binds the threads made after it: the service
-        thread starts before it goes in (prctl or the seccomp syscall), so
-        the filter's refusals are the program's, not the endpoint's."""
+        """A seccomp filter or a Landlock domain binds the threads made
+        after it: the service thread starts before it goes in (prctl or
+        the seccomp syscall; landlock_restrict_self), so its refusals are
+        the program's, not the endpoint's: the call is answered, and the
+        trace is written (Landlock forbids the program to write it)."""
         prog = gt.compile_c(SANDBOX, self.tmp / "sandbox")
-        for how in ("prctl", "syscall"):
+        for how in ("prctl", "syscall", "landlock"):
             with self.subTest(how=how):
                 sock = str(self.tmp / f"sandbox-{how}.sock")
                 p = gt.start_traced([prog, how], None, socket=sock, env=LAZY,
@@ -638,12 +654,13 @@ class Lazy(unittest.TestCase):
                 self.addCleanup(lambda: p.poll() is None and p.kill())
                 self.assertEqual(p.stdout.readline(), "sandboxed\n")
                 gt.wait_until(lambda: os.path.exists(sock), what=sock)
-                t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
-                t.join(3.0)
-                self.assertEqual(len(box), 1, "no answer from behind the filter")
-                self.assertIn(b'"trace not in progress"', box[0])
+                f = self.tmp / f"sandbox-{how}.trace"
+                t, box = self.ask_later(sock, req("debug_goTrace", [str(f), 1]))
+                t.join(5.0)
+                self.assertEqual(box, [NULL_REPLY], "no trace from behind the filter")
                 out, err = p.communicate("", timeout=30)
                 self.assertEqual((p.returncode, err), (0, ""))
+                parses(self, f)
 
     def test_unshare_with_the_doorman(self):
         p, sock = self.start("unshare", "unshare")
