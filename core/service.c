@@ -166,6 +166,12 @@ static void fd_lock_open(void)
 	}
 }
 
+/* The CPUs the main thread could run on at load: the service thread's,
+ * though a lazy start happens on a program thread that may have pinned
+ * itself since (the thread from load never shared that pinning). */
+static cpu_set_t load_cpus;
+static int load_cpus_ok;
+
 static void *service_main(void *arg)
 {
 	struct pollfd pfd[1 + GT_SVC_MAX_FDS];
@@ -173,6 +179,8 @@ static void *service_main(void *arg)
 
 	(void)arg;
 	gt_tls.in_tracer = 1;
+	if (load_cpus_ok)   /* not a pinning the program gave itself since */
+		sched_setaffinity(0, sizeof(load_cpus), &load_cpus);
 	__atomic_store_n(&svc_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	gt_thread_tracer_started();
 	int table = gt_fdtable_take(wake_fds);
@@ -857,6 +865,7 @@ void gt_init(void)
 		return;
 	tls->in_tracer++;
 	my_pid = getpid();
+	load_cpus_ok = sched_getaffinity(0, sizeof(load_cpus), &load_cpus) == 0;
 	gt_config_load();
 	gt_thread_init_main();
 	gt_stack_thread_init(0);

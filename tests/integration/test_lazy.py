@@ -149,6 +149,18 @@ int main(int argc, char **argv)
 		if (sched_setscheduler(0, SCHED_FIFO, &sp))
 			return 8;
 	}
+	if (has(argc, argv, "pinned")) {   /* pinned to its first CPU after load */
+		cpu_set_t one;
+		if (sched_getaffinity(0, sizeof(one), &one))
+			return 9;
+		for (int c = 0, first = 1; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &one) && !first)
+				CPU_CLR(c, &one);
+			else if (CPU_ISSET(c, &one))
+				first = 0;
+		if (sched_setaffinity(0, sizeof(one), &one))
+			return 10;
+	}
 	if (has(argc, argv, "unshare"))
 		printf("unshare=%d\n", unshare(CLONE_NEWUSER));
 	printf("ready single=%d\n", single());
@@ -478,16 +490,19 @@ class Lazy(unittest.TestCase):
         self.assertEqual(p.stdout.readline(), "system=0 single=0\n")
         self.assertEqual(self.finish(p), "")
 
-    def test_a_real_time_program_gets_a_plain_service_thread(self):
+    def test_a_real_time_pinned_program_gets_a_plain_service_thread(self):
         """The service thread starts late, on the program's thread, which
-        made itself SCHED_FIFO after load: it runs SCHED_OTHER all the
-        same."""
-        p, sock, feed = self.kicked("rt", "realtime")
+        made itself SCHED_FIFO and pinned itself to one CPU after load: it
+        runs SCHED_OTHER, on the CPUs of load, all the same."""
+        p, sock, feed = self.kicked("rt", "realtime-pinned")
         tids = [int(t) for t in os.listdir(f"/proc/{p.pid}/task")]
         self.assertEqual(len(tids), 2, tids)   # the program's and ours
-        self.assertEqual(os.sched_getscheduler(p.pid), os.SCHED_FIFO)
         ours = [t for t in tids if t != p.pid][0]
+        self.assertEqual(os.sched_getscheduler(p.pid), os.SCHED_FIFO)
         self.assertEqual(os.sched_getscheduler(ours), os.SCHED_OTHER)
+        mine = os.sched_getaffinity(0)   # what the program had at load
+        self.assertEqual(len(os.sched_getaffinity(p.pid)), 1)
+        self.assertEqual(os.sched_getaffinity(ours), mine)
         self.assertEqual(self.finish(p), "")
 
     def test_a_fifo_being_opened_is_kicked(self):
