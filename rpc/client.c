@@ -279,7 +279,6 @@ static void cmdline(long pid, char *out, size_t size)
 	out[n] = '\0';
 }
 
-/* One endpoint: live (1, printed), stale (0, removed) or not a socket. */
 /* Is a socket bound at name listening, by /proc/net/unix (this network
  * namespace's)? Asked instead of connecting: a connection is a client to
  * a one-thread program's doorman (core/door.c), which would start its
@@ -331,6 +330,7 @@ static int listed_listening(const char *name)
 	return 0;
 }
 
+/* One endpoint: live (1, printed), stale (0, removed) or not a socket. */
 static int probe(const char *sock, long pid)
 {
 	char cmd[256], bound[GT_PATH_MAX * 2 + 32];
@@ -338,20 +338,14 @@ static int probe(const char *sock, long pid)
 	/* An endpoint is bound under a temporary name, then renamed
 	 * (rpc/endpoint.c): the table has that name. */
 	snprintf(bound, sizeof(bound), "%s.%ld~", sock, pid);
-	if (listed_listening(bound) || listed_listening(sock)) {
-		cmdline(pid, cmd, sizeof(cmd));
-		printf("%-8ld %-40s %s\n", pid, sock, cmd);
-		return 1;
+	if (!listed_listening(bound) && !listed_listening(sock)) {
+		int fd = gt_ep_connect_unix(sock);   /* another namespace's, or stale */
+		if (fd == -ECONNREFUSED)
+			unlink(sock);
+		if (fd < 0)
+			return 0;
+		close(fd);
 	}
-	int fd = gt_ep_connect_unix(sock);
-
-	if (fd == -ECONNREFUSED) {
-		unlink(sock);
-		return 0;
-	}
-	if (fd < 0)
-		return 0;
-	close(fd);
 	cmdline(pid, cmd, sizeof(cmd));
 	printf("%-8ld %-40s %s\n", pid, sock, cmd);
 	return 1;
