@@ -69,8 +69,9 @@ static int rpc(const char *target, const char *method, const char *params, int p
 	int note_ms = wait_s < 0 || wait_s > INT_MAX / 1000 - 3 ? -1 : (wait_s + 3) * 1000;
 	snprintf(note, sizeof(note),
 		 "gotrace: no answer from %s yet; still waiting (a stop writes out the whole "
-		 "trace first; a program of one thread run with GOTRACE_LAZY=1 answers at its "
-		 "next call; Ctrl-C gives up)", target);
+		 "trace first; a program of one thread that computes, or waits where it "
+		 "cannot be woken, answers at its next call: GOTRACE_LAZY=0 gives it a "
+		 "thread at start; Ctrl-C gives up)", target);
 	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, note);
 	if (r == 0 && print)
 		printf("%s\n", res.p ? res.p : "null");

@@ -437,7 +437,7 @@ class Lazy(unittest.TestCase):
         lines = err.splitlines()
         self.assertEqual(len(lines), 2, err)
         self.assertIn("no answer from", lines[0])
-        self.assertIn("GOTRACE_LAZY=1", lines[0])
+        self.assertIn("GOTRACE_LAZY=0", lines[0])
         self.assertIn("trace not in progress", lines[1])
         self.assertEqual(self.finish(p), "")
 
