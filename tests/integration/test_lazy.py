@@ -357,6 +357,14 @@ class Lazy(unittest.TestCase):
         self.addCleanup(lambda: p.poll() is None and p.kill())
         return p, sock
 
+    def ready(self, name, mode="plain", **kw):
+        """start(), then the program's one thread has said it is single
+        and its endpoint is there."""
+        p, sock = self.start(name, mode, **kw)
+        self.assertEqual(p.stdout.readline(), "ready single=1\n")
+        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        return p, sock
+
     def send_only(self, p, cmd):
         p.stdin.write(cmd + "\n")
         p.stdin.flush()
@@ -378,9 +386,7 @@ class Lazy(unittest.TestCase):
         return t, box
 
     def test_idle_stays_single_threaded(self):
-        p, sock = self.start("idle")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)   # no connect: that is a client
+        p, sock = self.ready("idle")   # waits for the socket: no connect, that is a client
         self.assertEqual(self.send(p, "t"), "tasks=2\n")   # the program and the doorman
         self.assertEqual(p.stdout.readline(), "single=1\n")
         self.assertEqual(self.send(p, "m"), "single=1\n")
@@ -388,9 +394,7 @@ class Lazy(unittest.TestCase):
         self.assertFalse(os.path.exists(sock), "socket left behind")
 
     def test_client_waits_for_a_safe_point(self):
-        p, sock = self.start("first", "nokick")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("first", "nokick")
         f = self.tmp / "first.trace"
         t, box = self.ask_later(sock, req("debug_startGoTrace", [str(f)]))
         t.join(0.5)
@@ -408,9 +412,7 @@ class Lazy(unittest.TestCase):
     def test_gotrace_ps_is_no_client(self):
         """gotrace ps lists a doorman's endpoint without connecting (a
         connection would start the service thread at the next malloc)."""
-        p, sock = self.start("ps")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("ps")
         r = subprocess.run([str(gt.BUILD / "gotrace"), "ps"], capture_output=True, text=True,
                            timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -422,9 +424,7 @@ class Lazy(unittest.TestCase):
     def test_gotrace_says_it_waits(self):
         """gotrace, kept waiting 3 s by a program blocked in stdio, says
         so on stderr once, and goes on waiting for the answer."""
-        p, sock = self.start("note", "nokick")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("note", "nokick")
         c = subprocess.Popen([str(gt.BUILD / "gotrace"), "stop", sock], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: c.poll() is None and c.kill())
@@ -446,10 +446,8 @@ class Lazy(unittest.TestCase):
         read): the doorman's SIGURG makes that wait a safe point, and the
         call is answered in well under a second; the program reads on,
         its SIGURG back at SIG_DFL and never seen."""
-        p, sock = self.start(name, mode, stdin=stdin)
+        p, sock = self.ready(name, mode, stdin=stdin)
         feed = feed or (lambda text: (p.stdin.write(text), p.stdin.flush()))
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
         time.sleep(0.2)   # in fgets now
         t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
         t.join(3.0)
@@ -479,9 +477,7 @@ class Lazy(unittest.TestCase):
 
     def test_system_waiting_for_its_child_is_kicked(self):
         """system() waits for sh in libc's own wait4."""
-        p, sock = self.start("system")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("system")
         self.send_only(p, "s")
         time.sleep(0.3)   # in wait4 now
         t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
@@ -509,9 +505,7 @@ class Lazy(unittest.TestCase):
         """fopen of a FIFO waits in libc's openat for a writer."""
         fifo = self.tmp / "fifo"
         os.mkfifo(fifo)
-        p, sock = self.start("fifo")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("fifo")
         self.send_only(p, f"f {fifo}")
         time.sleep(0.3)   # in openat now
         t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
@@ -528,9 +522,7 @@ class Lazy(unittest.TestCase):
         a SIGURG of ours."""
         for mode in ("nokick", "ownurg"):
             with self.subTest(mode=mode):
-                p, sock = self.start(f"own-{mode}", mode)
-                self.assertEqual(p.stdout.readline(), "ready single=1\n")
-                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                p, sock = self.ready(f"own-{mode}", mode)
                 t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
                 t.join(1.5)
                 self.assertEqual(box, [], "answered without a safe point")
@@ -545,9 +537,7 @@ class Lazy(unittest.TestCase):
         """The program's own handler waits in read(): the kick finds its
         frame and does not start the service thread there; once the
         handler is done and the program waits in fgets, it does."""
-        p, sock = self.start("inhandler", "handler")
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("inhandler", "handler")
         self.send_only(p, "h")
         time.sleep(0.3)   # in the handler's read
         t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
@@ -565,9 +555,7 @@ class Lazy(unittest.TestCase):
         not; inside the handler it is not (the next malloc is)."""
         for mode in ("handler-nokick", "nokick"):
             with self.subTest(mode=mode):
-                p, sock = self.start(f"sig-{mode}", mode)
-                self.assertEqual(p.stdout.readline(), "ready single=1\n")
-                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                p, sock = self.ready(f"sig-{mode}", mode)
                 t, box = self.ask_later(sock, req("debug_stopGoTrace", []))
                 time.sleep(0.3)   # the doorman arms the safe points
                 if "handler" in mode:
@@ -586,9 +574,7 @@ class Lazy(unittest.TestCase):
         single-threaded, and so does a long wait inside a handler."""
         for mode, cmd in (("plain", "r"), ("handler", "r"), ("handler", "P"), ("plain", "P")):
             with self.subTest(mode=mode, cmd=cmd):
-                p, sock = self.start(f"wait-{mode}-{cmd}", mode)
-                self.assertEqual(p.stdout.readline(), "ready single=1\n")
-                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                p, sock = self.ready(f"wait-{mode}-{cmd}", mode)
                 for short in ("p", "z"):
                     self.assertEqual(self.send(p, short), "single=1\n", short)
                 if mode == "handler":   # the same read, inside a handler
@@ -687,9 +673,7 @@ class Lazy(unittest.TestCase):
         parses(self, f)
 
     def test_the_default_is_lazy(self):
-        p, sock = self.start("default", env={})
-        self.assertEqual(p.stdout.readline(), "ready single=1\n")
-        gt.wait_until(lambda: os.path.exists(sock), what=sock)
+        p, sock = self.ready("default", env={})
         f = self.tmp / "default.trace"
         self.assertEqual(call(sock, req("debug_goTrace", [str(f), 1])), NULL_REPLY)
         self.assertEqual(self.send(p, "t"), "tasks=2\n")   # the program and ours
