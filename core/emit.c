@@ -174,7 +174,9 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 	if (t->state != GT_T_LIVE || t->sess ||
 	    __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) != s)
 		return -ESRCH;
-	uint32_t ssid = t->decl_sess == s ? 0 : gt_emit_start_sid(t);
+	/* The start stack: the new goroutine's of a self-announce, and the
+	 * stack of a declared waiter's unblock (see put_unblock). */
+	uint32_t ssid = gt_emit_start_sid(t);
 	struct gt_pslot *ps = gt_p_acquire();
 	if (!ps)
 		return -ESRCH;
@@ -193,7 +195,7 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 		gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
 	gt_emit_put_locked(t, ts, GT_EV_ProcStart, 1, (uint64_t)t->tid, 0, 0);
 	if (decl == GT_DECL_WAITING)
-		gt_emit_put_locked(t, ts, GT_EV_GoUnblock, 3, t->goid, 2, 0);
+		gt_emit_put_locked(t, ts, GT_EV_GoUnblock, 3, t->goid, 2, ssid);
 	else if (decl == GT_DECL_SYSCALL)
 		gt_emit_put_locked(t, ts, GT_EV_GoSysExit, 3, t->goid, 2, 0);
 	if (decl == GT_DECL_WAITING || decl == GT_DECL_SYSCALL)
@@ -210,16 +212,33 @@ static const uint8_t block_ev[GT_OP_KINDS] = {
 	[GT_OP_SLEEP] = GT_EV_GoSleep,
 };
 
-/* The block event(s) at t0 (GoSysCall+GoSysBlock for syscalls). */
+/* The block event(s) at t0. A syscall is what the runtime writes when its
+ * P is handed off: GoSysCall, GoSysBlock, ProcStop (go-trace-format.md
+ * 12.1: without the ProcStop, Go 1.23's viewer panics at start-up); the
+ * thread's next group starts its P again (put_unblock). */
 static void put_block(struct gt_thread *t, unsigned kind, uint64_t t0, uint32_t sid)
 {
 	if (kind == GT_OP_SYSCALL) {
 		gt_emit_put_locked(t, t0, GT_EV_GoSysCall, 1, sid, 0, 0);
 		gt_emit_put_locked(t, t0, GT_EV_GoSysBlock, 0, 0, 0, 0);
+		gt_emit_put_locked(t, t0, GT_EV_ProcStop, 0, 0, 0, 0);
 	} else {
 		gt_emit_put_locked(t, t0, block_ev[kind], 1, sid, 0, 0);
 	}
 	t->g = GT_G_WAITING;
+}
+
+/* The end of a wait at t1: ProcStart + GoSysExit for a syscall, else a
+ * self-GoUnblock carrying the wait's stack (Go 1.23+'s profiles skip
+ * transitions without one: a wait would never end there). */
+static void put_unblock(struct gt_thread *t, unsigned kind, uint64_t t1, uint32_t sid)
+{
+	if (kind == GT_OP_SYSCALL) {
+		gt_emit_put_locked(t, t1, GT_EV_ProcStart, 1, (uint64_t)t->tid, 0, 0);
+		gt_emit_put_locked(t, t1, GT_EV_GoSysExit, 3, t->goid, ++t->seq, 0);
+	} else {
+		gt_emit_put_locked(t, t1, GT_EV_GoUnblock, 3, t->goid, ++t->seq, sid);
+	}
 }
 
 /* The common group of a recorded call in one pass: what put_block, the
@@ -242,15 +261,21 @@ static void put_block_group(struct gt_thread *t, unsigned kind, uint64_t t0, uin
 	if (kind == GT_OP_SYSCALL) {
 		p = gt_put_event(p, GT_EV_GoSysCall, v, 2);
 		p = gt_put_event(p, GT_EV_GoSysBlock, (const uint64_t[]){ 0 }, 1);
+		p = gt_put_event(p, GT_EV_ProcStop, (const uint64_t[]){ 0 }, 1);
+		p = gt_put_event(p, GT_EV_ProcStart, (const uint64_t[]){ t1 - t0, (uint64_t)t->tid }, 2);
+		v[0] = 0;
 	} else {
 		p = gt_put_event(p, block_ev[kind], v, 2);
+		v[0] = t1 - t0;
 	}
-	/* The woken thread unblocks itself (stack 0): no cross-thread seq. */
-	v[0] = t1 - t0;
+	/* The woken thread unblocks itself: no cross-thread seq. */
 	v[1] = t->goid;
 	v[2] = ++t->seq;
-	v[3] = 0;
-	p = gt_put_event(p, kind == GT_OP_SYSCALL ? GT_EV_GoSysExit : GT_EV_GoUnblock, v, 4);
+	v[3] = sid;
+	if (kind == GT_OP_SYSCALL)
+		p = gt_put_event(p, GT_EV_GoSysExit, (const uint64_t[]){ 0, t->goid, v[2], 0 }, 4);
+	else
+		p = gt_put_event(p, GT_EV_GoUnblock, v, 4);
 	v[0] = 0;
 	v[2] = ++t->seq;
 	if (t->name[0]) {
@@ -277,10 +302,7 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 		return 0;
 	}
 	put_block(t, kind, t0, sid);
-	if (kind == GT_OP_SYSCALL)
-		gt_emit_put_locked(t, t1, GT_EV_GoSysExit, 3, t->goid, ++t->seq, 0);
-	else
-		gt_emit_put_locked(t, t1, GT_EV_GoUnblock, 3, t->goid, ++t->seq, 0);
+	put_unblock(t, kind, t1, sid);
 	start_g(t, t1);
 	return 0;
 }
@@ -333,10 +355,12 @@ int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const ch
 	return 0;
 }
 
-/* Leave the session: ProcStop, queue the batch, free the P. */
-static void leave(struct gt_thread *t, uint64_t ts)
+/* Leave the session: ProcStop unless the P stopped already (a syscall's
+ * block), queue the batch, free the P. */
+static void leave(struct gt_thread *t, uint64_t ts, int stopped)
 {
-	gt_emit_put_locked(t, ts, GT_EV_ProcStop, 0, 0, 0, 0);
+	if (!stopped)
+		gt_emit_put_locked(t, ts, GT_EV_ProcStop, 0, 0, 0, 0);
 	gt_buf_submit(t->chunk);
 	t->chunk = NULL;
 	t->ps->last_ts = t->last_ts;
@@ -367,7 +391,7 @@ static int exit_locked(struct gt_thread *t)
 	uint64_t ts = gt_clock_now();
 	if (t->g == GT_G_RUNNING)
 		gt_emit_put_locked(t, ts, GT_EV_GoEnd, 0, 0, 0, 0);
-	leave(t, ts);
+	leave(t, ts, 0);
 	return 0;
 }
 
@@ -392,16 +416,19 @@ void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 			return;
 		drain_fn();
 	}
+	int stopped = 0;
 	if (t->g == GT_G_RUNNING) {
 		/* The owner sets these without the lock: kind last (release). */
 		uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);
 		uint64_t t0 = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
-		if (kind && __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) == s)
+		if (kind && __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) == s) {
 			put_block(t, kind, t0, 0);   /* open-ended wait */
-		else
+			stopped = kind == GT_OP_SYSCALL;
+		} else {
 			gt_emit_put_locked(t, ts, GT_EV_GoSched, 1, 0, 0, 0);
+		}
 	}
-	leave(t, ts);
+	leave(t, ts, stopped);
 }
 
 void gt_emit_flush_locked(struct gt_thread *t)

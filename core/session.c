@@ -46,7 +46,17 @@ static int ctl_room(void)
 struct snap {
 	uint64_t s;
 	int err;
+	int started;   /* P 0's ProcStart written */
 };
+
+/* P 0's ProcStart, one tick after the snapshot's first event: Go rebases
+ * time to the first event, and a GoInSyscall at time 0 reads in Go 1.23's
+ * viewer as "never ran" (go-trace-format.md 12.1, 2). */
+static void ctl_start(struct snap *sn, uint64_t ts)
+{
+	gt_emit_put_locked(&ctl, ts, GT_EV_ProcStart, 1, (uint64_t)syscall(SYS_gettid), 0, 0);
+	sn->started = 1;
+}
 
 static void declare(struct gt_thread *t, void *arg)
 {
@@ -63,6 +73,8 @@ static void declare(struct gt_thread *t, void *arg)
 		} else {
 			uint64_t ts = gt_clock_now();
 			gt_emit_put_locked(&ctl, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
+			if (!sn->started)
+				ctl_start(sn, ++ts);
 			t->decl = GT_DECL_RUNNABLE;
 			if (kind == GT_OP_SYSCALL) {
 				gt_emit_put_locked(&ctl, ts, GT_EV_GoInSyscall, 1, t->goid, 0, 0);
@@ -79,7 +91,7 @@ static void declare(struct gt_thread *t, void *arg)
 
 static int snapshot(uint64_t s)
 {
-	struct snap sn = { s, 0 };
+	struct snap sn = { s, 0, 0 };
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl_ps.id = 0;
@@ -88,19 +100,22 @@ static int snapshot(uint64_t s)
 	ctl.last_ts = ctl_ps.last_ts;
 	if (ctl_room())
 		return -ENOMEM;
-	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_ProcStart, 1,
-			   (uint64_t)syscall(SYS_gettid), 0, 0);
 	gt_thread_foreach(declare, &sn);
 	if (sn.err || ctl_room())
 		return -ENOMEM;
+	if (!sn.started)
+		ctl_start(&sn, gt_clock_now());
 	/* The heap figure at start (the counter's first value). */
 	uint64_t base = gt_heap_begin();
 	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_HeapAlloc, 1, base, 0, 0);
 	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_HeapGoal, 1, base, 0, 0);
 	/* Gomaxprocs ends the snapshot (Go 1.23+ reads the GoCreates before
-	 * it as "existed at start") and is needed by the MMU page. */
-	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_Gomaxprocs, 2,
-			   (uint64_t)get_nprocs(), 0, 0);
+	 * it as "existed at start") and is needed by the MMU page. Twice:
+	 * Go 1.23+'s converter takes the first as the snapshot's end and
+	 * drops it, and its /mmu page fails without one. */
+	for (int i = 0; i < 2; i++)
+		gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_Gomaxprocs, 2,
+				   (uint64_t)get_nprocs(), 0, 0);
 	gt_emit_put_locked(&ctl, gt_clock_now(), GT_EV_ProcStop, 0, 0, 0, 0);
 	ctl_ps.last_ts = ctl.last_ts;
 	gt_buf_submit(ctl.chunk);

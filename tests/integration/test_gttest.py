@@ -1,6 +1,11 @@
 """Self-test of tests/lib/gttest.py on reference traces (tests/lib/data):
 the checks every other integration test relies on must accept a valid trace
-and must fail on the known broken ones."""
+and must fail on the known broken ones.
+
+The reference sample is of the old mapping (go-trace-format.md 12.1): Go
+1.19 reads it whole, Go 1.23 does not (a blocking syscall without ProcStop,
+unblocks without a stack). So the Go 1.19 checks run on it alone
+(modern=False), and the Go 1.23 checks are shown to reject it."""
 import os
 import sys
 import unittest
@@ -14,7 +19,7 @@ SAMPLE = str(DATA / "sample-native.trace")
 
 class Events(unittest.TestCase):
     def test_sample_parses(self):
-        ev = gt.trace_events(SAMPLE)
+        ev = gt.trace_events(SAMPLE, modern=False)
         self.assertEqual(len(ev), 81)
         self.assertEqual(ev[1], gt.Event(1, "GoCreate", 0, 0, 95, {"g": 1, "stack": 1}))
         self.assertEqual(gt.created_goroutines(ev), [1, 2, 3, 4, 5, 6])
@@ -25,7 +30,7 @@ class Events(unittest.TestCase):
         self.assertEqual(label.args, {"g": 1, "seq": 1, "labelid": 7, "label": "myserver"})
 
     def test_states_and_threads(self):
-        ev = gt.trace_events(SAMPLE)
+        ev = gt.trace_events(SAMPLE, modern=False)
         self.assertEqual(gt.goroutine_states(ev), {1: "waiting", 2: "runnable", 3: "runnable",
                                                    4: "runnable", 5: "dead", 6: "waiting"})
         self.assertEqual(gt.goroutine_threads(ev)[4], {31340})
@@ -41,21 +46,21 @@ class Events(unittest.TestCase):
 
 class Pprof(unittest.TestCase):
     def test_sync_exact(self):
-        rows = gt.pprof_top(SAMPLE, "sync")
+        rows = gt.pprof_top(SAMPLE, "sync", modern=False)
         self.assertEqual(rows["pthread_join"], (2962000, 2962000))
         self.assertEqual(rows["worker_main"], (0, 1100000))
 
     def test_other_kinds(self):
-        self.assertEqual(gt.pprof_top(SAMPLE, "syscall")["read"], (1000000, 1000000))
-        self.assertEqual(gt.pprof_top(SAMPLE, "net")["net_thread_main"], (0, 2105000))
-        self.assertEqual(gt.pprof_top(SAMPLE, "sched")["spawn_workers"][0], 0)
+        self.assertEqual(gt.pprof_top(SAMPLE, "syscall", modern=False)["read"], (1000000, 1000000))
+        self.assertEqual(gt.pprof_top(SAMPLE, "net", modern=False)["net_thread_main"], (0, 2105000))
+        self.assertEqual(gt.pprof_top(SAMPLE, "sched", modern=False)["spawn_workers"][0], 0)
 
     def test_lines(self):
-        rows = gt.pprof_top(SAMPLE, "sync", lines=True)
+        rows = gt.pprof_top(SAMPLE, "sync", lines=True, modern=False)
         self.assertEqual(rows["worker_main /home/dev/myserver/src/worker.c:45"], (0, 500000))
 
     def test_pprof_own_units(self):
-        rows = gt.pprof_top(SAMPLE, "sync", unit=None)
+        rows = gt.pprof_top(SAMPLE, "sync", unit=None, modern=False)
         self.assertEqual(rows["pthread_join"], (2962000, 2962000))
 
     def test_unit_parsing(self):
@@ -79,7 +84,7 @@ class Pprof(unittest.TestCase):
 
 class WebUI(unittest.TestCase):
     def test_sample_every_page(self):
-        pages = gt.check_ui(SAMPLE)
+        pages = gt.check_ui(SAMPLE, modern=False)
         for url in ("/", "/goroutines", "/io", "/block?raw=1", "/syscall", "/sched",
                     "/usertasks", "/userregions", "/mmu", "/jsontrace",
                     "/mmuPlot?flags=perProc|stw|background|assist|sweep|mut"):
@@ -97,15 +102,32 @@ class WebUI(unittest.TestCase):
 
     def test_running_at_end_fails(self):
         trace = str(DATA / "no_stop_events.trace")
-        gt.trace_events(trace)   # -d accepts it ...
+        gt.trace_events(trace, modern=False)   # -d accepts it ...
         with self.assertRaisesRegex(gt.UIError, "(?s)exited at start-up.*still running"):
-            gt.check_ui(trace)   # ... the viewer does not
+            gt.check_ui(trace, modern=False)   # ... the viewer does not
 
     def test_empty_create_stack_fails(self):
         trace = str(DATA / "empty_create_stack.trace")
-        gt.trace_events(trace)
+        gt.trace_events(trace, modern=False)
         with self.assertRaisesRegex(gt.UIError, "(?s)exited at start-up.*empty new-goroutine"):
-            gt.check_ui(trace)
+            gt.check_ui(trace, modern=False)
+
+
+class Modern(unittest.TestCase):
+    """The Go 1.23 checks fail where Go 1.23 fails (the sample's old mapping)."""
+
+    def test_profile_totals_differ(self):
+        self.assertEqual(gt.profile_total(SAMPLE, "sync"), 5062000)
+        self.assertLess(gt.profile_total(SAMPLE, "sync", gt.GO_MODERN), 5062000)
+        with self.assertRaisesRegex(gt.TraceError, "Go 1.23's sync profile totals"):
+            gt.check_modern(SAMPLE)
+        with self.assertRaisesRegex(gt.TraceError, "Go 1.23's sync profile"):
+            gt.trace_events(SAMPLE)
+
+    def test_viewer_panics(self):
+        with self.assertRaisesRegex(gt.UIError, r"(?s)go-1\.23.*exited at start-up.*"
+                                    r"startRunningTime"):
+            gt.check_ui(SAMPLE)
 
 
 class Misc(unittest.TestCase):

@@ -1,7 +1,9 @@
 """gttest - helpers for gotrace's integration tests (Python 3, stdlib only).
 
-Every check goes through Go 1.19's own tools (`go tool trace`, `go tool
-pprof`), so a test passes only if the real viewer accepts the trace.
+Every check goes through Go's own tools (`go tool trace`, `go tool pprof`),
+of two versions: Go 1.19 (the 1.19-1.22 parser and viewer) and Go 1.23 (1.23+
+convert the trace into their new viewer), so a test passes only if both real
+viewers accept the trace.
 
 Paths (module constants)
     REPO      the source tree (two levels above this file)
@@ -9,6 +11,7 @@ Paths (module constants)
     LIB       BUILD/libgotrace.so          CLIENT    BUILD/gotrace
     PROGRAMS  BUILD/tests/programs (the test programs meson builds)
     GO        env GOTRACE_GO, default /usr/lib/go-1.19/bin/go
+    GO_MODERN env GOTRACE_GO_MODERN, default /usr/lib/go-1.23/bin/go
 
 Running programs (both return subprocess.CompletedProcess; stdout/stderr
 captured as text unless you pass other subprocess.run keywords; the
@@ -27,8 +30,13 @@ environment is os.environ without LD_PRELOAD and GOTRACE_*, plus `env`)
     program(name) -> str, path of a built test program (asserts it exists)
 
 Reading traces
-    trace_events(path) -> [Event]; `go tool trace -d` must exit 0, else
-        TraceError. Event fields: ts (ns from trace start), type ("GoCreate"),
+    trace_events(path, modern=True) -> [Event]; `go tool trace -d` must exit
+        0, else TraceError; with modern, check_modern(path) too.
+    check_modern(path): Go 1.23 reads the trace: `-d=1` and the four
+        `-pprof` kinds exit 0, and its sync and net profile totals equal Go
+        1.19's within 1% (1.23 drops the end of a wait that has no stack).
+        Once per file version; pprof_top calls it as well.
+    profile_total(path, kind, go=GO) -> delay ns summed over the profile. Event fields: ts (ns from trace start), type ("GoCreate"),
         p, g (goroutine the parser attributes the event to), off (file
         offset), args (dict of the event's own arguments in `-d` order, e.g.
         GoCreate args {"g": new goid, "stack": new-goroutine stack id};
@@ -45,9 +53,10 @@ Reading traces
     parse_pprof_top(text) -> the same dict from pprof's -top output.
 
 Web UI
-    check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180)
-        -> {url: body}; runs `go tool trace -http=127.0.0.1:0 path` and GETs
-        every page (see check_ui's docstring); raises UIError if the tool
+    check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180,
+        modern=True) -> {url: body} of Go 1.19; runs `go tool trace
+        -http=127.0.0.1:0 path` of Go 1.19, then of Go 1.23 (its thread view
+        too), and GETs every page of each (see check_ui's docstring); raises UIError if the tool
         exits at start-up (it does for some traces `-d` accepts: a goroutine
         still running at the end, an empty GoCreate stack), if any page is
         not 200, if a JSON page is not valid JSON, or if the server log holds
@@ -89,6 +98,7 @@ LIB = BUILD / "libgotrace.so"
 CLIENT = BUILD / "gotrace"
 PROGRAMS = BUILD / "tests" / "programs"
 GO = os.environ.get("GOTRACE_GO") or "/usr/lib/go-1.19/bin/go"
+GO_MODERN = os.environ.get("GOTRACE_GO_MODERN") or "/usr/lib/go-1.23/bin/go"
 
 DEFAULT_TIMEOUT = 120
 
@@ -238,22 +248,109 @@ def parse_events(text):
     return events
 
 
-def _go(args, timeout=DEFAULT_TIMEOUT, **kw):
+def _go(args, timeout=DEFAULT_TIMEOUT, go=None, **kw):
+    go = go or GO
     kw.setdefault("capture_output", True)
     try:
-        return subprocess.run([GO, *map(str, args)], timeout=timeout, **kw)
+        return subprocess.run([go, *map(str, args)], timeout=timeout, **kw)
     except FileNotFoundError:
-        raise TraceError(f"{GO} not found: install golang-1.19-go") from None
+        pkg = "golang-1.19-go" if go == GO else "golang-1.23-go (bookworm-backports)"
+        raise TraceError(f"{go} not found: install {pkg}") from None
 
 
-def trace_events(path, timeout=300):
+def trace_events(path, timeout=300, modern=True):
     """All events of the trace as `go tool trace -d` prints them."""
     assert os.path.exists(path), f"trace {path} was not written"
     r = _go(["tool", "trace", "-d", path], timeout=timeout, text=True)
     if r.returncode != 0:
         raise TraceError(f"go tool trace -d {path} exited {r.returncode}: "
                          f"{r.stderr.strip()[-2000:]}")
+    if modern:
+        check_modern(path, timeout)
     return parse_events(r.stdout)
+
+
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def _fields(b):
+    """(field number, wire type, value) of a protobuf message: int for
+    varints, bytes for length-delimited fields."""
+    i = 0
+    while i < len(b):
+        key, i = _varint(b, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = _varint(b, i)
+        elif wt == 2:
+            n, i = _varint(b, i)
+            v, i = b[i:i + n], i + n
+        elif wt in (1, 5):
+            n = 8 if wt == 1 else 4
+            v, i = int.from_bytes(b[i:i + n], "little"), i + n
+        else:
+            raise TraceError(f"profile: protobuf wire type {wt}")
+        yield num, wt, v
+
+
+def profile_total(path, kind, go=None):
+    """Sum of the last sample value (delay, ns) of `go tool trace -pprof=kind`:
+    exact, where pprof -top's header rounds."""
+    import gzip
+    with tempdir() as d:
+        raw = _profile(path, kind, d, go).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    total = 0
+    for num, wt, sample in _fields(raw):
+        if num != 2:   # Profile.sample
+            continue
+        vals = []
+        for n, w, v in _fields(sample):
+            if n == 2:   # Sample.value: packed, or one varint
+                if w == 2:
+                    j = 0
+                    while j < len(v):
+                        x, j = _varint(v, j)
+                        vals.append(x)
+                else:
+                    vals.append(v)
+        if vals:
+            total += vals[-1]
+    return total
+
+
+_modern_ok = set()
+
+
+def check_modern(path, timeout=300):
+    """Go 1.23 reads the trace (-d=1, the four profiles) and its sync and
+    net totals are Go 1.19's within 1% (go-trace-format.md 12.1)."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key in _modern_ok:
+        return
+    r = _go(["tool", "trace", "-d=1", path], timeout=timeout, go=GO_MODERN, text=True)
+    if r.returncode != 0 or "Encountered error" in r.stderr:
+        raise TraceError(f"Go 1.23: go tool trace -d=1 {path} exited {r.returncode}: "
+                         f"{r.stderr.strip()[-2000:]}")
+    for kind in ("syscall", "sched"):
+        with tempdir() as d:
+            _profile(path, kind, d, GO_MODERN)
+    for kind in ("sync", "net"):
+        old, new = profile_total(path, kind), profile_total(path, kind, GO_MODERN)
+        if abs(old - new) > max(old, new) / 100 + 1000:
+            raise TraceError(f"{path}: Go 1.23's {kind} profile totals {new} ns, "
+                             f"Go 1.19's {old} ns (a wait's end without a stack?)")
+    _modern_ok.add(key)
 
 
 def created_goroutines(events):
@@ -331,22 +428,24 @@ def parse_pprof_top(text):
     return rows
 
 
-def _profile(path, kind, d):
+def _profile(path, kind, d, go=None):
     """go tool trace -pprof=kind of the trace, into a file in d."""
     assert kind in ("syscall", "sync", "net", "sched"), kind
     pb = d / f"{kind}.pb"
     with open(pb, "wb") as f:
         r = _go(["tool", "trace", f"-pprof={kind}", path], stdout=f,
-                stderr=subprocess.PIPE, capture_output=False)
+                stderr=subprocess.PIPE, capture_output=False, go=go)
     if r.returncode != 0:
-        raise TraceError(f"go tool trace -pprof={kind} {path} exited "
+        raise TraceError(f"{go or GO} tool trace -pprof={kind} {path} exited "
                          f"{r.returncode}: {r.stderr.decode(errors='replace')[-2000:]}")
     return pb
 
 
-def pprof_traces(path, kind):
+def pprof_traces(path, kind, modern=True):
     """`go tool pprof -traces` of one profile, names as the trace has them:
     {stack (function names, innermost first): the value pprof prints}."""
+    if modern:
+        check_modern(path)
     with tempdir() as d:
         r = _go(["tool", "pprof", "-traces", "-symbolize=none", str(_profile(path, kind, d))],
                 text=True)
@@ -362,13 +461,15 @@ def pprof_traces(path, kind):
     return out
 
 
-def pprof_top(path, kind, lines=False, unit="ns", raw=False):
+def pprof_top(path, kind, lines=False, unit="ns", raw=False, modern=True):
     """{function (or "function file:line"): (flat_ns, cum_ns)} of one profile.
 
     unit="ns" asks pprof for nanoseconds so nothing is rounded; unit=None
     keeps pprof's own scaling (then values carry pprof's 2-decimal rounding).
     raw=True: the names as the trace has them (pprof demangles C++ and Rust
     names itself unless told -symbolize=none)."""
+    if modern:
+        check_modern(path)
     with tempdir() as d:
         pb = _profile(path, kind, d)
         cmd = ["tool", "pprof", "-top", "-nodecount=100000"]
@@ -405,7 +506,8 @@ _CRASH_HINTS = [
 class UIServer:
     """`go tool trace -http=127.0.0.1:0 path` in its own process group."""
 
-    def __init__(self, path, startup_timeout=180):
+    def __init__(self, path, startup_timeout=180, go=None):
+        self.go = go or GO
         self.path = str(path)
         self.startup_timeout = startup_timeout
         self.proc = None
@@ -416,7 +518,7 @@ class UIServer:
     def __enter__(self):
         assert os.path.exists(self.path), f"trace {self.path} was not written"
         env = plain_env({"BROWSER": "true"})   # never open a real browser
-        self.proc = subprocess.Popen([GO, "tool", "trace", "-http=127.0.0.1:0", self.path],
+        self.proc = subprocess.Popen([self.go, "tool", "trace", "-http=127.0.0.1:0", self.path],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env,
                                      start_new_session=True)
@@ -444,6 +546,9 @@ class UIServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             m = re.search(r"listening on (http://[0-9.]+:[0-9]+)", self.log())
+            if m and self.go != GO and "Encountered error" in self.log():
+                raise UIError(f"{self.go} tool trace {self.path}: only part of the trace "
+                              f"was read\n{self.log()[-2000:]}")
             if m:
                 self.base = m.group(1)
                 return
@@ -451,7 +556,7 @@ class UIServer:
                 time.sleep(0.2)   # let the drain thread take the last output
                 log = self.log()
                 hint = "".join(f"\n  likely cause: {h}" for k, h in _CRASH_HINTS if k in log)
-                raise UIError(f"go tool trace {self.path} exited at start-up with status "
+                raise UIError(f"{self.go} tool trace {self.path} exited at start-up with status "
                               f"{self.proc.returncode} (it also rejects some traces that -d "
                               f"accepts: go-trace-format.md 8.3, 11){hint}\n"
                               f"--- server output ---\n{log[-4000:]}")
@@ -503,8 +608,10 @@ def _mmu_flag_sets(mmu):
             "system|stw|background|assist|sweep|mut", "perProc|stw|background|assist|sweep|mut"]
 
 
-def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180):
-    """Fetch every page of the viewer for `path`; return {url: body}.
+def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180, modern=True):
+    """Fetch every page of Go 1.19's viewer for `path`, and with modern of Go
+    1.23's as well (its thread view too: "/" links it); return Go 1.19's
+    {url: body}.
 
     Pages: /, every /trace?start&end range linked from / (or /trace) and its
     /jsontrace, the /trace static assets, /goroutines, every /goroutine?id=
@@ -513,10 +620,21 @@ def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180):
     (at least one per group while the budget lasts), /io /block /syscall
     /sched and their ?raw=1, /usertasks /userregions and the pages they link,
     /mmu, /mmuPlot for every flag combination the page can send (mmu="all",
-    64 of them; "some" for 4), /mmuDetails for one window."""
-    pages, bad = {}, []
+    64 of them; "some" for 4), /mmuDetails for one window (1.23: /mmu's
+    mode=plot and mode=details)."""
+    pages = _check_ui(path, mmu, goroutine_traces, startup_timeout, GO)
+    if modern:
+        _check_ui(path, mmu, goroutine_traces, startup_timeout, GO_MODERN)
+    return pages
 
-    with UIServer(path, startup_timeout) as srv:
+
+def _check_ui(path, mmu, goroutine_traces, startup_timeout, go):
+    pages, bad = {}, []
+    modern = go != GO
+    plot, details = ("/mmu?mode=plot&", "/mmu?mode=details&") if modern else \
+        ("/mmuPlot?", "/mmuDetails?")
+
+    with UIServer(path, startup_timeout, go) as srv:
         def fetch(url, want_json=False):
             if url in pages:
                 return pages[url]
@@ -542,10 +660,10 @@ def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180):
 
         groups = fetch("/goroutines")
         goids_by_group = []
-        for g in _links(groups, "/goroutine?id="):
+        for g in _links(groups, "/goroutine?"):   # 1.19: ?id=, 1.23: ?name=
             body = fetch(g)
             for prof in ("/io", "/block", "/syscall", "/sched"):
-                for link in _links(body, prof + "?id="):
+                for link in _links(body, prof + "?"):
                     fetch(link)
             goids_by_group.append([int(x) for x in re.findall(r'href="/trace\?goid=(\d+)"', body)])
         chosen = []
@@ -567,14 +685,14 @@ def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180):
         fetch("/mmu")
         first = None
         for flags in _mmu_flag_sets(mmu):
-            body = fetch(f"/mmuPlot?flags={flags}", want_json=True)
+            body = fetch(f"{plot}flags={flags}", want_json=True)
             if first is None and isinstance(body, str):
                 first = (flags, body)
         if first:
             with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
                 curve = json.loads(first[1])["curve"]
                 window = int(curve[len(curve) // 2][0])
-                fetch(f"/mmuDetails?window={window}&flags={first[0]}", want_json=True)
+                fetch(f"{details}window={window}&flags={first[0]}", want_json=True)
 
         time.sleep(0.1)
         log = srv.log()
@@ -583,7 +701,7 @@ def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180):
         if "panic" in low or "failed to" in low:
             bad.append(f"server log: {line}")
     if bad:
-        raise UIError(f"viewer of {path}: {len(bad)} problem(s):\n  " + "\n  ".join(bad[:40])
+        raise UIError(f"{go} viewer of {path}: {len(bad)} problem(s):\n  " + "\n  ".join(bad[:40])
                       + f"\n--- server output ---\n{log[-3000:]}")
     return pages
 
