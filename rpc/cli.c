@@ -328,6 +328,21 @@ static void summary(const char *path)
 	fprintf(stderr, "open it with: go tool trace %s\n", path);
 }
 
+/* Repair a trace cut by the death of its process, in place; say what. */
+static void repair_cut(const char *path)
+{
+	struct gt_repair_stats st;
+	char err[GT_PATH_MAX + 128];
+
+	if (gt_repair(path, path, &st, err, sizeof(err)))
+		fprintf(stderr, "gotrace: the trace was cut and could not be repaired: %s\n", err);
+	else if (!st.was_valid)
+		fprintf(stderr, "gotrace: the trace was cut; repaired: kept %llu of %llu bytes "
+			"(%llu events), %llu threads ended at the cut\n",
+			(unsigned long long)st.valid_bytes, (unsigned long long)st.bytes,
+			(unsigned long long)st.kept, (unsigned long long)st.closed);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	const char *out = "gotrace.trace";
@@ -379,12 +394,19 @@ static int cmd_run(int argc, char **argv)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 1;
-	if (access(abs, F_OK) == 0)
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "gotrace: %s killed by signal %d (%s)\n", argv[i], WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+	if (access(abs, F_OK) == 0) {
+		/* A death by signal cuts the trace where the writer was: threads
+		 * still running, the last batch half written. Go 1.19-1.22's
+		 * viewer crashes on that; repair it here, as `gotrace repair`. */
+		if (WIFSIGNALED(status))
+			repair_cut(abs);
 		summary(abs);
-	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "gotrace: %s killed by signal %d\n", argv[i], WTERMSIG(status));
-		return 128 + WTERMSIG(status);
 	}
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
 }
 

@@ -7,12 +7,14 @@ GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # What building gotrace needs.
 GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 	liburcu-dev libdw-dev libiberty-dev)
-# What its tests need on top: Go 1.19's trace tools, graphviz (the viewer's
+# What its tests need on top: Go 1.19's and Go 1.23's trace tools (the two
+# readers: 1.19-1.22 share the old viewer, 1.23+ convert; golang-1.23-go
+# comes from bookworm-backports, see gt_install_missing), graphviz (the viewer's
 # profile pages run `go tool pprof -svg`), python3 + git (integration tests),
 # socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv
 # from util-linux (RPC peer-credential tests), nm (binutils), redis-server
 # (smoke test of a real program), strace (what a traced program opens).
-GT_PKGS_TEST=(golang-1.19-go graphviz python3 git socat curl clang strace
+GT_PKGS_TEST=(golang-1.19-go golang-1.23-go graphviz python3 git socat curl clang strace
 	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools valgrind)
 
 gt_say() { printf '%s\n' "$*" >&2; }
@@ -38,11 +40,36 @@ gt_install_missing() {
 		sudo=(sudo)
 	fi
 	gt_say "installing: ${missing[*]}"
+	local p bpo=() plain=()
+	for p in "${missing[@]}"; do
+		case $p in golang-1.2[1-9]-go) bpo+=("$p") ;; *) plain+=("$p") ;; esac
+	done
+	[ ${#bpo[@]} -eq 0 ] || gt_backports "${sudo[@]}"
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
 		gt_die "apt-get update failed"
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-		--no-install-recommends "${missing[@]}" >/dev/null ||
-		gt_die "apt-get install failed: ${missing[*]}"
+	[ ${#plain[@]} -eq 0 ] ||
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${plain[@]}" >/dev/null ||
+		gt_die "apt-get install failed: ${plain[*]}"
+	# Debian 12's newer Go lives in bookworm-backports (trixie has it in main).
+	local t=()
+	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ &&
+		t=(-t bookworm-backports)
+	[ ${#bpo[@]} -eq 0 ] ||
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends "${t[@]}" "${bpo[@]}" >/dev/null ||
+		gt_die "apt-get install failed: ${bpo[*]} (Debian 12: from bookworm-backports)"
+}
+
+# On Debian 12 (bookworm), add its backports suite to apt's sources once.
+gt_backports() {
+	local codename
+	codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+	[ "$codename" = bookworm ] || return 0
+	grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+	gt_say "adding Debian's bookworm-backports to apt's sources (for Go 1.23)"
+	echo 'deb http://deb.debian.org/debian bookworm-backports main' |
+		"$@" tee /etc/apt/sources.list.d/gotrace-backports.list >/dev/null
 }
 
 # gt_build DIR [meson setup options...]: configure DIR unless it already is
