@@ -261,7 +261,9 @@ def _go(args, timeout=DEFAULT_TIMEOUT, go=None, **kw):
 def trace_events(path, timeout=300, modern=True):
     """All events of the trace as `go tool trace -d` prints them."""
     assert os.path.exists(path), f"trace {path} was not written"
-    r = _go(["tool", "trace", "-d", path], timeout=timeout, text=True)
+    # -d=1: a bool flag in 1.19-1.21, an int in 1.22+ (same output for a
+    # 1.19-format trace up to 1.22).
+    r = _go(["tool", "trace", "-d=1", path], timeout=timeout, text=True)
     if r.returncode != 0:
         raise TraceError(f"go tool trace -d {path} exited {r.returncode}: "
                          f"{r.stderr.strip()[-2000:]}")
@@ -546,7 +548,7 @@ class UIServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             m = re.search(r"listening on (http://[0-9.]+:[0-9]+)", self.log())
-            if m and self.go != GO and "Encountered error" in self.log():
+            if m and "Encountered error" in self.log():
                 raise UIError(f"{self.go} tool trace {self.path}: only part of the trace "
                               f"was read\n{self.log()[-2000:]}")
             if m:
@@ -628,10 +630,24 @@ def check_ui(path, mmu="all", goroutine_traces=4, startup_timeout=180, modern=Tr
     return pages
 
 
+_minor = {}
+
+
+def go_minor(go):
+    """The minor version of a Go toolchain (19 for go1.19.8)."""
+    if go not in _minor:
+        r = _go(["env", "GOVERSION"], go=go, text=True)
+        m = re.match(r"go1\.(\d+)", r.stdout.strip())
+        if r.returncode != 0 or not m:
+            raise TraceError(f"{go} env GOVERSION: {r.stdout!r} {r.stderr!r}")
+        _minor[go] = int(m.group(1))
+    return _minor[go]
+
+
 def _check_ui(path, mmu, goroutine_traces, startup_timeout, go):
     pages, bad = {}, []
-    modern = go != GO
-    plot, details = ("/mmu?mode=plot&", "/mmu?mode=details&") if modern else \
+    # 1.22's old viewer has /mmu?mode= already; 1.23+ convert to the new one.
+    plot, details = ("/mmu?mode=plot&", "/mmu?mode=details&") if go_minor(go) >= 22 else \
         ("/mmuPlot?", "/mmuDetails?")
 
     with UIServer(path, startup_timeout, go) as srv:
