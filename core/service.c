@@ -651,7 +651,19 @@ static int exit_idle(void)
 
 /* atexit (and _exit): finish the trace, close the endpoint. atexit runs
  * ours after the program's own handlers (ours was registered first). */
+static void exit_prepare(void);
+
+/* The program's atexit handlers registered before ours run after it and
+ * may read errno. */
 void gt_exit_prepare(void)
+{
+	int saved = errno;
+
+	exit_prepare();
+	errno = saved;
+}
+
+static void exit_prepare(void)
 {
 	struct gt_tls *tls = &gt_tls;
 	char err[512];

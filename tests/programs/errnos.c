@@ -1,0 +1,148 @@
+/* tests/programs/errnos.c - errno as the program sees it (issue 21).
+ *
+ * Prints errno at main and at a thread's start, then sets errno to a
+ * sentinel before each kind of call the library hooks (threads, locks,
+ * condition waits, pipes, sockets, poll, sleeps, the malloc family, fds,
+ * names, fork) and prints errno after it. A call that succeeds leaves errno
+ * as libc leaves it; the output must be the same with and without the
+ * library, idle or tracing. Calls that wait do so for 30 ms (above the
+ * recording threshold), so a trace records them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#define SENTINEL 4242
+#define SHOW(what) printf("%-24s %d\n", what, errno)
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int flag, pipe_fd[2], sock[2];
+static int thread_errno = -1;
+
+static void ms(long n)
+{
+	struct timespec ts = { 0, n * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void *helper(void *a)
+{
+	thread_errno = errno;   /* before any call of its own */
+	ms(30);
+	pthread_mutex_unlock(&mu);   /* main waits for it in lock */
+	ms(30);
+	pthread_mutex_lock(&mu);
+	flag = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	ms(30);
+	if (write(pipe_fd[1], "x", 1) != 1)
+		abort();
+	ms(30);
+	if (send(sock[1], "y", 1, 0) != 1)
+		abort();
+	return a;
+}
+
+static void *locker(void *a)
+{
+	pthread_mutex_lock(&mu);
+	return a;
+}
+
+int main(void)
+{
+	pthread_t th;
+	char c;
+
+	SHOW("main");
+	if (pipe(pipe_fd) || socketpair(AF_UNIX, SOCK_STREAM, 0, sock))
+		return 1;
+	/* The helper unlocks a mutex a first thread locked (a normal mutex
+	 * allows it), so main's lock waits. */
+	pthread_create(&th, NULL, locker, NULL);
+	pthread_join(th, NULL);
+	errno = SENTINEL;
+	pthread_create(&th, NULL, helper, NULL);
+	SHOW("pthread_create");
+	errno = SENTINEL;
+	pthread_mutex_lock(&mu);
+	SHOW("pthread_mutex_lock");
+	errno = SENTINEL;
+	while (!flag)
+		pthread_cond_wait(&cv, &mu);
+	SHOW("pthread_cond_wait");
+	errno = SENTINEL;
+	pthread_mutex_unlock(&mu);
+	SHOW("pthread_mutex_unlock");
+	errno = SENTINEL;
+	if (read(pipe_fd[0], &c, 1) != 1)
+		return 1;
+	SHOW("read");
+	errno = SENTINEL;
+	if (recv(sock[0], &c, 1, 0) != 1)
+		return 1;
+	SHOW("recv");
+	errno = SENTINEL;
+	pthread_join(th, NULL);
+	SHOW("pthread_join");
+	printf("%-24s %d\n", "thread start", thread_errno);
+	errno = SENTINEL;
+	poll(NULL, 0, 30);
+	SHOW("poll");
+	errno = SENTINEL;
+	ms(30);
+	SHOW("nanosleep");
+	errno = SENTINEL;
+	void *p = malloc(100);
+	SHOW("malloc");
+	errno = SENTINEL;
+	p = realloc(p, 5 << 20);
+	SHOW("realloc");
+	errno = SENTINEL;
+	free(p);
+	SHOW("free");
+	errno = SENTINEL;
+	p = calloc(10, 10);
+	free(p);
+	SHOW("calloc");
+	errno = SENTINEL;
+	int fd = open("/dev/null", O_RDONLY);
+	SHOW("open");
+	errno = SENTINEL;
+	dup2(fd, 100);
+	SHOW("dup2");
+	errno = SENTINEL;
+	close(100);
+	close(fd);
+	SHOW("close");
+	errno = SENTINEL;
+	prctl(PR_SET_NAME, "errnos", 0, 0, 0);
+	SHOW("prctl");
+	errno = SENTINEL;
+	pthread_setname_np(pthread_self(), "errnos-main");
+	SHOW("pthread_setname_np");
+	fflush(stdout);
+	errno = SENTINEL;
+	pid_t pid = fork();
+	if (pid == 0) {
+		printf("%-24s %d\n", "fork (child)", errno);
+		fflush(stdout);
+		_exit(0);
+	}
+	int e = errno, st;
+	waitpid(pid, &st, 0);
+	printf("%-24s %d\n", "fork (parent)", e);
+	errno = SENTINEL;
+	return 0;
+}
