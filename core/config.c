@@ -9,13 +9,15 @@
 #include "core/gotrace.h"
 #include "core/log.h"
 
-struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .runtime_dir = "", .home = "" };
+struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .http_vhosts = "localhost",
+			    .http_cors = "", .runtime_dir = "", .home = "" };
 
 #define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
 #define GT_BUFFER_MB_DEFAULT 64ull
 
-/* Copies of the strings, each below GT_PATH_MAX (http: 128). */
-static char pool[4 * GT_PATH_MAX + 128] GT_COLD_BSS;
+/* Copies of the strings, each below GT_PATH_MAX (http: 128, vhosts and
+ * cors: 512 each). */
+static char pool[4 * GT_PATH_MAX + 128 + 2 * 512] GT_COLD_BSS;
 static size_t pool_used;
 
 static const char *copy_env(const char *name, size_t max)
@@ -64,6 +66,9 @@ void gt_config_load(void)
 	gt_cfg.socket = copy_env("GOTRACE_SOCKET", GT_PATH_MAX);
 	gt_cfg.socket_off = strcmp(gt_cfg.socket, "off") == 0;
 	gt_cfg.http = copy_env("GOTRACE_HTTP", 128);
+	gt_cfg.http_vhosts = getenv("GOTRACE_HTTP_VHOSTS") ? copy_env("GOTRACE_HTTP_VHOSTS", 512)
+							   : "localhost";
+	gt_cfg.http_cors = copy_env("GOTRACE_HTTP_CORS", 512);
 	gt_cfg.block_ns = num_env("GOTRACE_BLOCK_NS", GT_BLOCK_NS_DEFAULT, 0,
 				  3600ull * 1000000000ull);
 	gt_cfg.buffer_bytes = num_env("GOTRACE_BUFFER_MB", GT_BUFFER_MB_DEFAULT, 1,

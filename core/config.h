@@ -21,6 +21,10 @@ struct gt_config {
 	const char *socket;      /* GOTRACE_SOCKET ("" = default path) */
 	int socket_off;          /* GOTRACE_SOCKET=off */
 	const char *http;        /* GOTRACE_HTTP: loopback host:port ("" = no) */
+	const char *http_vhosts; /* GOTRACE_HTTP_VHOSTS: Host names served (geth's
+				  * --http.vhosts; default "localhost", "*" any) */
+	const char *http_cors;   /* GOTRACE_HTTP_CORS: Origins served (geth's
+				  * --http.corsdomain; default none, "*" any) */
 	uint64_t block_ns;       /* GOTRACE_BLOCK_NS: shortest wait recorded */
 	uint64_t buffer_bytes;   /* GOTRACE_BUFFER_MB: cap on trace buffers */
 	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */

@@ -1,6 +1,7 @@
 /* rpc/framing.c - stream and HTTP/1.1 framing (see framing.h). */
 #include "rpc/framing.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,15 @@
 
 static void process(struct rpc_conn *rc);
 
+/* "Access-Control-Allow-Origin: ..." for a request whose Origin is
+ * allowed, else "". */
+static void cors_header(struct rpc_conn *rc)
+{
+	if (rc->allow_origin[0])
+		gb_printf(&rc->out, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
+			  rc->allow_origin);
+}
+
 static void http_status(struct rpc_conn *rc, int code, const char *reason,
 			const char *msg, int close)
 {
@@ -18,8 +28,9 @@ static void http_status(struct rpc_conn *rc, int code, const char *reason,
 	if (close)
 		rc->keep = 0;
 	gb_printf(&rc->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-		  "Content-Length: %zu\r\n%s\r\n", code, reason, l + 1,
-		  rc->keep ? "" : "Connection: close\r\n");
+		  "Content-Length: %zu\r\n", code, reason, l + 1);
+	cors_header(rc);
+	gb_printf(&rc->out, "%s\r\n", rc->keep ? "" : "Connection: close\r\n");
 	gb_put(&rc->out, msg, l);
 	gb_put(&rc->out, "\n", 1);
 	if (!rc->keep)
@@ -32,8 +43,9 @@ void rpc_conn_reply(struct rpc_conn *rc, const struct gb *body)
 
 	if (rc->mode == RPC_HTTP) {
 		gb_printf(&rc->out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-			  "Content-Length: %zu\r\n%s\r\n", body->len,
-			  rc->keep ? "" : "Connection: close\r\n");
+			  "Content-Length: %zu\r\n", body->len);
+		cors_header(rc);
+		gb_printf(&rc->out, "%s\r\n", rc->keep ? "" : "Connection: close\r\n");
 		if (!rc->keep)
 			rc->closing = 1;
 	}
@@ -72,16 +84,91 @@ static int header(const char *h, const char *end, const char *name, char *out, s
 
 static int json_type(const char *ct)
 {
-	/* As geth: application/json and its aliases; also curl's default for
-	 * --data, so `curl --data '{...}'` works without -H. */
+	/* As geth: application/json and its aliases, nothing else. A form's
+	 * types (x-www-form-urlencoded, multipart/form-data, text/plain) are
+	 * what a web page may POST without a CORS preflight. */
 	static const char *ok[] = { "application/json", "application/json-rpc",
-				    "application/jsonrequest",
-				    "application/x-www-form-urlencoded", NULL };
+				    "application/jsonrequest", NULL };
 	size_t l = strcspn(ct, "; \t");
 
 	for (int i = 0; ok[i]; i++)
 		if (strlen(ok[i]) == l && !strncasecmp(ct, ok[i], l))
 			return 1;
+	return 0;
+}
+
+/* Is [s, s+n) one of list's comma-separated items (case-insensitive), or
+ * is "*" one of them? */
+static int listed(const char *list, const char *s, size_t n)
+{
+	while (*list) {
+		list += strspn(list, " ,");
+		size_t l = strcspn(list, ",");
+		size_t t = l;
+		while (t && list[t - 1] == ' ')
+			t--;
+		if ((t == 1 && *list == '*') || (t && t == n && !strncasecmp(list, s, n)))
+			return 1;
+		list += l;
+	}
+	return 0;
+}
+
+/* geth's virtual host check: no Host, or an IP literal, is served (a DNS
+ * rebinding attack needs a name); a name only if listed. */
+static int host_ok(const char *vhosts, const char *host)
+{
+	const char *h = host, *e;
+	char ip[64];
+
+	if (!*host)
+		return 1;
+	if (*h == '[') {   /* [v6]:port */
+		e = strchr(h, ']');
+		return e != NULL;
+	}
+	e = strrchr(h, ':');
+	size_t n = e ? (size_t)(e - h) : strlen(h);
+	if (n < sizeof(ip)) {
+		unsigned char a[16];
+		memcpy(ip, h, n);
+		ip[n] = '\0';
+		if (inet_pton(AF_INET, ip, a) == 1)
+			return 1;
+	}
+	return listed(vhosts, h, n);
+}
+
+/* Origin, Host, preflight: 0 to serve the request; else it was answered. */
+static int http_policy(struct rpc_conn *rc, const char *method, const char *h, const char *end)
+{
+	char v[256];
+
+	rc->allow_origin[0] = '\0';
+	if (rc->vhosts && header(h, end, "Host", v, sizeof(v)) && !host_ok(rc->vhosts, v)) {
+		http_status(rc, 403, "Forbidden", "invalid host specified", 0);
+		return 1;
+	}
+	if (header(h, end, "Origin", v, sizeof(v))) {
+		if (!rc->cors || !listed(rc->cors, v, strlen(v))) {
+			http_status(rc, 403, "Forbidden",
+				    "origin not allowed (GOTRACE_HTTP_CORS)", 0);
+			return 1;
+		}
+		snprintf(rc->allow_origin, sizeof(rc->allow_origin), "%s",
+			 strcspn(v, "\r\n") == strlen(v) ? v : "null");
+	}
+	if (!strcmp(method, "OPTIONS") && rc->allow_origin[0]) {   /* a CORS preflight */
+		gb_printf(&rc->out, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+			  "Access-Control-Allow-Methods: POST, GET\r\n"
+			  "Access-Control-Allow-Headers: Content-Type\r\n"
+			  "Access-Control-Max-Age: 600\r\n");
+		cors_header(rc);
+		gb_printf(&rc->out, "%s\r\n", rc->keep ? "" : "Connection: close\r\n");
+		if (!rc->keep)
+			rc->closing = 1;
+		return 1;
+	}
 	return 0;
 }
 
@@ -148,8 +235,10 @@ static int http_one(struct rpc_conn *rc)
 	gb_put(&req, s, hlen + clen);
 	gb_consume(&rc->in, hlen + clen);
 	int has_ct = header(req.p, req.p + hlen, "Content-Type", v, sizeof(v));
-	if (!strcmp(method, "POST")) {
-		if (has_ct && !json_type(v)) {
+	if (http_policy(rc, method, req.p, req.p + hlen)) {
+		/* answered: forbidden, or a preflight */
+	} else if (!strcmp(method, "POST")) {
+		if (!has_ct || !json_type(v)) {
 			http_status(rc, 415, "Unsupported Media Type",
 				    "invalid content type, only application/json is supported", 0);
 		} else if (req.oom) {

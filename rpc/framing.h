@@ -28,6 +28,11 @@ struct rpc_conn {
 	int waiting;            /* a reply is held: HTTP reads no further */
 	int keep;               /* HTTP: keep-alive after this response */
 	int continued;          /* HTTP: "100 Continue" sent for this request */
+	/* HTTP policy, as geth's HTTP server (set by the server; NULL: not
+	 * checked): Host names served besides IP literals (vhosts), and
+	 * Origins (cors); comma-separated lists, "*" for any. */
+	const char *vhosts, *cors;
+	char allow_origin[256]; /* the request's Origin, allowed: echoed back */
 };
 
 /* Feed n bytes (n = 0 with eof set: the peer is done sending). Complete

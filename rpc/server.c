@@ -242,6 +242,11 @@ static void accept_all(int l, int tcp)
 		}
 		c->tcp = tcp;
 		c->rc.handle = handle;
+		/* A web page can reach a TCP port, not a Unix socket: the Host
+		 * check (against DNS rebinding) is TCP's; Origin and
+		 * Content-Type are checked on both. */
+		c->rc.vhosts = tcp ? gt_cfg.http_vhosts : NULL;
+		c->rc.cors = gt_cfg.http_cors;
 		c->last = gt_clock_now();
 		c->next = conns;
 		conns = c;

@@ -14,12 +14,15 @@ for; each test here failed on the main before the fix.
              error and stalls nothing;
   disk full  a trace cut by ENOSPC ends at a whole batch that Go reads."""
 import os
+import socket
 import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
 import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (module only: its tests are not run here)
 
 
 class Errno(unittest.TestCase):
@@ -47,6 +50,85 @@ class Errno(unittest.TestCase):
                 if "GOTRACE_FILE" in env:
                     ev = gt.trace_events(env["GOTRACE_FILE"])
                     self.assertTrue(any(e.type == "GoBlockSync" for e in ev), name)
+
+
+def tcp_post(port, body, headers):
+    """(status, headers, body) of a raw HTTP POST to 127.0.0.1:port."""
+    body = body.encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        s.sendall(f"POST / HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n"
+                  f"Connection: close\r\n\r\n".encode() + body)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    hdrs = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    return int(lines[0].split()[1]), hdrs, rest
+
+
+class CrossSite(rt.RpcCase):
+    """What a web page in the user's browser can send to GOTRACE_HTTP: a
+    simple POST (a form's content type, or none) with its own Origin, or,
+    after DNS rebinding, a request whose Host is the attacker's name. None
+    may start a trace (it would write any file the user can)."""
+
+    def serve(self, **env):
+        port = gt.free_port()
+        p = self.program(env={"GOTRACE_HTTP": f"127.0.0.1:{port}", **env})
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return True
+            except OSError:
+                return False
+        gt.wait_until(up, what=f"GOTRACE_HTTP port {port}")
+        return p, port
+
+    def test_a_web_page_cannot_start_a_trace(self):
+        p, port = self.serve()
+        victim = self.d / "bashrc"
+        body = rt.req("debug_startGoTrace", [str(victim)])
+        # Each rule alone (a browser sends Origin too: then 403 first).
+        host = {"Host": f"127.0.0.1:{port}"}
+        page = {**host, "Origin": "http://evil.example"}
+        for name, hdrs, want in (
+                ("form POST", {**host, "Content-Type": "application/x-www-form-urlencoded"}, 415),
+                ("text/plain", {**host, "Content-Type": "text/plain"}, 415),
+                ("no type", host, 415),
+                ("a form from a page", {**page, "Content-Type": "text/plain"}, 403),
+                ("JSON from a page", {**page, "Content-Type": "application/json"}, 403),
+                ("DNS rebinding", {"Host": f"evil.example:{port}",
+                                   "Content-Type": "application/json"}, 403)):
+            with self.subTest(name):
+                status, _, got = tcp_post(port, body, hdrs)
+                self.assertEqual(status, want, got)
+                self.assertFalse(victim.exists(), f"{name}: the trace file was written")
+        # What tools send is served: curl, a script, localhost by name.
+        for hdrs in ({"Host": f"127.0.0.1:{port}", "Content-Type": "application/json"},
+                     {"Host": f"localhost:{port}", "Content-Type": "application/json"}):
+            status, _, got = tcp_post(port, rt.req("debug_stopGoTrace", []), hdrs)
+            self.assertEqual((status, got), (200, rt.err_reply(-32000, "trace not in progress")))
+        # And the Unix socket refuses a foreign Origin too.
+        status, _, _ = rt.http_post(p.sock, body, extra="Origin: http://evil.example\r\n")
+        self.assertEqual(status, 403)
+        self.assertFalse(victim.exists())
+
+    def test_vhosts_and_cors_lists(self):
+        p, port = self.serve(GOTRACE_HTTP_VHOSTS="tracer.lan", GOTRACE_HTTP_CORS="http://ok.example")
+        stop = rt.req("debug_stopGoTrace", [])
+        json = {"Content-Type": "application/json"}
+        status, _, _ = tcp_post(port, stop, {**json, "Host": f"tracer.lan:{port}"})
+        self.assertEqual(status, 200)
+        status, _, _ = tcp_post(port, stop, {**json, "Host": f"localhost:{port}"})
+        self.assertEqual(status, 403, "localhost is not in the list given")
+        status, hdrs, _ = tcp_post(port, stop, {**json, "Origin": "http://ok.example"})
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs.get("access-control-allow-origin"), "http://ok.example")
+        status, _, _ = tcp_post(port, stop, {**json, "Origin": "http://evil.example"})
+        self.assertEqual(status, 403)
 
 
 if __name__ == "__main__":

@@ -596,8 +596,13 @@ class Batches(RpcCase):
         self.assertEqual((status, got), (200, b""))
         # 415: a content type that is not JSON
         self.assertEqual(http_post(p.sock, body, ctype="text/plain")[0], 415)
-        # without Content-Type and with the JSON aliases: served
-        for ct in (None, "application/json-rpc", "application/jsonrequest",
+        # without Content-Type, or a form's: 415 too (what a web page can
+        # POST without a CORS preflight; geth refuses both)
+        for ct in (None, "application/x-www-form-urlencoded"):
+            with self.subTest(ctype=ct):
+                self.assertEqual(http_post(p.sock, body, ctype=ct)[0], 415)
+        # the JSON aliases: served
+        for ct in ("application/json-rpc", "application/jsonrequest",
                    "application/json; charset=utf-8"):
             with self.subTest(ctype=ct):
                 status, _, got = http_post(p.sock, body, ctype=ct)

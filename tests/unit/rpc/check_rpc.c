@@ -278,12 +278,16 @@ static void fhandle(struct rpc_conn *rc, const char *s, size_t n)
 }
 
 /* Feed in in chunks of `chunk` bytes (0: all at once), then EOF if eof. */
+static const char *policy_vhosts, *policy_cors;   /* for run_conn's connections */
+
 static char *run_conn(const char *in, size_t chunk, int eof, struct rpc_conn *keep)
 {
 	struct rpc_conn rc = { 0 };
 	size_t n = strlen(in);
 
 	rc.handle = fhandle;
+	rc.vhosts = policy_vhosts;
+	rc.cors = policy_cors;
 	for (size_t i = 0; i < n;) {
 		size_t c = chunk ? (chunk < n - i ? chunk : n - i) : n;
 		rpc_conn_input(&rc, in + i, c);
@@ -349,7 +353,8 @@ START_TEST(framing_http_keepalive)
 	char in[1024], want[1024];
 	struct rpc_conn rc;
 
-	snprintf(in, sizeof(in), "POST / HTTP/1.1\r\ncontent-length: %zu\r\n\r\n%s"
+	snprintf(in, sizeof(in), "POST / HTTP/1.1\r\ncontent-type: application/json\r\n"
+		 "content-length: %zu\r\n\r\n%s"
 		 "POST / HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n"
 		 "Content-Length: %zu\r\n\r\n%s", strlen(b1), b1, strlen(b2), b2);
 	snprintf(want, sizeof(want),
@@ -365,6 +370,68 @@ START_TEST(framing_http_keepalive)
 		rpc_conn_free(&rc);
 		free(got);
 	}
+}
+END_TEST
+
+/* What a web page can send (issue 21): geth's rules. */
+static void status_is(const char *in, const char *want, const char *why)
+{
+	reset();
+	char *got = run_conn(in, 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, want, strlen(want)), "%s: %s", why, got);
+	free(got);
+}
+
+START_TEST(framing_http_policy)
+{
+	const char *body = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":1}";
+	char in[1024];
+
+#define REQ(hdrs) (snprintf(in, sizeof(in), "POST / HTTP/1.1\r\n%sContent-Length: %zu\r\n\r\n%s", \
+			    hdrs, strlen(body), body), in)
+	policy_vhosts = "localhost, myhost";
+	policy_cors = NULL;
+	status_is(REQ(""), "HTTP/1.1 415 ", "no Content-Type");
+	status_is(REQ("Content-Type: application/x-www-form-urlencoded\r\n"), "HTTP/1.1 415 ",
+		  "a form");
+	status_is(REQ("Content-Type: multipart/form-data; boundary=x\r\n"), "HTTP/1.1 415 ",
+		  "a multipart form");
+	status_is(REQ("Content-Type: application/json\r\n"), "HTTP/1.1 200 ", "no Host");
+	status_is(REQ("Host: localhost:8551\r\nContent-Type: application/json\r\n"), "HTTP/1.1 200 ",
+		  "localhost");
+	status_is(REQ("Host: MyHost\r\nContent-Type: application/json\r\n"), "HTTP/1.1 200 ",
+		  "a listed name");
+	status_is(REQ("Host: 127.0.0.1:8551\r\nContent-Type: application/json\r\n"), "HTTP/1.1 200 ",
+		  "an IPv4 literal");
+	status_is(REQ("Host: [::1]:8551\r\nContent-Type: application/json\r\n"), "HTTP/1.1 200 ",
+		  "an IPv6 literal");
+	status_is(REQ("Host: evil.example:8551\r\nContent-Type: application/json\r\n"),
+		  "HTTP/1.1 403 ", "a rebound name");
+	status_is(REQ("Host: localhostx\r\nContent-Type: application/json\r\n"), "HTTP/1.1 403 ",
+		  "a name that only starts like a listed one");
+	status_is(REQ("Origin: http://evil.example\r\nContent-Type: application/json\r\n"),
+		  "HTTP/1.1 403 ", "a foreign Origin, no CORS list");
+	policy_cors = "http://ok.example";
+	status_is(REQ("Origin: http://evil.example\r\nContent-Type: application/json\r\n"),
+		  "HTTP/1.1 403 ", "an Origin not listed");
+	reset();
+	char *got = run_conn(REQ("Origin: http://ok.example\r\nContent-Type: application/json\r\n"),
+			     0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 ", 13) &&
+		      strstr(got, "Access-Control-Allow-Origin: http://ok.example\r\n"), "%s", got);
+	free(got);
+	reset();
+	got = run_conn("OPTIONS / HTTP/1.1\r\nOrigin: http://ok.example\r\n"
+		       "Access-Control-Request-Method: POST\r\n\r\n", 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 ", 13) &&
+		      strstr(got, "Access-Control-Allow-Headers: Content-Type\r\n") &&
+		      strstr(got, "Access-Control-Allow-Origin: http://ok.example\r\n"), "%s", got);
+	free(got);
+	policy_vhosts = NULL;   /* the Unix socket: no Host check */
+	status_is(REQ("Host: evil.example\r\nContent-Type: application/json\r\n"), "HTTP/1.1 200 ",
+		  "any Host on the Unix socket");
+	policy_cors = NULL;
+#undef REQ
 }
 END_TEST
 
@@ -389,13 +456,15 @@ START_TEST(framing_http_statuses)
 	got = run_conn("GET / HTTP/1.1\r\n\r\n", 0, 0, NULL);
 	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 OK", 15) && strstr(got, "Content-Length: 0\r\n"), "%s", got);
 	free(got);
-	got = run_conn("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 0, 0, &rc);
+	got = run_conn("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
+		       "Content-Length: 2\r\n\r\n", 0, 0, &rc);
 	ck_assert_str_eq(got, "HTTP/1.1 100 Continue\r\n\r\n");
 	rpc_conn_input(&rc, "[]", 2);
 	ck_assert_msg(strstr(rc.out.p, "empty batch") != NULL, "%s", rc.out.p);
 	rpc_conn_free(&rc);
 	free(got);
-	got = run_conn("POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\n[]", 0, 0, &rc);
+	got = run_conn("POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+		       0, 0, &rc);
 	ck_assert_msg(strstr(got, "Connection: close\r\n") != NULL, "%s", got);
 	ck_assert(rc.closing);
 	rpc_conn_free(&rc);
@@ -424,6 +493,7 @@ static Suite *suite(void)
 	tcase_add_test(f, framing_stream_too_large);
 	tcase_add_test(f, framing_http_keepalive);
 	tcase_add_test(f, framing_http_statuses);
+	tcase_add_test(f, framing_http_policy);
 	suite_add_tcase(s, j);
 	suite_add_tcase(s, p);
 	suite_add_tcase(s, f);
