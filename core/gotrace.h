@@ -61,8 +61,9 @@ struct gt_tls {
 	/* A tracer thread with an fd table of its own (core/service.c): its
 	 * fds are out of the program's reach, fdguard leaves them alone. */
 	uint32_t own_fds;
-	/* libunwind is setting itself up on this thread (core/unwind.c): the
-	 * pipe it opens is made ours (the pipe2 hook). */
+	/* libunwind runs on this thread (core/unwind.c): a pipe it opens, at
+	 * set-up or again after the program closed the first one behind our
+	 * back (a raw close), is made ours (the pipe2 hook). */
 	uint32_t unw_setup;
 	/* The frame-record verdicts this thread used last (core/unwind.c),
 	 * valid while fpc_gen is the table's generation. */

@@ -117,7 +117,12 @@ static int unw_ready(void)
 /* unw_backtrace, or no frames while libunwind is not loaded (or ready). */
 static int unw_bt(void **buf, int max)
 {
-	return unw_ready() ? unw.backtrace(buf, max) : 0;
+	if (!unw_ready())
+		return 0;
+	gt_tls.unw_setup = 1;   /* a pipe it reopens is ours (the pipe2 hook) */
+	int n = unw.backtrace(buf, max);
+	gt_tls.unw_setup = 0;
+	return n;
 }
 
 /* Frame-pointer walks. Bounds-checked: each frame lies above the last and

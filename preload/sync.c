@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 
+#include "core/fdguard.h"
 #include "core/gotrace.h"
 #include "preload/real.h"
 
@@ -169,6 +170,11 @@ static int futex_waits(long nr, long op)
 #endif
 }
 
+static int raw_close_range(unsigned lo, unsigned hi, int flags)
+{
+	return (int)GT_REAL(syscall)(SYS_close_range, lo, hi, flags);
+}
+
 GT_EXPORT long syscall(long nr, ...)
 {
 	long (*real_)(long, ...) = GT_REAL(syscall);
@@ -193,6 +199,16 @@ GT_EXPORT long syscall(long nr, ...)
 	if (__builtin_expect(nr == SYS_landlock_restrict_self, 0))
 		gt_service_needed();
 #endif
+	/* The raw ways to close or replace fds (code from before glibc 2.34
+	 * has no close_range()): around ours, as the libc hooks do. */
+	if (__builtin_expect(nr == SYS_close_range, 0))
+		return gt_fd_guard_close_range((unsigned)a, (unsigned)b, (int)c, raw_close_range);
+	if (__builtin_expect((nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3) &&
+			     gt_fd_ours((int)(nr == SYS_close ? a : b)), 0) && !gt_tls.in_tracer) {
+		if (nr == SYS_close)
+			return 0;   /* as close(): ours is not the program's to close */
+		gt_fd_guard_target((int)b);
+	}
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
 	gt_op_begin(&op, SYNC);

@@ -15,6 +15,7 @@ for; each test here failed on the main before the fix.
   disk full  a trace cut by ENOSPC ends at a whole batch that Go reads."""
 import os
 import socket
+import subprocess
 import sys
 import unittest
 
@@ -129,6 +130,49 @@ class CrossSite(rt.RpcCase):
         self.assertEqual(hdrs.get("access-control-allow-origin"), "http://ok.example")
         status, _, _ = tcp_post(port, stop, {**json, "Origin": "http://evil.example"})
         self.assertEqual(status, 403)
+
+
+class Fds(unittest.TestCase):
+    """tests/programs/fdclose.c closes every fd from 0 by each method a
+    daemon uses, reopens 0-2, and waits again: the reopen gets 0, 1, 2
+    (libunwind's pipe and our fds stay out of the way), a trace from load
+    has both waits, and the idle endpoint still answers afterwards."""
+    METHODS = ("raw", "cloexec", "closefrom", "proc", "rawclose")
+
+    def test_traced(self):
+        with gt.tempdir() as d:
+            for m in self.METHODS:
+                with self.subTest(m):
+                    out, trace = d / f"{m}.out", str(d / f"{m}.trace")
+                    r = gt.run_traced([gt.program("fdclose"), m, str(out)], trace,
+                                      env={"GOTRACE_UNWIND": "libunwind"}, timeout=60,
+                                      stdin=subprocess.DEVNULL)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertEqual(out.read_text(), "0 1 2\n")
+                    ev = gt.trace_events(trace)
+                    self.assertGreaterEqual(sum(e.type == "GoBlockSync" for e in ev), 2, m)
+
+    def test_idle_endpoint_survives(self):
+        with gt.tempdir() as d:
+            rtd = d / "xdg"
+            rtd.mkdir(mode=0o700)
+            env = {"XDG_RUNTIME_DIR": str(rtd)}
+            for m in self.METHODS:
+                with self.subTest(m):
+                    out = d / f"{m}.out"
+                    # "first": closed while the program has one thread
+                    p = gt.start_traced([gt.program("fdclose"), m, str(out), "first"], None,
+                                        env=env, socket=None, stdin=subprocess.DEVNULL)
+                    try:
+                        gt.wait_until(lambda: out.exists() and out.read_text(), what=str(out))
+                        self.assertEqual(out.read_text(), "0 1 2\n")
+                        r = gt.run_plain([gt.CLIENT, "trace", str(p.pid), d / f"{m}.trace", "1"],
+                                         env=env, timeout=60)
+                        self.assertEqual(r.returncode, 0, f"{m}: {r.stderr}")
+                        gt.trace_events(str(d / f"{m}.trace"))
+                    finally:
+                        p.kill()
+                        p.communicate()
 
 
 if __name__ == "__main__":
