@@ -62,6 +62,26 @@ void gt_fd_unlock(void)
 	gt_unlock(&fd_lock);
 }
 
+unsigned gt_fd_suspend(void)
+{
+	unsigned depth = 0;
+
+	if (__atomic_load_n(&fd_owner, __ATOMIC_RELAXED) == pthread_self() && fd_depth) {
+		depth = fd_depth;
+		fd_depth = 1;
+		gt_fd_unlock();
+	}
+	return depth;
+}
+
+void gt_fd_resume(unsigned depth)
+{
+	if (!depth)
+		return;
+	gt_fd_lock();
+	fd_depth = depth;
+}
+
 uint32_t gt_fd_generation(void)
 {
 	return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);

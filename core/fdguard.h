@@ -29,6 +29,12 @@ void gt_fd_unlock(void);
  * when another thread holds it. For program threads that must never wait
  * behind the writer's write() of the trace (a slow disk, a FIFO). */
 int gt_fd_trylock(void);
+/* Let go of fd_lock, however deep this thread holds it, around a call that
+ * may wait (the trace file's open, a wait for a FIFO's reader): returns the
+ * depth held (0: not held), which gt_fd_resume takes back. Our fds may move
+ * meanwhile: re-read them from their slots after. */
+unsigned gt_fd_suspend(void);
+void gt_fd_resume(unsigned depth);
 /* Bumped by every relocation: a poll that raced one has stale revents. */
 uint32_t gt_fd_generation(void);
 

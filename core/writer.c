@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include "core/symbol.h"
 
 #define OUT_SIZE (1u << 20)
+#define STALL_S 30          /* a FIFO reader that takes nothing this long ends the trace */
 
 struct strent {
 	uint64_t hash;
@@ -54,11 +56,31 @@ static void flush(void)
 {
 	size_t off = 0;
 
+	uint64_t stalled = 0;
+
 	gt_fd_lock();   /* w.fd cannot move while we write to it */
 	while (off < w.len && !w.err) {
 		ssize_t n = write(w.fd, w.out + off, w.len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* A FIFO (opened O_NONBLOCK) whose reader is behind: wait
+			 * for it without fd_lock, which the program's dup2 and
+			 * close of our fds take. A reader that reads nothing for
+			 * STALL_S ends the trace: an exit must not wait for good. */
+			if (++stalled > STALL_S * 10) {
+				w.err = ETIMEDOUT;
+				gt_log("write %s: the reader took nothing for %d s; the rest of "
+				       "this trace is lost", w_path, STALL_S);
+				break;
+			}
+			unsigned depth = gt_fd_suspend();
+			struct pollfd pfd = { .fd = w.fd, .events = POLLOUT };
+			poll(&pfd, 1, 100);
+			gt_fd_resume(depth);
+			continue;
+		}
+		stalled = 0;
 		if (n <= 0) {
 			w.err = n < 0 ? errno : EIO;
 			gt_log("write %s: %s; the rest of this trace is lost", w_path,
@@ -312,9 +334,20 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 		}
 		__atomic_store_n(&gt_writer_defined, d, __ATOMIC_RELEASE);
 	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of
+	 * blocking the service thread; with a reader, flush() waits for it
+	 * outside fd_lock. Regular files ignore the flag. The open itself
+	 * (a hung network filesystem) runs without fd_lock. */
+	unsigned depth = gt_fd_suspend();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int e = errno;
+	gt_fd_resume(depth);
 	if (fd < 0) {
-		gt_fmt(err, errlen, "open %s: %s", path, strerror(errno));
+		if (e == ENXIO)
+			gt_fmt(err, errlen, "open %s: a FIFO with no reader (start its reader first)",
+			       path);
+		else
+			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
 		return -1;
 	}
 	w.fd = fd;

@@ -175,5 +175,71 @@ class Fds(unittest.TestCase):
                         p.communicate()
 
 
+DUP_LOOP = r"""
+#include <stdio.h>
+#include <unistd.h>
+/* dup2 onto a high fd, 300 times 5 ms apart: the program's fd calls,
+ * which wait for fd_lock when they touch the numbers ours moved from. */
+int main(void)
+{
+	puts("ready");
+	fflush(stdout);
+	for (int i = 0; i < 300; i++) {
+		dup2(1, 50);
+		usleep(5000);
+	}
+	puts("done");
+	return 0;
+}
+"""
+
+
+class Fifo(unittest.TestCase):
+    """A trace file that is a FIFO: without a reader the client gets a
+    clear -32000 at once and nothing stalls (before: the request was never
+    answered, the program's fd calls stalled, its exit hung); with a reader
+    the trace streams into it and Go reads it."""
+
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+        self.rt = self.d / "xdg"
+        self.rt.mkdir(mode=0o700)
+        self.env = {"XDG_RUNTIME_DIR": str(self.rt)}
+        self.prog = gt.compile_c(DUP_LOOP, self.d / "duploop")
+        self.fifo = self.d / "t.fifo"
+        os.mkfifo(self.fifo)
+
+    def start(self):
+        p = gt.start_traced([self.prog, "x"], None, env={**self.env, "GOTRACE_LAZY": "0"},
+                            socket=None)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
+        self.assertEqual(p.stdout.readline(), "ready\n")
+        return p
+
+    def test_no_reader(self):
+        p = self.start()
+        r = gt.run_plain([gt.CLIENT, "start", str(p.pid), self.fifo], env=self.env, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"open {self.fifo}: a FIFO with no reader", r.stderr)
+        out, err = p.communicate(timeout=30)   # its dup2s and its exit go on
+        self.assertEqual((p.returncode, out), (0, "done\n"), err)
+
+    def test_reader(self):
+        got = self.d / "got.trace"
+        with open(got, "wb") as sink:
+            cat = subprocess.Popen(["cat", str(self.fifo)], stdout=sink)
+            self.addCleanup(lambda: (cat.poll() is None and cat.kill(), cat.wait()))
+            p = self.start()
+            r = gt.run_plain([gt.CLIENT, "trace", str(p.pid), self.fifo, "1"], env=self.env,
+                             timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            cat.wait(timeout=30)   # the writer closed its end: cat sees EOF
+        out, err = p.communicate(timeout=30)
+        self.assertEqual((p.returncode, out), (0, "done\n"), err)
+        gt.trace_events(str(got))
+
+
 if __name__ == "__main__":
     unittest.main()
