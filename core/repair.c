@@ -179,14 +179,39 @@ static int write_file(const char *path, const struct out *o, char *err, size_t e
 	return 0;
 }
 
+/* The repaired form of the n bytes at b, into o (caller frees o->b). */
+static int repair_buf(const uint8_t *b, size_t n, const char *name, struct out *o,
+		      struct gt_repair_stats *st, char *err, size_t errlen)
+{
+	struct gt_trace t;
+	struct gt_oev **m = NULL;
+	char oerr[128];
+
+	if (gt_trace_load(b, n, &t, err, errlen)) {
+		gt_fmt(oerr, sizeof(oerr), "%s", err);
+		gt_fmt(err, errlen, "%s: %s", name, oerr);
+		return -1;
+	}
+	int ordered = gt_trace_order(&t, &m, oerr, sizeof(oerr)) == 0;
+	st->valid_bytes = t.valid_end;
+	st->events = t.events;
+	st->kept = t.merged;
+	st->closed = build(o, &t, m);
+	st->was_valid = ordered && t.valid_end == n && !st->closed && t.freq && t.have_gomaxprocs;
+	free(m);
+	gt_trace_free(&t);
+	if (o->err) {
+		gt_fmt(err, errlen, "repair %s: %s", name, strerror(o->err));
+		return -1;
+	}
+	return 0;
+}
+
 int gt_repair(const char *in, const char *outp, struct gt_repair_stats *st, char *err,
 	      size_t errlen)
 {
 	struct stat sb;
-	struct gt_trace t;
-	struct gt_oev **m = NULL;
 	struct out o = { 0 };
-	char oerr[128];
 	int r = -1;
 
 	memset(st, 0, sizeof(*st));
@@ -205,23 +230,65 @@ int gt_repair(const char *in, const char *outp, struct gt_repair_stats *st, char
 		gt_fmt(err, errlen, "%s: empty or unreadable: nothing was written before it ended", in);
 		return -1;
 	}
-	if (gt_trace_load(b, (size_t)sb.st_size, &t, err, errlen) == 0) {
-		int ordered = gt_trace_order(&t, &m, oerr, sizeof(oerr)) == 0;
-		st->valid_bytes = t.valid_end;
-		st->events = t.events;
-		st->kept = t.merged;
-		st->closed = build(&o, &t, m);
-		st->was_valid = ordered && t.valid_end == (size_t)sb.st_size && !st->closed && t.freq &&
-				t.have_gomaxprocs;
-		if (o.err)
-			gt_fmt(err, errlen, "repair %s: %s", in, strerror(o.err));
-		else
-			r = write_file(outp, &o, err, errlen);
-		free(m);
-		gt_trace_free(&t);
-	} else {
-		gt_fmt(oerr, sizeof(oerr), "%s", err);
-		gt_fmt(err, errlen, "%s: %s", in, oerr);
+	if (repair_buf(b, (size_t)sb.st_size, in, &o, st, err, errlen) == 0)
+		r = write_file(outp, &o, err, errlen);
+	munmap((void *)b, (size_t)sb.st_size);
+	free(o.b);
+	return r;
+}
+
+int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_repair_stats *st,
+		       char *err, size_t errlen)
+{
+	struct stat sb;
+	struct out o = { 0 };
+	int r = -1;
+
+	memset(st, 0, sizeof(*st));
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || !sb.st_size) {
+		gt_fmt(err, errlen, "%s: not a regular file with data", name);
+		return -1;
+	}
+	st->bytes = (uint64_t)sb.st_size;
+	if ((uint64_t)sb.st_size > max_bytes) {
+		gt_fmt(err, errlen, "%s: %llu MB, too big to repair inside the program: "
+		       "run gotrace repair %s", name, (unsigned long long)(sb.st_size >> 20), name);
+		return -1;
+	}
+	/* fd is the writer's, write-only: read through a second open of it
+	 * (this thread's table: the service thread may have its own). */
+	char self[64];
+	gt_fmt(self, sizeof(self), "/proc/thread-self/fd/%d", fd);
+	int rfd = open(self, O_RDONLY | O_CLOEXEC);
+	const uint8_t *b = rfd < 0 ? MAP_FAILED
+				   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, rfd, 0);
+	if (b == MAP_FAILED) {
+		gt_fmt(err, errlen, "read %s again to repair it: %s", name, strerror(errno));
+		if (rfd >= 0)
+			close(rfd);
+		return -1;
+	}
+	close(rfd);
+	if (repair_buf(b, (size_t)sb.st_size, name, &o, st, err, errlen) == 0) {
+		if (o.n > (size_t)sb.st_size) {   /* would need new blocks */
+			gt_fmt(err, errlen, "%s: the repaired trace does not fit: run gotrace "
+			       "repair %s once there is room", name, name);
+		} else {
+			/* Over blocks the file has: no new space needed. */
+			size_t off = 0;
+			while (off < o.n) {
+				ssize_t k = pwrite(fd, o.b + off, o.n - off, (off_t)off);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					break;
+				off += (size_t)k;
+			}
+			if (off < o.n || ftruncate(fd, (off_t)o.n))
+				gt_fmt(err, errlen, "repair %s: %s", name, strerror(errno));
+			else
+				r = 0;
+		}
 	}
 	munmap((void *)b, (size_t)sb.st_size);
 	free(o.b);

@@ -1,5 +1,6 @@
 /* core/repair.h - make the readable part of a damaged trace (process killed,
- * disk full) into a trace Go's tools open. Client side. */
+ * disk full) into a trace Go's tools open. The client's `gotrace repair`,
+ * and the writer after a write error (gt_repair_in_place). */
 #ifndef GT_REPAIR_H
 #define GT_REPAIR_H
 
@@ -17,5 +18,15 @@ struct gt_repair_stats {
  * temporary file, then renamed). 0, or -1 with err. */
 int gt_repair(const char *in, const char *out, struct gt_repair_stats *st, char *err,
 	      size_t errlen);
+
+/* Repair the trace open for writing in fd (name for messages) where it is:
+ * the repaired form is written over it from offset 0 and the file cut to
+ * it, so a full disk needs no new space (it is no bigger: each P's batches
+ * merge). For the writer after a write error: files over max_bytes are
+ * left to `gotrace repair` (the order step holds every event in memory).
+ * 0, or -1 with err (the file is then as it was, unless the rewrite itself
+ * failed). */
+int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_repair_stats *st,
+		       char *err, size_t errlen);
 
 #endif

@@ -233,9 +233,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	gt_stack_log_stats();
 	cur_path[0] = '\0';
 	gt_buf_trim();
-	if (r)
-		gt_log("%s", err);
-	return r;
+	return r;   /* err goes to the caller's reply or log, once */
 }
 
 uint64_t gt_ctl_session(void)

@@ -18,10 +18,14 @@
 #include "core/emit.h"
 #include "core/fdguard.h"
 #include "core/log.h"
+#include "core/repair.h"
 #include "core/stack.h"
 #include "core/symbol.h"
 
 #define OUT_SIZE (1u << 20)
+/* The largest cut trace repaired inside the program (its events are held in
+ * memory meanwhile: ~90 bytes each, ~20 events a KiB: 8 MiB -> ~15 MB). */
+#define REPAIR_MAX (8u << 20)
 #define STALL_S 30          /* a FIFO reader that takes nothing this long ends the trace */
 
 struct strent {
@@ -386,14 +390,31 @@ int gt_writer_close(char *err, size_t errlen)
 	gt_writer_drain();
 	flush();
 	struct stat st;
+	struct gt_repair_stats rs;
+	char rerr[256];
+	int repaired = 0;
 	gt_fd_lock();
 	int removed = fstat(w.fd, &st) == 0 && st.st_nlink == 0;
+	/* A write failed (a full disk): the file ends mid-record, and what it
+	 * holds does not order without the batches that never reached it.
+	 * Made into what Go reads, where it is (no new space needed). */
+	if (w.err && !removed && S_ISREG(st.st_mode)) {
+		repaired = gt_repair_in_place(w.fd, w_path, REPAIR_MAX, &rs, rerr, sizeof(rerr)) == 0;
+		if (!repaired)
+			gt_log("%s", rerr);
+	}
 	gt_fd_unlock();
 	gt_fd_release(&w.fd);
 	if (close(w.fd) && !w.err && errno != EINTR)
 		w.err = errno;
 	w.fd = -1;
 	w.sess = 0;
+	if (w.err && repaired) {
+		gt_fmt(err, errlen, "write %s: %s: the trace ends there, repaired: %llu of %llu "
+		       "events kept, Go reads it", w_path, strerror(w.err),
+		       (unsigned long long)rs.kept, (unsigned long long)rs.events);
+		return -1;
+	}
 	if (w.err) {
 		gt_fmt(err, errlen, "write %s: %s", w_path, strerror(w.err));
 		return -1;

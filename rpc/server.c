@@ -174,6 +174,8 @@ static void hold_finish(void)
 		gb_free(&body);
 		conn_flush(hold.conn);
 	} else {
+		if (e)   /* its client is gone: stderr is all that is left */
+			gt_log("%s", e);
 		gb_free(&hold.head);
 		gb_free(&hold.held.id);
 		gb_free(&hold.held.tail);

@@ -241,5 +241,54 @@ class Fifo(unittest.TestCase):
         gt.trace_events(str(got))
 
 
+class DiskFull(unittest.TestCase):
+    """A trace cut by ENOSPC (a 16 KiB tmpfs): the program runs on as
+    without the library, the writer says so on stderr and in the reply,
+    and the file it leaves is repaired where it is: both Go versions read
+    it (before: Go refused it until `gotrace repair`)."""
+
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+        self.mnt = self.d / "small"
+        self.mnt.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(self.mnt)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.fail(f"cannot mount a small tmpfs (this test needs root): {r.stderr}")
+        self.addCleanup(subprocess.run, ["umount", "-l", str(self.mnt)])
+
+    def test_from_load(self):
+        prog = gt.program("demo_server")
+        plain = gt.run_plain([prog], timeout=60)
+        trace = self.mnt / "a.trace"
+        r = gt.run_traced([prog], str(trace), timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (plain.returncode, plain.stdout), r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertRegex(r.stderr, r"the trace ends there, repaired: \d+ of \d+ events kept")
+        self.assertEqual(r.stderr.count("repaired"), 1, r.stderr)
+        ev = gt.trace_events(str(trace))
+        self.assertGreater(len(ev), 100)
+        gt.check_ui(str(trace), mmu="some")
+
+    def test_through_the_endpoint(self):
+        rtd = self.d / "xdg"
+        rtd.mkdir(mode=0o700)
+        env = {"XDG_RUNTIME_DIR": str(rtd)}
+        p = gt.start_traced([gt.program("demo_server"), "3000"], None, env=env, socket=None)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
+        sock = rtd / "gotrace" / f"{p.pid}.sock"
+        gt.wait_until(lambda: sock.exists(), what=str(sock))
+        trace = self.mnt / "b.trace"
+        r = gt.run_plain([gt.CLIENT, "trace", str(p.pid), trace, "2"], env=env, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no space left on device", r.stderr.lower())
+        self.assertIn("repaired", r.stderr)
+        self.assertIsNone(p.poll(), "the program keeps running")
+        gt.trace_events(str(trace))
+        gt.check_ui(str(trace), mmu="some")
+
+
 if __name__ == "__main__":
     unittest.main()
