@@ -3,8 +3,12 @@
 #include "core/arena.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/lock.h"
 
@@ -52,4 +56,28 @@ void *gt_arena_alloc(size_t size)
 	}
 	gt_unlock(&arena_lock);
 	return p;
+}
+
+size_t gt_as_room(void)
+{
+	int saved = errno;
+	struct rlimit rl;
+	char buf[128];
+	size_t room = SIZE_MAX;
+
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		room = 0;
+		int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			size_t mapped = (size_t)strtoull(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+			if (mapped < rl.rlim_cur)
+				room = (size_t)rl.rlim_cur - mapped;
+		}
+	}
+	errno = saved;
+	return room;
 }

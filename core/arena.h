@@ -13,4 +13,11 @@ void *gt_arena_alloc(size_t size);
 void *gt_map(size_t size);
 void gt_unmap(void *p, size_t size);
 
+/* Address space the process may still map under RLIMIT_AS (`ulimit -v`):
+ * the limit less what is mapped now; SIZE_MAX without a limit. Tables and
+ * buffers are sized by it, so that a trace leaves the program its room
+ * (liburcu aborts on a failed allocation; a program's own pthread_create
+ * fails). Reads /proc/self/statm: not from a hook. errno kept. */
+size_t gt_as_room(void);
+
 #endif

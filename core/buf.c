@@ -56,11 +56,29 @@ static void queue_init(void)
 	}
 }
 
+/* GOTRACE_BUFFER_MB, or less under ulimit -v (gt_buf_limit). */
+static uint64_t cap_bytes;   /* service thread writes, before a session */
+
+void gt_buf_limit(size_t room)
+{
+	uint64_t cap = gt_cfg.buffer_bytes;
+
+	if (room != SIZE_MAX && cap > room / 4)
+		cap = room / 4;
+	__atomic_store_n(&cap_bytes, cap, __ATOMIC_RELAXED);
+}
+
 static uint32_t cap_chunks(void)
 {
-	uint32_t cap = (uint32_t)(gt_cfg.buffer_bytes / GT_CHUNK_SIZE);
+	uint64_t b = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
+	uint32_t cap = (uint32_t)((b ? b : gt_cfg.buffer_bytes) / GT_CHUNK_SIZE);
 
 	return cap < 2 * REGION_CHUNKS ? 2 * REGION_CHUNKS : cap;
+}
+
+uint32_t gt_buf_cap(void)
+{
+	return cap_chunks();
 }
 
 static int can_grow_locked(void)
@@ -218,11 +236,8 @@ void gt_buf_submit(struct gt_chunk *c)
 	gt_urcu.cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
 	/* Wake the writer only when memory runs low; otherwise it comes by on
 	 * its own tick, and the program's threads make no syscall. */
-	if (waker) {
-		uint32_t cap = (uint32_t)(gt_cfg.buffer_bytes / GT_CHUNK_SIZE);
-		if (gt_buf_in_use() * 2 > cap)
-			waker();
-	}
+	if (waker && gt_buf_in_use() * 2 > cap_chunks())
+		waker();
 }
 
 struct gt_chunk *gt_buf_take(void)

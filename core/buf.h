@@ -40,6 +40,12 @@ struct gt_chunk *gt_buf_get(int wait, uint64_t *waited_ns);
  * chunks with their pages touched, as many as were taken since the last
  * call (at least a region's), within the cap. */
 void gt_buf_reserve(void);
+/* Cap the pool at GOTRACE_BUFFER_MB or a quarter of room, the address
+ * space left under ulimit -v (gt_as_room), whichever is less. Service
+ * thread, at trace start. */
+void gt_buf_limit(size_t room);
+/* The pool's cap in chunks. */
+uint32_t gt_buf_cap(void);
 /* A chunk back to the pool (writer), waking waiters. */
 void gt_buf_put(struct gt_chunk *c);
 /* Queue a chunk for the writer; wakes it when memory runs low. */

@@ -120,10 +120,11 @@ static int handle_request(void)
 	req.err[0] = '\0';
 	if (op == REQ_START)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
-	else if (op == REQ_STOP)
-		req.result = gt_ctl_stop(req.err, sizeof(req.err));
-	else if (op == REQ_EXIT)
+	else if (op == REQ_STOP || op == REQ_EXIT) {
+		/* exit and exec: gt_ctl_stop has said why on stderr */
 		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
+		req.err[0] = '\0';
+	}
 	else if (op == REQ_SYNC && gt_writer_session()) {
 		gt_session_flush_idle();
 		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
@@ -233,8 +234,7 @@ static void *service_main(void *arg)
 		if (gt_writer_session()) {
 			gt_clock_tick();
 			uint64_t now = gt_clock_now();
-			if (now - last_flush > 1000000000ull || gt_buf_in_use() * 2 >
-			    gt_cfg.buffer_bytes / GT_CHUNK_SIZE) {
+			if (now - last_flush > 1000000000ull || gt_buf_in_use() * 2 > gt_buf_cap()) {
 				gt_session_flush_idle();
 				last_flush = now;
 			}
@@ -263,6 +263,9 @@ static int spawn(void)
 
 	if (pthread_attr_init(&a))
 		return ENOMEM;
+	/* 2 MB, not the 8 MB default: under ulimit -v a program counts every
+	 * mapping (the deepest stacks are libdw's, reading DWARF). */
+	pthread_attr_setstacksize(&a, 2u << 20);
 	pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
 	pthread_attr_setschedpolicy(&a, SCHED_OTHER);
 	pthread_attr_setschedparam(&a, &prio);
@@ -748,7 +751,7 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags)
 		return;
 	}
 	tls->in_tracer++;
-	if (gt_session_stop_sync(err, sizeof(err), 60ll * 1000000000))
+	if (gt_session_stop_sync(err, sizeof(err), 60ll * 1000000000) && err[0])
 		gt_log("%s", err);
 	tls->in_tracer--;
 	errno = saved;

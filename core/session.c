@@ -12,6 +12,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -26,6 +27,11 @@
 #include "core/writer.h"
 
 uint64_t gt_trace_on;
+
+/* The address space a trace needs at least (buffers: 2 regions of 1 MB,
+ * the writer's 1 MB, the stack table's first pages, libdw when symbols
+ * are read), checked under ulimit -v before a start. Measured: README. */
+#define AS_MIN (32u << 20)
 
 static uint64_t sess_counter;
 static char cur_path[GT_PATH_MAX] GT_COLD_BSS;
@@ -143,8 +149,19 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 		gt_fmt(err, errlen, "trace already in progress");
 		return 0;
 	}
+	/* ulimit -v: a trace that would take the room the program needs is
+	 * not started, before anything is loaded for it (liburcu aborts on a
+	 * failed allocation; the program's own pthread_create would fail):
+	 * buffers take a quarter of what is left, and a trace needs AS_MIN. */
+	size_t room = gt_as_room();
+	if (room < AS_MIN) {
+		gt_fmt(err, errlen, "start %s: %zu MB of address space left under ulimit -v "
+		       "(RLIMIT_AS): a trace needs %u MB", path, room >> 20, AS_MIN >> 20);
+		return 0;
+	}
 	if (gt_ctl_prepare(err, errlen))
 		return 0;
+	gt_buf_limit(room);
 	uint64_t s = ++sess_counter;
 	/* P 0's header batch starts at ts0, before any event of the trace. */
 	if (gt_writer_open(path, s, gt_clock_now(), err, errlen))
@@ -233,7 +250,9 @@ int gt_ctl_stop(char *err, size_t errlen)
 	gt_stack_log_stats();
 	cur_path[0] = '\0';
 	gt_buf_trim();
-	return r;   /* err goes to the caller's reply or log, once */
+	if (r)   /* the program's stderr says it once; an RPC reply too */
+		gt_log("%s", err);
+	return r;
 }
 
 uint64_t gt_ctl_session(void)

@@ -43,6 +43,7 @@ struct key {
  * The service thread grows it instead (gt_stack_grow). */
 #define TABLE_MIN 4096ul
 #define TABLE_MAX (1ul << 22)
+#define RESIZE_STACK (256u << 10)   /* the resize thread's: it calls cds_lfht_resize */
 static unsigned long table_size = TABLE_MIN;   /* service thread */
 
 static struct cds_lfht *get_table(void)
@@ -56,8 +57,8 @@ static struct cds_lfht *get_table(void)
 	t = table;
 	if (!t) {
 		gt_urcu_load();   /* (at trace start already; tests) */
-		t = gt_urcu._cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, NULL, gt_urcu.flavor,
-					  NULL);
+		t = gt_urcu._cds_lfht_new(TABLE_MIN, TABLE_MIN, TABLE_MAX, 0, gt_urcu.mm_order,
+					  gt_urcu.flavor, NULL);
 		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	}
 	gt_unlock(&init_lock);
@@ -115,13 +116,30 @@ void gt_stack_grow(void)
 		return;
 	while (size < TABLE_MAX && n > 2 * size)
 		size *= 4;
+	/* liburcu aborts when a bucket order's calloc fails: grow only while
+	 * the address space has room for it many times over (ulimit -v);
+	 * else chains get longer, lookups slower, nothing breaks. */
+	size_t room = gt_as_room();
+	if (room != SIZE_MAX && room / 8 < size * sizeof(struct cds_lfht_node) + RESIZE_STACK) {
+		static int said;
+		if (!said++)
+			gt_log("stack table kept at %lu buckets: %zu MB of address space left "
+			       "(ulimit -v)", table_size, room >> 20);
+		return;
+	}
 	__atomic_store_n(&rs.state, 1, __ATOMIC_RELAXED);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&rs.th, NULL, resize_main, (void *)(uintptr_t)size) == 0)
+	pthread_attr_t a;
+	int ok = pthread_attr_init(&a) == 0;
+	if (ok)
+		pthread_attr_setstacksize(&a, RESIZE_STACK);
+	if (ok && pthread_create(&rs.th, &a, resize_main, (void *)(uintptr_t)size) == 0)
 		table_size = size;
 	else
 		__atomic_store_n(&rs.state, 0, __ATOMIC_RELAXED);   /* again next time */
+	if (ok)
+		pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

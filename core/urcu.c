@@ -53,6 +53,12 @@ int gt_urcu_load(void)
 		gt_unlock(&lock);
 		return 0;
 	}
+	u.mm_order = dlsym(h[2], "cds_lfht_mm_order");
+	if (!u.mm_order) {
+		gt_log("liburcu: cds_lfht_mm_order missing: no tracing");
+		gt_unlock(&lock);
+		return 0;
+	}
 	gt_urcu = u;
 	__atomic_store_n(&gt_urcu.ok, 1, __ATOMIC_RELEASE);
 	gt_unlock(&lock);

@@ -27,6 +27,10 @@ struct gt_urcu {
 	GT_URCU_FNS(GT_URCU_FIELD)
 #undef GT_URCU_FIELD
 	const struct rcu_flavor_struct *flavor;
+	/* The hash table's bucket memory by orders, allocated as it grows: the
+	 * default for a large maximum reserves it all up front (64 MB for 2^22
+	 * buckets) and aborts when it cannot (ulimit -v). */
+	const struct cds_lfht_mm_type *mm_order;
 	int ok;   /* atomic: everything above is set */
 };
 extern struct gt_urcu gt_urcu;

@@ -73,9 +73,7 @@ static void flush(void)
 			 * close of our fds take. A reader that reads nothing for
 			 * STALL_S ends the trace: an exit must not wait for good. */
 			if (++stalled > STALL_S * 10) {
-				w.err = ETIMEDOUT;
-				gt_log("write %s: the reader took nothing for %d s; the rest of "
-				       "this trace is lost", w_path, STALL_S);
+				w.err = ETIMEDOUT;   /* said at the stop (gt_writer_close) */
 				break;
 			}
 			unsigned depth = gt_fd_suspend();
@@ -85,10 +83,8 @@ static void flush(void)
 			continue;
 		}
 		stalled = 0;
-		if (n <= 0) {
+		if (n <= 0) {   /* said at the stop (gt_writer_close), once */
 			w.err = n < 0 ? errno : EIO;
-			gt_log("write %s: %s; the rest of this trace is lost", w_path,
-			       strerror(w.err));
 			break;
 		}
 		off += (size_t)n;
@@ -415,8 +411,13 @@ int gt_writer_close(char *err, size_t errlen)
 		       (unsigned long long)rs.kept, (unsigned long long)rs.events);
 		return -1;
 	}
+	if (w.err == ETIMEDOUT && !S_ISREG(st.st_mode)) {
+		gt_fmt(err, errlen, "write %s: its reader took nothing for %d s: the trace ends "
+		       "there", w_path, STALL_S);
+		return -1;
+	}
 	if (w.err) {
-		gt_fmt(err, errlen, "write %s: %s", w_path, strerror(w.err));
+		gt_fmt(err, errlen, "write %s: %s: the trace ends there", w_path, strerror(w.err));
 		return -1;
 	}
 	if (removed) {

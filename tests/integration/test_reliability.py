@@ -14,6 +14,7 @@ for; each test here failed on the main before the fix.
              error and stalls nothing;
   disk full  a trace cut by ENOSPC ends at a whole batch that Go reads."""
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -288,6 +289,85 @@ class DiskFull(unittest.TestCase):
         self.assertIsNone(p.poll(), "the program keeps running")
         gt.trace_events(str(trace))
         gt.check_ui(str(trace), mmu="some")
+
+
+GRAB = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* A recorded wait (a contended lock), then as many 1 MiB blocks as the
+ * address space allows: how much of it the tracer leaves the program. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static void *f(void *a)
+{
+	pthread_mutex_lock(&mu);
+	usleep(30000);
+	pthread_mutex_unlock(&mu);
+	return a;
+}
+int main(void)
+{
+	pthread_t t;
+	int mb = 0;
+	pthread_create(&t, NULL, f, NULL);
+	usleep(5000);
+	pthread_mutex_lock(&mu);
+	pthread_mutex_unlock(&mu);
+	pthread_join(t, NULL);
+	while (malloc(1 << 20))
+		mb++;
+	printf("%d\n", mb);
+	return 0;
+}
+"""
+
+
+def limit_as(kb):
+    def set_limit():
+        resource.setrlimit(resource.RLIMIT_AS, (kb << 10, kb << 10))
+    return set_limit
+
+
+class AddressSpace(unittest.TestCase):
+    """ulimit -v: a trace degrades, never kills (before: liburcu aborted, or
+    the program's own pthread_create failed and demo_server crashed)."""
+
+    def test_trace_leaves_the_program_its_room(self):
+        with gt.tempdir() as d:
+            prog = gt.compile_c(GRAB, d / "grab")
+            plain = gt.run_plain([prog], preexec_fn=limit_as(100000))
+            trace = str(d / "g.trace")
+            r = gt.run_traced([prog], trace, preexec_fn=limit_as(100000))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # 76 of 86 MiB measured (2026-12-06); 14 before.
+            self.assertGreaterEqual(int(r.stdout), int(plain.stdout) * 7 // 10,
+                                    f"plain {plain.stdout.strip()} MiB, traced {r.stdout.strip()}")
+            ev = gt.trace_events(trace)
+            self.assertTrue(any(e.type == "GoBlockSync" for e in ev))
+
+    def test_real_program_under_a_limit(self):
+        prog = gt.program("demo_server")
+        with gt.tempdir() as d:
+            for kb in (100000, 200000):
+                with self.subTest(kb=kb):
+                    plain = gt.run_plain([prog], preexec_fn=limit_as(kb), timeout=60)
+                    trace = str(d / f"{kb}.trace")
+                    r = gt.run_traced([prog], trace, preexec_fn=limit_as(kb), timeout=60)
+                    self.assertEqual((r.returncode, r.stdout), (plain.returncode, plain.stdout),
+                                     r.stderr)
+                    gt.trace_events(trace)
+
+    def test_no_room_no_trace(self):
+        with gt.tempdir() as d:
+            prog = gt.compile_c(GRAB, d / "grab")
+            plain = gt.run_plain([prog], preexec_fn=limit_as(40000))
+            r = gt.run_traced([prog], str(d / "n.trace"), preexec_fn=limit_as(40000))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stderr, r"MB of address space left under ulimit -v "
+                                       r"\(RLIMIT_AS\): a trace needs 32 MB")
+            # 22 of 28 MiB measured: the service thread's stack and arena.
+            self.assertGreaterEqual(int(r.stdout), int(plain.stdout) * 7 // 10)
 
 
 if __name__ == "__main__":
