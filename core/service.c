@@ -890,6 +890,9 @@ void gt_init(void)
 	gt_buf_set_waker(wake_buffers);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	atexit(gt_exit_prepare);
+	if (gt_cfg.socket_off && gt_cfg.http[0])
+		gt_log("GOTRACE_HTTP=%s: no HTTP endpoint: GOTRACE_SOCKET=off turns the whole "
+		       "endpoint off", gt_cfg.http);
 	int file = trace_file(path, sizeof(path));
 	if (file ? service_start() : !gt_cfg.socket_off && endpoint_start())
 		gt_log("cannot start the service thread: tracing disabled");

@@ -55,7 +55,7 @@ static void absolute(const char *file, char *out, size_t size)
 static int rpc(const char *target, const char *method, const char *params, int print,
 	       int wait_s)
 {
-	char sock[GT_PATH_MAX], err[GT_PATH_MAX + 256], note[GT_PATH_MAX + 256];
+	char sock[GT_PATH_MAX], err[GT_PATH_MAX + 256];
 	struct gb res = { 0 };
 	int code, r;
 
@@ -67,12 +67,7 @@ static int rpc(const char *target, const char *method, const char *params, int p
 		wait_s = 0;
 	/* no note when debug_goTrace's seconds are not known here, or huge */
 	int note_ms = wait_s < 0 || wait_s > INT_MAX / 1000 - 3 ? -1 : (wait_s + 3) * 1000;
-	snprintf(note, sizeof(note),
-		 "gotrace: no answer from %s yet; still waiting (a stop writes out the whole "
-		 "trace first; a program of one thread that computes, or waits where it "
-		 "cannot be woken, answers at its next call: GOTRACE_LAZY=0 gives it a "
-		 "thread at start; Ctrl-C gives up)", target);
-	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, note);
+	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, target);
 	if (r == 0 && print)
 		printf("%s\n", res.p ? res.p : "null");
 	else if (r == 1)

@@ -184,6 +184,47 @@ static int send_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Why no answer came yet, from what the program is doing now (its pid is
+ * the listener's, SO_PEERCRED): stopped, one thread, or busy writing. */
+static void waiting_note(int fd, const char *target)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char path[64], buf[1024], state = 0;
+	long threads = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && cr.pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)cr.pid);
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		char *p = strrchr(buf, ')');
+		/* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt
+		 * cmajflt utime stime cutime cstime priority nice num_threads" */
+		if (p && p[1] == ' ') {
+			state = p[2];
+			for (int i = 0; i < 17 && p; i++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				threads = strtol(p + 1, NULL, 10);
+		}
+	}
+	if (state == 'T' || state == 't')
+		fprintf(stderr, "gotrace: no answer from %s yet: the program is stopped (%s); it "
+			"answers once it runs again (kill -CONT %d); Ctrl-C gives up\n", target,
+			state == 't' ? "by a debugger" : "SIGSTOP, Ctrl-Z", (int)cr.pid);
+	else if (threads == 1)
+		fprintf(stderr, "gotrace: no answer from %s yet; still waiting (a program of one "
+			"thread that computes, or waits where it cannot be woken, answers at its "
+			"next call: GOTRACE_LAZY=0 gives it a thread at start; Ctrl-C gives up)\n",
+			target);
+	else
+		fprintf(stderr, "gotrace: no answer from %s yet; still waiting (a stop writes out "
+			"the whole trace first; Ctrl-C gives up)\n", target);
+}
+
 int gt_client_call(const char *path, const char *method, const char *params,
 		   struct gb *result, int *code, char *err, size_t errlen, int note_ms,
 		   const char *note)
@@ -219,7 +260,7 @@ int gt_client_call(const char *path, const char *method, const char *params,
 			if (pr < 0 && errno == EINTR)
 				continue;
 			if (pr == 0) {
-				fprintf(stderr, "%s\n", note);
+				waiting_note(fd, note);
 				note_ms = -1;
 				continue;
 			}

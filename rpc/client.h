@@ -13,8 +13,9 @@
 int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen);
 
 /* Call method with params (a JSON array text) on the socket at path; wait
- * for the reply however long it takes, printing note on stderr once when
- * none came in note_ms (< 0: never). 0: the result's JSON text in result;
+ * for the reply however long it takes, printing on stderr once why it may
+ * be late (the program stopped, of one thread, or writing; note names the
+ * target) when none came in note_ms (< 0: never). 0: the result's JSON text in result;
  * 1: an RPC error (*code, message in err); -1: no reply (err says why). */
 int gt_client_call(const char *path, const char *method, const char *params,
 		   struct gb *result, int *code, char *err, size_t errlen, int note_ms,

@@ -15,6 +15,7 @@ for; each test here failed on the main before the fix.
   disk full  a trace cut by ENOSPC ends at a whole batch that Go reads."""
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -368,6 +369,43 @@ class AddressSpace(unittest.TestCase):
                                        r"\(RLIMIT_AS\): a trace needs 32 MB")
             # 22 of 28 MiB measured: the service thread's stack and arena.
             self.assertGreaterEqual(int(r.stdout), int(plain.stdout) * 7 // 10)
+
+
+class Smaller(unittest.TestCase):
+    def test_stopped_program_note(self):
+        """gotrace, kept waiting by a stopped program, says it is stopped
+        (not "a program of one thread that computes"), and gets its answer
+        once the program continues."""
+        with gt.tempdir() as d:
+            rtd = d / "xdg"
+            rtd.mkdir(mode=0o700)
+            env = {"XDG_RUNTIME_DIR": str(rtd)}
+            p = gt.start_traced([gt.program("demo_server"), "3000"], None, env=env, socket=None)
+            try:
+                sock = rtd / "gotrace" / f"{p.pid}.sock"
+                gt.wait_until(lambda: sock.exists(), what=str(sock))
+                os.kill(p.pid, signal.SIGSTOP)
+                c = subprocess.Popen([str(gt.CLIENT), "stop", str(p.pid)], env=gt.plain_env(env),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                err_so_far = gt.wait_until(lambda: c.poll() is None and c.stderr.readline(),
+                                           timeout=20, what="the waiting note")
+                self.assertIn("the program is stopped", err_so_far)
+                self.assertIn(f"kill -CONT {p.pid}", err_so_far)
+                os.kill(p.pid, signal.SIGCONT)
+                out, err = c.communicate(timeout=30)
+                self.assertEqual(c.returncode, 1)
+                self.assertIn("trace not in progress", err)
+            finally:
+                os.kill(p.pid, signal.SIGCONT)
+                p.kill()
+                p.communicate()
+
+    def test_socket_off_with_http_says_why(self):
+        r = gt.run_traced(["/bin/true"], None, env={"GOTRACE_HTTP": "127.0.0.1:8551"},
+                          socket="off")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("GOTRACE_HTTP=127.0.0.1:8551: no HTTP endpoint: GOTRACE_SOCKET=off",
+                      r.stderr)
 
 
 if __name__ == "__main__":
