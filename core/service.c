@@ -120,11 +120,10 @@ static int handle_request(void)
 	req.err[0] = '\0';
 	if (op == REQ_START)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
-	else if (op == REQ_STOP || op == REQ_EXIT) {
-		/* exit and exec: gt_ctl_stop has said why on stderr */
+	else if (op == REQ_STOP)
+		req.result = gt_ctl_stop(req.err, sizeof(req.err));
+	else if (op == REQ_EXIT)
 		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
-		req.err[0] = '\0';
-	}
 	else if (op == REQ_SYNC && gt_writer_session()) {
 		gt_session_flush_idle();
 		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
@@ -585,6 +584,25 @@ void gt_ns_done(int parked)
 int gt_session_start_sync(const char *path, char *err, size_t errlen)
 {
 	return call(REQ_START, path, err, errlen, -1);
+}
+
+int gt_session_stop_for_signal(int64_t timeout_ns)
+{
+	if (!running || my_pid != getpid() || !gt_ctl_session() || !gt_trylock(&req_lock))
+		return -1;
+	req.path = NULL;
+	req.done = 0;
+	__atomic_store_n(&req.op, REQ_EXIT, __ATOMIC_RELEASE);
+	wake_buffers();   /* never waits for fd_lock */
+	uint64_t t0 = gt_clock_now();
+	while (!__atomic_load_n(&req.done, __ATOMIC_ACQUIRE)) {
+		int64_t left = timeout_ns - (int64_t)(gt_clock_now() - t0);
+		if (left <= 0)
+			return -1;   /* req_lock stays held: the process is about to die */
+		gt_futex_wait(&req.done, 0, left < 100000000 ? left : 100000000);
+	}
+	gt_unlock(&req_lock);
+	return 0;
 }
 
 int gt_session_stop_sync(char *err, size_t errlen, int64_t timeout_ns)

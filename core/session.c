@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/emit.h"
 #include "core/events.h"
+#include "core/fatal.h"
 #include "core/heap.h"
 #include "core/stack.h"
 #include "core/symbol.h"
@@ -178,6 +179,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
 	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
+	gt_fatal_arm();   /* a fatal signal finishes the trace first */
 	return s;
 }
 
@@ -238,6 +240,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	/* No thread enters any more; those inside write their group, and each
 	 * is then closed under its lock (see gt_emit_enter_locked). */
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
+	gt_fatal_disarm();
 	gt_thread_foreach(close_thread, &s);
 	final_heap(s);
 	int r = gt_writer_close(err, errlen);
@@ -250,9 +253,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	gt_stack_log_stats();
 	cur_path[0] = '\0';
 	gt_buf_trim();
-	if (r)   /* the program's stderr says it once; an RPC reply too */
-		gt_log("%s", err);
-	return r;
+	return r;   /* its callers say err once on stderr (and in an RPC reply) */
 }
 
 uint64_t gt_ctl_session(void)

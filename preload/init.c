@@ -2,6 +2,7 @@
  * core (config, main thread, service thread, GOTRACE_FILE). */
 #include <errno.h>
 
+#include "core/fatal.h"
 #include "core/gotrace.h"
 #include "preload/real.h"
 #include "rpc/server.h"
@@ -15,6 +16,7 @@ __attribute__((constructor(101))) static void gt_preload_init(void)
 
 	gt_tls.in_tracer++;
 	gt_real_init();
+	gt_fatal_init(GT_REAL(sigaction));
 	gt_service_set_client(&gt_rpc_server);
 	gt_armed_init();
 	gt_tls.in_tracer--;

@@ -39,6 +39,8 @@ typedef const struct timespec *gt_ts;
 	X(setns, int, (int, int))                                                         \
 	X(dlclose, int, (void *))                                                         \
 	X(_Exit, void, (int))                                                             \
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
+	X(signal, sighandler_t, (int, sighandler_t))                                      \
 	X(read, ssize_t, (int, void *, size_t))                                           \
 	X(write, ssize_t, (int, const void *, size_t))                                    \
 	X(readv, ssize_t, (int, const struct iovec *, int))                               \

@@ -205,11 +205,31 @@ static void waiting_note(int fd, const char *target)
 		 * cmajflt utime stime cutime cstime priority nice num_threads" */
 		if (p && p[1] == ' ') {
 			state = p[2];
-			for (int i = 0; i < 17 && p; i++)
+			for (int i = 0; i < 18 && p; i++)   /* the space before field 18 */
 				p = strchr(p + 1, ' ');
 			if (p)
 				threads = strtol(p + 1, NULL, 10);
 		}
+	}
+	/* A lazy program of one thread has our doorman beside it, a task
+	 * named gotrace-door (core/door.c): that is the one-thread case. */
+	if (threads > 1) {
+		char comm[64];
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)cr.pid);
+		DIR *dir = opendir(path);
+		struct dirent *e;
+		while (dir && (e = readdir(dir))) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(buf, sizeof(buf), "%s/%s/comm", path, e->d_name);
+			FILE *f = fopen(buf, "r");
+			if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, "gotrace-door", 12))
+				threads = 1;
+			if (f)
+				fclose(f);
+		}
+		if (dir)
+			closedir(dir);
 	}
 	if (state == 'T' || state == 't')
 		fprintf(stderr, "gotrace: no answer from %s yet: the program is stopped (%s); it "

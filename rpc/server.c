@@ -90,7 +90,10 @@ static int op_start(void *ctx, const char *file, char *err, size_t errlen)
 static int op_stop(void *ctx, char *err, size_t errlen)
 {
 	(void)ctx;
+	int had = gt_ctl_session() != 0;
 	if (gt_ctl_stop(err, errlen)) {
+		if (had)   /* a trace that failed: said on the program's stderr too */
+			gt_log("%s", err);
 		fix_case(err);
 		return -1;
 	}
@@ -164,6 +167,7 @@ static void hold_finish(void)
 	const char *e = NULL;
 
 	if (gt_ctl_session() == hold.session && gt_ctl_stop(err, sizeof(err))) {
+		gt_log("%s", err);   /* on the program's stderr too */
 		fix_case(err);
 		e = err;
 	}
@@ -174,8 +178,6 @@ static void hold_finish(void)
 		gb_free(&body);
 		conn_flush(hold.conn);
 	} else {
-		if (e)   /* its client is gone: stderr is all that is left */
-			gt_log("%s", e);
 		gb_free(&hold.head);
 		gb_free(&hold.held.id);
 		gb_free(&hold.held.tail);

@@ -11,9 +11,11 @@ tests/programs/blockers.c (one thread blocked in each family):
      a GoCreate, P 0's ProcStart comes after it (else 1.23's viewer panics);
   3. waits end with a stacked unblock, so Go 1.23's sync and net profiles
      equal Go 1.19's (they read 0 or wrong before);
-  4. a program killed by a signal under `gotrace run`: the file has no
-     goroutine running at its end (1.19-1.22's viewer crashed), and gotrace
-     says it repaired it.
+  4. a program ended by a signal: the file has no goroutine running at
+     its end (1.19-1.22's viewer crashed): a signal it does not handle is
+     caught while a trace runs (invisibly: the program sees SIG_DFL), the
+     trace finished, the signal raised again; SIGKILL's cut file is
+     repaired by `gotrace run`, which says so.
 Each trace then goes through both viewers, every page (gttest.check_ui:
 1.23's thread view too) and both parsers with all four profiles."""
 import os
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import time
 import unittest
+from pathlib import Path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -129,8 +132,9 @@ class Sequences(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("recv", gt.parse_pprof_top(r.stdout))
 
-    def test_4_killed_by_signal_under_gotrace_run(self):
-        trace = self.d / "killed.trace"
+    def run_killed(self, sig):
+        """gotrace run of blockers, killed by sig once its threads block."""
+        trace = self.d / f"killed{sig}.trace"
         p = subprocess.Popen([str(gt.CLIENT), "run", "-o", str(trace), "--",
                               gt.program("blockers")], env=gt.plain_env(),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -138,17 +142,78 @@ class Sequences(unittest.TestCase):
         self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
         self.assertEqual(p.stdout.readline(), "ready\n")
         time.sleep(1.5)   # the service thread flushes idle threads' batches each second
-        child = int(open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()[0])
-        os.kill(child, signal.SIGTERM)
+        child = int(Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()[0])
+        os.kill(child, sig)
         out, err = p.communicate(timeout=60)
-        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        self.assertEqual(p.returncode, 128 + sig, err)
         ev = gt.trace_events(str(trace), modern=False)
         self.assertNotIn("running", gt.goroutine_states(ev).values(), err)
         self.both_read(str(trace))   # Go 1.19's viewer crashed (trace.go:855)
-        self.assertIn("killed by signal 15 (Terminated)", err)
-        self.assertRegex(err, r"the trace was cut; repaired: kept \d+ of \d+ bytes")
+        self.assertIn(f"killed by signal {sig} ({signal.strsignal(sig)})", err)
         self.assertNotIn("INCOMPLETE", err)
+        return err
 
+    def test_4_killed_by_a_signal_it_does_not_handle(self):
+        """SIGTERM: our handler finishes the trace, then the program dies
+        by the signal as it would have (nothing left to repair)."""
+        err = self.run_killed(signal.SIGTERM)
+        self.assertNotIn("repaired", err)
+
+    def test_4_killed_by_sigkill_under_gotrace_run(self):
+        """SIGKILL cannot be caught: gotrace run repairs the cut file."""
+        err = self.run_killed(signal.SIGKILL)
+        self.assertRegex(err, r"the trace was cut; repaired: kept \d+ of \d+ bytes")
+
+    def start_endpoint(self, argv, **kw):
+        rtd = self.d / "xdg"
+        rtd.mkdir(mode=0o700, exist_ok=True)
+        env = {"XDG_RUNTIME_DIR": str(rtd)}
+        p = gt.start_traced(argv, None, env=env, socket=None, **kw)
+        self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
+        sock = rtd / "gotrace" / f"{p.pid}.sock"
+        gt.wait_until(lambda: sock.exists() or p.poll() is not None, what=str(sock))
+        return p, env, sock
+
+    def test_4_endpoint_trace_ended_by_signals(self):
+        """A trace started through the endpoint in a program that a signal
+        then ends (systemd's SIGTERM, ^C, a closed pipe): the file is whole,
+        the process dies by that signal, its socket is gone."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGHUP):
+            with self.subTest(sig=sig.name):
+                p, env, sock = self.start_endpoint([gt.program("demo_server"), "3000"])
+                trace = self.d / f"ep{sig}.trace"
+                r = gt.run_plain([gt.CLIENT, "start", str(p.pid), trace], env=env, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                time.sleep(0.5)
+                p.send_signal(sig)
+                p.communicate(timeout=60)
+                self.assertEqual(p.returncode, -sig)
+                self.assertFalse(sock.exists(), "the socket was left behind")
+                ev = gt.trace_events(str(trace), modern=False)
+                self.assertNotIn("running", gt.goroutine_states(ev).values())
+                self.both_read(str(trace))
+
+    def test_4_handler_is_invisible(self):
+        """tests/programs/sigs.c queries and sets dispositions while a
+        trace runs: it sees what it sees untraced (SIG_DFL, its own
+        handlers run), and after the stop nothing of ours is left."""
+        prog = gt.program("sigs")
+        plain = gt.run_plain([prog], input="1\n2\n", timeout=30)
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        p, env, _ = self.start_endpoint([prog], stdin=subprocess.PIPE)
+        self.assertEqual(p.stdout.readline(), "ready\n")
+        trace = self.d / "sigs.trace"
+        r = gt.run_plain([gt.CLIENT, "start", str(p.pid), trace], env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p.stdin.write("1\n")
+        p.stdin.flush()
+        time.sleep(0.3)
+        r = gt.run_plain([gt.CLIENT, "stop", str(p.pid)], env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out, err = p.communicate("2\n", timeout=30)
+        self.assertEqual((p.returncode, "ready\n" + out), (0, plain.stdout), err)
+        ev = gt.trace_events(str(trace))
+        self.assertTrue(any(e.type == "GoBlockSync" for e in ev))
 
 if __name__ == "__main__":
     unittest.main()

@@ -284,7 +284,7 @@ START_TEST(errors)
 	ck_assert_int_eq(gt_session_start_sync("/dev/full", err, sizeof(err)), 0);
 	op(0, 10);
 	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
-	ck_assert_str_eq(err, "write /dev/full: No space left on device");
+	ck_assert_str_eq(err, "write /dev/full: No space left on device: the trace ends there");
 	/* the file is removed while written: the stop says so */
 	path(f, sizeof(f), "gone.trace");
 	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
