@@ -218,6 +218,8 @@ class Fifo(unittest.TestCase):
                             socket=None)
         self.addCleanup(lambda: (p.poll() is None and p.kill(), p.communicate()))
         self.assertEqual(p.stdout.readline(), "ready\n")
+        sock = self.rt / "gotrace" / f"{p.pid}.sock"   # made by the service thread
+        gt.wait_until(lambda: sock.exists(), what=str(sock))
         return p
 
     def test_no_reader(self):
