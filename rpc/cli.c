@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include "core/repair.h"
 #include "core/summary.h"
 #include "rpc/client.h"
+#include "rpc/prog.h"
+#include "rpc/view.h"
 
 static const char usage_text[] =
 	"usage: gotrace run [-o FILE] [--] CMD [ARGS...]   trace CMD from start to end\n"
@@ -24,7 +27,9 @@ static const char usage_text[] =
 	"       gotrace trace PID|SOCK FILE SECONDS        debug_goTrace(FILE, SECONDS)\n"
 	"       gotrace call PID|SOCK METHOD [JSON-PARAMS] any method; prints the result\n"
 	"       gotrace attach PID|SOCK [--exec STMT]      console: debug.goTrace(\"f\", 5)\n"
-	"       gotrace repair FILE [OUT]                  make a cut-off trace readable\n";
+	"       gotrace repair FILE [OUT]                  make a cut-off trace readable\n"
+	"       gotrace view FILE [--pprof KIND [--lines]]  open FILE in Go's viewer (the newest\n"
+	"                                                  Go found); KIND: sync net syscall sched\n";
 
 static int usage(const char *why)
 {
@@ -118,7 +123,7 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 		char abs[GT_PATH_MAX];
 		absolute(argv[3], abs, sizeof(abs));
 		if (with_secs)
-			fprintf(stderr, "gotrace: trace written to %s\nopen it with: go tool trace %s\n",
+			fprintf(stderr, "gotrace: trace written to %s\nopen it with: gotrace view %s\n",
 				abs, abs);
 		else
 			fprintf(stderr, "gotrace: tracing into %s; end it with: gotrace stop %s\n",
@@ -320,7 +325,7 @@ static void summary(const char *path)
 		(unsigned long long)s.stacks, (double)s.duration_ns / 1e9, (double)s.bytes / 1e6,
 		s.waits ? ", threads waited for the writer (GOTRACE_BUFFER_MB)" : "",
 		s.complete ? "" : ", INCOMPLETE (try gotrace repair)");
-	fprintf(stderr, "open it with: go tool trace %s\n", path);
+	fprintf(stderr, "open it with: gotrace view %s\n", path);
 }
 
 /* Repair a trace cut by the death of its process, in place; say what. */
@@ -364,6 +369,20 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	absolute(out, abs, sizeof(abs));
+	/* No silent non-traces: a program LD_PRELOAD cannot enter, or a file
+	 * that cannot be written, is refused before it runs; an old trace of
+	 * the same name is removed, so its summary is never taken for new. */
+	char why[PATH_MAX + 160];
+	if (gt_prog_preloadable(argv[i], why, sizeof(why)) ||
+	    gt_prog_writable(abs, why, sizeof(why))) {
+		fprintf(stderr, "gotrace: %s\n", why);
+		return 2;
+	}
+	struct stat ost;
+	if (stat(abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(abs)) {
+		fprintf(stderr, "gotrace: cannot replace %s: %s; not run\n", abs, strerror(errno));
+		return 2;
+	}
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
 	setenv("LD_PRELOAD", pre, 1);
@@ -392,7 +411,11 @@ static int cmd_run(int argc, char **argv)
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "gotrace: %s killed by signal %d (%s)\n", argv[i], WTERMSIG(status),
 			strsignal(WTERMSIG(status)));
-	if (access(abs, F_OK) == 0) {
+	if (access(abs, F_OK)) {
+		fprintf(stderr, "gotrace: no trace was written to %s: the library did not load into "
+			"%s (it cleared LD_PRELOAD, or exec'd a static or setuid program?)\n", abs,
+			argv[i]);
+	} else {
 		/* A death by signal cuts the trace where the writer was: threads
 		 * still running, the last batch half written. Go 1.19-1.22's
 		 * viewer crashes on that; repair it here, as `gotrace repair`. */
@@ -453,6 +476,8 @@ int main(int argc, char **argv)
 		return cmd_attach(argc, argv);
 	if (!strcmp(c, "repair"))
 		return cmd_repair(argc, argv);
+	if (!strcmp(c, "view"))
+		return gt_cmd_view(argc, argv, usage);
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -86,7 +86,7 @@ class Client(rt.RpcCase):
         self.ok(["stop", sock])
         rt.parses(self, self.cli_cwd / "e.trace")
         r = self.ok(["trace", sock, "g.trace", "1"])
-        self.assertIn("go tool trace", r.stderr, "tells how to open it")
+        self.assertIn("gotrace view", r.stderr, "tells how to open it")
         rt.parses(self, self.cli_cwd / "g.trace")
         r = self.ok(["call", sock, "debug_startGoTrace", f'["{self.cli_cwd / "h.trace"}"]'])
         self.assertEqual(r.stdout.strip(), "null")
