@@ -6,6 +6,7 @@
              suite installs; `--pprof KIND` prints the profile's top, for
              syscall and sched read by a 1.19-1.22 reader where there is one
              (1.23-1.25 get those two wrong for this format);
+  install    a staged meson install holds the man pages and completion;
   run        a static or setuid program, or an output that cannot be
              written, is refused with exit 2 before the program runs; an old
              trace of the same name is never reported as new."""
@@ -132,6 +133,30 @@ class RunChecks(unittest.TestCase):
             self.assertIn("no trace was written", r.stderr)
         else:   # env itself was traced until its exec: a new, small trace
             self.assertLess(len(gt.trace_events(str(out))), 200)
+
+
+class Install(unittest.TestCase):
+    def test_staged_install(self):
+        """meson install --destdir: the library, gotrace, both man pages and
+        the bash completion land where a system looks for them; the loader
+        cache step is skipped for a staged install."""
+        with gt.tempdir() as d:
+            r = subprocess.run(["meson", "install", "-C", str(gt.BUILD), "--no-rebuild",
+                                "--destdir", str(d)], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            files = {str(p.relative_to(d)) for p in d.rglob("*") if p.is_file()}
+            want = {"bin/gotrace", "libgotrace.so", "share/man/man1/gotrace.1",
+                    "share/man/man7/libgotrace.7", "share/bash-completion/completions/gotrace"}
+            for w in want:
+                self.assertTrue(any(f.endswith(w) for f in files), f"{w} not in {sorted(files)}")
+            man = next(d.rglob("gotrace.1")).read_text()
+            self.assertTrue(man.startswith(".TH GOTRACE 1"))
+            self.assertIn("gotrace view", man.replace("\\", ""))
+            comp = next(d.rglob("completions/gotrace"))
+            r = subprocess.run(["bash", "-c", f'source "{comp}"; COMP_WORDS=(gotrace vi); '
+                                'COMP_CWORD=1; _gotrace; echo "${COMPREPLY[@]}"'],
+                               capture_output=True, text=True)
+            self.assertEqual(r.stdout.strip(), "view", r.stderr)
 
 
 if __name__ == "__main__":
