@@ -689,6 +689,19 @@ static void exit_prepare(void)
 	struct gt_tls *tls = &gt_tls;
 	char err[512];
 
+	if (lazy && my_pid == getpid() && gt_door_claim()) {
+		/* A client waits and nothing woke the program for it (it blocks
+		 * SIGURG, or waited where no kick reaches): exit is a safe point.
+		 * The service thread takes the endpoint; a few turns of its loop
+		 * (accept, read, reply: one sync each) answer the client; then
+		 * the exit goes on as a threaded program's. */
+		tls->in_tracer++;
+		arm_off();
+		lazy_service();
+		for (int i = 0; running && i < 4; i++)
+			call(REQ_SYNC, NULL, err, sizeof(err), 1000000000ll);
+		tls->in_tracer--;
+	}
 	if (lazy && my_pid == getpid()) {   /* no client came: the socket goes */
 		lazy = 0;
 		tls->in_tracer++;

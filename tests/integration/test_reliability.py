@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -401,6 +402,35 @@ class Smaller(unittest.TestCase):
                 os.kill(p.pid, signal.SIGCONT)
                 p.kill()
                 p.communicate()
+
+    def test_lazy_exit_answers_a_waiting_client(self):
+        """A program of one thread that blocks SIGURG (so the doorman cannot
+        wake it) exits while a client waits: the client gets its answer
+        (before: the connection closed without one)."""
+        import test_lazy as tl
+        with gt.tempdir() as d:
+            prog = gt.compile_c(tl.PROG, d / "lazy")
+            sock = str(d / "l.sock")
+            p = gt.start_traced([prog, "nokick"], None, socket=sock, stdin=subprocess.PIPE)
+            try:
+                self.assertEqual(p.stdout.readline(), "ready single=1\n")
+                gt.wait_until(lambda: os.path.exists(sock), what=sock)
+                c = subprocess.Popen([str(gt.CLIENT), "stop", sock], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+                time.sleep(0.5)
+                self.assertIsNone(c.poll(), "answered before the program exited")
+                p.stdin.close()   # fgets sees EOF: main returns
+                p.wait(timeout=30)
+                out, err = c.communicate(timeout=30)
+                self.assertEqual(c.returncode, 1, err)
+                self.assertIn("trace not in progress", err)
+                self.assertFalse(os.path.exists(sock), "the socket was left behind")
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+                p.stdout.close()
+                p.stderr.close()
 
     def test_socket_off_with_http_says_why(self):
         r = gt.run_traced(["/bin/true"], None, env={"GOTRACE_HTTP": "127.0.0.1:8551"},
