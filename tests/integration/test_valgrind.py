@@ -55,7 +55,8 @@ class Memcheck(unittest.TestCase):
     def test_endpoint_traffic(self):
         with gt.tempdir() as d:
             sock = d / "s.sock"
-            p = subprocess.Popen([*VALGRIND, gt.program("demo_server"), "600"],
+            # 1500 requests (6 s): it must outlive the calls below under valgrind
+            p = subprocess.Popen([*VALGRIND, gt.program("demo_server"), "1500"],
                                  env=vg_env(None, str(sock)), stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
             try:
