@@ -17,6 +17,7 @@
 #include "core/summary.h"
 #include "rpc/client.h"
 #include "rpc/prog.h"
+#include "rpc/summary.h"
 #include "rpc/view.h"
 
 static const char usage_text[] =
@@ -29,7 +30,8 @@ static const char usage_text[] =
 	"       gotrace attach PID|SOCK [--exec STMT]      console: debug.goTrace(\"f\", 5)\n"
 	"       gotrace repair FILE [OUT]                  make a cut-off trace readable\n"
 	"       gotrace view FILE [--pprof KIND [--lines]]  open FILE in Go's viewer (the newest\n"
-	"                                                  Go found); KIND: sync net syscall sched\n";
+	"                                                  Go found); KIND: sync net syscall sched\n"
+	"       gotrace summary FILE [--json] [--top N]    where the threads waited, as strace -c\n";
 
 static int usage(const char *why)
 {
@@ -478,6 +480,8 @@ int main(int argc, char **argv)
 		return cmd_repair(argc, argv);
 	if (!strcmp(c, "view"))
 		return gt_cmd_view(argc, argv, usage);
+	if (!strcmp(c, "summary"))
+		return gt_cmd_summary(argc, argv, usage);
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
 		fputs(usage_text, stdout);
 		return 0;

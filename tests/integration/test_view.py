@@ -1,4 +1,6 @@
-"""Issue 23 (2, 4): `gotrace view` and the checks `gotrace run` makes first.
+"""Issue 23 (1-4): `gotrace view`, `gotrace summary`, install, and the checks
+`gotrace run` makes first. (Every trace the suite reads also has its summary
+totals checked against Go's profiles: gttest.check_modern.)
 
   view       `gotrace view FILE` finds a Go toolchain (GOTRACE_GO, else the
              newest of PATH, GOROOT, /usr/lib/go-*), runs its viewer and
@@ -74,6 +76,24 @@ class View(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertLessEqual(int(re.search(r"read by Go 1\.(\d+)", r.stderr).group(1)), 22)
         self.assertIn("fsync", r.stdout)
+
+    def test_summary(self):
+        r = gotrace(["summary", self.trace])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout
+        self.assertRegex(out, r"demo.trace: \S+, 18 threads, heap peak ")
+        for row in ("syscall", "net", "sync", "sleep"):
+            self.assertRegex(out, rf"(?m)^{row} +\d+ ")
+        # call sites with their callers' file:line, as Go's profiles name them
+        self.assertRegex(out, r"pthread_cond_wait  <- queue_pop demo_server.c:\d+")
+        self.assertRegex(out, r"fsync  <- journal_append demo_server.c:\d+")
+        self.assertRegex(out, r"(?m)^ +\d+ flusher_main +\S+")
+        r = gotrace(["summary", self.trace, "--json"])
+        d = __import__("json").loads(r.stdout)
+        self.assertEqual(len(d["threads"]), 18)
+        self.assertEqual(d["totals"]["sync"]["total_ns"], gt.profile_total(self.trace, "sync"))
+        self.assertEqual(gotrace(["summary"]).returncode, 2)
+        self.assertEqual(gotrace(["summary", self.d / "none.trace"]).returncode, 1)
 
     def test_errors(self):
         self.assertEqual(gotrace(["view"]).returncode, 2)

@@ -34,7 +34,9 @@ Reading traces
         0, else TraceError; with modern, check_modern(path) too.
     check_modern(path): Go 1.23 reads the trace: `-d=1` and the four
         `-pprof` kinds exit 0, and its sync and net profile totals equal Go
-        1.19's within 1% (1.23 drops the end of a wait that has no stack).
+        1.19's within 1% (1.23 drops the end of a wait that has no stack);
+        and `gotrace summary --json`'s syscall/net/sync totals equal Go
+        1.19's profiles within 1%.
         Once per file version; pprof_top calls it as well.
     profile_total(path, kind, go=GO) -> delay ns summed over the profile. Event fields: ts (ns from trace start), type ("GoCreate"),
         p, g (goroutine the parser attributes the event to), off (file
@@ -347,11 +349,25 @@ def check_modern(path, timeout=300):
     for kind in ("syscall", "sched"):
         with tempdir() as d:
             _profile(path, kind, d, GO_MODERN)
+    olds = {}
     for kind in ("sync", "net"):
         old, new = profile_total(path, kind), profile_total(path, kind, GO_MODERN)
+        olds[kind] = old
         if abs(old - new) > max(old, new) / 100 + 1000:
             raise TraceError(f"{path}: Go 1.23's {kind} profile totals {new} ns, "
                              f"Go 1.19's {old} ns (a wait's end without a stack?)")
+    # `gotrace summary` counts the waits as Go's profiles do.
+    olds["syscall"] = profile_total(path, "syscall")
+    r = subprocess.run([str(CLIENT), "summary", "--json", str(path)], capture_output=True,
+                       text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise TraceError(f"gotrace summary {path} exited {r.returncode}: {r.stderr[-500:]}")
+    totals = json.loads(r.stdout)["totals"]
+    for kind, old in olds.items():
+        got = totals[kind]["total_ns"]
+        if abs(old - got) > max(old, got) / 100 + 1000:
+            raise TraceError(f"{path}: gotrace summary's {kind} total {got} ns, "
+                             f"Go 1.19's profile {old} ns")
     _modern_ok.add(key)
 
 
