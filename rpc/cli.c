@@ -31,7 +31,31 @@ static const char usage_text[] =
 	"       gotrace repair FILE [OUT]                  make a cut-off trace readable\n"
 	"       gotrace view FILE [--pprof KIND [--lines]]  open FILE in Go's viewer (the newest\n"
 	"                                                  Go found); KIND: sync net syscall sched\n"
-	"       gotrace summary FILE [--json] [--top N]    where the threads waited, as strace -c\n";
+	"       gotrace summary FILE [--json] [--top N]    where the threads waited, as strace -c\n"
+	"       gotrace help [CMD] | CMD --help | --version\n";
+
+/* The usage lines of one command ("gotrace help run", "gotrace run --help"):
+ * 1 when cmd is one. */
+static int help_for(const char *cmd, FILE *f)
+{
+	char key[32];
+	int found = 0, in = 0;
+
+	snprintf(key, sizeof(key), "gotrace %s ", cmd);
+	for (const char *l = usage_text; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) + 1 : strlen(l);
+		const char *g = strstr(l, "gotrace ");
+		if (g && g < l + n)   /* a command's first line; its continuation lines follow */
+			in = !strncmp(g, key, strlen(key));
+		if (in) {
+			fwrite(l, 1, n, f);
+			found = 1;
+		}
+		l += n;
+	}
+	return found;
+}
 
 static int usage(const char *why)
 {
@@ -358,8 +382,12 @@ static int cmd_run(int argc, char **argv)
 		}
 		if (!strcmp(argv[i], "-o") && i + 1 < argc)
 			out = argv[++i];
-		else if (argv[i][0] == '-')
-			return usage(argv[i][1] == 'o' ? "-o needs a FILE" : "unknown option");
+		else if (argv[i][0] == '-') {
+			char why[96];
+			snprintf(why, sizeof(why), argv[i][1] == 'o' && !argv[i][2] ? "-o needs a FILE"
+				 : "run: unknown option %s (the command goes after --)", argv[i]);
+			return usage(why);
+		}
 		else
 			break;
 	}
@@ -456,6 +484,20 @@ int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
 
+	if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+		printf("gotrace %s (traces in Go's 1.19 execution-trace format)\n", GT_VERSION);
+		return 0;
+	}
+	if (!strcmp(c, "help") && argc == 3) {
+		if (help_for(argv[2], stdout))
+			return 0;
+		fprintf(stderr, "gotrace: help: no command %s\n", argv[2]);
+		return usage(NULL);
+	}
+	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) &&
+	    help_for(c, stdout))
+		return 0;
+
 	if (!strcmp(c, "run"))
 		return cmd_run(argc, argv);
 	if (!strcmp(c, "ps"))
@@ -486,5 +528,10 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	return usage(*c ? "unknown command" : NULL);
+	if (*c) {
+		char why[96];
+		snprintf(why, sizeof(why), "unknown command %.60s", c);
+		return usage(why);
+	}
+	return usage(NULL);
 }

@@ -155,6 +155,30 @@ class RunChecks(unittest.TestCase):
             self.assertLess(len(gt.trace_events(str(out))), 200)
 
 
+class Conventions(unittest.TestCase):
+    def test_version_and_help(self):
+        r = gotrace(["--version"])
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^gotrace \d+\.\d+\.\d+ ")
+        for args in (["help", "view"], ["view", "--help"], ["summary", "-h"]):
+            r = gotrace(args)
+            self.assertEqual(r.returncode, 0, args)
+            self.assertIn(f"gotrace {args[0] if args[0] != 'help' else args[1]} ", r.stdout)
+            self.assertEqual(len([l for l in r.stdout.splitlines() if "gotrace " in l]), 1, args)
+        r = gotrace(["help"])
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("gotrace summary", r.stdout)
+
+    def test_errors_name_what_is_wrong(self):
+        r = gotrace(["run", "-x", "true"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option -x", r.stderr)
+        r = gotrace(["frob"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown command frob", r.stderr)
+        self.assertEqual(gotrace(["help", "frob"]).returncode, 2)
+
+
 class Install(unittest.TestCase):
     def test_staged_install(self):
         """meson install --destdir: the library, gotrace, both man pages and
