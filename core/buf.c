@@ -68,7 +68,7 @@ void gt_buf_limit(size_t room)
 	__atomic_store_n(&cap_bytes, cap, __ATOMIC_RELAXED);
 }
 
-static uint32_t cap_chunks(void)
+uint32_t gt_buf_cap(void)
 {
 	uint64_t b = __atomic_load_n(&cap_bytes, __ATOMIC_RELAXED);
 	uint32_t cap = (uint32_t)((b ? b : gt_cfg.buffer_bytes) / GT_CHUNK_SIZE);
@@ -76,14 +76,9 @@ static uint32_t cap_chunks(void)
 	return cap < 2 * REGION_CHUNKS ? 2 * REGION_CHUNKS : cap;
 }
 
-uint32_t gt_buf_cap(void)
-{
-	return cap_chunks();
-}
-
 static int can_grow_locked(void)
 {
-	return nmapped + REGION_CHUNKS <= cap_chunks() && nregions < MAX_REGIONS;
+	return nmapped + REGION_CHUNKS <= gt_buf_cap() && nregions < MAX_REGIONS;
 }
 
 /* Add region r to the pool. Under pool_lock, can_grow_locked. */
@@ -236,7 +231,7 @@ void gt_buf_submit(struct gt_chunk *c)
 	gt_urcu.cds_wfcq_enqueue(&q_head, &q_tail, &c->node);
 	/* Wake the writer only when memory runs low; otherwise it comes by on
 	 * its own tick, and the program's threads make no syscall. */
-	if (waker && gt_buf_in_use() * 2 > cap_chunks())
+	if (waker && gt_buf_in_use() * 2 > gt_buf_cap())
 		waker();
 }
 

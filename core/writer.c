@@ -59,7 +59,6 @@ static const char *const fixed_strings[GT_STR_FIXED_END] = {
 static void flush(void)
 {
 	size_t off = 0;
-
 	uint64_t stalled = 0;
 
 	gt_fd_lock();   /* w.fd cannot move while we write to it */

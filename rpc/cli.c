@@ -1,22 +1,17 @@
-/* rpc/cli.c - the `gotrace` command: run a program traced from start to
- * end, or drive the endpoint of a running one (ps, start, stop, trace,
- * call, attach), and repair a cut-off trace. Exit status: 0 success, 1 an
- * RPC or run-time error (message on stderr), 2 a usage error. */
-#include <errno.h>
+/* rpc/cli.c - the `gotrace` command: its usage and dispatch, and the calls
+ * to a running program's endpoint (ps, start, stop, trace, call, attach).
+ * run and repair: rpc/run.c; view: rpc/view.c; summary: rpc/summary.c.
+ * Exit status: 0 success, 1 an RPC or run-time error (message on stderr),
+ * 2 a usage error. */
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/config.h"
-#include "core/repair.h"
-#include "core/summary.h"
 #include "rpc/client.h"
-#include "rpc/prog.h"
+#include "rpc/run.h"
 #include "rpc/summary.h"
 #include "rpc/view.h"
 
@@ -65,20 +60,6 @@ static int usage(const char *why)
 	return 2;
 }
 
-/* FILE as the program should open it: absolute against our cwd. */
-static void absolute(const char *file, char *out, size_t size)
-{
-	char cwd[PATH_MAX];
-
-	int n;
-
-	if (file[0] == '/' || (file[0] == '~' && file[1] == '/') || !getcwd(cwd, sizeof(cwd)))
-		n = snprintf(out, size, "%s", file);
-	else
-		n = snprintf(out, size, "%s/%s", cwd, file);
-	if (n < 0 || (size_t)n >= size)
-		snprintf(out, size, "%s", file);   /* too long: the program says so */
-}
 
 /* Call and report: 0 ok (result printed when print), 1 error. wait_s:
  * how long the call itself waits (debug_goTrace's seconds), -1 unknown.
@@ -113,7 +94,7 @@ static void file_param(struct gb *p, const char *file)
 {
 	char abs[GT_PATH_MAX];
 
-	absolute(file, abs, sizeof(abs));
+	gt_client_absolute(file, abs, sizeof(abs));
 	gb_puts(p, "[");
 	gb_jstr(p, abs, strlen(abs));
 }
@@ -147,7 +128,7 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	r = rpc(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
 	if (!r) {
 		char abs[GT_PATH_MAX];
-		absolute(argv[3], abs, sizeof(abs));
+		gt_client_absolute(argv[3], abs, sizeof(abs));
 		if (with_secs)
 			fprintf(stderr, "gotrace: trace written to %s\nopen it with: gotrace view %s\n",
 				abs, abs);
@@ -231,7 +212,7 @@ static int statement(const char *s, char *method, size_t msize, struct gb *param
 			lit[n] = '\0';
 			if (first && (!strcmp(method, "debug_goTrace") ||
 				      !strcmp(method, "debug_startGoTrace")))
-				absolute(lit, abs, sizeof(abs));
+				gt_client_absolute(lit, abs, sizeof(abs));
 			else
 				snprintf(abs, sizeof(abs), "%s", lit);
 			gb_jstr(params, abs, strlen(abs));
@@ -309,177 +290,6 @@ static int cmd_attach(int argc, char **argv)
 	return r;
 }
 
-/* The library: GOTRACE_LIB, else next to this program (build tree), else
- * the installed layout (bin/../lib[/<triplet>]). */
-static int find_lib(char *out, size_t size)
-{
-	static const char *rel[] = { "libgotrace.so", "../lib/libgotrace.so",
-				     "../lib/x86_64-linux-gnu/libgotrace.so",
-				     "../lib64/libgotrace.so", NULL };
-	const char *env = getenv("GOTRACE_LIB");
-	char self[PATH_MAX];
-	ssize_t n;
-
-	if (env && *env) {
-		snprintf(out, size, "%s", env);
-		return access(out, R_OK);
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = '\0';
-	*strrchr(self, '/') = '\0';
-	for (int i = 0; rel[i]; i++) {
-		int n = snprintf(out, size, "%s/%s", self, rel[i]);
-		if (n > 0 && (size_t)n < size && access(out, R_OK) == 0)
-			return 0;
-	}
-	return -1;
-}
-
-static void summary(const char *path)
-{
-	struct gt_summary s;
-	char err[GT_PATH_MAX + 128];
-
-	if (gt_summary_read(path, &s, err, sizeof(err))) {
-		fprintf(stderr, "gotrace: no readable trace: %s\n", err);
-		return;
-	}
-	fprintf(stderr, "gotrace: %s: %llu threads, %llu events, %llu stacks, %.1f s, %.1f MB%s%s\n",
-		path, (unsigned long long)s.goroutines, (unsigned long long)s.events,
-		(unsigned long long)s.stacks, (double)s.duration_ns / 1e9, (double)s.bytes / 1e6,
-		s.waits ? ", threads waited for the writer (GOTRACE_BUFFER_MB)" : "",
-		s.complete ? "" : ", INCOMPLETE (try gotrace repair)");
-	fprintf(stderr, "open it with: gotrace view %s\n", path);
-}
-
-/* Repair a trace cut by the death of its process, in place; say what. */
-static void repair_cut(const char *path)
-{
-	struct gt_repair_stats st;
-	char err[GT_PATH_MAX + 128];
-
-	if (gt_repair(path, path, &st, err, sizeof(err)))
-		fprintf(stderr, "gotrace: the trace was cut and could not be repaired: %s\n", err);
-	else if (!st.was_valid)
-		fprintf(stderr, "gotrace: the trace was cut; repaired: kept %llu of %llu bytes "
-			"(%llu events), %llu threads ended at the cut\n",
-			(unsigned long long)st.valid_bytes, (unsigned long long)st.bytes,
-			(unsigned long long)st.kept, (unsigned long long)st.closed);
-}
-
-static int cmd_run(int argc, char **argv)
-{
-	const char *out = "gotrace.trace";
-	char lib[PATH_MAX], abs[GT_PATH_MAX], pre[PATH_MAX * 2];
-	int i = 2, status;
-
-	for (; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		}
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			out = argv[++i];
-		else if (argv[i][0] == '-') {
-			char why[96];
-			snprintf(why, sizeof(why), argv[i][1] == 'o' && !argv[i][2] ? "-o needs a FILE"
-				 : "run: unknown option %s (the command goes after --)", argv[i]);
-			return usage(why);
-		}
-		else
-			break;
-	}
-	if (i >= argc)
-		return usage("run: no command given");
-	if (find_lib(lib, sizeof(lib))) {
-		fprintf(stderr, "gotrace: libgotrace.so not found next to gotrace nor in "
-			"../lib; set GOTRACE_LIB\n");
-		return 1;
-	}
-	absolute(out, abs, sizeof(abs));
-	/* No silent non-traces: a program LD_PRELOAD cannot enter, or a file
-	 * that cannot be written, is refused before it runs; an old trace of
-	 * the same name is removed, so its summary is never taken for new. */
-	char why[PATH_MAX + 160];
-	if (gt_prog_preloadable(argv[i], why, sizeof(why)) ||
-	    gt_prog_writable(abs, why, sizeof(why))) {
-		fprintf(stderr, "gotrace: %s\n", why);
-		return 2;
-	}
-	struct stat ost;
-	if (stat(abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(abs)) {
-		fprintf(stderr, "gotrace: cannot replace %s: %s; not run\n", abs, strerror(errno));
-		return 2;
-	}
-	const char *old = getenv("LD_PRELOAD");
-	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
-	setenv("LD_PRELOAD", pre, 1);
-	setenv("GOTRACE_FILE", abs, 1);
-	unsetenv("GOTRACE_OWNER");
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "gotrace: fork: %s\n", strerror(errno));
-		return 1;
-	}
-	if (pid == 0) {
-		char me[24];
-		snprintf(me, sizeof(me), "%ld", (long)getpid());
-		setenv("GOTRACE_OWNER", me, 1);   /* this process's trace, not its children's */
-		execvp(argv[i], argv + i);
-		fprintf(stderr, "gotrace: %s: %s\n", argv[i], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	/* ^C goes to the program; we wait for it to finish its trace. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "gotrace: %s killed by signal %d (%s)\n", argv[i], WTERMSIG(status),
-			strsignal(WTERMSIG(status)));
-	if (access(abs, F_OK)) {
-		fprintf(stderr, "gotrace: no trace was written to %s: the library did not load into "
-			"%s (it cleared LD_PRELOAD, or exec'd a static or setuid program?)\n", abs,
-			argv[i]);
-	} else {
-		/* A death by signal cuts the trace where the writer was: threads
-		 * still running, the last batch half written. Go 1.19-1.22's
-		 * viewer crashes on that; repair it here, as `gotrace repair`. */
-		if (WIFSIGNALED(status))
-			repair_cut(abs);
-		summary(abs);
-	}
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
-static int cmd_repair(int argc, char **argv)
-{
-	char err[GT_PATH_MAX + 128];
-
-	if (argc < 3 || argc > 4)
-		return usage("repair needs FILE [OUT]");
-	struct gt_repair_stats st;
-	if (gt_repair(argv[2], argc == 4 ? argv[3] : argv[2], &st, err, sizeof(err))) {
-		fprintf(stderr, "gotrace: %s\n", err);
-		return 1;
-	}
-	if (st.was_valid)
-		fprintf(stderr, "gotrace: %s was complete: nothing to repair\n", argv[2]);
-	else
-		fprintf(stderr, "gotrace: kept %llu of %llu bytes (%llu events); %llu threads "
-			"ended at the cut\n", (unsigned long long)st.valid_bytes,
-			(unsigned long long)st.bytes, (unsigned long long)st.kept,
-			(unsigned long long)st.closed);
-	summary(argc == 4 ? argv[3] : argv[2]);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const char *c = argc > 1 ? argv[1] : "";
@@ -499,7 +309,7 @@ int main(int argc, char **argv)
 		return 0;
 
 	if (!strcmp(c, "run"))
-		return cmd_run(argc, argv);
+		return gt_cmd_run(argc, argv, usage);
 	if (!strcmp(c, "ps"))
 		return argc == 2 ? (gt_client_ps(), 0) : usage("ps takes no arguments");
 	if (!strcmp(c, "start"))
@@ -519,7 +329,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "attach"))
 		return cmd_attach(argc, argv);
 	if (!strcmp(c, "repair"))
-		return cmd_repair(argc, argv);
+		return gt_cmd_repair(argc, argv, usage);
 	if (!strcmp(c, "view"))
 		return gt_cmd_view(argc, argv, usage);
 	if (!strcmp(c, "summary"))

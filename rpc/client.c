@@ -2,6 +2,7 @@
 #include "rpc/client.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
@@ -460,4 +461,19 @@ int gt_client_ps(void)
 	if (p)
 		closedir(p);
 	return live;
+}
+
+/* FILE as the program should open it: absolute against our cwd. */
+void gt_client_absolute(const char *file, char *out, size_t size)
+{
+	char cwd[PATH_MAX];
+
+	int n;
+
+	if (file[0] == '/' || (file[0] == '~' && file[1] == '/') || !getcwd(cwd, sizeof(cwd)))
+		n = snprintf(out, size, "%s", file);
+	else
+		n = snprintf(out, size, "%s/%s", cwd, file);
+	if (n < 0 || (size_t)n >= size)
+		snprintf(out, size, "%s", file);   /* too long: the program says so */
 }

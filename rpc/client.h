@@ -25,4 +25,8 @@ int gt_client_call(const char *path, const char *method, const char *params,
  * stale sockets in the default directories. Returns how many are live. */
 int gt_client_ps(void);
 
+/* FILE as the program should open it: absolute against our cwd ("~/"
+ * kept: the program expands it). */
+void gt_client_absolute(const char *file, char *out, size_t size);
+
 #endif

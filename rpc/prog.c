@@ -55,25 +55,23 @@ static int kind(const char *path, char *interp, size_t size)
 			close(fd);
 		return -1;
 	}
-	int dyn = 0;
+	/* p_type is the first word of a program header in both classes. */
+	uint64_t phoff;
+	unsigned phnum, phent;
 	if (b[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr *e = (Elf64_Ehdr *)b;
-		for (unsigned i = 0; i < e->e_phnum; i++) {
-			Elf64_Phdr ph;
-			if (pread(fd, &ph, sizeof(ph), (off_t)(e->e_phoff + i * e->e_phentsize)) !=
-			    (ssize_t)sizeof(ph))
-				break;
-			dyn |= ph.p_type == PT_INTERP;
-		}
+		const Elf64_Ehdr *e = (const Elf64_Ehdr *)b;
+		phoff = e->e_phoff, phnum = e->e_phnum, phent = e->e_phentsize;
 	} else {
-		Elf32_Ehdr *e = (Elf32_Ehdr *)b;
-		for (unsigned i = 0; i < e->e_phnum; i++) {
-			Elf32_Phdr ph;
-			if (pread(fd, &ph, sizeof(ph), (off_t)(e->e_phoff + i * e->e_phentsize)) !=
-			    (ssize_t)sizeof(ph))
-				break;
-			dyn |= ph.p_type == PT_INTERP;
-		}
+		const Elf32_Ehdr *e = (const Elf32_Ehdr *)b;
+		phoff = e->e_phoff, phnum = e->e_phnum, phent = e->e_phentsize;
+	}
+	int dyn = 0;
+	for (unsigned i = 0; i < phnum; i++) {
+		uint32_t type;
+		if (pread(fd, &type, sizeof(type), (off_t)(phoff + (uint64_t)i * phent)) !=
+		    (ssize_t)sizeof(type))
+			break;
+		dyn |= type == PT_INTERP;
 	}
 	close(fd);
 	return dyn;
