@@ -20,9 +20,8 @@
  * like the doorman. */
 #include <stdint.h>
 
-#include "core/gotrace.h"
-#include "core/safe.h"
-#include "preload/real.h"
+#include "core/process/api.h"
+#include "preload/hook.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 

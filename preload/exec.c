@@ -7,8 +7,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "preload/hook.h"
 
 GT_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {

@@ -2,10 +2,9 @@
  * core (config, main thread, service thread, GOTRACE_FILE). */
 #include <errno.h>
 
-#include "core/fatal.h"
-#include "core/gotrace.h"
-#include "preload/real.h"
-#include "rpc/server.h"
+#include "core/process/api.h"
+#include "preload/hook.h"
+#include "rpc/server/server.h"
 
 /* errno at main is 0 (C11 7.5): whatever the start-up left in it (dlsym's
  * look-ups, a socket directory to create, the trace file's first write
@@ -15,6 +14,7 @@ __attribute__((constructor(101))) static void gt_preload_init(void)
 	int saved = errno;
 
 	gt_tls.in_tracer++;
+	gt_real_set_named(gt_name_fn);
 	gt_real_init();
 	gt_fatal_init(GT_REAL(sigaction));
 	gt_service_set_client(&gt_rpc_server);

@@ -7,9 +7,8 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-#include "core/fdguard.h"
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "core/base/fdguard.h"
+#include "preload/hook.h"
 
 #define SYS GT_OP_SYSCALL
 

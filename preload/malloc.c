@@ -7,8 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "preload/hook.h"
 
 #define BOOT_SIZE (256u << 10)
 static uint8_t boot[BOOT_SIZE] GT_COLD_BSS __attribute__((aligned(64)));

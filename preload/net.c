@@ -4,8 +4,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "preload/hook.h"
 
 #define NET GT_OP_NET
 

@@ -5,8 +5,7 @@
 #include <stdarg.h>
 #include <sys/prctl.h>
 
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "preload/hook.h"
 
 GT_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 			     void *(*fn)(void *), void *arg)

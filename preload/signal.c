@@ -4,9 +4,8 @@
  * and our own calls, go to libc untouched. */
 #include <signal.h>
 
-#include "core/fatal.h"
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "core/process/api.h"
+#include "preload/hook.h"
 
 GT_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {

@@ -5,8 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "preload/hook.h"
 
 #define SLEEP GT_OP_SLEEP
 

@@ -10,9 +10,8 @@
 #include <stdarg.h>
 #include <sys/syscall.h>
 
-#include "core/fdguard.h"
-#include "core/gotrace.h"
-#include "preload/real.h"
+#include "core/base/fdguard.h"
+#include "preload/hook.h"
 
 #define SYNC GT_OP_SYNC
 

@@ -2,7 +2,7 @@
  * scripts/bench (events/s, bytes/s, ns per event). */
 #include <stdio.h>
 
-#include "core/summary.h"
+#include "core/format/summary.h"
 
 int main(int argc, char **argv)
 {

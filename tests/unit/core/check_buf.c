@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "core/config.h"
+#include "core/record/buf.h"
+#include "core/base/config.h"
 #include "tests/unit/check_main.h"
 
 #define PRODUCERS 4

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/clock.h"
+#include "core/base/clock.h"
 #include "tests/unit/check_main.h"
 
 /* ns; TSan's clock_gettime is slow enough to blur the anchor itself */

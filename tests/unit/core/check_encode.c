@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/decode.h"
-#include "core/encode.h"
+#include "core/format/decode.h"
+#include "core/format/encode.h"
 #include "tests/unit/check_main.h"
 
 #define BYTES(...) ((const uint8_t[]){ __VA_ARGS__ })

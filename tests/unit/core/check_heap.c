@@ -10,8 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/gotrace.h"
-#include "core/heap.h"
+#include "core/process/api.h"
+#include "core/record/api.h"
+#include "core/record/heap.h"
 #include "tests/unit/check_main.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/repair.h"
+#include "core/format/repair.h"
 #include "tracecheck.h"
 #include "tests/unit/check_main.h"
 

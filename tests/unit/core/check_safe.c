@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/gotrace.h"
-#include "core/safe.h"
+#include "core/process/api.h"
+#include "core/record/api.h"
+#include "core/process/safe.h"
 #include "tests/unit/check_main.h"
 
 /* The call's arguments 1..6 as a[0..5]. */

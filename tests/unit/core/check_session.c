@@ -11,10 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/buf.h"
-#include "core/gotrace.h"
-#include "core/session.h"
-#include "core/summary.h"
+#include "core/record/buf.h"
+#include "core/process/api.h"
+#include "core/record/api.h"
+#include "core/process/request.h"
+#include "core/format/summary.h"
 #include "tracecheck.h"
 #include "tests/unit/check_main.h"
 
@@ -87,12 +88,12 @@ START_TEST(threads_and_blocks)
 	setup();
 	gt_init();
 	path(f, sizeof(f), "basic.trace");
-	ck_assert_msg(gt_session_start_sync(f, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(gt_request_start(f, err, sizeof(err)) == 0, "%s", err);
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(spawn(&w[i], worker, NULL), 0);
 	for (int i = 0; i < 8; i++)
 		pthread_join(w[i], NULL);
-	ck_assert_msg(gt_session_stop_sync(err, sizeof(err), -1) == 0, "%s", err);
+	ck_assert_msg(gt_request_stop(err, sizeof(err), -1) == 0, "%s", err);
 	ck_assert_msg(tc_check_file(f, &r) == 0, "%s", r.err);
 	ck_assert_uint_eq(r.creates, 1 + 8 + 16);
 	ck_assert_uint_eq(r.ends, 8 + 16);
@@ -142,9 +143,9 @@ START_TEST(start_stop_storm)
 		sleep_us(100);
 	for (int cycle = 0; cycle < 20; cycle++) {
 		snprintf(f, sizeof(f), "%s/storm%d.trace", dir, cycle);
-		ck_assert_msg(gt_session_start_sync(f, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(gt_request_start(f, err, sizeof(err)) == 0, "%s", err);
 		sleep_us(2000 + 500 * (cycle % 7));
-		ck_assert_msg(gt_session_stop_sync(err, sizeof(err), -1) == 0, "%s", err);
+		ck_assert_msg(gt_request_stop(err, sizeof(err), -1) == 0, "%s", err);
 		ck_assert_msg(tc_check_file(f, &r) == 0, "cycle %d: %s", cycle, r.err);
 		ck_assert_uint_ge(r.creates, 7);   /* main + the 6 workers, at least */
 	}
@@ -172,9 +173,9 @@ START_TEST(blocked_across_start_and_stop)
 	ck_assert_int_eq(spawn(&w, blocked, NULL), 0);
 	sleep_us(50000);
 	path(f, sizeof(f), "blocked.trace");
-	ck_assert_msg(gt_session_start_sync(f, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(gt_request_start(f, err, sizeof(err)) == 0, "%s", err);
 	sleep_us(300000);
-	ck_assert_msg(gt_session_stop_sync(err, sizeof(err), -1) == 0, "%s", err);
+	ck_assert_msg(gt_request_stop(err, sizeof(err), -1) == 0, "%s", err);
 	pthread_join(w, NULL);
 	ck_assert_msg(tc_check_file(f, &r) == 0, "%s", r.err);
 	ck_assert_uint_eq(r.creates, 2);
@@ -247,12 +248,12 @@ START_TEST(memory_cap)
 	gt_buf_get_stats(&before);
 	waits_before = before.waits;
 	pthread_create(&rd, NULL, slow_reader, names);
-	ck_assert_msg(gt_session_start_sync(names, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(gt_request_start(names, err, sizeof(err)) == 0, "%s", err);
 	for (int i = 0; i < 4; i++)
 		spawn(&w[i], spinner, NULL);
 	for (int i = 0; i < 4; i++)
 		pthread_join(w[i], NULL);
-	ck_assert_msg(gt_session_stop_sync(err, sizeof(err), -1) == 0, "%s", err);
+	ck_assert_msg(gt_request_stop(err, sizeof(err), -1) == 0, "%s", err);
 	pthread_join(rd, NULL);
 	gt_buf_get_stats(&after);
 	ck_assert_uint_gt(after.waits, before.waits);
@@ -272,31 +273,31 @@ START_TEST(errors)
 
 	setup();
 	gt_init();
-	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
+	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), -1);
 	ck_assert_str_eq(err, "trace not in progress");
-	ck_assert_int_eq(gt_session_start_sync("/nonexistent/dir/x.trace", err, sizeof(err)), -1);
+	ck_assert_int_eq(gt_request_start("/nonexistent/dir/x.trace", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "open /nonexistent/dir/x.trace: No such file or directory");
 	path(f, sizeof(f), "e.trace");
-	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
-	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), -1);
+	ck_assert_int_eq(gt_request_start(f, err, sizeof(err)), 0);
+	ck_assert_int_eq(gt_request_start(f, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "trace already in progress");
-	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), 0);
-	ck_assert_int_eq(gt_session_start_sync("/dev/full", err, sizeof(err)), 0);
+	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), 0);
+	ck_assert_int_eq(gt_request_start("/dev/full", err, sizeof(err)), 0);
 	op(0, 10);
-	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
+	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), -1);
 	ck_assert_str_eq(err, "write /dev/full: No space left on device: the trace ends there");
 	/* the file is removed while written: the stop says so */
 	path(f, sizeof(f), "gone.trace");
-	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
+	ck_assert_int_eq(gt_request_start(f, err, sizeof(err)), 0);
 	ck_assert_int_eq(unlink(f), 0);
 	op(0, 10);
-	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), -1);
+	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), -1);
 	ck_assert_msg(strstr(err, "was removed while the trace was written"), "%s", err);
 	/* and the next trace works */
 	path(f, sizeof(f), "after.trace");
-	ck_assert_int_eq(gt_session_start_sync(f, err, sizeof(err)), 0);
+	ck_assert_int_eq(gt_request_start(f, err, sizeof(err)), 0);
 	op(0, 10);
-	ck_assert_int_eq(gt_session_stop_sync(err, sizeof(err), -1), 0);
+	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), 0);
 }
 END_TEST
 

@@ -6,8 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/gotrace.h"
-#include "core/stack.h"
+#include "core/process/api.h"
+#include "core/record/api.h"
+#include "core/record/stack.h"
 #include "tests/unit/check_main.h"
 
 #define THREADS 8

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/decode.h"
-#include "core/order.h"
+#include "core/format/decode.h"
+#include "core/format/order.h"
 #include "tracecheck.h"
 #include "tests/unit/check_main.h"
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/decode.h"
-#include "core/log.h"
-#include "core/order.h"
+#include "core/format/decode.h"
+#include "core/base/log.h"
+#include "core/format/order.h"
 
 struct pstate {
 	int running;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rpc/framing.h"
-#include "rpc/json.h"
-#include "rpc/proto.h"
+#include "rpc/proto/framing.h"
+#include "rpc/proto/json.h"
+#include "rpc/proto/proto.h"
 #include "tests/unit/check_main.h"
 
 /* ------------------------------------------------------------- json */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/symbol.h"
+#include "core/write/symbol.h"
 #include "fixture.h"
 #include "tests/unit/check_main.h"
 

@@ -1,0 +1,79 @@
+/* core/clock.c - the TSC's rate against CLOCK_MONOTONIC (see clock.h). */
+#include "core/base/clock.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+struct gt_clock_anchor gt_clock_anchor;
+
+static int usable;          /* the kernel keeps time by the TSC */
+static uint64_t ns0, tsc0;  /* the first look: the rate's base */
+
+#if defined(__x86_64__)
+static inline uint64_t tsc(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+#else
+static inline uint64_t tsc(void)
+{
+	return 0;
+}
+#endif
+
+void gt_clock_prepare(void)
+{
+#if defined(__x86_64__)
+	static int done;
+	char buf[32] = "";
+
+	if (done)
+		return;
+	done = 1;
+	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	usable = strcmp(buf, "tsc\n") == 0;
+#endif
+}
+
+/* A rate from looks at least 10 ms apart; the base stays the first look,
+ * so it only gets more exact, and the anchor moves to every look. */
+void gt_clock_tick(void)
+{
+	struct gt_clock_anchor *a = &gt_clock_anchor;
+
+	if (!usable)
+		return;
+	/* The clock read between two TSC reads: its time is at their middle,
+	 * of the closest pair of three (an interrupt can fall between). */
+	uint64_t ns = 0, t = 0, gap = UINT64_MAX;
+	for (int i = 0; i < 3; i++) {
+		uint64_t ta = tsc(), n = gt_clock_now(), tb = tsc();
+		if (tb - ta < gap) {
+			gap = tb - ta;
+			ns = n;
+			t = ta + gap / 2;
+		}
+	}
+	if (!ns0) {
+		ns0 = ns;
+		tsc0 = t;
+		return;
+	}
+	if (ns - ns0 < 10000000ull || t <= tsc0)
+		return;
+	uint64_t mult = (uint64_t)((((unsigned __int128)(ns - ns0)) << 32) / (t - tsc0));
+	uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);   /* one writer */
+	__atomic_store_n(&a->seq, seq + 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&a->ns, ns, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&a->tsc, t, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&a->mult, mult, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&a->seq, seq + 2, __ATOMIC_SEQ_CST);
+}

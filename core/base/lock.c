@@ -1,0 +1,51 @@
+/* core/lock.c - futex slow paths. errno is preserved: callers run inside
+ * hooks. */
+#include "core/base/lock.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void gt_futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns)
+{
+	int saved = errno;
+	struct timespec ts, *tp = NULL;
+
+	if (timeout_ns >= 0) {
+		ts.tv_sec = timeout_ns / 1000000000;
+		ts.tv_nsec = timeout_ns % 1000000000;
+		tp = &ts;
+	}
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+	errno = saved;
+}
+
+void gt_futex_wake(uint32_t *word, int n)
+{
+	int saved = errno;
+
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	errno = saved;
+}
+
+void gt_lock_slow(struct gt_lock *l)
+{
+	/* Spin a little: holders keep it for a few hundred ns at most. */
+	for (int i = 0; i < 100; i++) {
+		uint32_t z = 0;
+		if (__atomic_load_n(&l->word, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(&l->word, &z, 1, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			return;
+		__builtin_ia32_pause();
+	}
+	while (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) != 0)
+		gt_futex_wait(&l->word, 2, -1);
+}
+
+void gt_unlock_slow(struct gt_lock *l)
+{
+	gt_futex_wake(&l->word, 1);
+}

@@ -1,0 +1,130 @@
+/* core/process/fatal.c - see the fatal-signal part of core/process/api.h. */
+#include "core/process/fatal.h"
+#include "core/process/api.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/record/api.h"
+#include "core/base/lock.h"
+#include "core/process/request.h"
+#include "core/record/thread.h"
+
+static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2 };
+#define NSIGS (sizeof(sigs) / sizeof(sigs[0]))
+#define STOP_NS (10ll * 1000000000)   /* the trace's finish may take this long */
+
+static gt_sigaction_fn real_sigaction;
+/* The program's calls and ours take it around each change, so that a
+ * disposition the program sets is never undone by our disarm. */
+static struct gt_lock lock = GT_LOCK_INIT;
+static uint64_t ours;   /* [lock] (the handler reads it): bit sig, our handler is set */
+
+void gt_fatal_init(gt_sigaction_fn real)
+{
+	real_sigaction = real;
+}
+
+static void on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct gt_tls *tls = &gt_tls;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t one;
+
+	(void)si;
+	(void)uc;
+	/* Interrupted inside tracer code, this thread may hold its own record
+	 * lock: the stop must not wait for it (as an exit from a handler). */
+	if (tls->in_tracer && tls->t)
+		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
+	tls->in_tracer++;
+	gt_request_stop_for_signal(STOP_NS);
+	/* Die as the program would have: SIG_DFL, the signal again. No lock:
+	 * the interrupted code may hold it; ours is only read below. */
+	real_sigaction(sig, &dfl, NULL);
+	__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+	tls->in_tracer--;   /* not reached when the signal ends the process */
+	errno = saved;
+}
+
+void gt_fatal_arm(void)
+{
+	struct sigaction cur, act = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO };
+
+	if (!real_sigaction)
+		return;
+	sigfillset(&act.sa_mask);
+	for (unsigned i = 0; i < NSIGS; i++) {
+		gt_lock(&lock);
+		if (!(ours & 1ull << sigs[i]) && real_sigaction(sigs[i], NULL, &cur) == 0 &&
+		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
+		    real_sigaction(sigs[i], &act, NULL) == 0)
+			__atomic_or_fetch(&ours, 1ull << sigs[i], __ATOMIC_RELAXED);
+		gt_unlock(&lock);
+	}
+}
+
+void gt_fatal_disarm(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	for (unsigned i = 0; i < NSIGS; i++) {
+		gt_lock(&lock);
+		if (ours & 1ull << sigs[i]) {
+			real_sigaction(sigs[i], &dfl, NULL);
+			__atomic_and_fetch(&ours, ~(1ull << sigs[i]), __ATOMIC_RELAXED);
+		}
+		gt_unlock(&lock);
+	}
+}
+
+/* What the program is told the old disposition was: SIG_DFL for ours. */
+static void as_dfl(struct sigaction *old)
+{
+	old->sa_handler = SIG_DFL;
+	old->sa_flags = 0;
+	sigemptyset(&old->sa_mask);
+}
+
+int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int saved = errno;
+
+	gt_lock(&lock);
+	errno = saved;
+	int r = real_sigaction(sig, act, old);
+	saved = errno;
+	if (r == 0 && (ours & 1ull << sig)) {
+		if (old)
+			as_dfl(old);
+		if (act)   /* the program's disposition replaces ours */
+			__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+	}
+	gt_unlock(&lock);
+	errno = saved;
+	return r;
+}
+
+void (*gt_fatal_signal(int sig, void (*h)(int), gt_signal_fn real))(int)
+{
+	int saved = errno;
+
+	gt_lock(&lock);
+	errno = saved;
+	void (*r)(int) = real(sig, h);
+	saved = errno;
+	if (r != SIG_ERR && (ours & 1ull << sig)) {
+		r = SIG_DFL;
+		__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+	}
+	gt_unlock(&lock);
+	errno = saved;
+	return r;
+}

@@ -1,0 +1,186 @@
+/* core/record/api.h - what preload/ asks of the recording layer. A hook
+ * is: begin (one inline check), the real call, end (one inline check); the
+ * slow paths live in core/record. Every function here keeps errno and may
+ * run in a signal handler, before main and in threads the tracer has not
+ * seen yet. */
+#ifndef GT_RECORD_API_H
+#define GT_RECORD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/tls.h"
+
+/* The session now recording, 0 when idle. Written by the service thread
+ * (release) after the start snapshot; hooks read it (acquire) before they
+ * read the clock, so their times follow the snapshot's. */
+extern uint64_t gt_trace_on;
+
+/* Kinds of blocking call and the trace events they become. */
+enum gt_op_kind {
+	GT_OP_NONE = 0,
+	GT_OP_SYSCALL,  /* GoSysCall, GoSysBlock, GoSysExit, GoStart */
+	GT_OP_NET,      /* GoBlockNet, GoUnblock, GoStart */
+	GT_OP_SELECT,   /* GoBlockSelect ... */
+	GT_OP_SYNC,     /* GoBlockSync ... */
+	GT_OP_COND,     /* GoBlockCond ... */
+	GT_OP_SLEEP,    /* GoSleep ... */
+	GT_OP_KINDS
+};
+
+struct gt_op {
+	uint64_t sess;  /* session seen at begin (0: idle) */
+	uint64_t t0;    /* begin time when sess != 0 */
+	uint32_t kind;  /* 0: this call is not recorded (nested/tracer) */
+};
+
+void gt_op_begin_slow(struct gt_op *op);
+void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
+
+/* Before the real call. */
+static inline void gt_op_begin(struct gt_op *op, unsigned kind)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	op->kind = 0;
+	if (tls->in_tracer)
+		return;
+	/* In a call already: a signal handler's call (deeper on this stack, or
+	 * on a distant sigaltstack) records nothing. A call shallower on the
+	 * same stack means the old one was left by siglongjmp: it is over. */
+	if (__builtin_expect(tls->in_call != 0, 0) &&
+	    !((uintptr_t)op >= tls->call_sp && (uintptr_t)op - tls->call_sp < (8u << 20)))
+		return;
+	tls->call_sp = (uintptr_t)op;
+	op->kind = kind;
+	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELAXED);
+	op->sess = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(op->sess != 0, 0))
+		gt_op_begin_slow(op);
+}
+
+/* Does the end of this op need core (it began or ends while tracing)? */
+static inline int gt_op_slow(const struct gt_op *op)
+{
+	return __builtin_expect((op->sess | __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED)) != 0, 0);
+}
+
+static inline void gt_op_done(struct gt_op *op)
+{
+	op->kind = 0;
+	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
+}
+
+/* After the real call; fn = the real function's address (the innermost
+ * frame of the recorded stack). */
+static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
+{
+	if (!op->kind)
+		return;
+	if (gt_op_slow(op))
+		gt_op_end_slow(op, fn);
+	gt_op_done(op);
+}
+
+
+/* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
+ * events. Filled lazily (fstat) by core in the slow path only; preload
+ * notes what it knows for free: close/dup2 forget, socket/accept set. */
+/* GT_FD_NOWAIT: no socket, and a read never waits (a regular file, a
+ * memory device: preload/armed.c asks, for GOTRACE_LAZY's safe points). */
+enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET, GT_FD_NOWAIT };
+extern uint8_t gt_fd_kind[GT_FD_MAX];
+
+static inline void gt_fd_note(int fd, unsigned kind)
+{
+	if ((unsigned)fd < GT_FD_MAX)
+		__atomic_store_n(&gt_fd_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
+}
+
+/* End variants that classify the call when (and only when) it is recorded. */
+struct pollfd;
+void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd);
+void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n);
+void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
+			   const void *w, const void *e);
+void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd);
+
+#define GT_OP_END_WITH(op, call)          \
+	do {                              \
+		if ((op)->kind) {         \
+			if (gt_op_slow(op)) \
+				call;     \
+			gt_op_done(op);   \
+		}                         \
+	} while (0)
+
+/* epoll_ctl added fd to epfd: remember epoll sets that watch sockets. */
+void gt_fd_epoll_add(int epfd, int fd);
+
+/* Heap accounting, while tracing (core/heap.c). usable = the real
+ * allocator's malloc_usable_size of the block. */
+#define GT_HEAP_FOLD (64 << 10)
+
+/* Set at trace start (before the session is published): the allocator we
+ * forward to is glibc's, whose block sizes gt_glibc_usable reads. */
+extern int gt_heap_glibc;
+
+/* glibc's malloc_usable_size of a block in use, read from its chunk header
+ * (malloc/malloc.c: the size word before the block, low bits flags, bit 1
+ * IS_MMAPPED; usable = chunk size - 8, or - 16 for an mmapped chunk) with
+ * no call and without glibc's look at the next chunk's header, which only
+ * tells a block in use from a free one: a block malloc just returned, or
+ * one the program passes to free or realloc, is in use. x86-64 layout (the
+ * same in every glibc; no memory tagging there); hooks elsewhere call the
+ * allocator's malloc_usable_size. */
+#if defined(__x86_64__)
+#define GT_GLIBC_USABLE 1
+static inline size_t gt_glibc_usable(const void *p)
+{
+	size_t h = ((const size_t *)p)[-1];
+
+	return (h & ~(size_t)7) - 8 - (h & 2) * 4;   /* - 16 when mmapped */
+}
+#else
+#define GT_GLIBC_USABLE 0
+#endif
+void gt_heap_fold(int64_t v, uint64_t s, size_t big);
+
+static inline void gt_heap_add(int64_t d, uint64_t s, size_t req)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (__builtin_expect(tls->heap_sess != s, 0)) {
+		tls->heap_sess = s;
+		tls->heap = 0;
+	}
+	int64_t v = tls->heap + d;
+	if (__builtin_expect(v >= GT_HEAP_FOLD || v <= -GT_HEAP_FOLD, 0)) {
+		tls->heap = 0;
+		gt_heap_fold(v, s, req);
+	} else {
+		tls->heap = v;
+	}
+}
+
+/* Name the real functions the hooks forward to, so stacks show "read", not
+ * "__libc_read". Called by preload/ once per resolved function. */
+void gt_name_fn(uintptr_t real, const char *name);
+
+/* pthread_create: returns the record to pass to the real pthread_create
+ * with gt_thread_start as start routine, or NULL: call the real one as is.
+ * create_fn = the real pthread_create (creator stack's innermost frame). */
+struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t create_fn);
+void *gt_thread_start(void *rec);
+/* The real pthread_create failed: take the record back. */
+void gt_thread_abort(struct gt_thread *rec);
+
+/* pthread_setname_np / prctl(PR_SET_NAME) succeeded: self = the named
+ * thread's pthread_t, fn = the real function. */
+void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn);
+
+/* After dlclose: code may be mapped at the unloaded library's addresses
+ * later; the frame-record walk forgets what it knew of them. */
+void gt_stack_forget_code(void);
+
+#endif

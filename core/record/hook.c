@@ -1,0 +1,332 @@
+/* core/hook.c - the core side of the hooks: slow paths of blocking calls,
+ * thread creation and start. Runs on program threads, inside hooks, maybe
+ * in signal handlers: errno is saved, in_tracer is raised (nested hooks
+ * forward untouched), no malloc, locks only for short appends. */
+#include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/record/emit.h"
+#include "core/record/fd.h"
+#include "core/record/api.h"
+#include "core/record/stack.h"
+#include "core/record/thread.h"
+
+/* The session now recording (core/record/api.h); the service thread
+ * (core/write/ctl.c) writes it. */
+uint64_t gt_trace_on;
+
+static int ready;   /* set by gt_hook_ready() once init is done */
+
+void gt_hook_ready(void);
+void gt_hook_ready(void)
+{
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+void gt_name_fn(uintptr_t real, const char *name)
+{
+	gt_stack_name_fn(real, name);
+}
+
+/* The call in progress, for the stopper to write as an open-ended wait.
+ * Owner only, without the lock: kind is stored last, with release. */
+static void note_op(struct gt_thread *t, const struct gt_op *op, uint64_t s)
+{
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_t0, op->t0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_sess, s, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_kind, op->kind, __ATOMIC_RELEASE);
+}
+
+static int begin_locked(struct gt_thread *t, struct gt_op *op, uint64_t s)
+{
+	int r = gt_emit_enter_locked(t, s, op->t0);
+
+	if (r == 0) {
+		note_op(t, op, s);
+		op->sess = s;
+	}
+	return r;
+}
+
+void gt_op_begin_slow(struct gt_op *op)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+	uint64_t s = op->sess;
+
+	tls->in_tracer++;
+	op->sess = 0;
+	struct gt_thread *t = gt_thread_self();
+	if (t) {
+		/* In the session already (the common case): no lock. Only the
+		 * stopper changes t->sess behind our back, and then a stale
+		 * answer costs nothing: op_sess will not match. The TSC's time
+		 * then: this thread's events so far are at least as late as the
+		 * start snapshot's, and the emitter keeps its times in order. */
+		if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s) {
+			op->t0 = gt_clock_fast();
+			note_op(t, op, s);
+			op->sess = s;
+		} else {
+			op->t0 = gt_clock_now();
+			GT_LOCKED_RETRY(t, begin_locked(t, op, s));
+		}
+	}
+	tls->in_tracer--;
+	errno = saved;
+}
+
+static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32_t sid, int block)
+{
+	int r = 0;
+
+	if (op->sess && t->sess == op->sess) {
+		if (block)
+			r = gt_emit_block_locked(t, op->kind, op->t0, t1, sid);
+		if (r != -EAGAIN)
+			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+		return r;
+	}
+	/* The trace started while we were in the call. Read the clock after
+	 * the flag: our events must follow the start snapshot's. */
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
+}
+
+/* The common end: record the call if it waited long enough. classify
+ * refines the kind (socket or not...) only for calls that are recorded. */
+static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(const void *),
+		       const void *ctx)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+	uintptr_t pc[GT_STACK_MAX];
+	uint32_t sid = 0;
+	int exact;
+
+	tls->in_tracer++;
+	uint64_t t1 = gt_clock_fast_x(&exact);
+	struct gt_thread *t = gt_thread_self();
+	if (t) {
+		/* (The TSC's time may read a little behind the begin's, after a
+		 * look moved the anchor: a duration of 0.) */
+		int block = op->sess && (t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns;
+		if (block) {   /* recorded: it ends at the clock's time */
+			if (!exact)
+				t1 = gt_clock_now();
+			if (op->t0 > t1)
+				op->t0 = t1;
+		}
+		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess) {
+			/* Too short to record, in the session: no lock. */
+			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+			goto out;
+		}
+		if (block) {
+			if (classify)
+				op->kind = classify(ctx);
+			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+		}
+		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
+	}
+out:
+	tls->in_tracer--;
+	errno = saved;
+}
+
+void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
+{
+	end_common(op, fn, NULL, NULL);
+}
+
+static unsigned cls_fd(const void *ctx)
+{
+	return gt_fd_classify(*(const int *)ctx);
+}
+
+void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd)
+{
+	end_common(op, fn, cls_fd, &fd);
+}
+
+struct poll_ctx {
+	const struct pollfd *p;
+	unsigned long n;
+};
+
+static unsigned cls_poll(const void *ctx)
+{
+	const struct poll_ctx *c = ctx;
+	return gt_fd_classify_poll(c->p, c->n);
+}
+
+void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n)
+{
+	struct poll_ctx c = { p, n };
+	end_common(op, fn, cls_poll, &c);
+}
+
+struct select_ctx {
+	int nfds;
+	const void *r, *w, *e;
+};
+
+static unsigned cls_select(const void *ctx)
+{
+	const struct select_ctx *c = ctx;
+	return gt_fd_classify_select(c->nfds, c->r, c->w, c->e);
+}
+
+void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
+			   const void *w, const void *e)
+{
+	struct select_ctx c = { nfds, r, w, e };
+	end_common(op, fn, cls_select, &c);
+}
+
+static unsigned cls_epoll(const void *ctx)
+{
+	return gt_fd_classify_epoll(*(const int *)ctx);
+}
+
+void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
+{
+	end_common(op, fn, cls_epoll, &epfd);
+}
+
+static int create_locked(struct gt_thread *t, struct gt_thread *c, uint64_t s,
+			 uint32_t ssid, uint32_t sid)
+{
+	uint64_t ts = gt_clock_now();
+	int r = gt_emit_enter_locked(t, s, ts);
+
+	return r ? r : gt_emit_create_locked(t, c, ssid, sid, ts);
+}
+
+/* GoCreate in the creator's P, with the creator's stack. */
+static void announce(struct gt_thread *c, uintptr_t create_fn)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	uintptr_t pc[GT_STACK_MAX];
+
+	if (!s)
+		return;
+	struct gt_thread *t = gt_thread_self();
+	if (!t)
+		return;
+	unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, create_fn);
+	uint32_t sid = gt_stack_intern(pc, n, create_fn ? GT_STK_FN : 0);
+	uint32_t ssid = gt_emit_start_sid(c);
+	GT_LOCKED_RETRY(t, create_locked(t, c, s, ssid, sid));
+}
+
+struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t create_fn)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return NULL;
+	int saved = errno;
+	int internal = tls->in_tracer > 0;
+	tls->in_tracer++;
+	struct gt_thread *c = gt_thread_alloc();
+	if (c) {
+		c->fn = fn;
+		c->arg = arg;
+		c->start_pc = (uintptr_t)fn;
+		if (internal)
+			c->flags = GT_TF_INTERNAL;
+		else if (!tls->in_call)
+			announce(c, create_fn);
+	}
+	tls->in_tracer--;
+	errno = saved;
+	return c;
+}
+
+void gt_thread_abort(struct gt_thread *c)
+{
+	int saved = errno;
+
+	gt_tls.in_tracer++;
+	gt_thread_free(c);
+	gt_tls.in_tracer--;
+	errno = saved;
+}
+
+static int start_locked(struct gt_thread *t)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+
+	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
+}
+
+void *gt_thread_start(void *rec)
+{
+	struct gt_thread *t = rec;
+	struct gt_tls *tls = &gt_tls;
+	void *(*fn)(void *) = t->fn;
+	void *arg = t->arg;
+
+	if (t->flags & GT_TF_INTERNAL) {
+		tls->in_tracer = 1;   /* for good: a tracer thread is never traced */
+		gt_thread_free(t);
+		gt_thread_tracer_started();
+	} else {
+		int saved = errno;
+		tls->in_tracer++;
+		gt_lock(&t->lock);
+		t->tid = (int32_t)syscall(SYS_gettid);
+		t->tls = tls;
+		t->self = (uintptr_t)pthread_self();
+		t->state = GT_T_LIVE;
+		gt_unlock(&t->lock);
+		tls->t = t;
+		gt_thread_live(1);
+		gt_thread_watch_exit(t);
+		gt_stack_thread_init((uintptr_t)__builtin_frame_address(0) + 16);
+		GT_LOCKED_RETRY(t, start_locked(t));
+		tls->in_tracer--;
+		errno = saved;
+	}
+	void *r = fn(arg);
+	/* Not a tail call: stacks are cut at this frame. */
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+
+static int name_locked(struct gt_thread *t, uint64_t s, uint32_t sid, const char *name)
+{
+	uint64_t ts = gt_clock_now();
+	int r = gt_emit_enter_locked(t, s, ts);
+
+	return r ? r : gt_emit_log_locked(t, GT_STR_THREAD_NAME, sid, name, ts);
+}
+
+void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn)
+{
+	struct gt_tls *tls = &gt_tls;
+	uintptr_t pc[GT_STACK_MAX];
+
+	if (!name || tls->in_tracer || !__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return;
+	int saved = errno;
+	tls->in_tracer++;
+	gt_thread_named(self, name);
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	struct gt_thread *t = s && !tls->in_call ? gt_thread_self() : NULL;
+	/* Naming oneself while tracing: a "thread.name" log where it happened. */
+	if (t && t->self == self) {
+		unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+		uint32_t sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+		GT_LOCKED_RETRY(t, name_locked(t, s, sid, name));
+	}
+	tls->in_tracer--;
+	errno = saved;
+}

@@ -1,0 +1,102 @@
+/* core/stack.h - stack capture (core/unwind.c: frame records, libunwind)
+ * and the stack table (core/stack.c): raw pc arrays interned in a liburcu
+ * RCU lock-free hash table (cds_lfht) and numbered once per process. Ids are global and stable, so the writer defines
+ * in each trace the ones its events use. */
+#ifndef GT_STACK_H
+#define GT_STACK_H
+
+#include <stdint.h>
+
+#include <urcu/rculfhash.h>
+
+#define GT_STACK_MAX 64
+
+enum gt_stk_flag {
+	GT_STK_FN = 1,     /* pc[0] is the address of the hooked libc function */
+	GT_STK_START = 2,  /* one frame: a thread's start routine */
+	GT_STK_MAIN = 4,   /* one frame: the main thread (writer resolves `main`) */
+	GT_STK_RET = 8,    /* with START: pc is a return address inside it */
+};
+
+struct gt_stack {
+	struct cds_lfht_node node;
+	uint64_t hash;
+	uint32_t id;
+	uint16_t n;
+	uint16_t flags;
+	uintptr_t pc[];
+};
+
+/* Once, at load: where our own code is. 0 or -errno. */
+int gt_stack_init(void);
+/* Before the first trace (service thread): loads libunwind, readies the
+ * auto walk. */
+void gt_stack_prepare(void);
+/* Service thread, each loop: grow the stack table as stacks are added
+ * (on a thread of its own, joined here when done). */
+void gt_stack_grow(void);
+/* Join a resize thread that is done (waiting up to wait_ms for one that
+ * runs) and count it out once its task is gone: 1 if none is left. One
+ * caller at a time (the service thread, or gt_ns_prepare with it parked). */
+int gt_stack_reap(int wait_ms);
+/* The size it was last grown to (tests). */
+unsigned long gt_stack_buckets(void);
+/* fork: no resize runs across it; the child has no resize thread. */
+void gt_stack_before_fork(void);
+void gt_stack_after_fork(int child);
+
+/* Capture the caller's stack into pc[0..max): frames of libgotrace itself are
+ * skipped, the walk stops at our thread trampoline, and fn (when non-zero)
+ * becomes frame 0. Returns the number of frames. Call with in_tracer > 0. */
+unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn);
+
+/* The id of this pc array (+flags), adding it when new. 0 when the table is
+ * full (the event then has no stack). Any thread, in_tracer > 0. */
+uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags);
+
+/* The stack with this id, NULL if none. Any thread; the result is immutable. */
+const struct gt_stack *gt_stack_get(uint32_t id);
+
+/* Number of ids handed out so far (ids are 1..count). */
+uint32_t gt_stack_count(void);
+
+/* Names of the real functions the hooks forward to (gt_name_fn): the
+ * writer names FN frames with them ("read", not "__libc_read"). */
+void gt_stack_name_fn(uintptr_t real, const char *name);
+const char *gt_stack_fn_name(uintptr_t real);
+
+/* Is pc inside libgotrace's own code? */
+int gt_stack_is_self(uintptr_t pc);
+/* The executable segment [lo, hi) of the loaded object holding pc, or (pc
+ * 0) of the first whose path contains name; 0, 0 when none. */
+void gt_stack_text(uintptr_t pc, const char *name, uintptr_t *lo, uintptr_t *hi);
+
+/* Note this thread's stack top for the frame-pointer walks: top = our
+ * trampoline's frame + 16 (the stack ends there for us), or 0 on the main
+ * thread (where _start found the stack; with GOTRACE_UNWIND=fp, the
+ * stack's end from pthread_getattr_np). On the thread itself, at its start
+ * (not in a signal handler). */
+void gt_stack_thread_init(uintptr_t top);
+
+/* GOTRACE_DEBUG: how the stacks were walked, on stderr. */
+void gt_stack_log_stats(void);
+
+/* Stacks the trace being written defines, a bit per id (NULL before the
+ * first trace). Only the writer (core/write/writer.c) sets bits, and clears them when it opens a
+ * trace, before the session is published; program threads read them as they
+ * write a stack id, and mark a batch (gt_chunk.stacks) when the id may be
+ * new, so that the writer looks for stacks to define only in marked batches.
+ * A bit read as set means the definition is already in this trace's output. */
+#define GT_DEFINED_BITS (4u << 20)   /* = the stack table's id space */
+extern uint64_t *gt_stack_defined;
+
+static inline int gt_stack_known(uint64_t id)
+{
+	const uint64_t *d = __atomic_load_n(&gt_stack_defined, __ATOMIC_ACQUIRE);
+
+	if (id == 0 || id >= GT_DEFINED_BITS)
+		return 1;   /* no stack, or one the writer never defines */
+	return d && (__atomic_load_n(&d[id / 64], __ATOMIC_RELAXED) >> (id % 64) & 1);
+}
+
+#endif

@@ -1,0 +1,118 @@
+/* core/thread.h - thread records: one per live program thread, in arena
+ * slabs that are never unmapped (so the service thread may walk them at any
+ * time) and recycled through a free list. A record outlives its thread's TLS,
+ * which glibc reuses with the stack.
+ *
+ * Who writes what: fields marked [lock] change only under t->lock, taken by
+ * the owner thread around each append and by the service thread (start
+ * snapshot, stop, stealing idle buffers). The owner never waits while holding
+ * it. [const] fields are set before the record is published (LIVE) and not
+ * changed until it is freed. */
+#ifndef GT_THREAD_H
+#define GT_THREAD_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/record/api.h"
+#include "core/base/lock.h"
+
+enum gt_tstate { GT_T_FREE = 0, GT_T_EMBRYO, GT_T_LIVE, GT_T_EXITING };
+enum gt_tflag { GT_TF_INTERNAL = 1, GT_TF_MAIN = 2, GT_TF_ADOPTED = 4 };
+/* How a session knows the thread before the thread itself writes. */
+enum gt_decl { GT_DECL_NONE = 0, GT_DECL_RUNNABLE, GT_DECL_WAITING, GT_DECL_SYSCALL };
+enum gt_gstate { GT_G_NONE = 0, GT_G_RUNNING, GT_G_WAITING };
+
+struct gt_chunk;
+struct gt_pslot;
+
+struct gt_thread {
+	struct gt_lock lock;
+	uint32_t state;          /* [lock] enum gt_tstate */
+	uint32_t flags;          /* [const] enum gt_tflag */
+	int32_t tid;             /* [lock] set when LIVE */
+	uint64_t goid;           /* [const] process-unique, never reused */
+	uintptr_t start_pc;      /* [const] start routine (a pc in it when adopted) */
+	uint32_t start_sid;      /* start stack id, 0 until interned (relaxed atomic) */
+	uint32_t abandoned;      /* owner is suspended in tracer code for good (exit
+				    from a signal handler): the stopper ignores the lock */
+	uintptr_t self;          /* [const once LIVE] pthread_self() */
+	char name[16];           /* [lock] thread name ("" = none) */
+	uint64_t label_sess;     /* [lock] session whose trace defines ... */
+	uint64_t label_sid;      /* [lock] ... the label string */
+	void *(*fn)(void *);     /* [const] trampoline target */
+	void *arg;
+	struct gt_tls *tls;      /* [lock] owner's TLS, valid while LIVE */
+
+	/* Session state, all [lock]. */
+	uint64_t decl_sess;      /* session that declared this thread ... */
+	uint32_t decl;           /* ... and how (enum gt_decl) */
+	uint32_t g;              /* goroutine state in sess (enum gt_gstate) */
+	uint64_t sess;           /* session entered (0: none); changed under the
+				    lock with atomic stores, read lock-free by
+				    the owner */
+	uint64_t seq;            /* goroutine sequence number in sess */
+	uint64_t last_ts;        /* last timestamp written on our P */
+	struct gt_pslot *ps;     /* our P while in sess */
+	struct gt_chunk *chunk;  /* current batch, NULL until needed */
+	uint64_t op_sess, op_t0; /* blocking call in progress while tracing:
+				    owner-written without the lock (atomics,
+				    op_kind last), read by the stopper */
+	uint32_t op_kind;
+	uint64_t waited_ns;      /* time waited for the writer, not yet logged
+				    (owner adds atomically; logged under lock) */
+
+	struct gt_thread *next_free; /* free list, under the registry lock */
+};
+
+/* A P id (one per thread in a session) and the time of its last event, so
+ * the next owner's ProcStart never goes back in time. */
+struct gt_pslot {
+	uint32_t id;
+	uint64_t last_ts;
+	struct gt_pslot *next;
+};
+
+/* Allocate a record (EMBRYO, fresh goid). NULL when out of memory. */
+struct gt_thread *gt_thread_alloc(void);
+/* Back to the free list (any state; the caller no longer uses it). */
+void gt_thread_free(struct gt_thread *t);
+/* Call fn on every record ever allocated (any state). Service thread. */
+void gt_thread_foreach(void (*fn)(struct gt_thread *t, void *arg), void *arg);
+/* This thread's live record, registering a thread the tracer has not seen
+ * (created before load, or by raw clone). NULL on tracer threads, after the
+ * thread's exit handler ran, or before init. Call with in_tracer > 0. */
+struct gt_thread *gt_thread_self(void);
+/* Register the calling thread as the main thread (constructor). */
+void gt_thread_init_main(void);
+/* Install the exit handler (pthread key destructor) for the calling thread. */
+void gt_thread_watch_exit(struct gt_thread *t);
+
+/* P ids: small and dense, reused only after the previous owner's last batch
+ * is queued. Any thread; takes the registry lock. */
+struct gt_pslot *gt_p_acquire(void);
+void gt_p_release(struct gt_pslot *ps);
+/* Number of P ids ever handed out (for Gomaxprocs sizing). */
+uint32_t gt_p_count(void);
+
+/* A thread was named (pthread_setname_np, prctl): self is the target's
+ * pthread_t. Any thread, in_tracer > 0. */
+void gt_thread_named(uintptr_t self, const char *name);
+
+/* Program threads alive (+1 when a record goes LIVE, -1 at exit), and our
+ * own threads started: to end the process as glibc would after main's
+ * pthread_exit. */
+void gt_thread_live(int delta);
+void gt_thread_tracer_started(void);
+/* A task of ours that is no pthread (core/door.c) starts (+1) or ends (-1). */
+void gt_thread_tracer_add(int delta);
+/* Join tracer thread th (task tid), wait until its task has left the thread
+ * group, then count it out: unshare and the exit check see it gone. */
+void gt_thread_tracer_join(pthread_t th, int tid);
+/* Program threads alive that we know of (main included). */
+int gt_thread_program_count(void);
+
+/* After fork in the child: every record but the caller's is dropped. */
+void gt_thread_after_fork_child(void);
+
+#endif

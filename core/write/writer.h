@@ -1,0 +1,38 @@
+/* core/writer.h - turns queued batches into a trace file. Service thread
+ * only: it owns the file, the per-trace string table and the record of which
+ * stacks this trace has defined; it symbolises stacks (core/symbol.h) right
+ * before the first batch that uses them. */
+#ifndef GT_WRITER_H
+#define GT_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/record/stack.h"
+
+struct gt_chunk;
+
+struct gt_writer_stats {
+	uint64_t bytes, batches, stacks, strings;
+};
+
+/* Open path for session sess and write the header batch (EvFrequency, the
+ * fixed strings) at time ts0. 0, or -1 with err ("open PATH: reason"). */
+int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, size_t errlen);
+/* Write one batch (defining its stacks first) and give the chunk back. */
+void gt_writer_chunk(struct gt_chunk *c);
+/* Write every queued batch. */
+void gt_writer_drain(void);
+/* Flush and close. 0, or -1 with err ("write PATH: reason"). */
+int gt_writer_close(char *err, size_t errlen);
+/* The session being written, 0 when no file is open. */
+uint64_t gt_writer_session(void);
+/* First write error of the open trace (errno), 0 if none. */
+int gt_writer_error(void);
+void gt_writer_get_stats(struct gt_writer_stats *s);
+/* After fork in the child: forget the parent's file without writing;
+ * close_fd: its fd is in the child's table (the service thread had none
+ * of its own). */
+void gt_writer_after_fork_child(int close_fd);
+
+#endif

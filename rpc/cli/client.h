@@ -1,0 +1,32 @@
+/* rpc/client.h - the client side of the endpoint: find a process's socket,
+ * call a method, list live endpoints. Used by the `gotrace` command only
+ * (never inside a traced process); single-threaded, uses malloc and stdio. */
+#ifndef GT_RPC_CLIENT_H
+#define GT_RPC_CLIENT_H
+
+#include <stddef.h>
+
+#include "rpc/proto/json.h"
+
+/* PID or socket path -> socket path. 0, or -1 with err filled ("no process
+ * 123", "process 123 has no gotrace endpoint (expected ...)"). */
+int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen);
+
+/* Call method with params (a JSON array text) on the socket at path; wait
+ * for the reply however long it takes, printing on stderr once why it may
+ * be late (the program stopped, of one thread, or writing; note names the
+ * target) when none came in note_ms (< 0: never). 0: the result's JSON text in result;
+ * 1: an RPC error (*code, message in err); -1: no reply (err says why). */
+int gt_client_call(const char *path, const char *method, const char *params,
+		   struct gb *result, int *code, char *err, size_t errlen, int note_ms,
+		   const char *note);
+
+/* Print the live endpoints (pid, socket, command) to stdout and remove
+ * stale sockets in the default directories. Returns how many are live. */
+int gt_client_ps(void);
+
+/* FILE as the program should open it: absolute against our cwd ("~/"
+ * kept: the program expands it). */
+void gt_client_absolute(const char *file, char *out, size_t size);
+
+#endif

@@ -1,0 +1,153 @@
+/* rpc/summary.c - `gotrace summary FILE`: where a traced program waited, on
+ * the terminal (core/report.c), as `strace -c` answers for syscalls; --json
+ * for scripts. The totals are Go's: `go tool trace -pprof=KIND` gives the
+ * same for syscall, net and sync (sleep has no Go profile). */
+#include "rpc/cli/summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/format/report.h"
+#include "rpc/proto/json.h"
+
+static void dur(char *out, size_t size, uint64_t ns)
+{
+	if (ns >= 10000000000ull)
+		snprintf(out, size, "%.1fs", (double)ns / 1e9);
+	else if (ns >= 1000000)
+		snprintf(out, size, "%.2fms", (double)ns / 1e6);
+	else
+		snprintf(out, size, "%.1fus", (double)ns / 1e3);
+}
+
+static void bytes(char *out, size_t size, uint64_t n)
+{
+	if (n >= 10000000)
+		snprintf(out, size, "%.0f MB", (double)n / 1e6);
+	else if (n >= 1000000)
+		snprintf(out, size, "%.1f MB", (double)n / 1e6);
+	else
+		snprintf(out, size, "%.1f KB", (double)n / 1e3);
+}
+
+static void text(const char *file, const struct gt_report *r, int top)
+{
+	char a[32], b[32], c[32];
+
+	dur(a, sizeof(a), r->duration_ns);
+	bytes(b, sizeof(b), r->heap_peak);
+	bytes(c, sizeof(c), r->heap_final);
+	printf("%s: %s, %zu threads, heap peak %s, at the end %s%s\n", file, a, r->nthreads, b, c,
+	       r->ordered ? "" : " (the file ends cut: figures of its readable part)");
+	printf("\n%-8s %8s %12s %12s\n", "waits", "count", "total", "mean");
+	for (int k = 0; k < GT_CATS; k++) {
+		dur(a, sizeof(a), r->total_ns[k]);
+		dur(b, sizeof(b), r->count[k] ? r->total_ns[k] / r->count[k] : 0);
+		printf("%-8s %8llu %12s %12s\n", gt_cat_name[k], (unsigned long long)r->count[k], a, b);
+	}
+	for (int k = 0; k < GT_CATS; k++) {
+		int shown = 0;
+		for (size_t i = 0; i < r->nsites && shown < top; i++) {
+			const struct gt_site *s = &r->sites[i];
+			if (s->cat != (unsigned)k)
+				continue;
+			if (!shown++)
+				printf("\n%s: %8s %12s %12s %12s  %s\n", gt_cat_name[k], "count", "total",
+				       "mean", "max", "call  <- caller");
+			dur(a, sizeof(a), s->total_ns);
+			dur(b, sizeof(b), s->total_ns / s->count);
+			dur(c, sizeof(c), s->max_ns);
+			printf("%*s %8llu %12s %12s %12s  %s  <- %s\n", (int)strlen(gt_cat_name[k]) + 1, "",
+			       (unsigned long long)s->count, a, b, c, s->call, s->where);
+		}
+	}
+	printf("\n%6s %-28s %12s", "thread", "start routine", "lifetime");
+	for (int k = 0; k < GT_CATS; k++)
+		printf(" %12s", gt_cat_name[k]);
+	printf("\n");
+	for (size_t i = 0; i < r->nthreads; i++) {
+		const struct gt_rthread *t = &r->threads[i];
+		dur(a, sizeof(a), t->life_ns);
+		printf("%6llu %-28.28s %12s", (unsigned long long)t->g, t->name, a);
+		for (int k = 0; k < GT_CATS; k++) {
+			dur(b, sizeof(b), t->wait_ns[k]);
+			printf(" %12s", t->wait_ns[k] ? b : "-");
+		}
+		printf("\n");
+	}
+}
+
+static void json(const char *file, const struct gt_report *r)
+{
+	struct gb o = { 0 };
+
+	gb_puts(&o, "{\"file\":");
+	gb_jstr(&o, file, strlen(file));
+	gb_printf(&o, ",\"duration_ns\":%llu,\"complete\":%s,\"heap_peak\":%llu,\"heap_final\":%llu,"
+		  "\"totals\":{", (unsigned long long)r->duration_ns, r->ordered ? "true" : "false",
+		  (unsigned long long)r->heap_peak, (unsigned long long)r->heap_final);
+	for (int k = 0; k < GT_CATS; k++)
+		gb_printf(&o, "%s\"%s\":{\"count\":%llu,\"total_ns\":%llu}", k ? "," : "",
+			  gt_cat_name[k], (unsigned long long)r->count[k],
+			  (unsigned long long)r->total_ns[k]);
+	gb_puts(&o, "},\"sites\":[");
+	for (size_t i = 0; i < r->nsites; i++) {
+		const struct gt_site *s = &r->sites[i];
+		gb_printf(&o, "%s{\"category\":\"%s\",\"call\":", i ? "," : "", gt_cat_name[s->cat]);
+		gb_jstr(&o, s->call, strlen(s->call));
+		gb_puts(&o, ",\"caller\":");
+		gb_jstr(&o, s->where, strlen(s->where));
+		gb_printf(&o, ",\"count\":%llu,\"total_ns\":%llu,\"max_ns\":%llu}",
+			  (unsigned long long)s->count, (unsigned long long)s->total_ns,
+			  (unsigned long long)s->max_ns);
+	}
+	gb_puts(&o, "],\"threads\":[");
+	for (size_t i = 0; i < r->nthreads; i++) {
+		const struct gt_rthread *t = &r->threads[i];
+		gb_printf(&o, "%s{\"g\":%llu,\"name\":", i ? "," : "", (unsigned long long)t->g);
+		gb_jstr(&o, t->name, strlen(t->name));
+		gb_printf(&o, ",\"lifetime_ns\":%llu", (unsigned long long)t->life_ns);
+		for (int k = 0; k < GT_CATS; k++)
+			gb_printf(&o, ",\"%s_ns\":%llu", gt_cat_name[k], (unsigned long long)t->wait_ns[k]);
+		gb_puts(&o, "}");
+	}
+	gb_puts(&o, "]}\n");
+	if (o.p)
+		fputs(o.p, stdout);
+	gb_free(&o);
+}
+
+int gt_cmd_summary(int argc, char **argv, int (*usage)(const char *))
+{
+	const char *file = NULL;
+	int as_json = 0, top = 5;
+	struct gt_report r;
+	char err[4200];
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			as_json = 1;
+		else if (!strcmp(argv[i], "--top") && i + 1 < argc && atoi(argv[i + 1]) > 0)
+			top = atoi(argv[++i]);
+		else if (argv[i][0] == '-') {
+			fprintf(stderr, "gotrace: summary: unknown option %s\n", argv[i]);
+			return usage(NULL);
+		} else if (!file)
+			file = argv[i];
+		else
+			return usage("summary takes one FILE");
+	}
+	if (!file)
+		return usage("summary needs FILE");
+	if (gt_report_read(file, &r, err, sizeof(err))) {
+		fprintf(stderr, "gotrace: %s\n", err);
+		return 1;
+	}
+	if (as_json)
+		json(file, &r);
+	else
+		text(file, &r, top);
+	gt_report_free(&r);
+	return 0;
+}

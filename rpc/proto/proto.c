@@ -1,0 +1,222 @@
+/* rpc/proto.c - JSON-RPC 2.0 request handling (see proto.h). Messages
+ * follow go-ethereum's rpc package so scripts written against geth read
+ * the same errors. Any thread; state only in the caller's buffers. */
+#include "rpc/proto/proto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base/config.h"
+
+struct call {
+	const struct rpc_ops *ops;
+	const struct gj_doc *d;
+	struct gb *cur;       /* where replies go now: out, or held->tail */
+	struct rpc_held *held;
+	int batch, replies;   /* replies written so far (commas, newline) */
+};
+
+static void sep(struct call *c)
+{
+	if (c->batch && c->replies)
+		gb_put(c->cur, ",", 1);
+	c->replies++;
+}
+
+static void head(struct gb *o, const char *id, size_t idlen)
+{
+	gb_puts(o, "{\"jsonrpc\":\"2.0\",\"id\":");
+	gb_put(o, id, idlen);
+}
+
+static void error_item(struct gb *o, const char *id, size_t idlen, int code, const char *msg)
+{
+	head(o, id, idlen);
+	gb_printf(o, ",\"error\":{\"code\":%d,\"message\":", code);
+	gb_jstr(o, msg, strlen(msg));
+	gb_puts(o, "}}");
+}
+
+void rpc_error_reply(struct gb *out, int code, const char *msg)
+{
+	error_item(out, "null", 4, code, msg);
+	gb_put(out, "\n", 1);
+}
+
+/* Go's json.UnmarshalTypeError text for token i into a Go type. */
+static void type_error(const struct gj_doc *d, int i, int arg, const char *go_type,
+		       char *msg, size_t len)
+{
+	static const char *names[] = { "null", "bool", "bool", "number", "string",
+				       "array", "object" };
+	const struct gj_tok *t = &d->t[i];
+
+	if (t->type == GJ_NUM)
+		snprintf(msg, len, "invalid argument %d: json: cannot unmarshal number %.*s "
+			 "into Go value of type %s", arg, (int)(t->end - t->start > 64 ? 64 :
+			 t->end - t->start), d->s + t->start, go_type);
+	else
+		snprintf(msg, len, "invalid argument %d: json: cannot unmarshal %s into Go "
+			 "value of type %s", arg, names[t->type], go_type);
+	if (t->type == GJ_NUM && strcmp(go_type, "string") == 0)
+		snprintf(msg, len, "invalid argument %d: json: cannot unmarshal number into "
+			 "Go value of type string", arg);
+}
+
+/* Run method with params token p (-1: none). 0 done (result null), 1 held,
+ * or an error code with msg filled. */
+static int run(struct call *c, const char *method, int p, int has_id, char *msg, size_t len)
+{
+	const struct gj_doc *d = c->d;
+	int want, nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
+	int args[2] = { -1, -1 };
+
+	if (!strcmp(method, "debug_startGoTrace"))
+		want = 1;
+	else if (!strcmp(method, "debug_stopGoTrace"))
+		want = 0;
+	else if (!strcmp(method, "debug_goTrace"))
+		want = 2;
+	else {
+		snprintf(msg, len, "the method %s does not exist/is not available", method);
+		return RPC_METHOD_NOT_FOUND;
+	}
+	if (p >= 0 && d->t[p].type != GJ_ARR && d->t[p].type != GJ_NULL) {
+		snprintf(msg, len, "non-array args");
+		return RPC_INVALID_PARAMS;
+	}
+	if (nargs > want) {
+		snprintf(msg, len, "too many arguments, want at most %d", want);
+		return RPC_INVALID_PARAMS;
+	}
+	if (nargs < want) {
+		snprintf(msg, len, "missing value for required argument %d", nargs);
+		return RPC_INVALID_PARAMS;
+	}
+	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next)
+		args[k] = i;
+
+	/* A JSON null argument is Go's zero value, as in geth. */
+	char path[GT_PATH_MAX] = "";
+	uint64_t secs = 0;
+	if (want >= 1 && d->t[args[0]].type != GJ_NULL) {
+		if (d->t[args[0]].type != GJ_STR) {
+			type_error(d, args[0], 0, "string", msg, len);
+			return RPC_INVALID_PARAMS;
+		}
+		if (gj_str(d, args[0], path, sizeof(path)) < 0) {
+			snprintf(msg, len, "invalid argument 0: file name too long or holds NUL");
+			return RPC_INVALID_PARAMS;
+		}
+	}
+	if (want == 2 && d->t[args[1]].type != GJ_NULL && gj_uint(d, args[1], &secs)) {
+		type_error(d, args[1], 1, "uint", msg, len);
+		return RPC_INVALID_PARAMS;
+	}
+	int r;
+	if (want == 1)
+		r = c->ops->start(c->ops->ctx, path, msg, len);
+	else if (want == 0)
+		r = c->ops->stop(c->ops->ctx, msg, len);
+	else
+		r = c->ops->go_trace(c->ops->ctx, path, secs, msg, len);
+	if (r)
+		return RPC_SERVER_ERROR;
+	return want == 2 && has_id ? 1 : 0;
+}
+
+/* One request object (or anything else found where one belongs). */
+static void request(struct call *c, int i)
+{
+	const struct gj_doc *d = c->d;
+	int v = gj_get(d, i, "jsonrpc"), m = gj_get(d, i, "method");
+	int id = gj_get(d, i, "id"), p = gj_get(d, i, "params");
+	const char *ids = "null";
+	size_t idl = 4;
+	char method[256], msg[GT_PATH_MAX + 256];
+
+	if (id >= 0 && (d->t[id].type == GJ_STR || d->t[id].type == GJ_NUM ||
+			d->t[id].type == GJ_NULL)) {
+		ids = d->s + d->t[id].start;
+		idl = d->t[id].end - d->t[id].start;
+	} else if (id >= 0) {
+		id = -2;   /* an object or array as id: invalid, answered with null */
+	}
+	if (d->t[i].type != GJ_OBJ || v < 0 || !gj_streq(d, v, "2.0") || m < 0 ||
+	    d->t[m].type != GJ_STR || id == -2) {
+		sep(c);
+		error_item(c->cur, ids, idl, RPC_INVALID_REQUEST, "invalid request");
+		return;
+	}
+	if (gj_str(d, m, method, sizeof(method)) < 0)
+		strcpy(method, "(too long)");
+	int r = run(c, method, p, id >= 0, msg, sizeof(msg));
+	if (id < 0)
+		return;   /* a notification: no reply, whatever happened */
+	sep(c);
+	if (r == 1) {
+		/* The held item goes between out and tail. */
+		c->held->active = 1;
+		gb_put(&c->held->id, ids, idl);
+		c->cur = &c->held->tail;
+		return;
+	}
+	if (r == 0) {
+		head(c->cur, ids, idl);
+		gb_puts(c->cur, ",\"result\":null}");
+	} else {
+		error_item(c->cur, ids, idl, r, msg);
+	}
+}
+
+void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *out,
+		struct rpc_held *held)
+{
+	struct gj_doc d;
+	char err[128];
+	struct call c = { ops, &d, out, held, 0, 0 };
+
+	memset(held, 0, sizeof(*held));
+	if (gj_parse(&d, s, n, err, sizeof(err))) {
+		gj_free(&d);
+		rpc_error_reply(out, RPC_PARSE_ERROR, "parse error");
+		return;
+	}
+	if (d.t[0].type != GJ_ARR) {
+		request(&c, 0);
+	} else if (d.t[0].size == 0) {
+		rpc_error_reply(out, RPC_INVALID_REQUEST, "empty batch");
+	} else if (d.t[0].size > RPC_MAX_BATCH) {
+		rpc_error_reply(out, RPC_INVALID_REQUEST, "batch too large");
+	} else {
+		size_t mark = out->len;
+		c.batch = 1;
+		gb_put(out, "[", 1);
+		for (uint32_t i = 1; i < d.n; i = d.t[i].next)
+			request(&c, (int)i);
+		if (!c.replies) {
+			out->len = mark;   /* all notifications: no reply at all */
+			if (out->p)
+				out->p[mark] = '\0';
+		} else {
+			gb_put(c.cur, "]", 1);
+		}
+	}
+	if (c.replies)
+		gb_put(c.cur, "\n", 1);
+	gj_free(&d);
+}
+
+void rpc_reply_held(struct rpc_held *held, const char *err, struct gb *out)
+{
+	if (err)
+		error_item(out, held->id.p, held->id.len, RPC_SERVER_ERROR, err);
+	else {
+		head(out, held->id.p, held->id.len);
+		gb_puts(out, ",\"result\":null}");
+	}
+	gb_put(out, held->tail.p ? held->tail.p : "", held->tail.len);
+	gb_free(&held->id);
+	gb_free(&held->tail);
+	held->active = 0;
+}

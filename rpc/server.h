@@ -1,9 +1,0 @@
-/* rpc/server.h - the JSON-RPC endpoint, plugged into the service loop. */
-#ifndef GT_RPC_SERVER_H
-#define GT_RPC_SERVER_H
-
-#include "core/service.h"
-
-extern const struct gt_svc_client gt_rpc_server;
-
-#endif
