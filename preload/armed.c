@@ -1,5 +1,5 @@
 /* preload/armed.c - the safe points of a one-thread program whose endpoint
- * is kept by a doorman (core/door.c). Arming points some of gt_real's
+ * is kept by a doorman (core/process/door.c). Arming points some of gt_real's
  * functions at trampolines that first offer core the moment to start the
  * service thread (gt_service_safe_point), then go on to the real function;
  * disarming points them back. Idle hooks stay as they are: no check is

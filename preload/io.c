@@ -104,7 +104,7 @@ GT_EXPORT int close(int fd)
 }
 
 /* libunwind opens the pipe it validates addresses through when it sets
- * itself up, on a program thread's first walk (core/unwind.c): at the
+ * itself up, on a program thread's first walk (core/record/unwind.c): at the
  * lowest free numbers, the program's next ones, and unguarded. That pipe
  * is made ours instead: moved high and guarded like our other fds, in
  * libunwind's own variables, which fdguard then keeps up to date. */

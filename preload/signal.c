@@ -1,5 +1,5 @@
 /* preload/signal.c - the program's signal dispositions, beside the handler
- * core/fatal.c sets while a trace runs on signals left at SIG_DFL: each
+ * core/process/fatal.c sets while a trace runs on signals left at SIG_DFL: each
  * call is serialised with ours and shows ours as SIG_DFL. Other signals,
  * and our own calls, go to libc untouched. */
 #include <signal.h>

@@ -1,4 +1,4 @@
-/* core/arena.c - bump allocator over 1 MiB mmap regions. Any thread; the
+/* core/base/arena.c - bump allocator over 1 MiB mmap regions. Any thread; the
  * lock is held for a few instructions (and an mmap when a region fills). */
 #include "core/base/arena.h"
 
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/base/lock.h"
+#include "core/base/real.h"
 
 #define REGION (1u << 20)
 
@@ -67,10 +68,10 @@ size_t gt_as_room(void)
 
 	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		room = 0;
-		int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		int fd = gt_open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? gt_read(fd, buf, sizeof(buf) - 1) : -1;
 		if (fd >= 0)
-			close(fd);
+			gt_close(fd);
 		if (n > 0) {
 			buf[n] = '\0';
 			size_t mapped = (size_t)strtoull(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);

@@ -1,4 +1,4 @@
-/* core/arena.h - memory for tracer state that lives as long as the process:
+/* core/base/arena.h - memory for tracer state that lives as long as the process:
  * mmap'd regions carved by a bump pointer under a futex lock. Nothing is
  * freed (records are recycled by their owners). Never calls malloc. */
 #ifndef GT_ARENA_H

@@ -1,5 +1,6 @@
-/* core/clock.c - the TSC's rate against CLOCK_MONOTONIC (see clock.h). */
+/* core/base/clock.c - the TSC's rate against CLOCK_MONOTONIC (see clock.h). */
 #include "core/base/clock.h"
+#include "core/base/real.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -31,13 +32,13 @@ void gt_clock_prepare(void)
 	if (done)
 		return;
 	done = 1;
-	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+	int fd = gt_open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		      O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
-		close(fd);
+		gt_close(fd);
 	}
 	usable = strcmp(buf, "tsc\n") == 0;
 #endif

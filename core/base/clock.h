@@ -1,4 +1,4 @@
-/* core/clock.h - trace timestamps: CLOCK_MONOTONIC nanoseconds (vDSO),
+/* core/base/clock.h - trace timestamps: CLOCK_MONOTONIC nanoseconds (vDSO),
  * written with EvFrequency = 1e9. System-wide monotonic, so a time read
  * before an action is published orders it across threads. Signal-safe.
  *

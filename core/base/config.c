@@ -1,4 +1,4 @@
-/* core/config.c - the one table of environment variables. Runs in the
+/* core/base/config.c - the one table of environment variables. Runs in the
  * constructor, single-threaded as far as the tracer is concerned. */
 #include "core/base/config.h"
 

@@ -1,5 +1,5 @@
-/* core/config.h - every GOTRACE_* environment variable, read once at load
- * (core/config.c) into this table. Written by gt_config_load before any
+/* core/base/config.h - every GOTRACE_* environment variable, read once at load
+ * (core/base/config.c) into this table. Written by gt_config_load before any
  * other tracer thread exists; read-only afterwards. */
 #ifndef GT_CONFIG_H
 #define GT_CONFIG_H
@@ -34,7 +34,7 @@ struct gt_config {
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
 	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
 	int lazy;                /* GOTRACE_LAZY=1: a one-thread program's service
-				  * thread waits for a client (core/door.c) */
+				  * thread waits for a client (core/process/door.c) */
 	/* Under valgrind (its preload in LD_PRELOAD), which names the files a
 	 * thread maps through /proc/self/fd, the program's fd table, and warns
 	 * about pidfd_open: the service thread then shares that table. */

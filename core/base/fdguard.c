@@ -1,4 +1,4 @@
-/* core/fdguard.c - see fdguard.h. The bitmap is read lock-free by the
+/* core/base/fdguard.c - see fdguard.h. The bitmap is read lock-free by the
  * close hooks; slots and relocations are under fd_lock, which the service
  * thread also holds around its syscalls on registered fds. */
 #include "core/base/fdguard.h"
@@ -12,6 +12,11 @@
 #include "core/base/tls.h"
 #include "core/base/lock.h"
 #include "core/base/log.h"
+#include "core/base/real.h"
+#include "core/base/fdkind.h"
+
+/* core/base/fdkind.h */
+uint8_t gt_fd_kind[GT_FD_MAX] GT_COLD_BSS;
 
 #define MAX_SLOTS 1200
 
@@ -119,7 +124,7 @@ static int floor_fd(void)
 static int move_locked(int *slot)
 {
 	int old = *slot;
-	int fd = fcntl(old, F_DUPFD_CLOEXEC, floor_fd());
+	int fd = gt_fcntl(old, F_DUPFD_CLOEXEC, floor_fd());
 
 	if (fd < 0)
 		return -errno;
@@ -128,7 +133,7 @@ static int move_locked(int *slot)
 		if (*slots[i] == old)
 			__atomic_store_n(slots[i], fd, __ATOMIC_RELEASE);
 	mark(old, 0);
-	close(old);   /* ours, not the program's: nobody else uses this number */
+	gt_close(old);   /* ours, not the program's: nobody else uses this number */
 	__atomic_fetch_add(&generation, 1, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* core/fdguard.h - the tracer's own fds survive a program that closes or
+/* core/base/fdguard.h - the tracer's own fds survive a program that closes or
  * reuses every fd (daemons: close(3..1023), close_range, closefrom, dup2
  * over everything). Our fds are registered by the variable that holds them,
  * live at high numbers, are skipped by close/close_range/closefrom, and move

@@ -1,8 +1,8 @@
-/* core/lock.c - futex slow paths. errno is preserved: callers run inside
- * hooks. */
+/* core/base/lock.c - futex slow paths, raw syscalls: errno untouched
+ * (callers run inside hooks). */
 #include "core/base/lock.h"
+#include "core/base/sys.h"
 
-#include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -10,7 +10,6 @@
 
 void gt_futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns)
 {
-	int saved = errno;
 	struct timespec ts, *tp = NULL;
 
 	if (timeout_ns >= 0) {
@@ -18,16 +17,12 @@ void gt_futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns)
 		ts.tv_nsec = timeout_ns % 1000000000;
 		tp = &ts;
 	}
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
-	errno = saved;
+	gt_raw6(SYS_futex, (long)word, FUTEX_WAIT_PRIVATE, val, (long)tp, 0, 0);
 }
 
 void gt_futex_wake(uint32_t *word, int n)
 {
-	int saved = errno;
-
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-	errno = saved;
+	gt_raw6(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
 }
 
 void gt_lock_slow(struct gt_lock *l)

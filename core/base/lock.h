@@ -1,4 +1,4 @@
-/* core/lock.h - a small futex mutex for tracer state. It never calls the
+/* core/base/lock.h - a small futex mutex for tracer state. It never calls the
  * pthread functions libgotrace hooks, is async-signal-safe to release, and
  * is visible to TSan through its atomics. Word: 0 free, 1 held, 2 held with
  * waiters. Not recursive. */

@@ -1,6 +1,7 @@
-/* core/log.c - minimal formatter for "gotrace:" messages and RPC errors.
+/* core/base/log.c - minimal formatter for "gotrace:" messages and RPC errors.
  * Async-signal-safe; no stdio, no malloc; errno preserved. */
 #include "core/base/log.h"
+#include "core/base/real.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -136,12 +137,12 @@ void gt_log(const char *fmt, ...)
 	/* A tracer thread with an fd table of its own writes to the program's
 	 * stderr of the moment, fetched through the pidfd. */
 	int fd = 2, pidfd = __atomic_load_n(&log_pidfd, __ATOMIC_RELAXED);
-	if (own_table && (pidfd < 0 || (fd = (int)syscall(SYS_pidfd_getfd, pidfd, 2, 0)) < 0)) {
+	if (own_table && (pidfd < 0 || (fd = (int)gt_syscall(SYS_pidfd_getfd, pidfd, 2, 0)) < 0)) {
 		errno = saved;
 		return;
 	}
 	for (size_t off = 0; off < n;) {
-		ssize_t w = write(fd, buf + off, n - off);
+		ssize_t w = gt_write(fd, buf + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -149,7 +150,7 @@ void gt_log(const char *fmt, ...)
 		off += (size_t)w;
 	}
 	if (fd != 2)
-		close(fd);
+		gt_close(fd);
 	errno = saved;
 }
 

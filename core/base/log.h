@@ -1,4 +1,4 @@
-/* core/log.h - "gotrace: ..." messages on stderr, without stdio or malloc.
+/* core/base/log.h - "gotrace: ..." messages on stderr, without stdio or malloc.
  * Async-signal-safe: formats into a stack buffer, one write(2), errno kept. */
 #ifndef GT_LOG_H
 #define GT_LOG_H
@@ -9,7 +9,7 @@
 void gt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The calling thread has an fd table of its own (the service thread, see
- * core/service.c): its messages go to the program's stderr of the moment,
+ * core/process/service.c): its messages go to the program's stderr of the moment,
  * fetched through pidfd (this process's, in that table; -1: dropped). */
 void gt_log_own_table(int pidfd);
 

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "core/base/fdkind.h"
+
 struct timespec;
 typedef const struct timespec *gt_ts;
 
@@ -196,7 +198,15 @@ static inline void *gt_real_get(void **slot, const char *name)
 
 /* Names core uses for the libc functions our hooks define: straight to
  * libc, never through a hook (scripts/check-layers holds core to it). */
-static inline int gt_close(int fd) { return GT_REAL(close)(fd); }
+/* Those that make or end fds keep core/base/fdkind.h up to date, as the
+ * hooks they bypass do. */
+static inline int gt_close(int fd)
+{
+	int r = GT_REAL(close)(fd);
+
+	gt_fd_note(fd, GT_FD_UNKNOWN);
+	return r;
+}
 static inline ssize_t gt_read(int fd, void *b, size_t n) { return GT_REAL(read)(fd, b, n); }
 static inline ssize_t gt_write(int fd, const void *b, size_t n) { return GT_REAL(write)(fd, b, n); }
 static inline ssize_t gt_pwrite(int fd, const void *b, size_t n, off_t o)
@@ -211,5 +221,32 @@ static inline void *gt_calloc(size_t n, size_t m) { return GT_REAL(calloc)(n, m)
 static inline void *gt_realloc(void *p, size_t n) { return GT_REAL(realloc)(p, n); }
 static inline void gt_free(void *p) { GT_REAL(free)(p); }
 static inline int gt_usleep(useconds_t us) { return GT_REAL(usleep)(us); }
+static inline int gt_pause(void) { return GT_REAL(pause)(); }
+static inline int gt_socketpair(int d, int t, int p, int sv[2])
+{
+	int r = GT_REAL(socketpair)(d, t, p, sv);
+
+	if (r == 0) {
+		gt_fd_note(sv[0], GT_FD_SOCKET);
+		gt_fd_note(sv[1], GT_FD_SOCKET);
+	}
+	return r;
+}
+static inline ssize_t gt_recvmsg(int fd, struct msghdr *m, int f) { return GT_REAL(recvmsg)(fd, m, f); }
+static inline ssize_t gt_sendmsg(int fd, const struct msghdr *m, int f) { return GT_REAL(sendmsg)(fd, m, f); }
+static inline int gt_dup3(int a, int b, int f)
+{
+	int r = GT_REAL(dup3)(a, b, f);
+
+	gt_fd_note(b, GT_FD_UNKNOWN);
+	return r;
+}
+static inline int gt_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	return GT_REAL(pthread_create)(t, a, fn, arg);
+}
+static inline int gt_pthread_join(pthread_t t, void **r) { return GT_REAL(pthread_join)(t, r); }
+/* libc's syscall(): -1 and errno on failure (core/base/sys.h has raw ones). */
+#define gt_syscall(...) GT_REAL(syscall)(__VA_ARGS__)
 
 #endif

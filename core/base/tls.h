@@ -22,7 +22,7 @@
 #define GT_COLD_BSS
 #endif
 
-/* Code the doorman runs (core/door.c, preload/armed.c's arming): on the
+/* Code the doorman runs (core/process/door.c, preload/armed.c's arming): on the
  * main thread's TLS, so no TLS (no stack protector's canary, no errno), no
  * libc, no instrumentation. */
 #if defined(__has_attribute)
@@ -46,10 +46,10 @@ struct gt_tls {
 	 * snapshot to declare the thread waiting or in a syscall. While set,
 	 * nested hooks (signal handlers) record no events. */
 	uint32_t in_call;
-	/* This thread's record (core/thread.h), NULL until registered. */
+	/* This thread's record (core/record/thread.h), NULL until registered. */
 	struct gt_thread *t;
 	/* Heap bytes this thread allocated minus freed since it last folded
-	 * them into the global figure (core/heap.c), and for which session. */
+	 * them into the global figure (core/record/heap.c), and for which session. */
 	int64_t heap;
 	uint64_t heap_sess;
 	/* Set once the thread's exit handler ran: no more events, but its
@@ -59,14 +59,14 @@ struct gt_tls {
 	uintptr_t call_sp;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
-	/* A tracer thread with an fd table of its own (core/service.c): its
+	/* A tracer thread with an fd table of its own (core/process/service.c): its
 	 * fds are out of the program's reach, fdguard leaves them alone. */
 	uint32_t own_fds;
-	/* libunwind runs on this thread (core/unwind.c): a pipe it opens, at
+	/* libunwind runs on this thread (core/record/unwind.c): a pipe it opens, at
 	 * set-up or again after the program closed the first one behind our
 	 * back (a raw close), is made ours (the pipe2 hook). */
 	uint32_t unw_setup;
-	/* The frame-record verdicts this thread used last (core/unwind.c),
+	/* The frame-record verdicts this thread used last (core/record/unwind.c),
 	 * valid while fpc_gen is the table's generation. */
 	uint32_t fpc_gen;
 	uint64_t fpc[32];

@@ -1,4 +1,4 @@
-/* core/tsan.h - tell ThreadSanitizer about the orderings liburcu provides:
+/* core/base/tsan.h - tell ThreadSanitizer about the orderings liburcu provides:
  * the library is not instrumented, so publishing a node through cds_lfht or
  * wfcqueue looks like a race to TSan. No-ops in normal builds. */
 #ifndef GT_TSAN_H

@@ -1,4 +1,4 @@
-/* core/urcu.c - liburcu, loaded on first use (see urcu.h). */
+/* core/base/urcu.c - liburcu, loaded on first use (see urcu.h). */
 #include "core/base/urcu.h"
 
 #include <dlfcn.h>

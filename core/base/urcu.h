@@ -1,4 +1,4 @@
-/* core/urcu.h - liburcu (the urcu-bp flavour, the lock-free hash table,
+/* core/base/urcu.h - liburcu (the urcu-bp flavour, the lock-free hash table,
  * the wait-free queue), loaded when the first trace starts: dlopen with
  * RTLD_LOCAL, like libunwind and libdw. An idle process maps three
  * libraries fewer (~0.2 ms per exec), and none of liburcu's unversioned

@@ -1,4 +1,4 @@
-/* core/decode.c - record reader following Go 1.19's readRawEvent rules.
+/* core/format/decode.c - record reader following Go 1.19's readRawEvent rules.
  * Pure functions; any thread. */
 #include "core/format/decode.h"
 

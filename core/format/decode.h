@@ -1,4 +1,4 @@
-/* core/decode.h - a reader for the records libgotrace writes (and any Go
+/* core/format/decode.h - a reader for the records libgotrace writes (and any Go
  * 1.19 trace): the writer's stack discovery, the client's summary, repair,
  * and the tests. Pure functions on caller memory; no state. */
 #ifndef GT_DECODE_H

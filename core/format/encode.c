@@ -1,4 +1,4 @@
-/* core/encode.c - the out-of-line encoders (strings, stacks, user logs).
+/* core/format/encode.c - the out-of-line encoders (strings, stacks, user logs).
  * Pure functions; signal-safe. */
 #include "core/format/encode.h"
 

@@ -1,4 +1,4 @@
-/* core/encode.h - Go 1.19 trace encoding: varints, event headers, records.
+/* core/format/encode.h - Go 1.19 trace encoding: varints, event headers, records.
  * Pure functions on caller-owned memory; no state, signal-safe. The inline
  * ones are the hot path of every hook that records an event. */
 #ifndef GT_ENCODE_H

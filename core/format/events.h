@@ -1,4 +1,4 @@
-/* core/events.h - the Go 1.19 trace records libgotrace writes, declared once.
+/* core/format/events.h - the Go 1.19 trace records libgotrace writes, declared once.
  * Expanded by the encoder, the decoder, the writer (stack discovery) and the
  * tests. Pure data; no state. */
 #ifndef GT_EVENTS_H

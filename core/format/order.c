@@ -1,4 +1,4 @@
-/* core/order.c - see order.h. Follows go1.19 src/internal/trace parser.go
+/* core/format/order.c - see order.h. Follows go1.19 src/internal/trace parser.go
  * (parseEvents: which goroutine an event belongs to) and order.go (order1007,
  * stateTransition). */
 #include "core/format/order.h"
@@ -8,6 +8,7 @@
 
 #include "core/format/decode.h"
 #include "core/base/log.h"
+#include "core/base/real.h"
 
 enum { G_DEAD, G_RUNNABLE, G_RUNNING, G_WAITING };
 #define NOSEQ UINT64_MAX
@@ -23,7 +24,7 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 	if (n < *cap)
 		return 0;
 	size_t c = *cap ? *cap * 2 : 64;
-	void *q = realloc(*p, c * size);
+	void *q = gt_realloc(*p, c * size);
 	if (!q)
 		return -1;
 	*p = q;
@@ -37,7 +38,7 @@ static struct gt_pstream *stream(struct gt_trace *t, uint64_t p)
 		return NULL;
 	if (p >= t->np) {
 		uint32_t np = (uint32_t)p + 1;
-		struct gt_pstream *s = realloc(t->ps, np * sizeof(*s));
+		struct gt_pstream *s = gt_realloc(t->ps, np * sizeof(*s));
 		if (!s)
 			return NULL;
 		memset(s + t->np, 0, (np - t->np) * sizeof(*s));
@@ -89,12 +90,12 @@ static int count(const uint8_t *b, size_t n, struct gt_trace *t, size_t *nuntime
 		}
 	}
 	for (uint32_t p = 0; p < t->np; p++)
-		if (t->ps[p].cap && !(t->ps[p].e = malloc(t->ps[p].cap * sizeof(struct gt_oev))))
+		if (t->ps[p].cap && !(t->ps[p].e = gt_malloc(t->ps[p].cap * sizeof(struct gt_oev))))
 			return -1;
 	t->untimed_cap = *nuntimed;
-	t->untimed = malloc((*nuntimed + 1) * sizeof(*t->untimed));
-	t->untimed_len = malloc((*nuntimed + 1) * sizeof(*t->untimed_len));
-	t->stack_ids = malloc((*nuntimed + 1) * sizeof(*t->stack_ids));
+	t->untimed = gt_malloc((*nuntimed + 1) * sizeof(*t->untimed));
+	t->untimed_len = gt_malloc((*nuntimed + 1) * sizeof(*t->untimed_len));
+	t->stack_ids = gt_malloc((*nuntimed + 1) * sizeof(*t->stack_ids));
 	return t->untimed && t->untimed_len && t->stack_ids ? 0 : -1;
 }
 
@@ -200,7 +201,7 @@ static struct gst *gget(struct gmap *m, uint64_t g)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
-		struct gst *s = calloc(cap, sizeof(*s));
+		struct gst *s = gt_calloc(cap, sizeof(*s));
 		if (!s)
 			return NULL;
 		for (size_t i = 0; i < m->cap; i++)
@@ -210,7 +211,7 @@ static struct gst *gget(struct gmap *m, uint64_t g)
 					j = (j + 1) & (cap - 1);
 				s[j] = m->s[i];
 			}
-		free(m->s);
+		gt_free(m->s);
 		m->s = s;
 		m->cap = cap;
 	}
@@ -289,7 +290,7 @@ int gt_trace_order(struct gt_trace *t, struct gt_oev ***out, char *err, size_t e
 		}
 		t->merged++;
 	}
-	free(gm.s);
+	gt_free(gm.s);
 	if (out)
 		*out = m;
 	return ret;
@@ -298,10 +299,10 @@ int gt_trace_order(struct gt_trace *t, struct gt_oev ***out, char *err, size_t e
 void gt_trace_free(struct gt_trace *t)
 {
 	for (uint32_t p = 0; p < t->np; p++)
-		free(t->ps[p].e);
-	free(t->ps);
-	free(t->untimed);
-	free(t->untimed_len);
-	free(t->stack_ids);
+		gt_free(t->ps[p].e);
+	gt_free(t->ps);
+	gt_free(t->untimed);
+	gt_free(t->untimed_len);
+	gt_free(t->stack_ids);
 	memset(t, 0, sizeof(*t));
 }

@@ -1,4 +1,4 @@
-/* core/order.h - a whole trace in memory, ordered the way Go 1.19's parser
+/* core/format/order.h - a whole trace in memory, ordered the way Go 1.19's parser
  * orders it (order1007): the checker of the tests and `gotrace repair` share
  * it. Client side (malloc); not used inside a traced process. */
 #ifndef GT_ORDER_H

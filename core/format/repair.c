@@ -1,5 +1,5 @@
-/* core/repair.c - keep the longest prefix of each P's events that Go 1.19
- * can order (core/order.c), re-encode it, then end every goroutine still
+/* core/format/repair.c - keep the longest prefix of each P's events that Go 1.19
+ * can order (core/format/order.c), re-encode it, then end every goroutine still
  * running and every P still started, so that the viewer opens the file.
  * Lost: what the threads had not handed to the writer when the process
  * died (at most about a second), and what no longer orders without it. */
@@ -17,6 +17,7 @@
 #include "core/format/encode.h"
 #include "core/base/log.h"
 #include "core/format/order.h"
+#include "core/base/real.h"
 
 struct out {
 	uint8_t *b;
@@ -28,7 +29,7 @@ static uint8_t *room(struct out *o, size_t n)
 {
 	if (o->n + n > o->cap) {
 		size_t cap = (o->cap + n) * 2;
-		uint8_t *b = realloc(o->b, cap);
+		uint8_t *b = gt_realloc(o->b, cap);
 		if (!b) {
 			o->err = ENOMEM;
 			o->n = 0;
@@ -81,7 +82,7 @@ static void placeholder_stacks(struct out *o, struct gt_trace *t, uint64_t name_
 				continue;
 			struct gt_frame f = { e->args[1] | 1, name_id, 0, 0 };
 			put(o, gt_put_stack(room(o, 64), e->args[1], &f, 1));
-			uint64_t *ids = realloc(t->stack_ids, (t->nstack_ids + 1) * sizeof(*ids));
+			uint64_t *ids = gt_realloc(t->stack_ids, (t->nstack_ids + 1) * sizeof(*ids));
 			if (ids) {   /* defined now: once per id */
 				t->stack_ids = ids;
 				ids[t->nstack_ids++] = e->args[1];
@@ -97,7 +98,7 @@ struct pend {
 static uint64_t build(struct out *o, struct gt_trace *t, struct gt_oev **m)
 {
 	uint64_t t0 = UINT64_MAX, t_end = 0, closed = 0;
-	struct pend *pp = calloc(t->np + 1, sizeof(*pp));
+	struct pend *pp = gt_calloc(t->np + 1, sizeof(*pp));
 
 	for (size_t i = 0; i < t->merged; i++) {
 		const struct gt_oev *e = m[i];
@@ -144,7 +145,7 @@ static uint64_t build(struct out *o, struct gt_trace *t, struct gt_oev **m)
 		if (pp[p].running)   /* tidy for the Threads counter; not needed */
 			ev(o, &last, t_end, 6, NULL, 0, NULL, 0);
 	}
-	free(pp);
+	gt_free(pp);
 	return closed;
 }
 
@@ -153,25 +154,25 @@ static int write_file(const char *path, const struct out *o, char *err, size_t e
 	char tmp[4200];
 
 	gt_fmt(tmp, sizeof(tmp), "%s.repair-tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	int fd = gt_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		gt_fmt(err, errlen, "open %s: %s", tmp, strerror(errno));
 		return -1;
 	}
 	size_t off = 0;
 	while (off < o->n) {
-		ssize_t w = write(fd, o->b + off, o->n - off);
+		ssize_t w = gt_write(fd, o->b + off, o->n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			gt_fmt(err, errlen, "write %s: %s", tmp, strerror(w < 0 ? errno : EIO));
-			close(fd);
+			gt_close(fd);
 			unlink(tmp);
 			return -1;
 		}
 		off += (size_t)w;
 	}
-	if (close(fd) || rename(tmp, path)) {
+	if (gt_close(fd) || rename(tmp, path)) {
 		gt_fmt(err, errlen, "write %s: %s", path, strerror(errno));
 		unlink(tmp);
 		return -1;
@@ -198,7 +199,7 @@ static int repair_buf(const uint8_t *b, size_t n, const char *name, struct out *
 	st->kept = t.merged;
 	st->closed = build(o, &t, m);
 	st->was_valid = ordered && t.valid_end == n && !st->closed && t.freq && t.have_gomaxprocs;
-	free(m);
+	gt_free(m);
 	gt_trace_free(&t);
 	if (o->err) {
 		gt_fmt(err, errlen, "repair %s: %s", name, strerror(o->err));
@@ -215,17 +216,17 @@ int gt_repair(const char *in, const char *outp, struct gt_repair_stats *st, char
 	int r = -1;
 
 	memset(st, 0, sizeof(*st));
-	int fd = open(in, O_RDONLY | O_CLOEXEC);
+	int fd = gt_open(in, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb)) {
 		gt_fmt(err, errlen, "open %s: %s", in, strerror(errno));
 		if (fd >= 0)
-			close(fd);
+			gt_close(fd);
 		return -1;
 	}
 	st->bytes = (uint64_t)sb.st_size;
 	const uint8_t *b = sb.st_size ? mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
 				      : MAP_FAILED;
-	close(fd);
+	gt_close(fd);
 	if (b == MAP_FAILED) {
 		gt_fmt(err, errlen, "%s: empty or unreadable: nothing was written before it ended", in);
 		return -1;
@@ -233,7 +234,7 @@ int gt_repair(const char *in, const char *outp, struct gt_repair_stats *st, char
 	if (repair_buf(b, (size_t)sb.st_size, in, &o, st, err, errlen) == 0)
 		r = write_file(outp, &o, err, errlen);
 	munmap((void *)b, (size_t)sb.st_size);
-	free(o.b);
+	gt_free(o.b);
 	return r;
 }
 
@@ -259,16 +260,16 @@ int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_rep
 	 * (this thread's table: the service thread may have its own). */
 	char self[64];
 	gt_fmt(self, sizeof(self), "/proc/thread-self/fd/%d", fd);
-	int rfd = open(self, O_RDONLY | O_CLOEXEC);
+	int rfd = gt_open(self, O_RDONLY | O_CLOEXEC);
 	const uint8_t *b = rfd < 0 ? MAP_FAILED
 				   : mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, rfd, 0);
 	if (b == MAP_FAILED) {
 		gt_fmt(err, errlen, "read %s again to repair it: %s", name, strerror(errno));
 		if (rfd >= 0)
-			close(rfd);
+			gt_close(rfd);
 		return -1;
 	}
-	close(rfd);
+	gt_close(rfd);
 	/* The repaired form is usually smaller (each P's batches merge), but
 	 * closing events and placeholder stacks can make it larger: then a
 	 * shorter prefix is repaired (the loader stops cleanly at a cut), an
@@ -276,7 +277,7 @@ int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_rep
 	size_t n = (size_t)sb.st_size;
 	int ok = -1;
 	for (int tries = 0; tries < 16 && n > 16; tries++, n -= n / 8) {
-		free(o.b);
+		gt_free(o.b);
 		memset(&o, 0, sizeof(o));
 		ok = repair_buf(b, n, name, &o, st, err, errlen);
 		if (ok || o.n <= (size_t)sb.st_size)
@@ -291,7 +292,7 @@ int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_rep
 			/* Over blocks the file has: no new space needed. */
 			size_t off = 0;
 			while (off < o.n) {
-				ssize_t k = pwrite(fd, o.b + off, o.n - off, (off_t)off);
+				ssize_t k = gt_pwrite(fd, o.b + off, o.n - off, (off_t)off);
 				if (k < 0 && errno == EINTR)
 					continue;
 				if (k <= 0)
@@ -305,6 +306,6 @@ int gt_repair_in_place(int fd, const char *name, size_t max_bytes, struct gt_rep
 		}
 	}
 	munmap((void *)b, (size_t)sb.st_size);
-	free(o.b);
+	gt_free(o.b);
 	return r;
 }

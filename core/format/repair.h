@@ -1,4 +1,4 @@
-/* core/repair.h - make the readable part of a damaged trace (process killed,
+/* core/format/repair.h - make the readable part of a damaged trace (process killed,
  * disk full) into a trace Go's tools open. The client's `gotrace repair`,
  * and the writer after a write error (gt_repair_in_place). */
 #ifndef GT_REPAIR_H

@@ -1,4 +1,4 @@
-/* core/report.c - see report.h. */
+/* core/format/report.c - see report.h. */
 #include "core/format/report.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "core/format/events.h"
 #include "core/base/log.h"
 #include "core/format/order.h"
+#include "core/base/real.h"
 
 const char *const gt_cat_name[GT_CATS] = { "syscall", "net", "sync", "sleep" };
 
@@ -69,8 +70,8 @@ static int tables(const struct gt_trace *tr, struct tables *t)
 {
 	struct gt_frame f[64];
 
-	t->strs = calloc(tr->nuntimed + 1, sizeof(*t->strs));
-	t->stks = calloc(tr->nuntimed + 1, sizeof(*t->stks));
+	t->strs = gt_calloc(tr->nuntimed + 1, sizeof(*t->strs));
+	t->stks = gt_calloc(tr->nuntimed + 1, sizeof(*t->stks));
 	if (!t->strs || !t->stks)
 		return -1;
 	for (size_t i = 0; i < tr->nuntimed; i++) {
@@ -125,7 +126,7 @@ static struct gs *g_of(struct acc *a, uint64_t g, uint64_t ts)
 		size_t cap = a->cap ? a->cap : 1024;
 		while (cap <= g)
 			cap *= 2;
-		struct gs *n = realloc(a->gs, cap * sizeof(*n));
+		struct gs *n = gt_realloc(a->gs, cap * sizeof(*n));
 		if (!n)
 			return NULL;
 		memset(n + a->cap, 0, (cap - a->cap) * sizeof(*n));
@@ -173,7 +174,7 @@ static void add_site(struct acc *a, const struct tables *t, unsigned cat, uint64
 	}
 	if (a->nsites == a->sites_cap) {
 		size_t cap = a->sites_cap ? a->sites_cap * 2 : 64;
-		struct gt_site *n = realloc(a->sites, cap * sizeof(*n));
+		struct gt_site *n = gt_realloc(a->sites, cap * sizeof(*n));
 		if (!n)
 			return;
 		a->sites = n;
@@ -277,7 +278,7 @@ static void build(struct gt_report *r, const struct gt_trace *tr, struct gt_oev 
 	size_t used = 0;
 	for (size_t g = 0; g < a->cap; g++)
 		used += a->gs[g].used;
-	r->threads = calloc(used + 1, sizeof(*r->threads));
+	r->threads = gt_calloc(used + 1, sizeof(*r->threads));
 	for (size_t g = 0; r->threads && g < a->cap; g++) {
 		struct gs *s = &a->gs[g];
 		if (!s->used)
@@ -304,15 +305,15 @@ int gt_report_read(const char *path, struct gt_report *r, char *err, size_t errl
 	char oerr[160];
 
 	memset(r, 0, sizeof(*r));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &sb) || !sb.st_size) {
 		snprintf(err, errlen, "open %s: %s", path, fd < 0 ? strerror(errno) : "empty");
 		if (fd >= 0)
-			close(fd);
+			gt_close(fd);
 		return -1;
 	}
 	const uint8_t *b = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
+	gt_close(fd);
 	if (b == MAP_FAILED) {
 		snprintf(err, errlen, "read %s: %s", path, strerror(errno));
 		return -1;
@@ -328,20 +329,20 @@ int gt_report_read(const char *path, struct gt_report *r, char *err, size_t errl
 		} else {
 			snprintf(err, errlen, "%s: out of memory", path);
 		}
-		free(m);
+		gt_free(m);
 		gt_trace_free(&tr);
 	}
-	free(t.strs);
-	free(t.stks);
-	free(a.gs);
-	free(a.sites);
+	gt_free(t.strs);
+	gt_free(t.stks);
+	gt_free(a.gs);
+	gt_free(a.sites);
 	munmap((void *)b, (size_t)sb.st_size);
 	return ret;
 }
 
 void gt_report_free(struct gt_report *r)
 {
-	free(r->sites);
-	free(r->threads);
+	gt_free(r->sites);
+	gt_free(r->threads);
 	memset(r, 0, sizeof(*r));
 }

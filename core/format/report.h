@@ -1,4 +1,4 @@
-/* core/report.h - the waits of a trace, as `strace -c` counts syscalls: per
+/* core/format/report.h - the waits of a trace, as `strace -c` counts syscalls: per
  * category (syscall, net, sync, sleep) the call sites by total wait, per
  * thread its waits, the heap's peak and end. Waits are measured as Go 1.19's
  * `go tool trace -pprof` measures them (a block event to the unblock that

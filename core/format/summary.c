@@ -1,4 +1,4 @@
-/* core/summary.c - one pass over a trace file for the client's summary.
+/* core/format/summary.c - one pass over a trace file for the client's summary.
  * Client side only (mmap + plain libc). */
 #include "core/format/summary.h"
 
@@ -11,6 +11,7 @@
 
 #include "core/format/decode.h"
 #include "core/base/log.h"
+#include "core/base/real.h"
 
 static void scan(const uint8_t *b, size_t n, struct gt_summary *s, size_t *end)
 {
@@ -53,22 +54,22 @@ int gt_summary_read(const char *path, struct gt_summary *s, char *err, size_t er
 	size_t end = 0;
 
 	memset(s, 0, sizeof(*s));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		gt_fmt(err, errlen, "open %s: %s", path, strerror(errno));
 		if (fd >= 0)
-			close(fd);
+			gt_close(fd);
 		return -1;
 	}
 	s->bytes = (uint64_t)st.st_size;
 	if (st.st_size < GT_TRACE_HEADER_LEN) {
-		close(fd);
+		gt_close(fd);
 		gt_fmt(err, errlen, "%s: not a Go 1.19 trace (%llu bytes)", path,
 		       (unsigned long long)s->bytes);
 		return -1;
 	}
 	const uint8_t *b = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
+	gt_close(fd);
 	if (b == MAP_FAILED) {
 		gt_fmt(err, errlen, "read %s: %s", path, strerror(errno));
 		return -1;

@@ -1,4 +1,4 @@
-/* core/summary.h - decode a trace file for the one-line summary the client
+/* core/format/summary.h - decode a trace file for the one-line summary the client
  * prints (`gotrace run`) and for checks. Any thread; allocates with malloc
  * (client side only, never inside a traced process). */
 #ifndef GT_SUMMARY_H

@@ -29,7 +29,7 @@ void gt_service_long_lived(void);
  * gt_ns_done(that) after the call starts it again. */
 int gt_ns_prepare(int is_setns, long flags);
 void gt_ns_done(int parked);
-/* A one-thread program's endpoint (core/door.c). pre() runs when the
+/* A one-thread program's endpoint (core/process/door.c). pre() runs when the
  * doorman starts: it points preload's blocking calls at a check that starts
  * the service thread before one that may wait long (gt_service_safe_point
  * with wait = 1). Once a client connects, the doorman calls on() (atomics

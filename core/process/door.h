@@ -1,5 +1,5 @@
-/* core/door.h - the endpoint of a program of one thread, kept by a task that
- * glibc does not know of (why and how: core/door.c). */
+/* core/process/door.h - the endpoint of a program of one thread, kept by a task that
+ * glibc does not know of (why and how: core/process/door.c). */
 #ifndef GT_DOOR_H
 #define GT_DOOR_H
 
@@ -16,7 +16,7 @@ int gt_door_possible(void);
  * wake pair (SCM_RIGHTS, their numbers as data, as a parked service thread
  * does) and calls on_connect (which must be as raw as the doorman: atomics
  * only; it arms the safe points); then, until a safe point claims the
- * start, it kicks a program waiting inside libc (SIGURG, core/door.c).
+ * start, it kicks a program waiting inside libc (SIGURG, core/process/door.c).
  * 0, or -errno. The caller closes its own copies of lfd afterwards. */
 int gt_door_start(const int *lfd, int n, int wake_r, void (*on_connect)(void));
 
@@ -26,7 +26,7 @@ int gt_door_claim(void);
 /* Is a doorman alive or a claim pending? */
 int gt_door_pending(void);
 /* Fds the doorman sent to the wake pair that no service thread took yet;
- * reading resets the count (core/fdtable.c). */
+ * reading resets the count (core/process/fdtable.c). */
 unsigned gt_door_take_handed(void);
 
 /* The doorman ends, handing its fds over (handover) or not. After it no

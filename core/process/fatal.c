@@ -11,6 +11,7 @@
 #include "core/base/lock.h"
 #include "core/process/request.h"
 #include "core/record/thread.h"
+#include "core/base/sys.h"
 
 static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2 };
 #define NSIGS (sizeof(sigs) / sizeof(sigs[0]))
@@ -49,7 +50,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	sigemptyset(&one);
 	sigaddset(&one, sig);
 	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+	gt_syscall(SYS_tgkill, (long)getpid(), (long)gt_gettid(), (long)sig);
 	tls->in_tracer--;   /* not reached when the signal ends the process */
 	errno = saved;
 }

@@ -1,4 +1,4 @@
-/* core/fdtable.c - the service thread's fd table of its own.
+/* core/process/fdtable.c - the service thread's fd table of its own.
  *
  * Sharing the program's costs a program of one thread on every syscall:
  * once an fd table has a second user, the kernel takes and drops a
@@ -40,6 +40,7 @@
 #include "core/record/api.h"
 #include "core/base/log.h"
 #include "core/process/service.h"
+#include "core/base/real.h"
 
 static int own;               /* atomic: the service thread has its own table */
 static int own_wake, own_in;  /* the wake pair's [1] and [0] in it */
@@ -50,7 +51,7 @@ static uint32_t handed;       /* fds a parked thread sent to the next */
 
 static int close_range_ok(void)
 {
-	return syscall(SYS_close_range, ~0u, ~0u, 0) == 0;   /* closes nothing */
+	return gt_syscall(SYS_close_range, ~0u, ~0u, 0) == 0;   /* closes nothing */
 }
 
 static void close_all_but(int a, int b)
@@ -58,10 +59,10 @@ static void close_all_but(int a, int b)
 	unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
 
 	if (lo > 0)
-		syscall(SYS_close_range, 0u, lo - 1, 0);
+		gt_syscall(SYS_close_range, 0u, lo - 1, 0);
 	if (hi > lo + 1)
-		syscall(SYS_close_range, lo + 1, hi - 1, 0);
-	syscall(SYS_close_range, hi + 1, ~0u, 0);
+		gt_syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	gt_syscall(SYS_close_range, hi + 1, ~0u, 0);
 }
 
 static int send_fds(const int *nums, unsigned k)
@@ -79,14 +80,14 @@ static int send_fds(const int *nums, unsigned k)
 	h->cmsg_type = SCM_RIGHTS;
 	h->cmsg_len = CMSG_LEN(k * sizeof(int));
 	memcpy(CMSG_DATA(h), nums, k * sizeof(int));
-	return sendmsg(own_wake, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(k * sizeof(int)) ? 0 : -1;
+	return gt_sendmsg(own_wake, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)(k * sizeof(int)) ? 0 : -1;
 }
 
 /* The park, with a table of our own: every fd in it (but the wake pair,
  * which the next thread has) goes to the next service thread. */
 void gt_fdtable_hand_over(void)
 {
-	int nums[HAND_BATCH], dir = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int nums[HAND_BATCH], dir = gt_open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	unsigned k = 0, lost = 0, sent = 0;
 	char buf[4096];
 	long r;
@@ -96,7 +97,7 @@ void gt_fdtable_hand_over(void)
 		       strerror(errno));
 		return;
 	}
-	while ((r = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+	while ((r = gt_syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < r;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			off += d->d_reclen;
@@ -119,7 +120,7 @@ void gt_fdtable_hand_over(void)
 		lost += k;
 	else
 		sent += k;
-	close(dir);
+	gt_close(dir);
 	if (lost)
 		gt_log("unshare/setns: %u of our fds could not be handed over: %s", lost,
 		       strerror(errno));
@@ -142,7 +143,7 @@ static int take_handed(void)
 		struct iovec iov = { nums, sizeof(nums) };
 		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
 				    .msg_controllen = sizeof(c.buf) };
-		ssize_t r = recvmsg(own_in, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ssize_t r = gt_recvmsg(own_in, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL;
 		if (!h)
 			break;
@@ -156,29 +157,29 @@ static int take_handed(void)
 				top = got[n] > top ? got[n] : top;
 				n++;
 			} else {
-				close(fds[i]);
+				gt_close(fds[i]);
 			}
 		}
 	}
 	/* They arrived on the lowest free numbers, maybe the numbers others
 	 * want: all above every number in play first, then each to its own. */
 	for (unsigned i = 0; i < n; i++) {
-		int t = fcntl(got[i], F_DUPFD_CLOEXEC, top + 1);
-		close(got[i]);
+		int t = gt_fcntl(got[i], F_DUPFD_CLOEXEC, top + 1);
+		gt_close(got[i]);
 		got[i] = t;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (want[i] == own_wake || want[i] == own_in) {   /* the pair moved meanwhile */
 			int *p = want[i] == own_wake ? &own_wake : &own_in;
-			int t = fcntl(*p, F_DUPFD_CLOEXEC, top + 1);
-			close(*p);
+			int t = gt_fcntl(*p, F_DUPFD_CLOEXEC, top + 1);
+			gt_close(*p);
 			*p = t;
 		}
-		if (got[i] < 0 || dup3(got[i], want[i], O_CLOEXEC) < 0) {
+		if (got[i] < 0 || gt_dup3(got[i], want[i], O_CLOEXEC) < 0) {
 			gt_log("unshare/setns: cannot take fd %d over: %s", want[i], strerror(errno));
 			return -1;
 		}
-		close(got[i]);
+		gt_close(got[i]);
 	}
 	if (n != handed) {
 		gt_log("unshare/setns: %u of %u fds arrived", n, handed);
@@ -200,11 +201,11 @@ int gt_fdtable_take(const int *wake)
 	gt_fd_lock();   /* the pair's numbers stay put */
 	int w0 = wake[0], w1 = wake[1];
 	int ok = TABLE_OF_OUR_OWN && !gt_cfg.valgrind && close_range_ok() &&
-		 syscall(SYS_unshare, CLONE_FILES) == 0;
+		 gt_syscall(SYS_unshare, CLONE_FILES) == 0;
 	__atomic_store_n(&own, ok, __ATOMIC_RELEASE);
 	gt_fd_unlock();
 	/* A parked thread's fds (all of its table), or the doorman's
-	 * listeners (core/door.c) */
+	 * listeners (core/process/door.c) */
 	int parked = handed != 0;
 	handed += gt_door_take_handed();
 	if (!ok) {
@@ -223,15 +224,15 @@ int gt_fdtable_take(const int *wake)
 		handed = 0;
 	}
 	if (!parked) {
-		int z = open("/dev/null", O_RDWR | O_CLOEXEC);
+		int z = gt_open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (z < 0)
 			z = eventfd(0, EFD_CLOEXEC);
 		for (int i = 0; z >= 0 && i < 3; i++)
-			if (i != z && i != own_in && i != own_wake && dup3(z, i, O_CLOEXEC) < 0)
+			if (i != z && i != own_in && i != own_wake && gt_dup3(z, i, O_CLOEXEC) < 0)
 				break;
 		if (z > 2)
-			close(z);
-		own_pidfd = (int)syscall(SYS_pidfd_open, (pid_t)getpid(), 0);
+			gt_close(z);
+		own_pidfd = (int)gt_syscall(SYS_pidfd_open, (pid_t)getpid(), 0);
 	}
 	gt_log_own_table(own_pidfd);
 	return r ? -1 : 1;

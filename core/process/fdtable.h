@@ -1,5 +1,5 @@
-/* core/fdtable.h - the service thread's fd table of its own (why and how:
- * core/fdtable.c). */
+/* core/process/fdtable.h - the service thread's fd table of its own (why and how:
+ * core/process/fdtable.c). */
 #ifndef GT_FDTABLE_H
 #define GT_FDTABLE_H
 

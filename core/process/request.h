@@ -11,7 +11,7 @@
  * running. timeout_ns < 0: wait for ever. */
 int gt_request_start(const char *path, char *err, size_t errlen);
 int gt_request_stop(char *err, size_t errlen, int64_t timeout_ns);
-/* The same from a fatal signal's handler (core/fatal.c): waits for no lock
+/* The same from a fatal signal's handler (core/process/fatal.c): waits for no lock
  * the interrupted code may hold (the request lock is only tried; the
  * service thread is woken without fd_lock, or comes on its 100 ms tick),
  * at most timeout_ns. 0 when the trace was finished. */

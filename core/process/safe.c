@@ -1,5 +1,5 @@
-/* core/safe.c - safe points and long waits of a one-thread program whose
- * service thread starts late (GOTRACE_LAZY, core/door.c). The service
+/* core/process/safe.c - safe points and long waits of a one-thread program whose
+ * service thread starts late (GOTRACE_LAZY, core/process/door.c). The service
  * thread's pthread_create takes libc's locks (malloc's, the loader's);
  * where the program's own thread may hold one of them (inside libc, or in
  * a signal handler that interrupted it) it must wait for another call. */
@@ -21,6 +21,7 @@
 #include "core/process/api.h"
 #include "core/record/api.h"
 #include "core/record/stack.h"
+#include "core/base/real.h"
 
 extern void *__tls_get_addr(void *);   /* ld.so's */
 extern void *__libc_stack_end;         /* ld.so's: the main thread's first frame */
@@ -203,7 +204,7 @@ int gt_safe_in_handler(void)
 	for (int sig = 1; sig <= 64; sig++) {
 		if (sig == 32 || sig == 33 || sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		if (syscall(SYS_rt_sigaction, sig, NULL, &ka, 8) || ka.handler == (unsigned long)SIG_DFL ||
+		if (gt_syscall(SYS_rt_sigaction, sig, NULL, &ka, 8) || ka.handler == (unsigned long)SIG_DFL ||
 		    ka.handler == (unsigned long)SIG_IGN)
 			continue;
 		if (!(ka.flags & SA_RESTORER_FLAG))

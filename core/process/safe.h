@@ -1,5 +1,5 @@
-/* core/safe.h - when may a program of one thread, whose endpoint a
- * doorman keeps (core/door.c), start the service thread: at a safe point
+/* core/process/safe.h - when may a program of one thread, whose endpoint a
+ * doorman keeps (core/process/door.c), start the service thread: at a safe point
  * (no libc lock of its own held, no signal handler interrupted), and, with
  * no client yet, before a call that may wait long. */
 #ifndef GT_SAFE_H

@@ -1,4 +1,4 @@
-/* core/service.h - the tracer's one service thread: it writes traces and runs
+/* core/process/service.h - the tracer's one service thread: it writes traces and runs
  * a poll loop that rpc/ plugs into (no thread per client). It starts with
  * every signal blocked and is never traced. */
 #ifndef GT_SERVICE_H
@@ -30,7 +30,7 @@ struct gt_svc_client {
 	void (*shutdown)(int flags);
 	/* The variable holding listening socket i (0, 1), NULL when there is
 	 * none: after start, a one-thread program's doorman takes them
-	 * (core/door.c). Any thread. */
+	 * (core/process/door.c). Any thread. */
 	int *(*listener)(int i);
 };
 

@@ -83,19 +83,7 @@ static inline void gt_op_end(struct gt_op *op, uintptr_t fn)
 }
 
 
-/* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
- * events. Filled lazily (fstat) by core in the slow path only; preload
- * notes what it knows for free: close/dup2 forget, socket/accept set. */
-/* GT_FD_NOWAIT: no socket, and a read never waits (a regular file, a
- * memory device: preload/armed.c asks, for GOTRACE_LAZY's safe points). */
-enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET, GT_FD_NOWAIT };
-extern uint8_t gt_fd_kind[GT_FD_MAX];
-
-static inline void gt_fd_note(int fd, unsigned kind)
-{
-	if ((unsigned)fd < GT_FD_MAX)
-		__atomic_store_n(&gt_fd_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
-}
+#include "core/base/fdkind.h"
 
 /* End variants that classify the call when (and only when) it is recorded. */
 struct pollfd;
@@ -117,7 +105,7 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd);
 /* epoll_ctl added fd to epfd: remember epoll sets that watch sockets. */
 void gt_fd_epoll_add(int epfd, int fd);
 
-/* Heap accounting, while tracing (core/heap.c). usable = the real
+/* Heap accounting, while tracing (core/record/heap.c). usable = the real
  * allocator's malloc_usable_size of the block. */
 #define GT_HEAP_FOLD (64 << 10)
 

@@ -1,4 +1,4 @@
-/* core/buf.c - the chunk pool (mmap'd in regions, capped) and the writer's
+/* core/record/buf.c - the chunk pool (mmap'd in regions, capped) and the writer's
  * queue. The pool lock is held for a list operation or an mmap; program
  * threads wait for free chunks on a futex, without any tracer lock. */
 #include "core/record/buf.h"

@@ -1,4 +1,4 @@
-/* core/buf.h - trace buffers: fixed-size chunks, one batch each, from an
+/* core/record/buf.h - trace buffers: fixed-size chunks, one batch each, from an
  * mmap'd pool capped at GOTRACE_BUFFER_MB. A chunk is written by exactly one
  * thread at a time (its owner, under the owner's record lock) and handed to
  * the writer through a wait-free queue (liburcu wfcqueue); FIFO order of the

@@ -1,4 +1,4 @@
-/* core/emit.c - encoding the mapping of go-trace-format.md section 9 into a
+/* core/record/emit.c - encoding the mapping of go-trace-format.md section 9 into a
  * thread's batch. Callers hold t->lock, so the owner and the service thread
  * never interleave; each group checks for room first, so a group is either
  * written whole or not at all. */

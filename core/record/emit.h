@@ -1,4 +1,4 @@
-/* core/emit.h - the event groups a thread writes into its own P (and that
+/* core/record/emit.h - the event groups a thread writes into its own P (and that
  * the service thread writes for it at trace stop). All *_locked functions
  * run under t->lock; they return 0, -EAGAIN when the pool had no chunk
  * (nothing written: release the lock, gt_emit_wait(), retry), or -ESRCH when

@@ -1,4 +1,4 @@
-/* core/fd.c - is this fd a socket? A byte per fd, written racily by any
+/* core/record/fd.c - is this fd a socket? A byte per fd, written racily by any
  * thread (relaxed atomics): a stale answer only moves an event between the
  * net and syscall profiles, never breaks a trace. fstat runs only on the
  * recording path of a call that already blocked. */
@@ -10,7 +10,6 @@
 #include "core/record/fd.h"
 #include "core/record/api.h"
 
-uint8_t gt_fd_kind[GT_FD_MAX] GT_COLD_BSS;
 
 int gt_fd_is_socket(int fd)
 {

@@ -1,4 +1,4 @@
-/* core/fd.h - what kind of wait a call on these fds is (core/fd.c). */
+/* core/record/fd.h - what kind of wait a call on these fds is (core/record/fd.c). */
 #ifndef GT_FD_H
 #define GT_FD_H
 

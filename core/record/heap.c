@@ -1,4 +1,4 @@
-/* core/heap.c - live heap bytes while a trace runs. Each thread adds the
+/* core/record/heap.c - live heap bytes while a trace runs. Each thread adds the
  * usable size of what it allocates and frees into its TLS (no shared cache
  * line on the allocation path) and folds it into `live` every 64 KiB. A fold
  * that moves the figure by a step (~1%) writes HeapAlloc(live) and

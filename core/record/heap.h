@@ -1,4 +1,4 @@
-/* core/heap.h - the live-heap figure of a trace (service thread side). */
+/* core/record/heap.h - the live-heap figure of a trace (service thread side). */
 #ifndef GT_HEAP_H
 #define GT_HEAP_H
 

@@ -1,4 +1,4 @@
-/* core/hook.c - the core side of the hooks: slow paths of blocking calls,
+/* core/record/hook.c - the core side of the hooks: slow paths of blocking calls,
  * thread creation and start. Runs on program threads, inside hooks, maybe
  * in signal handlers: errno is saved, in_tracer is raised (nested hooks
  * forward untouched), no malloc, locks only for short appends. */
@@ -14,6 +14,7 @@
 #include "core/record/api.h"
 #include "core/record/stack.h"
 #include "core/record/thread.h"
+#include "core/base/sys.h"
 
 /* The session now recording (core/record/api.h); the service thread
  * (core/write/ctl.c) writes it. */
@@ -21,7 +22,6 @@ uint64_t gt_trace_on;
 
 static int ready;   /* set by gt_hook_ready() once init is done */
 
-void gt_hook_ready(void);
 void gt_hook_ready(void)
 {
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
@@ -282,7 +282,7 @@ void *gt_thread_start(void *rec)
 		int saved = errno;
 		tls->in_tracer++;
 		gt_lock(&t->lock);
-		t->tid = (int32_t)syscall(SYS_gettid);
+		t->tid = (int32_t)gt_gettid();
 		t->tls = tls;
 		t->self = (uintptr_t)pthread_self();
 		t->state = GT_T_LIVE;

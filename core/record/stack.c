@@ -1,8 +1,8 @@
-/* core/stack.c - the stack table: a liburcu lock-free hash table (cds_lfht,
+/* core/record/stack.c - the stack table: a liburcu lock-free hash table (cds_lfht,
  * urcu-bp flavour) from pc arrays to ids, plus an id-indexed table for the
  * writer. Entries are never removed (ids are stable for the process), so
  * readers need no grace periods. Any thread, in_tracer > 0. Capture is
- * core/unwind.c. */
+ * core/record/unwind.c. */
 #include "core/record/stack.h"
 
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include "core/record/thread.h"
 #include "core/base/tsan.h"
 #include "core/base/urcu.h"
+#include "core/base/sys.h"
 
 /* core/record/stack.h: set by the writer, read by the hooks. */
 uint64_t *gt_stack_defined;
@@ -86,7 +87,7 @@ static void *resize_main(void *arg)
 {
 	gt_tls.in_tracer = 1;
 	gt_thread_tracer_started();   /* (once: our trampoline may have) */
-	__atomic_store_n(&rs.tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	__atomic_store_n(&rs.tid, gt_gettid(), __ATOMIC_RELEASE);
 	gt_lock(&rs.lock);
 	gt_urcu.cds_lfht_resize(table, (unsigned long)(uintptr_t)arg);
 	gt_unlock(&rs.lock);
@@ -99,7 +100,7 @@ int gt_stack_reap(int wait_ms)
 	uint32_t st;
 
 	while ((st = __atomic_load_n(&rs.state, __ATOMIC_ACQUIRE)) == 1 && wait_ms-- > 0)
-		usleep(1000);
+		gt_usleep(1000);
 	if (st != 2)
 		return st == 0;
 	gt_thread_tracer_join(rs.th, __atomic_load_n(&rs.tid, __ATOMIC_ACQUIRE));
@@ -137,7 +138,7 @@ void gt_stack_grow(void)
 	int ok = pthread_attr_init(&a) == 0;
 	if (ok)
 		pthread_attr_setstacksize(&a, RESIZE_STACK);
-	if (ok && pthread_create(&rs.th, &a, resize_main, (void *)(uintptr_t)size) == 0)
+	if (ok && gt_pthread_create(&rs.th, &a, resize_main, (void *)(uintptr_t)size) == 0)
 		table_size = size;
 	else
 		__atomic_store_n(&rs.state, 0, __ATOMIC_RELAXED);   /* again next time */

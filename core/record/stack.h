@@ -1,5 +1,5 @@
-/* core/stack.h - stack capture (core/unwind.c: frame records, libunwind)
- * and the stack table (core/stack.c): raw pc arrays interned in a liburcu
+/* core/record/stack.h - stack capture (core/record/unwind.c: frame records, libunwind)
+ * and the stack table (core/record/stack.c): raw pc arrays interned in a liburcu
  * RCU lock-free hash table (cds_lfht) and numbered once per process. Ids are global and stable, so the writer defines
  * in each trace the ones its events use. */
 #ifndef GT_STACK_H
@@ -66,7 +66,11 @@ void gt_stack_name_fn(uintptr_t real, const char *name);
 const char *gt_stack_fn_name(uintptr_t real);
 
 /* Is pc inside libgotrace's own code? */
-int gt_stack_is_self(uintptr_t pc);
+extern uintptr_t gt_self_lo, gt_self_hi;
+static inline int gt_stack_is_self(uintptr_t pc)
+{
+	return pc >= gt_self_lo && pc < gt_self_hi;
+}
 /* The executable segment [lo, hi) of the loaded object holding pc, or (pc
  * 0) of the first whose path contains name; 0, 0 when none. */
 void gt_stack_text(uintptr_t pc, const char *name, uintptr_t *lo, uintptr_t *hi);

@@ -1,4 +1,4 @@
-/* core/thread.c - the thread registry: record slabs, free list, P ids, the
+/* core/record/thread.c - the thread registry: record slabs, free list, P ids, the
  * exit handler, registration of threads the tracer meets late. Registry
  * lock order: a record lock may be held when taking reg_lock, never the
  * other way round. */
@@ -19,6 +19,7 @@
 #include "core/record/emit.h"
 #include "core/base/log.h"
 #include "core/record/stack.h"
+#include "core/base/sys.h"
 
 
 #define SLAB_RECS 256
@@ -73,10 +74,10 @@ void gt_thread_tracer_add(int delta)
 
 void gt_thread_tracer_join(pthread_t th, int tid)
 {
-	pthread_join(th, NULL);
+	gt_pthread_join(th, NULL);
 	/* join returns at the thread's exit futex wake, a little before the
 	 * kernel takes its task out of the thread group */
-	for (int i = 0; i < 100000 && syscall(SYS_tgkill, getpid(), tid, 0) == 0; i++)
+	for (int i = 0; i < 100000 && gt_syscall(SYS_tgkill, getpid(), tid, 0) == 0; i++)
 		sched_yield();
 	__atomic_sub_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
 }
@@ -88,11 +89,11 @@ static int zombie(const char *tid)
 	char path[64], buf[512];
 
 	gt_fmt(path, sizeof(path), "/proc/self/task/%s/stat", tid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 1;   /* gone */
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
+	ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
+	gt_close(fd);
 	if (n <= 0)
 		return 1;
 	buf[n] = '\0';
@@ -106,19 +107,19 @@ static int zombie(const char *tid)
 static int only_tracer_threads_left(void)
 {
 	char buf[4096];
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = gt_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	long n, tasks = 0;
 
 	if (fd < 0)
 		return 0;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+	while ((n = gt_syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			if (d->d_name[0] != '.' && !zombie(d->d_name))
 				tasks++;
 			off += d->d_reclen;
 		}
-	close(fd);
+	gt_close(fd);
 	/* <=: a tracer thread is counted out only once its task is gone
 	 * (the service thread parked, a resize thread joined) */
 	return tasks <= 1 + (long)__atomic_load_n(&tracer_threads, __ATOMIC_SEQ_CST);
@@ -271,7 +272,7 @@ void gt_thread_watch_exit(struct gt_thread *t)
 
 static pid_t gettid_(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	return gt_gettid();
 }
 
 /* Registers a thread found in a hook. Its start routine is unknown: take

@@ -1,4 +1,4 @@
-/* core/thread.h - thread records: one per live program thread, in arena
+/* core/record/thread.h - thread records: one per live program thread, in arena
  * slabs that are never unmapped (so the service thread may walk them at any
  * time) and recycled through a free list. A record outlives its thread's TLS,
  * which glibc reuses with the stack.
@@ -104,7 +104,7 @@ void gt_thread_named(uintptr_t self, const char *name);
  * pthread_exit. */
 void gt_thread_live(int delta);
 void gt_thread_tracer_started(void);
-/* A task of ours that is no pthread (core/door.c) starts (+1) or ends (-1). */
+/* A task of ours that is no pthread (core/process/door.c) starts (+1) or ends (-1). */
 void gt_thread_tracer_add(int delta);
 /* Join tracer thread th (task tid), wait until its task has left the thread
  * group, then count it out: unshare and the exit check see it gone. */
@@ -114,5 +114,8 @@ int gt_thread_program_count(void);
 
 /* After fork in the child: every record but the caller's is dropped. */
 void gt_thread_after_fork_child(void);
+
+/* Load is done (core/process/init.c): hooks may record from now on. */
+void gt_hook_ready(void);
 
 #endif

@@ -1,14 +1,11 @@
-/* core/unwind.c - stack capture: frame-record walks (bounds-checked,
- * trusted where libunwind's CFI shows them exact: GOTRACE_UNWIND=auto) and
- * libunwind, which is dlopened when the first trace starts. Any thread,
- * in_tracer > 0. The table the stacks go into is core/stack.c. */
-#define UNW_LOCAL_ONLY
-
+/* core/record/unwind.c - stack capture: frame-record walks (bounds-checked,
+ * trusted where libunwind's CFI shows them exact: GOTRACE_UNWIND=auto),
+ * else libunwind (core/record/libunwind.c). Any thread, in_tracer > 0. The
+ * table the stacks go into is core/record/stack.c. */
 #include "core/record/stack.h"
+#include "core/record/unwind.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <libunwind.h>
 #include <pthread.h>
 #include <link.h>
 #include <string.h>
@@ -20,110 +17,9 @@
 #include "core/base/config.h"
 #include "core/record/api.h"
 #include "core/base/log.h"
+#include "core/base/sys.h"
 
-static uintptr_t self_lo, self_hi;          /* our executable segment */
 extern void *__libc_stack_end;              /* ld.so: the stack at _start */
-
-/* The executable segment of an object: the one holding pc, or (pc 0) the
- * first one whose path contains name. */
-struct text {
-	uintptr_t pc;
-	const char *name;
-	uintptr_t lo, hi;
-};
-
-static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct text *t = arg;
-
-	(void)size;
-	if (t->name && (!info->dlpi_name || !strstr(info->dlpi_name, t->name)))
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
-		    (t->name || (t->pc >= lo && t->pc < lo + ph->p_memsz))) {
-			t->lo = lo;
-			t->hi = lo + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* libunwind, loaded when the first trace starts (gt_stack_prepare; dlopen,
- * RTLD_LOCAL) like libdw. Linked in, it was in every traced program's
- * global scope, and it exports libgcc_s's names (_Unwind_RaiseException,
- * _Unwind_Resume, ...; backtrace too): C++ code that a C program dlopens
- * (a Python extension) then threw its exceptions through libunwind's copy
- * of them instead of libgcc_s's. Loaded local, it is only ours, and an
- * idle process maps two libraries fewer (libunwind, liblzma: ~0.15 ms per
- * exec). The names are libunwind.h's macros, expanded (_ULx86_64_step). */
-#define UNW_STR_(x) #x
-#define UNW_STR(x) UNW_STR_(x)
-#define UNW_FNS(X)                              \
-	X(backtrace, unw_backtrace)             \
-	X(getcontext, unw_tdep_getcontext)      \
-	X(init_local, unw_init_local)           \
-	X(get_reg, unw_get_reg)                 \
-	X(step, unw_step)                       \
-	X(set_caching_policy, unw_set_caching_policy)
-static struct {
-#define UNW_FIELD(field, fn) __typeof__(fn) *field;
-	UNW_FNS(UNW_FIELD)
-#undef UNW_FIELD
-	unw_addr_space_t *local_as;
-} unw;   /* set before the first session is published, then read-only */
-
-static int load_unw(void)
-{
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-
-	if (!h)
-		return 0;
-#define UNW_LOAD(field, fn) \
-	if (!(unw.field = (__typeof__(fn) *)dlsym(h, UNW_STR(fn)))) return 0;
-	UNW_FNS(UNW_LOAD)
-#undef UNW_LOAD
-	unw.local_as = dlsym(h, UNW_STR(unw_local_addr_space));
-	return unw.local_as != NULL;
-}
-
-/* libunwind's first use sets it up for the whole process, with the pipe
- * it validates addresses through, in the fd table of the thread that makes
- * it. The service thread has a table of its own (core/fdtable.c), so that
- * must be a program thread: its first walk does it (once; a walk racing it
- * goes without frames). */
-static uint32_t unw_state;   /* atomic: 0 not set up, 1 being set up, 2 ready */
-
-static int unw_ready(void)
-{
-	uint32_t z = 0;
-
-	if (__builtin_expect(__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == 2, 1))
-		return 1;
-	if (!unw.backtrace || gt_tls.own_fds ||
-	    !__atomic_compare_exchange_n(&unw_state, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-		return 0;
-	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
-	gt_tls.unw_setup = 1;
-	unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
-	gt_tls.unw_setup = 0;
-	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
-	return 1;
-}
-
-/* unw_backtrace, or no frames while libunwind is not loaded (or ready). */
-static int unw_bt(void **buf, int max)
-{
-	if (!unw_ready())
-		return 0;
-	gt_tls.unw_setup = 1;   /* a pipe it reopens is ours (the pipe2 hook) */
-	int n = unw.backtrace(buf, max);
-	gt_tls.unw_setup = 0;
-	return n;
-}
 
 /* Frame-pointer walks. Bounds-checked: each frame lies above the last and
  * below the top of this thread's stack, so a frame without a frame pointer
@@ -148,7 +44,7 @@ void gt_stack_thread_init(uintptr_t top)
 	/* auto, main thread: everything is below where _start found the stack
 	 * (the walk ends before, in libc's start-up code). */
 	if (!top && gt_cfg.unwind == GT_UNWIND_AUTO) {
-		if (getpid() == (pid_t)syscall(SYS_gettid))
+		if (getpid() == gt_gettid())
 			tls->stack_hi = (uintptr_t)__libc_stack_end;
 		return;
 	}
@@ -181,7 +77,7 @@ static int fp_backtrace(void **buf, int max)
 	int n = 0;
 
 	if (!hi)
-		return unw_bt(buf, max);
+		return gt_unw_backtrace(buf, max);
 	while (n < max && fp && (uintptr_t)(fp + 2) <= hi) {
 		uintptr_t *next = (uintptr_t *)fp[0];
 		uintptr_t ret = fp[1];
@@ -292,47 +188,15 @@ static inline void count(uint64_t *c)
  * frame records only: unused there.) */
 static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
 {
-	unw_context_t uc;
-	unw_cursor_t c;
-	unw_word_t ip, bp;
-
 	uintptr_t pcs[GT_STACK_MAX + 24];
-	int good[GT_STACK_MAX + 24], m = 0, whole = 0;
+	int good[GT_STACK_MAX + 24], whole = 0;
 
 	count(&n_learn);
-	if (!unw_ready())
-		return 0;
 	if (max > GT_STACK_MAX + 24)
 		max = GT_STACK_MAX + 24;
-	if (unw.getcontext(&uc) == 0 && unw.init_local(&c, &uc) == 0 &&
-	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
-		int prog = 0;
-		while (m < max) {
-			int r = unw.step(&c);
-			unw_word_t ip2, sp2, bp2;
-			if (r <= 0) {
-				whole = r == 0;   /* the outermost frame reached */
-				if (!gt_stack_is_self(ip) && m < max) {
-					pcs[m] = ip;
-					good[m++] = 0;
-				}
-				break;
-			}
-			if (unw.get_reg(&c, UNW_REG_IP, &ip2) || unw.get_reg(&c, UNW_REG_SP, &sp2) ||
-			    unw.get_reg(&c, UNW_X86_64_RBP, &bp2))
-				break;
-			if (!gt_stack_is_self(ip)) {
-				prog = 1;
-				pcs[m] = ip;
-				good[m++] = sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
-					    ((const uintptr_t *)bp)[1] == ip2;
-			} else if (prog) {
-				break;   /* our trampoline */
-			}
-			ip = ip2;
-			bp = bp2;
-		}
-	}
+	int m = gt_unw_walk(pcs, good, max, &whole);
+	if (m < 0)
+		return 0;
 	/* The main thread's stack ends in libc's start-up code: frames in libc
 	 * down to one in the program's _start. The first of them (main's
 	 * return address) ends a walk: libunwind would add the rest, which
@@ -351,7 +215,7 @@ static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_
 	 * again on every walk. */
 	if (!fpv_get(pc))
 		fpv_put(pc, 0);
-	return unw_bt(buf, max);
+	return gt_unw_backtrace(buf, max);
 }
 
 void gt_stack_forget_code(void)
@@ -433,7 +297,7 @@ static int backtrace_(void **buf, int max, uintptr_t unknown)
 		if (unknown && !__atomic_load_n(&fpv_full, __ATOMIC_RELAXED))
 			return learn(buf, max, unknown);
 	}
-	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : unw_bt(buf, max);
+	return gt_cfg.unwind == GT_UNWIND_FP ? fp_backtrace(buf, max) : gt_unw_backtrace(buf, max);
 #endif
 }
 
@@ -444,26 +308,6 @@ void gt_stack_log_stats(void)
 		       (unsigned long long)__atomic_load_n(&n_fp, __ATOMIC_RELAXED),
 		       (unsigned long long)__atomic_load_n(&n_unw, __ATOMIC_RELAXED),
 		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
-}
-
-void gt_stack_text(uintptr_t pc, const char *name, uintptr_t *lo, uintptr_t *hi)
-{
-	struct text t = { pc, name, 0, 0 };
-
-	dl_iterate_phdr(find_text, &t);
-	*lo = t.lo;
-	*hi = t.hi;
-}
-
-int gt_stack_is_self(uintptr_t pc)
-{
-	return pc >= self_lo && pc < self_hi;
-}
-
-int gt_stack_init(void)
-{
-	gt_stack_text((uintptr_t)gt_stack_init, NULL, &self_lo, &self_hi);
-	return 0;
 }
 
 /* Loaded when the first trace starts (before the session is published),
@@ -478,8 +322,7 @@ void gt_stack_prepare(void)
 	if (done)
 		return;
 	done = 1;
-	if (!load_unw()) {
-		memset(&unw, 0, sizeof(unw));
+	if (!gt_unw_load()) {
 		/* auto walks frame records alone then; libunwind: no stacks */
 		gt_log("libunwind.so.8 not loaded: stacks %s",
 		       gt_cfg.unwind == GT_UNWIND_LIBUNWIND ? "are empty" : "from frame records only");

@@ -1,4 +1,4 @@
-/* core/session.c - trace start and stop (core/ctl.h). Service thread only:
+/* core/write/ctl.c - trace start and stop (core/write/ctl.h). Service thread only:
  * it alone changes gt_trace_on, so sessions never overlap. Start writes the
  * snapshot of live threads on P 0 before publishing the session; stop
  * unpublishes it, then closes every thread under its lock and finishes the
@@ -24,6 +24,7 @@
 #include "core/base/log.h"
 #include "core/record/thread.h"
 #include "core/write/writer.h"
+#include "core/base/sys.h"
 
 
 /* Told of each trace's start (after it is published) and stop (before the
@@ -70,7 +71,7 @@ struct snap {
  * viewer as "never ran" (go-trace-format.md 12.1, 2). */
 static void ctl_start(struct snap *sn, uint64_t ts)
 {
-	gt_emit_put_locked(&ctl, ts, GT_EV_ProcStart, 1, (uint64_t)syscall(SYS_gettid), 0, 0);
+	gt_emit_put_locked(&ctl, ts, GT_EV_ProcStart, 1, (uint64_t)gt_gettid(), 0, 0);
 	sn->started = 1;
 }
 
@@ -205,7 +206,7 @@ static void close_thread(struct gt_thread *t, void *arg)
 			if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
 				break;
 			if (i > 1000)
-				usleep(1);
+				gt_usleep(1);
 		}
 		if (!locked && !__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE)) {
 			gt_log("thread %d busy at trace stop; its last events are lost", t->tid);

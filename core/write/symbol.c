@@ -1,4 +1,4 @@
-/* core/symbol.c - pc -> function, file, line with elfutils' libdwfl, on the
+/* core/write/symbol.c - pc -> function, file, line with elfutils' libdwfl, on the
  * service thread only (no lock; malloc is fine on that thread). Objects are
  * mapped and their fds closed at once (we never hold, or later close, an fd
  * number the program may reuse); DWARF line info is used when the object or
@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base/log.h"
+#include "core/base/sys.h"
 
 
 /* libdw, loaded on first use (dlopen, RTLD_LOCAL): only a process that
@@ -108,9 +108,9 @@ static const char *own(char *s)
 		return "?";
 	if (nstrs == strs_cap) {
 		size_t cap = strs_cap ? strs_cap * 2 : 256;
-		char **n = realloc(strs, cap * sizeof(*n));
+		char **n = gt_realloc(strs, cap * sizeof(*n));
 		if (!n) {
-			free(s);
+			gt_free(s);
 			return "?";
 		}
 		strs = n;
@@ -126,13 +126,13 @@ static int find_elf(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr ba
 {
 	if (name[0] != '/')   /* [vdso] and friends: read from memory */
 		return dw.dwfl_linux_proc_find_elf(mod, ud, name, base, file_name, elfp);
-	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	int fd = gt_open(name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	Elf *e = dw.elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (e)
 		dw.elf_cntl(e, ELF_C_FDDONE);
-	close(fd);
+	gt_close(fd);
 	if (!e)
 		return -1;
 	*elfp = e;
@@ -168,7 +168,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_A
 		if (snprintf(path, sizeof(path), where[i], dir_len, file, link) >= (int)sizeof(path) ||
 		    strcmp(path, file) == 0)
 			continue;
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		if ((fd = gt_open(path, O_RDONLY | O_CLOEXEC)) < 0)
 			continue;
 		Elf *e = dw.elf_begin(fd, ELF_C_READ_MMAP, NULL);
 		int same = e && dw.dwelf_elf_gnu_build_id(e, &got) == id_len &&
@@ -177,7 +177,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_A
 			dw.elf_end(e);
 		if (same && (*out = strdup(path)))
 			return fd;
-		close(fd);
+		gt_close(fd);
 	}
 	return -1;
 }
@@ -226,7 +226,7 @@ static int report(void)
 	dw.dwfl_report_begin(dwfl);
 	/* Our own thread's maps: once main has called pthread_exit, the
 	 * process's (its leader's) /proc/PID/maps reads empty. */
-	int r = dw.dwfl_linux_proc_report(dwfl, (pid_t)syscall(SYS_gettid));
+	int r = dw.dwfl_linux_proc_report(dwfl, gt_gettid());
 	dw.dwfl_report_end(dwfl, NULL, NULL);
 	return r == 0 ? 0 : -1;
 }
@@ -307,7 +307,7 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 			*file = own(strdup(src));
 		*line = (uint32_t)l;
 	}
-	free(scopes);
+	gt_free(scopes);
 	return k;
 }
 
@@ -380,7 +380,7 @@ static struct entry *find(uintptr_t pc, int exact)
 {
 	if ((cache_n + 1) * 2 > cache_cap) {
 		size_t cap = cache_cap ? cache_cap * 2 : 4096;
-		struct entry *n = calloc(cap, sizeof(*n));
+		struct entry *n = gt_calloc(cap, sizeof(*n));
 		if (!n)
 			return NULL;
 		size_t old = cache_cap;
@@ -394,7 +394,7 @@ static struct entry *find(uintptr_t pc, int exact)
 					j = (j + 1) & (cap - 1);
 				cache[j] = o[i];
 			}
-		free(o);
+		gt_free(o);
 	}
 	size_t j = slot(pc, exact);
 	for (; cache[j].used; j = (j + 1) & (cache_cap - 1))
@@ -411,7 +411,7 @@ static struct entry *find(uintptr_t pc, int exact)
 	e->exact = exact;
 	e->used = 1;
 	e->n = 1 + nin;
-	e->in = nin ? malloc(nin * sizeof(*in)) : NULL;
+	e->in = nin ? gt_malloc(nin * sizeof(*in)) : NULL;
 	if (e->in)
 		memcpy(e->in, in, nin * sizeof(*in));
 	else
@@ -486,13 +486,13 @@ void gt_sym_reset(void)
 		dw.dwfl_end(dwfl);
 	dwfl = NULL;
 	for (size_t i = 0; i < nstrs; i++)
-		free(strs[i]);
-	free(strs);
+		gt_free(strs[i]);
+	gt_free(strs);
 	strs = NULL;
 	nstrs = strs_cap = 0;
 	for (size_t i = 0; i < cache_cap; i++)
-		free(cache[i].in);
-	free(cache);
+		gt_free(cache[i].in);
+	gt_free(cache);
 	cache = NULL;
 	cache_cap = cache_n = 0;
 	main_done = 0;

@@ -1,4 +1,4 @@
-/* core/symbol.h - pc -> function, file, line for the trace's stack table.
+/* core/write/symbol.h - pc -> function, file, line for the trace's stack table.
  * Service thread only (it takes no lock; libdw and the caches are touched by
  * that one thread). Never called from a hook. */
 #ifndef GT_SYMBOL_H

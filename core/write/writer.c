@@ -1,4 +1,4 @@
-/* core/writer.c - batches to file. Service thread only (no locks): the
+/* core/write/writer.c - batches to file. Service thread only (no locks): the
  * output buffer, the string table and the defined-stack bitmap are its own.
  * On a write error the trace is abandoned (reported at stop) but batches are
  * still consumed, so program threads never wait for a dead file. */
@@ -21,6 +21,7 @@
 #include "core/format/repair.h"
 #include "core/record/stack.h"
 #include "core/write/symbol.h"
+#include "core/base/real.h"
 
 #define OUT_SIZE (1u << 20)
 /* The largest cut trace repaired inside the program (its events are held in
@@ -62,7 +63,7 @@ static void flush(void)
 
 	gt_fd_lock();   /* w.fd cannot move while we write to it */
 	while (off < w.len && !w.err) {
-		ssize_t n = write(w.fd, w.out + off, w.len - off);
+		ssize_t n = gt_write(w.fd, w.out + off, w.len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
@@ -76,7 +77,7 @@ static void flush(void)
 			}
 			unsigned depth = gt_fd_suspend();
 			struct pollfd pfd = { .fd = w.fd, .events = POLLOUT };
-			poll(&pfd, 1, 100);
+			gt_poll(&pfd, 1, 100);
 			gt_fd_resume(depth);
 			continue;
 		}
@@ -337,7 +338,7 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	 * outside fd_lock. Regular files ignore the flag. The open itself
 	 * (a hung network filesystem) runs without fd_lock. */
 	unsigned depth = gt_fd_suspend();
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int fd = gt_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
 	int e = errno;
 	gt_fd_resume(depth);
 	if (fd < 0) {
@@ -399,7 +400,7 @@ int gt_writer_close(char *err, size_t errlen)
 	}
 	gt_fd_unlock();
 	gt_fd_release(&w.fd);
-	if (close(w.fd) && !w.err && errno != EINTR)
+	if (gt_close(w.fd) && !w.err && errno != EINTR)
 		w.err = errno;
 	w.fd = -1;
 	w.sess = 0;
@@ -444,7 +445,7 @@ void gt_writer_get_stats(struct gt_writer_stats *s)
 void gt_writer_after_fork_child(int close_fd)
 {
 	if (w.fd >= 0 && close_fd)
-		close(w.fd);
+		gt_close(w.fd);
 	w.fd = -1;
 	w.sess = 0;
 	w.len = 0;

@@ -1,6 +1,6 @@
-/* core/writer.h - turns queued batches into a trace file. Service thread
+/* core/write/writer.h - turns queued batches into a trace file. Service thread
  * only: it owns the file, the per-trace string table and the record of which
- * stacks this trace has defined; it symbolises stacks (core/symbol.h) right
+ * stacks this trace has defined; it symbolises stacks (core/write/symbol.h) right
  * before the first batch that uses them. */
 #ifndef GT_WRITER_H
 #define GT_WRITER_H

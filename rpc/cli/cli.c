@@ -1,6 +1,6 @@
-/* rpc/cli.c - the `gotrace` command: its usage and dispatch, and the calls
+/* rpc/cli/cli.c - the `gotrace` command: its usage and dispatch, and the calls
  * to a running program's endpoint (ps, start, stop, trace, call, attach).
- * run and repair: rpc/run.c; view: rpc/view.c; summary: rpc/summary.c.
+ * run and repair: rpc/cli/run.c; view: rpc/cli/view.c; summary: rpc/summary.c.
  * Exit status: 0 success, 1 an RPC or run-time error (message on stderr),
  * 2 a usage error. */
 #include <limits.h>

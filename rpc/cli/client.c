@@ -1,4 +1,4 @@
-/* rpc/client.c - see client.h. */
+/* rpc/cli/client.c - see client.h. */
 #include "rpc/cli/client.h"
 
 #include <ctype.h>
@@ -213,7 +213,7 @@ static void waiting_note(int fd, const char *target)
 		}
 	}
 	/* A lazy program of one thread has our doorman beside it, a task
-	 * named gotrace-door (core/door.c): that is the one-thread case. */
+	 * named gotrace-door (core/process/door.c): that is the one-thread case. */
 	if (threads > 1) {
 		char comm[64];
 		snprintf(path, sizeof(path), "/proc/%d/task", (int)cr.pid);
@@ -343,7 +343,7 @@ static void cmdline(long pid, char *out, size_t size)
 
 /* Is a socket bound at name listening, by /proc/net/unix (this network
  * namespace's)? Asked instead of connecting: a connection is a client to
- * a one-thread program's doorman (core/door.c), which would start its
+ * a one-thread program's doorman (core/process/door.c), which would start its
  * service thread for it. The table is read once. */
 static int listed_listening(const char *name)
 {
@@ -398,7 +398,7 @@ static int probe(const char *sock, long pid)
 	char cmd[256], bound[GT_PATH_MAX * 2 + 32];
 
 	/* An endpoint is bound under a temporary name, then renamed
-	 * (rpc/endpoint.c): the table has that name. */
+	 * (rpc/proto/endpoint.c): the table has that name. */
 	snprintf(bound, sizeof(bound), "%s.%ld~", sock, pid);
 	if (!listed_listening(bound) && !listed_listening(sock)) {
 		int fd = gt_ep_connect_unix(sock);   /* another namespace's, or stale */

@@ -1,4 +1,4 @@
-/* rpc/client.h - the client side of the endpoint: find a process's socket,
+/* rpc/cli/client.h - the client side of the endpoint: find a process's socket,
  * call a method, list live endpoints. Used by the `gotrace` command only
  * (never inside a traced process); single-threaded, uses malloc and stdio. */
 #ifndef GT_RPC_CLIENT_H

@@ -1,4 +1,4 @@
-/* rpc/prog.c - see prog.h. The dynamic loader ignores LD_PRELOAD in a
+/* rpc/cli/prog.c - see prog.h. The dynamic loader ignores LD_PRELOAD in a
  * static binary (none runs) and in a setuid or setgid one whose ids differ
  * from the caller's (secure mode): such a run would be silently untraced. */
 #include "rpc/cli/prog.h"

@@ -1,4 +1,4 @@
-/* rpc/prog.h - what `gotrace run` checks before it starts a program. */
+/* rpc/cli/prog.h - what `gotrace run` checks before it starts a program. */
 #ifndef GT_PROG_H
 #define GT_PROG_H
 

@@ -1,5 +1,5 @@
-/* rpc/run.c - `gotrace run` (a program traced from start to end: the
- * checks first, rpc/prog.c; the library preloaded; its trace repaired when
+/* rpc/cli/run.c - `gotrace run` (a program traced from start to end: the
+ * checks first, rpc/cli/prog.c; the library preloaded; its trace repaired when
  * a signal cut it; the one-line summary) and `gotrace repair`. */
 #include "rpc/cli/run.h"
 

@@ -1,4 +1,4 @@
-/* rpc/run.h - `gotrace run` and `gotrace repair` (rpc/run.c). */
+/* rpc/cli/run.h - `gotrace run` and `gotrace repair` (rpc/cli/run.c). */
 #ifndef GT_RUN_H
 #define GT_RUN_H
 

@@ -1,5 +1,5 @@
-/* rpc/summary.c - `gotrace summary FILE`: where a traced program waited, on
- * the terminal (core/report.c), as `strace -c` answers for syscalls; --json
+/* rpc/cli/summary.c - `gotrace summary FILE`: where a traced program waited, on
+ * the terminal (core/format/report.c), as `strace -c` answers for syscalls; --json
  * for scripts. The totals are Go's: `go tool trace -pprof=KIND` gives the
  * same for syscall, net and sync (sleep has no Go profile). */
 #include "rpc/cli/summary.h"

@@ -1,4 +1,4 @@
-/* rpc/summary.h - `gotrace summary` (rpc/summary.c). */
+/* rpc/cli/summary.h - `gotrace summary` (rpc/summary.c). */
 #ifndef GT_SUMMARY_CMD_H
 #define GT_SUMMARY_CMD_H
 

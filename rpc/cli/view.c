@@ -1,4 +1,4 @@
-/* rpc/view.c - `gotrace view FILE`: the trace in Go's own viewer, with the
+/* rpc/cli/view.c - `gotrace view FILE`: the trace in Go's own viewer, with the
  * newest Go toolchain found that reads it (GOTRACE_GO, PATH, GOROOT,
  * /usr/lib/go-*, /usr/local/go), or `--pprof KIND`: a profile's top on the
  * terminal. Go 1.19-1.22 read the 1.19 format whole; 1.23-1.25 convert it,

@@ -1,4 +1,4 @@
-/* rpc/view.h - `gotrace view` (rpc/view.c). */
+/* rpc/cli/view.h - `gotrace view` (rpc/cli/view.c). */
 #ifndef GT_VIEW_H
 #define GT_VIEW_H
 

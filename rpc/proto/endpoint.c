@@ -1,4 +1,4 @@
-/* rpc/endpoint.c - endpoint paths, directory checks, listening sockets
+/* rpc/proto/endpoint.c - endpoint paths, directory checks, listening sockets
  * (see endpoint.h). */
 #include "rpc/proto/endpoint.h"
 

@@ -1,4 +1,4 @@
-/* rpc/endpoint.h - where endpoints live and how they are made safe, shared
+/* rpc/proto/endpoint.h - where endpoints live and how they are made safe, shared
  * by the server (inside the traced process) and the client. Errors go to a
  * caller's buffer; nothing here logs. Any thread. */
 #ifndef GT_RPC_ENDPOINT_H

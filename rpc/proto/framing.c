@@ -1,4 +1,4 @@
-/* rpc/framing.c - stream and HTTP/1.1 framing (see framing.h). */
+/* rpc/proto/framing.c - stream and HTTP/1.1 framing (see framing.h). */
 #include "rpc/proto/framing.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* rpc/framing.h - requests out of a byte stream and replies back into it,
+/* rpc/proto/framing.h - requests out of a byte stream and replies back into it,
  * for one connection: either a stream of JSON values (geth's IPC: socat,
  * nc -U) or HTTP/1.1 (curl), told apart by the first byte (a JSON text
  * never starts with an upper-case letter; a request line always does). No

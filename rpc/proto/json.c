@@ -1,4 +1,4 @@
-/* rpc/json.c - strict JSON parser and writer (see json.h). Recursion is
+/* rpc/proto/json.c - strict JSON parser and writer (see json.h). Recursion is
  * bounded by GJ_MAX_DEPTH, tokens by GJ_MAX_TOKENS: hostile input costs at
  * most linear time and bounded memory. */
 #include "rpc/proto/json.h"

@@ -1,4 +1,4 @@
-/* rpc/json.h - a strict RFC 8259 JSON parser into a flat token array (jsmn
+/* rpc/proto/json.h - a strict RFC 8259 JSON parser into a flat token array (jsmn
  * style: preorder, each token knows where its subtree ends) and a growable
  * output buffer with JSON string escaping. No global state: any thread.
  * Used by the server (service thread), the client and the fuzz target. */

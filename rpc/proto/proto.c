@@ -1,4 +1,4 @@
-/* rpc/proto.c - JSON-RPC 2.0 request handling (see proto.h). Messages
+/* rpc/proto/proto.c - JSON-RPC 2.0 request handling (see proto.h). Messages
  * follow go-ethereum's rpc package so scripts written against geth read
  * the same errors. Any thread; state only in the caller's buffers. */
 #include "rpc/proto/proto.h"

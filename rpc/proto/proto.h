@@ -1,4 +1,4 @@
-/* rpc/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace methods:
+/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace methods:
  * one JSON text (a request or a batch) in, the reply text out. No sockets
  * and no state of its own, so unit tests and the fuzz target drive it with
  * their own ops. Replies and error messages are byte for byte geth's. */

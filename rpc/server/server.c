@@ -1,8 +1,8 @@
-/* rpc/server.c - the JSON-RPC endpoint on the service thread: listening
+/* rpc/server/server.c - the JSON-RPC endpoint on the service thread: listening
  * sockets, connections, both framings (a stream of JSON values as geth's
  * IPC reads them; HTTP/1.1 POST), debug_goTrace's held reply. Everything
  * here runs on the service thread, with gt_fd_lock held in poll_handle,
- * except shutdown (see core/service.h). All sockets are non-blocking: a
+ * except shutdown (see core/process/service.h). All sockets are non-blocking: a
  * client that never reads costs a buffer, never a stall. */
 #include "rpc/server/server.h"
 

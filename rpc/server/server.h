@@ -1,4 +1,4 @@
-/* rpc/server.h - the JSON-RPC endpoint, plugged into the service loop. */
+/* rpc/server/server.h - the JSON-RPC endpoint, plugged into the service loop. */
 #ifndef GT_RPC_SERVER_H
 #define GT_RPC_SERVER_H
 

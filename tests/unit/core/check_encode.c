@@ -1,6 +1,6 @@
 /* check_encode.c - the encoder byte for byte (examples from
  * go-trace-format.md section 2, produced by Go 1.19's own format), and
- * encode/decode round trips for every event of the table in core/events.h. */
+ * encode/decode round trips for every event of the table in core/format/events.h. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>

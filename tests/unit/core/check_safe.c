@@ -1,4 +1,4 @@
-/* check_safe.c - GOTRACE_LAZY's judgements (core/safe.c): which calls may
+/* check_safe.c - GOTRACE_LAZY's judgements (core/process/safe.c): which calls may
  * wait long, by their arguments, without faulting on a bad pointer and
  * keeping errno; which fds a read can wait on; and whether a signal
  * handler may be running (inside one, on a sigaltstack, off the main

@@ -1,4 +1,4 @@
-/* tracecheck.c - see tracecheck.h: core/order.c for the wire format and
+/* tracecheck.c - see tracecheck.h: core/format/order.c for the wire format and
  * the ordering, plus postProcessTrace's per-P rules and the viewer's "no
  * goroutine still running at the end". */
 #include "tracecheck.h"

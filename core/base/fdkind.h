@@ -1,0 +1,24 @@
+/* core/base/fdkind.h - what we know of each fd, for free. */
+#ifndef GT_BASE_FDKIND_H
+#define GT_BASE_FDKIND_H
+
+#include <stdint.h>
+
+#include "core/base/tls.h"
+
+/* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
+ * events. Filled lazily (fstat) by core in the slow path only; preload
+ * notes what it knows for free: close/dup2 forget, socket/accept set; so
+ * do core's own calls (core/base/real.h's gt_close, gt_dup3, gt_socketpair). */
+/* GT_FD_NOWAIT: no socket, and a read never waits (a regular file, a
+ * memory device: preload/armed.c asks, for GOTRACE_LAZY's safe points). */
+enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET, GT_FD_NOWAIT };
+extern uint8_t gt_fd_kind[GT_FD_MAX];
+
+static inline void gt_fd_note(int fd, unsigned kind)
+{
+	if ((unsigned)fd < GT_FD_MAX)
+		__atomic_store_n(&gt_fd_kind[fd], (uint8_t)kind, __ATOMIC_RELAXED);
+}
+
+#endif

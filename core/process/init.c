@@ -1,0 +1,103 @@
+/* core/process/init.c - library load: configuration, the main thread,
+ * the endpoint, and GOTRACE_FILE's trace, which one process owns. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/single_threaded.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/base/fdguard.h"
+#include "core/base/lock.h"
+#include "core/base/log.h"
+#include "core/base/sys.h"
+#include "core/process/api.h"
+#include "core/process/state.h"
+#include "core/record/api.h"
+#include "core/process/fatal.h"
+#include "core/process/request.h"
+#include "core/record/buf.h"
+#include "core/record/emit.h"
+#include "core/record/stack.h"
+#include "core/record/thread.h"
+#include "core/write/ctl.h"
+#include "core/write/writer.h"
+
+void gt_proc_fork_prepare(void);
+void gt_proc_fork_parent(void);
+void gt_proc_fork_child(void);
+
+/* GOTRACE_FILE: which file this process traces into, if any. A name
+ * without %p belongs to one process (GOTRACE_OWNER, else the first to load
+ * us, which then claims it), so children inheriting LD_PRELOAD do not
+ * overwrite it; with %p every process has its own. */
+static int trace_file(char *out, size_t size)
+{
+	if (!gt_cfg.file[0])
+		return 0;
+	if (!gt_cfg.file_has_pid) {
+		if (gt_cfg.owner && gt_cfg.owner != gt_proc.pid)
+			return 0;
+		if (!gt_cfg.owner) {
+			char pid[24];
+			gt_fmt(pid, sizeof(pid), "%ld", gt_proc.pid);
+			setenv("GOTRACE_OWNER", pid, 1);
+		}
+	}
+	if (gt_config_expand(gt_cfg.file, gt_proc.pid, out, (unsigned)size)) {
+		gt_log("GOTRACE_FILE=%s: name too long", gt_cfg.file);
+		return 0;
+	}
+	return 1;
+}
+
+void gt_init(void)
+{
+	struct gt_tls *tls = &gt_tls;
+	static char path[GT_PATH_MAX] GT_COLD_BSS;
+	char err[512];
+
+	if (gt_proc.ready)
+		return;
+	tls->in_tracer++;
+	gt_proc.pid = getpid();
+	gt_proc.load_cpus_ok = sched_getaffinity(0, sizeof(gt_proc.load_cpus), &gt_proc.load_cpus) == 0;
+	gt_config_load();
+	gt_thread_init_main();
+	gt_stack_thread_init(0);
+	if (gt_stack_init())
+		gt_log("stack table unavailable: events have no stacks");
+	gt_emit_set_drain(gt_writer_drain);
+	gt_ctl_set_observer(gt_fatal_arm, gt_fatal_disarm);
+	gt_buf_set_waker(gt_proc_wake_buffers);
+	pthread_atfork(gt_proc_fork_prepare, gt_proc_fork_parent, gt_proc_fork_child);
+	atexit(gt_exit_prepare);
+	if (gt_cfg.socket_off && gt_cfg.http[0])
+		gt_log("GOTRACE_HTTP=%s: no HTTP endpoint: GOTRACE_SOCKET=off turns the whole "
+		       "endpoint off", gt_cfg.http);
+	int file = trace_file(path, sizeof(path));
+	if (file ? gt_proc_service_start() : !gt_cfg.socket_off && gt_proc_endpoint_start())
+		gt_log("cannot start the service thread: tracing disabled");
+	gt_proc.ready = 1;
+	gt_hook_ready();
+	if (file && gt_proc.state == GT_PROC_SERVICE) {
+		if (gt_ctl_prepare(err, sizeof(err)) || gt_request_start(path, err, sizeof(err)))
+			gt_log("%s", err);
+	}
+	tls->in_tracer--;
+	/* The main thread runs from now on: show it so right away. */
+	if (file && gt_trace_on && tls->t) {
+		tls->in_tracer++;
+		gt_lock(&tls->t->lock);
+		gt_emit_enter_locked(tls->t, gt_trace_on, gt_clock_now());
+		gt_unlock(&tls->t->lock);
+		tls->in_tracer--;
+	}
+}
