@@ -26,7 +26,7 @@ GT_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 }
 
 /* A program that listens is a server: it and the workers it forks get
- * endpoints (core/process/service.c). */
+ * endpoints (core/process/fork.c). */
 GT_EXPORT int listen(int fd, int backlog)
 {
 	int r = GT_REAL(listen)(fd, backlog);

@@ -9,7 +9,7 @@
 void gt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The calling thread has an fd table of its own (the service thread, see
- * core/process/service.c): its messages go to the program's stderr of the moment,
+ * core/process/loop.c): its messages go to the program's stderr of the moment,
  * fetched through pidfd (this process's, in that table; -1: dropped). */
 void gt_log_own_table(int pidfd);
 

@@ -59,7 +59,7 @@ struct gt_tls {
 	uintptr_t call_sp;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
-	/* A tracer thread with an fd table of its own (core/process/service.c): its
+	/* A tracer thread with an fd table of its own (core/process/fdtable.c): its
 	 * fds are out of the program's reach, fdguard leaves them alone. */
 	uint32_t own_fds;
 	/* libunwind runs on this thread (core/record/unwind.c): a pipe it opens, at

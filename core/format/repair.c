@@ -126,7 +126,7 @@ static uint64_t build(struct out *o, struct gt_trace *t, struct gt_oev **m)
 	put(o, gt_put_string(room(o, 40), name_id, "unknown (lost)", 14));
 	placeholder_stacks(o, t, name_id);
 	uint64_t last = t0;
-	if (!t->have_gomaxprocs)   /* twice: Go 1.23+ drops the first (session.c) */
+	if (!t->have_gomaxprocs)   /* twice: Go 1.23+ drops the first (core/write/ctl.c) */
 		for (int i = 0; i < 2; i++)
 			ev(o, &last, t0, 4, (uint64_t[]){ 1, 0 }, 2, NULL, 0);
 	for (uint32_t p = 0; p < t->np; p++) {
