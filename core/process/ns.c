@@ -45,19 +45,21 @@ static int ns_needs_one_thread(int is_setns, long flags)
 	return (flags & (CLONE_NEWUSER | CLONE_THREAD | CLONE_VM | CLONE_SIGHAND)) != 0;
 }
 
+/* gt_tls directly, not through a pointer: GCC 12's -fsanitize=null checks
+ * &gt_tls with the flags of an earlier compare here (lea sets none) and
+ * reported a null pointer in the ASan build. */
 int gt_ns_prepare(int is_setns, long flags)
 {
-	struct gt_tls *tls = &gt_tls;
 	char err[64];
 	int saved = errno;
 
-	if (!ns_needs_one_thread(is_setns, flags) || tls->in_tracer ||
+	if (!ns_needs_one_thread(is_setns, flags) || gt_tls.in_tracer ||
 	    gt_proc.pid != getpid() || gt_thread_program_count() > 1)
 		return 0;
 	if (gt_proc.state == GT_PROC_DOOR && gt_door_pending()) {
 		/* The doorman is a task of the group too: it hands the endpoint to
 		 * the wake pair and ends; a service thread takes it after. */
-		tls->in_tracer++;
+		gt_tls.in_tracer++;
 		gt_door_stop(1, gt_proc.wake_fds[0]);
 		gt_proc.state = GT_PROC_PARKED;
 		gt_proc.arm_off();
@@ -66,11 +68,11 @@ int gt_ns_prepare(int is_setns, long flags)
 	}
 	if (gt_proc.state != GT_PROC_SERVICE)
 		return 0;
-	tls->in_tracer++;
+	gt_tls.in_tracer++;
 	gt_lock(&gt_req_lock);
 	if (gt_request_call_locked(REQ_PARK, NULL, err, sizeof(err), -1)) {
 		gt_unlock(&gt_req_lock);
-		tls->in_tracer--;
+		gt_tls.in_tracer--;
 		errno = saved;
 		return 0;
 	}
@@ -85,14 +87,13 @@ int gt_ns_prepare(int is_setns, long flags)
 
 void gt_ns_done(int parked)
 {
-	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
 
 	if (!parked)
 		return;
 	if (parked == 2) {
 		gt_proc_lazy_service();
-		tls->in_tracer--;
+		gt_tls.in_tracer--;
 		errno = saved;
 		return;
 	}
@@ -104,6 +105,6 @@ void gt_ns_done(int parked)
 		       "no endpoint, tracing stopped");
 	}
 	gt_unlock(&gt_req_lock);
-	tls->in_tracer--;
+	gt_tls.in_tracer--;
 	errno = saved;
 }

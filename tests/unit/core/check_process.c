@@ -167,6 +167,9 @@ static int tasks(void)
 
 static int connect_ep(void)
 {
+	/* The service thread binds it: at load, after a park, in a child. */
+	for (int i = 0; i < 10000 && access(ep.path, F_OK); i++)
+		usleep(1000);
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
