@@ -356,11 +356,13 @@ int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const ch
 
 /* Leave the session: ProcStop unless the P stopped already (a syscall's
  * block), queue the batch, free the P. */
-static void leave(struct gt_thread *t, uint64_t ts, int stopped)
+/* Out of the session: the batch queued, the P free. */
+static void drop(struct gt_thread *t)
 {
-	if (!stopped)
-		gt_emit_put_locked(t, ts, GT_EV_ProcStop, 0, 0, 0, 0);
-	gt_buf_submit(t->chunk);
+	if (t->chunk && t->chunk->len)
+		gt_buf_submit(t->chunk);
+	else if (t->chunk)
+		gt_buf_put(t->chunk);
 	t->chunk = NULL;
 	t->ps->last_ts = t->last_ts;
 	gt_p_release(t->ps);
@@ -368,6 +370,13 @@ static void leave(struct gt_thread *t, uint64_t ts, int stopped)
 	__atomic_store_n(&t->sess, 0, __ATOMIC_RELAXED);
 	t->g = GT_G_NONE;
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+}
+
+static void leave(struct gt_thread *t, uint64_t ts, int stopped)
+{
+	if (!stopped)
+		gt_emit_put_locked(t, ts, GT_EV_ProcStop, 0, 0, 0, 0);
+	drop(t);
 }
 
 static int exit_locked(struct gt_thread *t)
@@ -408,11 +417,20 @@ void gt_emit_exit(struct gt_thread *t)
 
 void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 {
+	int dry = 0;
+
 	if (t->sess != s)
 		return;
+	/* The pool is dry: the writer frees what is queued. When that frees
+	 * nothing (every chunk is another thread's current batch: the stopper
+	 * queues those first, gt_ctl_stop), the thread leaves unclosed, its
+	 * goroutine running to the trace's end (Go reads that too), rather
+	 * than the stopper waiting for chunks nobody gives back. */
 	while (gt_emit_room_locked(t, GROUP_MAX)) {
-		if (!drain_fn)
+		if (!drain_fn || ++dry > 3) {
+			drop(t);
 			return;
+		}
 		drain_fn();
 	}
 	int stopped = 0;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -153,9 +154,10 @@ struct gt_thread *gt_thread_alloc(void)
 	if (!t)
 		return NULL;
 	gt_lock(&t->lock);
-	struct gt_lock keep = t->lock;
-	memset(t, 0, sizeof(*t));
-	t->lock = keep;
+	/* Everything but the lock we hold: others (the stopper's walk) may be
+	 * waiting on its word, and a store over it would lose their wake-up. */
+	_Static_assert(offsetof(struct gt_thread, lock) == 0, "the lock comes first");
+	memset((char *)t + sizeof(t->lock), 0, sizeof(*t) - sizeof(t->lock));
 	t->goid = __atomic_fetch_add(&next_goid, 1, __ATOMIC_RELAXED);
 	t->state = GT_T_EMBRYO;
 	gt_unlock(&t->lock);
@@ -321,9 +323,8 @@ void gt_thread_init_main(void)
 	t->tid = gettid_();
 	t->tls = tls;
 	t->self = (uintptr_t)pthread_self();
-	/* The main thread is labelled with the program's name, as its
-	 * kernel name (comm) is by default. */
-	strncpy(t->name, program_invocation_short_name, sizeof(t->name) - 1);
+	/* No name: the main thread is labelled with the process ("pid 1234:
+	 * ./app arg...", GT_STR_PROCESS) until the program names it. */
 	t->state = GT_T_LIVE;
 	gt_unlock(&t->lock);
 	tls->t = t;

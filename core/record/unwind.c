@@ -301,13 +301,22 @@ static int backtrace_(void **buf, int max, uintptr_t unknown)
 #endif
 }
 
+void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned)
+{
+	*fp = __atomic_load_n(&n_fp, __ATOMIC_RELAXED);
+	*unw = __atomic_load_n(&n_unw, __ATOMIC_RELAXED);
+	*learned = __atomic_load_n(&n_learn, __ATOMIC_RELAXED);
+}
+
 void gt_stack_log_stats(void)
 {
-	if (gt_cfg.debug)
-		gt_log("unwind: %llu frame-record walks, %llu libunwind, %llu learned",
-		       (unsigned long long)__atomic_load_n(&n_fp, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&n_unw, __ATOMIC_RELAXED),
-		       (unsigned long long)__atomic_load_n(&n_learn, __ATOMIC_RELAXED));
+	uint64_t fp, unw, learned;
+
+	if (!gt_cfg.debug)
+		return;
+	gt_stack_walk_counts(&fp, &unw, &learned);
+	gt_log("unwind: %llu frame-record walks, %llu libunwind, %llu learned",
+	       (unsigned long long)fp, (unsigned long long)unw, (unsigned long long)learned);
 }
 
 /* Loaded when the first trace starts (before the session is published),

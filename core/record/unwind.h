@@ -11,4 +11,8 @@ int gt_unw_load(void);
 int gt_unw_backtrace(void **buf, int max);
 int gt_unw_walk(uintptr_t *pcs, int *good, int max, int *whole);
 
+/* The walks so far, counted while GOTRACE_DEBUG is on (gt_cfg.debug):
+ * frame-record walks, libunwind walks, and those of them that learned. */
+void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned);
+
 #endif

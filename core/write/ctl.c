@@ -194,24 +194,45 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	return s;
 }
 
+/* t's lock for the stopper: 1 taken, 0 abandoned (its owner is stuck in
+ * tracer code for good: no lock needed), -1 busy (a thread stuck in a
+ * signal handler while holding it, skipped after a second). */
+static int stop_lock(struct gt_thread *t)
+{
+	for (int i = 0; i < 1000000; i++) {
+		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
+			return 0;
+		if (gt_trylock(&t->lock))
+			return 1;
+		if (i > 1000)
+			gt_usleep(1);
+	}
+	return __atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
+/* Queue every thread's batch before any is closed: a close needs a chunk,
+ * and with more threads than chunks they would all be held otherwise. */
+static void flush_thread(struct gt_thread *t, void *arg)
+{
+	uint64_t s = *(uint64_t *)arg;
+	int locked;
+
+	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t)) < 0)
+		return;
+	if (t->sess == s)
+		gt_emit_flush_locked(t);
+	if (locked)
+		gt_unlock(&t->lock);
+}
+
 static void close_thread(struct gt_thread *t, void *arg)
 {
 	uint64_t s = *(uint64_t *)arg;
-	int locked = 0;
+	int locked = stop_lock(t);
 
-	if (!__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE)) {
-		/* Owners hold the lock for an append; a thread stuck in a signal
-		 * handler while holding it is skipped after a second. */
-		for (int i = 0; i < 1000000 && !(locked = gt_trylock(&t->lock)); i++) {
-			if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
-				break;
-			if (i > 1000)
-				gt_usleep(1);
-		}
-		if (!locked && !__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE)) {
-			gt_log("thread %d busy at trace stop; its last events are lost", t->tid);
-			return;
-		}
+	if (locked < 0) {
+		gt_log("thread %d busy at trace stop; its last events are lost", t->tid);
+		return;
 	}
 	if (t->sess == s)
 		gt_emit_close_locked(t, s, gt_clock_now());
@@ -253,6 +274,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
 	if (observer.stopped)
 		observer.stopped();
+	gt_thread_foreach(flush_thread, &s);
 	gt_thread_foreach(close_thread, &s);
 	final_heap(s);
 	int r = gt_writer_close(err, errlen);

@@ -267,6 +267,49 @@ START_TEST(memory_cap)
 }
 END_TEST
 
+static pthread_barrier_t parked;
+
+static void *one_op_then_park(void *arg)
+{
+	op(0, 1);   /* enters the session: a chunk of its own */
+	pthread_barrier_wait(&parked);   /* holds it until the trace stops */
+	pthread_barrier_wait(&parked);
+	return arg;
+}
+
+/* The first thread's batch queued by the service thread's idle flush
+ * (its tick: 100 ms), then as many threads as the pool has chunks, each
+ * holding one, when the trace stops: the first close needs a chunk, and
+ * the stop must queue the others' batches first, not wait for chunks
+ * nobody gives back. */
+START_TEST(more_threads_than_chunks)
+{
+	enum { N = 65 };
+	char f[256], err[256];
+	struct tc_result r;
+	pthread_t w[N];
+
+	setup();
+	setenv("GOTRACE_BUFFER_MB", "1", 1);   /* the least: 64 chunks */
+	gt_init();
+	path(f, sizeof(f), "many.trace");
+	ck_assert_int_eq(pthread_barrier_init(&parked, NULL, N + 1), 0);
+	ck_assert_msg(gt_request_start(f, err, sizeof(err)) == 0, "%s", err);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(spawn(&w[i], one_op_then_park, NULL), 0);
+		if (!i)
+			sleep_us(300000);
+	}
+	pthread_barrier_wait(&parked);
+	ck_assert_msg(gt_request_stop(err, sizeof(err), -1) == 0, "%s", err);
+	pthread_barrier_wait(&parked);
+	for (int i = 0; i < N; i++)
+		pthread_join(w[i], NULL);
+	ck_assert_msg(tc_check_file(f, &r) == 0, "%s", r.err);
+	ck_assert_uint_eq(r.blocks, N);
+}
+END_TEST
+
 START_TEST(errors)
 {
 	char f[256], err[256];
@@ -310,6 +353,7 @@ int main(void)
 	tcase_add_test(tc, start_stop_storm);
 	tcase_add_test(tc, blocked_across_start_and_stop);
 	tcase_add_test(tc, memory_cap);
+	tcase_add_test(tc, more_threads_than_chunks);
 	tcase_add_test(tc, errors);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);

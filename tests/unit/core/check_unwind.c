@@ -1,0 +1,282 @@
+/* check_unwind.c - the stack capture (core/record/unwind.c) through call
+ * chains of known frames (unwind/hop_*.c, in shared objects of their own):
+ * frame records where every frame keeps one, libunwind where one does not
+ * or holds garbage, the same frames either way; the verdicts learned once
+ * per return address, and again after the code is forgotten (dlclose);
+ * fn as frame 0, max, deep stacks, threads.
+ *
+ * The test's executable holds core (linked static), so its code is "ours":
+ * a walk skips the frames of the capture and ends at the test function,
+ * as in the library it ends at our thread trampoline. */
+#include <check.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "core/base/config.h"
+#include "core/base/tls.h"
+#include "core/record/api.h"
+#include "core/record/stack.h"
+#include "core/record/unwind.h"
+#include "tests/unit/check_main.h"
+#include "tests/unit/core/unwind/hop.h"
+
+static uintptr_t got[GT_STACK_MAX];
+static unsigned ngot;
+static unsigned want_max = GT_STACK_MAX;
+static uintptr_t want_fn;
+
+/* The chain's last hop: capture here, as a hook would. */
+static __attribute__((noinline)) unsigned capture(const struct hop *h)
+{
+	(void)h;
+	gt_tls.in_tracer++;
+	ngot = gt_stack_capture(got, want_max, want_fn);
+	gt_tls.in_tracer--;
+	__asm__ volatile("" : : : "memory");
+	return 0;
+}
+
+static const struct hop end = { capture, NULL };
+
+/* test -> a -> b -> c -> capture */
+static __attribute__((noinline)) void run3(unsigned (*a)(const struct hop *),
+					   unsigned (*b)(const struct hop *),
+					   unsigned (*c)(const struct hop *))
+{
+	const struct hop hc = { c, &end }, hb = { b, &hc }, ha = { a, &hb };
+
+	a(&ha);
+	__asm__ volatile("" : : : "memory");
+}
+
+/* The name of the function holding return address pc. */
+static const char *name_of(uintptr_t pc)
+{
+	Dl_info di;
+
+	return dladdr((void *)(pc - 1), &di) && di.dli_sname ? di.dli_sname : "?";
+}
+
+/* got[] holds exactly these functions, innermost first. */
+static void expect(const char *const *names, unsigned n)
+{
+	ck_assert_uint_eq(ngot, n);
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_str_eq(name_of(got[i]), names[i]);
+}
+
+struct counts {
+	uint64_t fp, unw, learned;
+};
+
+static struct counts counts(void)
+{
+	struct counts c;
+
+	gt_stack_walk_counts(&c.fp, &c.unw, &c.learned);
+	return c;
+}
+
+static void setup(int mode)
+{
+	gt_cfg.unwind = mode;
+	gt_cfg.debug = 1;   /* the walks are counted */
+	ck_assert_int_eq(gt_stack_init(), 0);
+	gt_stack_thread_init(0);   /* main thread: the stack _start found */
+	gt_stack_prepare();        /* libunwind, the verdict table */
+	ck_assert_int_eq(gt_cfg.unwind, mode);   /* libunwind was loaded */
+	want_max = GT_STACK_MAX;
+	want_fn = 0;
+}
+
+static const char *const fp3[] = { "hop_fp", "hop_fp", "hop_fp" };
+static const char *const mixed[] = { "hop_fp", "hop_nofp", "hop_fp" };
+static const char *const clobbered[] = { "hop_fp", "hop_clobber", "hop_fp" };
+
+/* Every frame keeps its record: libunwind once to learn the addresses,
+ * then frame records alone, with the same pcs. */
+START_TEST(records_once_learned)
+{
+	uintptr_t first[GT_STACK_MAX];
+
+	setup(GT_UNWIND_AUTO);
+	struct counts c0 = counts();
+	run3(hop_fp, hop_fp, hop_fp);
+	expect(fp3, 3);
+	memcpy(first, got, sizeof(got));
+	struct counts c1 = counts();
+	ck_assert_uint_eq(c1.learned, c0.learned + 1);
+	run3(hop_fp, hop_fp, hop_fp);
+	struct counts c2 = counts();
+	expect(fp3, 3);
+	ck_assert_mem_eq(got, first, 3 * sizeof(*got));
+	ck_assert_uint_eq(c2.fp, c1.fp + 1);
+	ck_assert_uint_eq(c2.unw, c1.unw);
+}
+END_TEST
+
+/* A frame without its record: every walk through it is libunwind's, and
+ * the address is learned only once (its verdict is kept). */
+START_TEST(no_record_libunwind)
+{
+	setup(GT_UNWIND_AUTO);
+	run3(hop_fp, hop_nofp, hop_fp);
+	expect(mixed, 3);
+	struct counts c1 = counts();
+	for (int i = 0; i < 3; i++) {
+		run3(hop_fp, hop_nofp, hop_fp);
+		expect(mixed, 3);
+	}
+	struct counts c2 = counts();
+	ck_assert_uint_eq(c2.unw, c1.unw + 3);
+	ck_assert_uint_eq(c2.learned, c1.learned);
+	ck_assert_uint_eq(c2.fp, c1.fp);
+}
+END_TEST
+
+/* rbp holding garbage below the frame: frame records alone stop there
+ * (bounds-checked, no crash: they lose the outer hop), auto does not. */
+START_TEST(garbage_record)
+{
+	static const char *const cut[] = { "hop_fp", "hop_clobber" };
+
+	setup(GT_UNWIND_AUTO);
+	for (int i = 0; i < 2; i++) {
+		run3(hop_fp, hop_clobber, hop_fp);
+		expect(clobbered, 3);
+	}
+	gt_cfg.unwind = GT_UNWIND_FP;
+	run3(hop_fp, hop_clobber, hop_fp);
+	expect(cut, 2);   /* the clobber took effect */
+	run3(hop_fp, hop_fp, hop_fp);
+	expect(fp3, 3);
+}
+END_TEST
+
+/* GOTRACE_UNWIND=libunwind: the same frames for every chain, the same pcs
+ * as the frame-record walk. */
+START_TEST(libunwind_mode)
+{
+	uintptr_t fp_pcs[3];
+
+	setup(GT_UNWIND_AUTO);
+	run3(hop_fp, hop_fp, hop_fp);
+	run3(hop_fp, hop_fp, hop_fp);
+	memcpy(fp_pcs, got, sizeof(fp_pcs));
+	gt_cfg.unwind = GT_UNWIND_LIBUNWIND;
+	struct counts c0 = counts();
+	run3(hop_fp, hop_fp, hop_fp);
+	expect(fp3, 3);
+	ck_assert_mem_eq(got, fp_pcs, sizeof(fp_pcs));
+	run3(hop_fp, hop_nofp, hop_fp);
+	expect(mixed, 3);
+	run3(hop_fp, hop_clobber, hop_fp);
+	expect(clobbered, 3);
+	ck_assert_uint_eq(counts().fp, c0.fp);
+}
+END_TEST
+
+/* fn becomes frame 0 and counts against max; max cuts the outer frames. */
+START_TEST(fn_and_max)
+{
+	static const char *const two[] = { "hop_fp", "hop_nofp" };
+
+	setup(GT_UNWIND_AUTO);
+	want_fn = 0xabc;
+	run3(hop_fp, hop_fp, hop_fp);
+	ck_assert_uint_eq(ngot, 4);
+	ck_assert_uint_eq(got[0], 0xabc);
+	ck_assert_str_eq(name_of(got[1]), "hop_fp");
+	want_max = 2;
+	for (int i = 0; i < 2; i++) {   /* learning, then frame records */
+		run3(hop_fp, hop_fp, hop_fp);
+		ck_assert_uint_eq(ngot, 2);
+		ck_assert_uint_eq(got[0], 0xabc);
+		ck_assert_str_eq(name_of(got[1]), "hop_fp");
+	}
+	want_fn = 0;
+	run3(hop_fp, hop_nofp, hop_fp);   /* libunwind's walk, cut the same */
+	expect(two, 2);
+}
+END_TEST
+
+/* Deeper than GT_STACK_MAX: max frames, all of the recursion, from frame
+ * records once learned. */
+START_TEST(deep)
+{
+	setup(GT_UNWIND_AUTO);
+	for (int i = 0; i < 2; i++) {
+		struct counts c0 = counts();
+		hop_rec(3 * GT_STACK_MAX, &end);
+		ck_assert_uint_eq(ngot, GT_STACK_MAX);
+		for (unsigned k = 0; k < ngot; k++)
+			ck_assert_str_eq(name_of(got[k]), "hop_rec");
+		if (i)
+			ck_assert_uint_eq(counts().fp, c0.fp + 1);
+	}
+}
+END_TEST
+
+/* After a dlclose the verdicts are forgotten: the next walk learns again,
+ * with the same result. */
+START_TEST(forget_code)
+{
+	setup(GT_UNWIND_AUTO);
+	run3(hop_fp, hop_fp, hop_fp);
+	run3(hop_fp, hop_fp, hop_fp);
+	struct counts c0 = counts();
+	gt_stack_forget_code();
+	run3(hop_fp, hop_fp, hop_fp);
+	expect(fp3, 3);
+	struct counts c1 = counts();
+	ck_assert_uint_eq(c1.learned, c0.learned + 1);
+	ck_assert_uint_eq(c1.fp, c0.fp);
+	run3(hop_fp, hop_fp, hop_fp);
+	ck_assert_uint_eq(counts().fp, c1.fp + 1);
+}
+END_TEST
+
+/* A thread started through a trampoline of ours: its records end at the
+ * top it notes (its own frame), and each thread keeps its own cache. */
+static void *thread_main(void *arg)
+{
+	(void)arg;
+	gt_stack_thread_init((uintptr_t)__builtin_frame_address(0) + 16);
+	struct counts c0 = counts();
+	run3(hop_fp, hop_fp, hop_fp);
+	run3(hop_fp, hop_fp, hop_fp);
+	struct counts c1 = counts();
+	return (void *)(uintptr_t)(ngot == 3 && c1.fp == c0.fp + 2 && c1.unw == c0.unw);
+}
+
+START_TEST(thread)
+{
+	pthread_t th;
+	void *ok;
+
+	setup(GT_UNWIND_AUTO);
+	run3(hop_fp, hop_fp, hop_fp);   /* learned on the main thread */
+	ck_assert_int_eq(pthread_create(&th, NULL, thread_main, NULL), 0);
+	pthread_join(th, &ok);
+	ck_assert_ptr_eq(ok, (void *)1);
+	expect(fp3, 3);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("unwind");
+	TCase *tc = tcase_create("capture");
+
+	tcase_add_test(tc, records_once_learned);
+	tcase_add_test(tc, no_record_libunwind);
+	tcase_add_test(tc, garbage_record);
+	tcase_add_test(tc, libunwind_mode);
+	tcase_add_test(tc, fn_and_max);
+	tcase_add_test(tc, deep);
+	tcase_add_test(tc, forget_code);
+	tcase_add_test(tc, thread);
+	suite_add_tcase(s, tc);
+	return gt_check_run(s);
+}
