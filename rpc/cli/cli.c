@@ -1,6 +1,7 @@
 /* rpc/cli/cli.c - the `gotrace` command: its usage and dispatch, and the calls
  * to a running program's endpoint (ps, start, stop, trace, call, attach).
- * run and repair: rpc/cli/run.c; view: rpc/cli/view.c; summary: rpc/summary.c.
+ * run and repair: rpc/cli/run.c; view: rpc/cli/view.c; summary: rpc/summary.c;
+ * attach: rpc/cli/console.c; the call itself: rpc/cli/call.c.
  * Exit status: 0 success, 1 an RPC or run-time error (message on stderr),
  * 2 a usage error. */
 #include <limits.h>
@@ -11,6 +12,7 @@
 
 #include "core/base/config.h"
 #include "rpc/cli/client.h"
+#include "rpc/cli/console.h"
 #include "rpc/cli/run.h"
 #include "rpc/cli/summary.h"
 #include "rpc/cli/view.h"
@@ -18,11 +20,14 @@
 static const char usage_text[] =
 	"usage: gotrace run [-o FILE] [--] CMD [ARGS...]   trace CMD from start to end\n"
 	"       gotrace ps                                 list live endpoints\n"
-	"       gotrace start PID|SOCK FILE                debug_startGoTrace(FILE)\n"
-	"       gotrace stop PID|SOCK                      debug_stopGoTrace()\n"
-	"       gotrace trace PID|SOCK FILE SECONDS        debug_goTrace(FILE, SECONDS)\n"
-	"       gotrace call PID|SOCK METHOD [JSON-PARAMS] any method; prints the result\n"
-	"       gotrace attach PID|SOCK [--exec STMT]      console: debug.goTrace(\"f\", 5)\n"
+	"       gotrace start PID|SOCK|URL FILE            debug_startGoTrace(FILE)\n"
+	"       gotrace stop PID|SOCK|URL                  debug_stopGoTrace()\n"
+	"       gotrace trace PID|SOCK|URL FILE SECONDS    debug_goTrace(FILE, SECONDS)\n"
+	"       gotrace call PID|SOCK|URL METHOD [JSON-PARAMS]\n"
+	"                                                  any method; prints the result\n"
+	"       gotrace attach PID|SOCK|URL [--exec STMT]  console: debug.goTrace(\"f\", 5),\n"
+	"                                                  rpc.modules; history: ~/.gotrace_history\n"
+	"                                                  URL: http://HOST:PORT, its GOTRACE_HTTP\n"
 	"       gotrace repair FILE [OUT]                  make a cut-off trace readable\n"
 	"       gotrace view FILE [--pprof KIND [--lines]]  open FILE in Go's viewer (the newest\n"
 	"                                                  Go found); KIND: sync net syscall sched\n"
@@ -61,33 +66,12 @@ static int usage(const char *why)
 }
 
 
-/* Call and report: 0 ok (result printed when print), 1 error. wait_s:
- * how long the call itself waits (debug_goTrace's seconds), -1 unknown.
- * An answer 3 s later than that gets a note on why it may be late. */
+/* Call and report (rpc/cli/call.c): 0 ok (result printed when print), 1
+ * error, 2 a target refused. */
 static int rpc(const char *target, const char *method, const char *params, int print,
 	       int wait_s)
 {
-	char sock[GT_PATH_MAX], err[GT_PATH_MAX + 256];
-	struct gb res = { 0 };
-	int code, r;
-
-	if (gt_client_resolve(target, sock, sizeof(sock), err, sizeof(err))) {
-		fprintf(stderr, "gotrace: %s\n", err);
-		return 1;
-	}
-	if (wait_s < 0 && strcmp(method, "debug_goTrace"))
-		wait_s = 0;
-	/* no note when debug_goTrace's seconds are not known here, or huge */
-	int note_ms = wait_s < 0 || wait_s > INT_MAX / 1000 - 3 ? -1 : (wait_s + 3) * 1000;
-	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, target);
-	if (r == 0 && print)
-		printf("%s\n", res.p ? res.p : "null");
-	else if (r == 1)
-		fprintf(stderr, "gotrace: %s: %s (code %d)\n", method, err, code);
-	else if (r < 0)
-		fprintf(stderr, "gotrace: %s\n", err);
-	gb_free(&res);
-	return r ? 1 : 0;
+	return gt_client_report(target, method, params, print, wait_s);
 }
 
 static void file_param(struct gb *p, const char *file)
@@ -115,7 +99,8 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	int r;
 
 	if (argc != (with_secs ? 5 : 4))
-		return usage(with_secs ? "trace needs PID|SOCK FILE SECONDS" : "start needs PID|SOCK FILE");
+		return usage(with_secs ? "trace needs PID|SOCK|URL FILE SECONDS"
+				 : "start needs PID|SOCK|URL FILE");
 	if (with_secs && !seconds_ok(argv[4]))
 		return usage("SECONDS must be a whole number");
 	file_param(&p, argv[3]);
@@ -146,7 +131,7 @@ static int cmd_call(int argc, char **argv)
 	char err[128];
 
 	if (argc < 4 || argc > 5)
-		return usage("call needs PID|SOCK METHOD [JSON-PARAMS]");
+		return usage("call needs PID|SOCK|URL METHOD [JSON-PARAMS]");
 	if (argc == 5) {
 		int bad = gj_parse(&d, argv[4], strlen(argv[4]), err, sizeof(err));
 		gj_free(&d);
@@ -156,138 +141,6 @@ static int cmd_call(int argc, char **argv)
 		}
 	}
 	return rpc(argv[2], argv[3], argc == 5 ? argv[4] : "[]", 1, -1);
-}
-
-/* A console statement: ns.method(args...) with string and number
- * literals, as geth's console takes them. 0 with method and params (a
- * JSON array; file names made absolute), or -1 with err. */
-static int statement(const char *s, char *method, size_t msize, struct gb *params,
-		     char *err, size_t errlen)
-{
-	const char *p = s, *dot, *open;
-	int first = 1;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	dot = strchr(p, '.');
-	open = strchr(p, '(');
-	if (!dot || !open || dot > open || (size_t)(open - p) + 1 > msize) {
-		snprintf(err, errlen, "not a call: %s (try debug.stopGoTrace())", s);
-		return -1;
-	}
-	snprintf(method, msize, "%.*s_%.*s", (int)(dot - p), p, (int)(open - dot - 1), dot + 1);
-	for (char *m = method; *m; m++)
-		if (*m == ' ')
-			*m = '\0';
-	gb_puts(params, "[");
-	p = open + 1;
-	for (;;) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == ')')
-			break;
-		if (!first) {
-			if (*p != ',') {
-				snprintf(err, errlen, "expected ',' or ')' at: %s", p);
-				return -1;
-			}
-			p++;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			gb_puts(params, ",");
-		}
-		if (*p == '"' || *p == '\'') {
-			char q = *p++, lit[GT_PATH_MAX], abs[GT_PATH_MAX];
-			size_t n = 0;
-			while (*p && *p != q && n + 1 < sizeof(lit)) {
-				if (*p == '\\' && p[1])
-					p++;
-				lit[n++] = *p++;
-			}
-			if (*p != q) {
-				snprintf(err, errlen, "unterminated string");
-				return -1;
-			}
-			p++;
-			lit[n] = '\0';
-			if (first && (!strcmp(method, "debug_goTrace") ||
-				      !strcmp(method, "debug_startGoTrace")))
-				gt_client_absolute(lit, abs, sizeof(abs));
-			else
-				snprintf(abs, sizeof(abs), "%s", lit);
-			gb_jstr(params, abs, strlen(abs));
-		} else {
-			const char *e = p;
-			while (*e && *e != ',' && *e != ')' && *e != ' ')
-				e++;
-			if (e == p) {
-				snprintf(err, errlen, "expected a value at: %s", p);
-				return -1;
-			}
-			gb_put(params, p, (size_t)(e - p));
-			p = e;
-		}
-		first = 0;
-	}
-	p++;
-	while (*p == ' ' || *p == '\t' || *p == ';' || *p == '\n' || *p == '\r')
-		p++;
-	if (*p) {
-		snprintf(err, errlen, "unexpected text after the call: %s", p);
-		return -1;
-	}
-	gb_puts(params, "]");
-	return 0;
-}
-
-static int console_one(const char *target, const char *line)
-{
-	char method[128], err[512];
-	struct gb params = { 0 };
-	int r;
-
-	if (statement(line, method, sizeof(method), &params, err, sizeof(err))) {
-		fprintf(stderr, "Error: %s\n", err);
-		gb_free(&params);
-		return 2;
-	}
-	r = rpc(target, method, params.p, 1, -1);
-	gb_free(&params);
-	return r;
-}
-
-static int cmd_attach(int argc, char **argv)
-{
-	char line[8192], sock[GT_PATH_MAX], err[GT_PATH_MAX + 128];
-	int tty = isatty(0), r = 0;
-
-	if (argc == 5 && !strcmp(argv[3], "--exec"))
-		return console_one(argv[2], argv[4]);
-	if (argc != 3)
-		return usage("attach needs PID|SOCK [--exec STMT]");
-	if (gt_client_resolve(argv[2], sock, sizeof(sock), err, sizeof(err))) {
-		fprintf(stderr, "gotrace: %s\n", err);
-		return 1;
-	}
-	if (tty)
-		printf("attached to %s; debug.startGoTrace(\"f\"), debug.stopGoTrace(), "
-		       "debug.goTrace(\"f\", SECONDS); exit to leave\n", sock);
-	for (;;) {
-		if (tty) {
-			fputs("> ", stdout);
-			fflush(stdout);
-		}
-		if (!fgets(line, sizeof(line), stdin))
-			break;
-		line[strcspn(line, "\r\n")] = '\0';
-		if (!strcmp(line, "exit") || !strcmp(line, "quit"))
-			break;
-		if (line[strspn(line, " \t")] == '\0')
-			continue;
-		r = console_one(sock, line);
-		fflush(stdout);
-	}
-	return r;
 }
 
 int main(int argc, char **argv)
@@ -316,7 +169,7 @@ int main(int argc, char **argv)
 		return cmd_file(argc, argv, "debug_startGoTrace", 0);
 	if (!strcmp(c, "stop")) {
 		if (argc != 3)
-			return usage("stop needs PID|SOCK");
+			return usage("stop needs PID|SOCK|URL");
 		int r = rpc(argv[2], "debug_stopGoTrace", "[]", 0, 0);
 		if (!r)
 			fprintf(stderr, "gotrace: trace stopped and complete on disk\n");
@@ -327,7 +180,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "call"))
 		return cmd_call(argc, argv);
 	if (!strcmp(c, "attach"))
-		return cmd_attach(argc, argv);
+		return gt_cmd_attach(argc, argv, usage);
 	if (!strcmp(c, "repair"))
 		return gt_cmd_repair(argc, argv, usage);
 	if (!strcmp(c, "view"))

@@ -8,11 +8,14 @@
 
 #include "rpc/proto/json.h"
 
-/* PID or socket path -> socket path. 0, or -1 with err filled ("no process
- * 123", "process 123 has no gotrace endpoint (expected ...)"). */
+/* PID, socket path or http:// URL -> socket path or URL. 0, or -1 with err
+ * filled ("no process 123", "process 123 has no gotrace endpoint (expected
+ * ...)"), or -2 for a URL refused (https, not loopback, malformed: a usage
+ * error; rpc/cli/http.h). */
 int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen);
 
-/* Call method with params (a JSON array text) on the socket at path; wait
+/* Call method with params (a JSON array text) on the socket at path, or by
+ * HTTP POST to an http:// URL (rpc/cli/call.c); wait
  * for the reply however long it takes, printing on stderr once why it may
  * be late (the program stopped, of one thread, or writing; note names the
  * target) when none came in note_ms (< 0: never). 0: the result's JSON text in result;
@@ -20,6 +23,15 @@ int gt_client_resolve(const char *target, char *path, size_t size, char *err, si
 int gt_client_call(const char *path, const char *method, const char *params,
 		   struct gb *result, int *code, char *err, size_t errlen, int note_ms,
 		   const char *note);
+
+/* Resolve target, call, and report: the result printed on stdout when
+ * print, errors on stderr ("gotrace: METHOD: MESSAGE (code N)"). wait_s:
+ * how long the call itself waits (debug_goTrace's seconds), -1 unknown; an
+ * answer 3 s later than that gets a note on why it may be late. The exit
+ * status: 0 ok, 1 an RPC or connection error, 2 a target refused (a bad
+ * URL). */
+int gt_client_report(const char *target, const char *method, const char *params, int print,
+		     int wait_s);
 
 /* Print the live endpoints (pid, socket, command) to stdout and remove
  * stale sockets in the default directories. Returns how many are live. */

@@ -132,7 +132,7 @@ int gt_ep_listen_unix(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-static int loopback(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+int gt_ep_loopback(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -183,7 +183,7 @@ int gt_ep_listen_tcp(const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "GOTRACE_HTTP=%s: bad port", addr);
 		return -1;
 	}
-	if (loopback(host, &ss, &len)) {
+	if (gt_ep_loopback(host, &ss, &len)) {
 		snprintf(err, errlen, "GOTRACE_HTTP=%s: not a loopback address "
 			 "(127.0.0.0/8, localhost or ::1): refused", addr);
 		return -1;

@@ -5,6 +5,7 @@
 #define GT_RPC_ENDPOINT_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* The directory of default endpoints: runtime_dir/gotrace when runtime_dir
@@ -24,6 +25,12 @@ int gt_ep_listen_unix(const char *path, char *err, size_t errlen);
 /* Listen on a loopback TCP address "host:port" (127.0.0.0/8, localhost,
  * ::1, [::1]). fd, or -1 with err (non-loopback addresses are refused). */
 int gt_ep_listen_tcp(const char *addr, char *err, size_t errlen);
+
+/* host ("127.0.0.5", "localhost", "::1", "[::1]") as a loopback address,
+ * port 0, into ss: 0, or -1 when it is not a loopback IP literal or
+ * localhost (no name is looked up). The server's GOTRACE_HTTP and the
+ * client's http:// URLs take the same hosts. */
+int gt_ep_loopback(const char *host, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Connect to a Unix socket (blocking, close-on-exec). fd, or -errno. */
 int gt_ep_connect_unix(const char *path);

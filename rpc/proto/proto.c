@@ -63,9 +63,10 @@ static void type_error(const struct gj_doc *d, int i, int arg, const char *go_ty
 			 "Go value of type string", arg);
 }
 
-/* Run method with params token p (-1: none). 0 done (result null), 1 held,
- * or an error code with msg filled. */
-static int run(struct call *c, const char *method, int p, int has_id, char *msg, size_t len)
+/* Run method with params token p (-1: none). 0 done (*result: its JSON
+ * text, "null" unless set), 1 held, or an error code with msg filled. */
+static int run(struct call *c, const char *method, int p, int has_id, const char **result,
+	       char *msg, size_t len)
 {
 	const struct gj_doc *d = c->d;
 	int want, nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
@@ -77,6 +78,8 @@ static int run(struct call *c, const char *method, int p, int has_id, char *msg,
 		want = 0;
 	else if (!strcmp(method, "debug_goTrace"))
 		want = 2;
+	else if (!strcmp(method, "rpc_modules"))
+		want = 0;   /* geth's: the modules served, each "1.0" (`geth attach` asks) */
 	else {
 		snprintf(msg, len, "the method %s does not exist/is not available", method);
 		return RPC_METHOD_NOT_FOUND;
@@ -92,6 +95,10 @@ static int run(struct call *c, const char *method, int p, int has_id, char *msg,
 	if (nargs < want) {
 		snprintf(msg, len, "missing value for required argument %d", nargs);
 		return RPC_INVALID_PARAMS;
+	}
+	if (!strcmp(method, "rpc_modules")) {
+		*result = RPC_MODULES;
+		return 0;
 	}
 	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next)
 		args[k] = i;
@@ -150,7 +157,8 @@ static void request(struct call *c, int i)
 	}
 	if (gj_str(d, m, method, sizeof(method)) < 0)
 		strcpy(method, "(too long)");
-	int r = run(c, method, p, id >= 0, msg, sizeof(msg));
+	const char *result = "null";
+	int r = run(c, method, p, id >= 0, &result, msg, sizeof(msg));
 	if (id < 0)
 		return;   /* a notification: no reply, whatever happened */
 	sep(c);
@@ -163,7 +171,9 @@ static void request(struct call *c, int i)
 	}
 	if (r == 0) {
 		head(c->cur, ids, idl);
-		gb_puts(c->cur, ",\"result\":null}");
+		gb_puts(c->cur, ",\"result\":");
+		gb_puts(c->cur, result);
+		gb_puts(c->cur, "}");
 	} else {
 		error_item(c->cur, ids, idl, r, msg);
 	}

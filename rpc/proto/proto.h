@@ -1,4 +1,5 @@
-/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace methods:
+/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace methods
+ * and rpc_modules:
  * one JSON text (a request or a batch) in, the reply text out. No sockets
  * and no state of its own, so unit tests and the fuzz target drive it with
  * their own ops. Replies and error messages are byte for byte geth's. */
@@ -17,6 +18,10 @@
 #define RPC_SERVER_ERROR     -32000
 
 #define RPC_MAX_BATCH 1000
+
+/* rpc_modules' result, as geth answers it: the modules served, each at
+ * version "1.0" (`geth attach` lists them; keys in Go's sorted order). */
+#define RPC_MODULES "{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"
 
 /* What the methods do. Each returns 0, or -1 with err filled (the -32000
  * message). go_trace starts a trace that ends by itself after secs: on 0

@@ -176,6 +176,20 @@ START_TEST(proto_methods)
 	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"params\":null,\"id\":null}",
 	       E("null", -32000, "trace not in progress"));
 	ck_assert_int_eq(stops, 2);
+	/* geth's rpc_modules: no params, [] or null; others as any method's */
+	int ran = starts + stops;
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":1}",
+	       R("1", "\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"));
+	expect("[{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"params\":[],\"id\":2},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"params\":null,\"id\":3}]",
+	       "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}}]\n");
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"params\":[1],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"params\":{},\"id\":1}",
+	       E("1", -32602, "non-array args"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\"}", "");
+	ck_assert_int_eq(starts + stops, ran);   /* it ran nothing */
 }
 END_TEST
 
