@@ -13,10 +13,12 @@ GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 # comes from bookworm-backports, see gt_install_missing), graphviz (the viewer's
 # profile pages run `go tool pprof -svg`), python3 + git (integration tests),
 # socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv
-# from util-linux (RPC peer-credential tests), nm (binutils), redis-server
-# (smoke test of a real program), strace (what a traced program opens).
+# from util-linux (RPC peer-credential tests), nm, objcopy and strip
+# (binutils) with xz (xz-utils: stripped programs with a .gnu_debugdata
+# section, tests/integration/test_symbols.py), redis-server (smoke test of a
+# real program), strace (what a traced program opens).
 GT_PKGS_TEST=(golang-1.19-go golang-1.23-go graphviz python3 git socat curl clang strace
-	libclang-rt-14-dev util-linux binutils procps redis-server redis-tools valgrind)
+	libclang-rt-14-dev util-linux binutils xz-utils procps redis-server redis-tools valgrind)
 
 gt_say() { printf '%s\n' "$*" >&2; }
 gt_die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }

@@ -107,6 +107,11 @@ static size_t vfmt(char *buf, size_t size, const char *fmt, va_list ap)
 	return o.n < size ? o.n : (size ? size - 1 : 0);
 }
 
+size_t gt_vfmt(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	return vfmt(buf, size, fmt, ap);
+}
+
 size_t gt_fmt(char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;

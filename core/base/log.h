@@ -3,6 +3,7 @@
 #ifndef GT_LOG_H
 #define GT_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* printf-like subset: %s %d %u %ld %lu %lld %llu %zu %x %lx %p %%. */
@@ -16,5 +17,6 @@ void gt_log_own_table(int pidfd);
 /* Same formatting into buf (always NUL-terminated); returns the length. */
 size_t gt_fmt(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+size_t gt_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
 
 #endif

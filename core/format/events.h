@@ -55,4 +55,22 @@ enum gt_ev {
 #define GT_MAX_ARGS 8                          /* any event we write */
 #define GT_STACK_PAYLOAD_MAX 2048              /* Go 1.23+ limit */
 
+/* Ids of the strings gotrace's writer defines at the start of every trace
+ * (core/write/writer.c), before any other. */
+enum gt_fixed_string {
+	GT_STR_WAIT = 1,   /* "gotrace.wait" */
+	GT_STR_MALLOC,     /* "malloc": big allocations */
+	GT_STR_THREAD_NAME,/* "thread.name" */
+	GT_STR_PROCESS,    /* "pid 1234: ./app arg...": the process, the label
+			      of its main thread's goroutine (unless named) */
+	GT_STR_FIXED_END,
+};
+#define GT_PROCESS_MAX 512   /* GT_STR_PROCESS's length at most */
+/* Strings with ids from GT_STR_NOTES on are the writer's notes to whoever
+ * reads the trace, in id order, written at its end ("16 frames in
+ * /usr/bin/git have no symbol ..."): `gotrace run`, `stop`, `trace` and
+ * `summary` print them; Go ignores strings no event names. */
+#define GT_STR_NOTES (1ull << 48)
+#define GT_NOTE_MAX 1000
+
 #endif

@@ -201,6 +201,38 @@ static unsigned block_cat(unsigned type)
 	return GT_CATS;
 }
 
+/* The process the trace is of (GT_STR_PROCESS: "pid 1234: ./app ..."),
+ * when the writer defined it (older gotrace traces do not). */
+static void process(struct gt_report *r, const struct tables *t)
+{
+	struct str key = { .id = GT_STR_PROCESS };
+	const struct str *s = bsearch(&key, t->strs, t->nstrs, sizeof(key), cmp_str);
+
+	if (s && s->len > 4 && s->len <= GT_PROCESS_MAX && !memcmp(s->s, "pid ", 4) &&
+	    ((const char *)s->s)[4] >= '1' && ((const char *)s->s)[4] <= '9')
+		snprintf(r->process, sizeof(r->process), "%.*s", (int)s->len, (const char *)s->s);
+}
+
+/* The writer's notes, in id order: a line each. */
+static void notes(struct gt_report *r, const struct tables *t)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < t->nstrs; i++)
+		if (t->strs[i].id >= GT_STR_NOTES)
+			len += t->strs[i].len + 1;
+	if (!len || !(r->notes = gt_malloc(len + 1)))
+		return;
+	len = 0;
+	for (size_t i = 0; i < t->nstrs; i++)   /* sorted by id */
+		if (t->strs[i].id >= GT_STR_NOTES) {
+			memcpy(r->notes + len, t->strs[i].s, t->strs[i].len);
+			len += t->strs[i].len;
+			r->notes[len++] = '\n';
+		}
+	r->notes[len] = '\0';
+}
+
 static int cmp_site(const void *a, const void *b)
 {
 	uint64_t x = ((const struct gt_site *)a)->total_ns, y = ((const struct gt_site *)b)->total_ns;
@@ -325,6 +357,8 @@ int gt_report_read(const char *path, struct gt_report *r, char *err, size_t errl
 		r->ordered = gt_trace_order(&tr, &m, oerr, sizeof(oerr)) == 0;
 		if (tables(&tr, &t) == 0) {
 			build(r, &tr, m, &t, &a);
+			process(r, &t);
+			notes(r, &t);
 			ret = 0;
 		} else {
 			snprintf(err, errlen, "%s: out of memory", path);
@@ -342,6 +376,7 @@ int gt_report_read(const char *path, struct gt_report *r, char *err, size_t errl
 
 void gt_report_free(struct gt_report *r)
 {
+	gt_free(r->notes);
 	gt_free(r->sites);
 	gt_free(r->threads);
 	memset(r, 0, sizeof(*r));

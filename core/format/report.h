@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/format/events.h"
+
 enum { GT_CAT_SYSCALL, GT_CAT_NET, GT_CAT_SYNC, GT_CAT_SLEEP, GT_CATS };
 extern const char *const gt_cat_name[GT_CATS];   /* "syscall", "net", ... */
 
@@ -35,6 +37,8 @@ struct gt_report {
 	struct gt_rthread *threads;   /* by goroutine id */
 	size_t nthreads;
 	uint64_t heap_peak, heap_final;
+	char process[GT_PROCESS_MAX + 1];   /* "pid 1234: ./app arg..." or "" */
+	char *notes;       /* the writer's notes (GT_STR_NOTES), a line each; NULL: none */
 	int ordered;   /* 0: the file did not order whole (a cut trace): figures of its prefix */
 };
 

@@ -3,6 +3,7 @@
  * it through, and its start. It runs with every signal blocked and
  * in_tracer set, so it is never traced. */
 #include <errno.h>
+#include <sys/prctl.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -112,6 +113,10 @@ static void *service_main(void *arg)
 
 	(void)arg;
 	gt_tls.in_tracer = 1;
+	/* ps -L, top -H: ours; and `gotrace stop` finds the trace file of the
+	 * process in this task's fd table (rpc/cli/cli.c). */
+	static const char name[16] = "gotrace";
+	gt_syscall(SYS_prctl, PR_SET_NAME, (long)name, 0L, 0L, 0L);
 	if (gt_proc.load_cpus_ok)   /* not a pinning the program gave itself since */
 		sched_setaffinity(0, sizeof(gt_proc.load_cpus), &gt_proc.load_cpus);
 	__atomic_store_n(&gt_proc.tid, gt_gettid(), __ATOMIC_RELEASE);

@@ -138,10 +138,18 @@ static void put_wait_log(struct gt_thread *t, uint64_t ts)
 #define LABEL_IDS (1ull << 32)
 static uint64_t next_label = LABEL_IDS;   /* atomic */
 
+/* The label of t's goroutine, once defined in this session (label()). */
+static inline uint64_t known_label(const struct gt_thread *t)
+{
+	if (!t->name[0])   /* the main thread: the process, unless named */
+		return t->flags & GT_TF_MAIN ? GT_STR_PROCESS : 0;
+	return t->label_sid;
+}
+
 static uint64_t label(struct gt_thread *t)
 {
 	if (!t->name[0])
-		return 0;
+		return known_label(t);
 	if (t->label_sess != t->sess) {
 		struct gt_chunk *c = t->chunk;
 		size_t len = strnlen(t->name, sizeof(t->name));
@@ -277,8 +285,7 @@ static void put_block_group(struct gt_thread *t, unsigned kind, uint64_t t0, uin
 		p = gt_put_event(p, GT_EV_GoUnblock, v, 4);
 	v[0] = 0;
 	v[2] = ++t->seq;
-	if (t->name[0]) {
-		v[3] = t->label_sid;
+	if ((v[3] = known_label(t))) {
 		p = gt_put_event(p, GT_EV_GoStartLabel, v, 4);
 	} else {
 		p = gt_put_event(p, GT_EV_GoStart, v, 3);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/format/events.h"
 #include "core/record/thread.h"
 
 /* Low level, for the control P of the start snapshot: make room for need
@@ -52,14 +53,6 @@ uint32_t gt_emit_start_sid(struct gt_thread *t);
 /* Wait (no lock held) until the pool has a chunk; the wait is counted and
  * later shown in the trace as a "gotrace.wait" log on the thread. */
 void gt_emit_wait(struct gt_thread *t);
-
-/* Ids of the strings the writer defines at the start of every trace. */
-enum gt_fixed_string {
-	GT_STR_WAIT = 1,   /* "gotrace.wait" */
-	GT_STR_MALLOC,     /* "malloc": big allocations */
-	GT_STR_THREAD_NAME,/* "thread.name" */
-	GT_STR_FIXED_END,
-};
 
 /* Run expr (an emit *_locked call) under t's lock; while the pool is dry,
  * wait for the writer outside the lock and retry. */

@@ -20,6 +20,7 @@
 #include "core/record/heap.h"
 #include "core/record/stack.h"
 #include "core/write/symbol.h"
+#include "core/write/symhint.h"
 #include "core/base/urcu.h"
 #include "core/base/log.h"
 #include "core/record/thread.h"
@@ -173,6 +174,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	if (gt_ctl_prepare(err, errlen))
 		return 0;
 	gt_buf_limit(room);
+	gt_symhint_start();
 	uint64_t s = ++sess_counter;
 	/* P 0's header batch starts at ts0, before any event of the trace. */
 	if (gt_writer_open(path, s, gt_clock_now(), err, errlen))
@@ -277,6 +279,8 @@ int gt_ctl_stop(char *err, size_t errlen)
 	gt_thread_foreach(flush_thread, &s);
 	gt_thread_foreach(close_thread, &s);
 	final_heap(s);
+	gt_writer_drain();     /* every stack defined (symbolised): then the notes */
+	gt_symhint_report(gt_writer_note);
 	int r = gt_writer_close(err, errlen);
 	gt_buf_get_stats(&bs1);
 	if (bs1.waits > bs0.waits)

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
-#include <libiberty/demangle.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "core/base/log.h"
 #include "core/base/sys.h"
+#include "core/write/symhint.h"
 
 
 /* libdw, loaded on first use (dlopen, RTLD_LOCAL): only a process that
@@ -92,6 +92,7 @@ struct entry {
 	struct gt_sym s;
 	int n;                       /* frames (inlined ones first) */
 	struct gt_sym *in;           /* the n - 1 inlined frames */
+	unsigned hint, seen;         /* no symbol: its object's gt_symhint handle */
 };
 
 static Dwfl *dwfl;
@@ -237,18 +238,6 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : (p ? p : "?");
 }
 
-char *gt_sym_demangle(const char *name)
-{
-	/* Rust first: its legacy symbols are valid C++ ones too
-	 * (rs::main::h6af98f44df74ee35), which only the Rust demangler
-	 * prints as rustc-demangle does (rs::main). */
-	char *d = rust_demangle(name, DMGL_PARAMS | DMGL_ANSI);
-
-	if (!d && strncmp(name, "_Z", 2) == 0)
-		d = cplus_demangle_v3(name, DMGL_PARAMS | DMGL_ANSI);
-	return d ? d : strdup(name);
-}
-
 static const char *func_name(const char *name)
 {
 	return own(gt_sym_demangle(name));
@@ -311,11 +300,13 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 	return k;
 }
 
-static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *in, int *nin)
+static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *in, int *nin,
+		   unsigned *hint)
 {
 	Dwarf_Addr a = exact ? pc : pc - 1;
 
 	*nin = 0;
+	*hint = 0;
 	if (!dwfl || objects_changed())
 		report();
 	/* Only user-space addresses can be code of the program. */
@@ -343,11 +334,15 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 	if (name && *name) {
 		out->func = func_name(name);
 		out->entry = (uintptr_t)(a - off);
-	} else {
+	} else {   /* libdw read .symtab, else .dynsym and .gnu_debugdata (MiniDebugInfo) */
 		char buf[512];
+		const unsigned char *id = NULL;
+		GElf_Addr id_at;
+		int id_len = dw.dwfl_module_build_id(m, &id, &id_at);
 		gt_fmt(buf, sizeof(buf), "%s+0x%lx", base_name(path), (unsigned long)(a - start));
 		out->func = own(strdup(buf));
 		out->entry = 0;
+		*hint = gt_symhint_object(path, id, id_len);
 	}
 	Dwfl_Line *ln = dw.dwfl_module_getsrc(m, a);
 	int line = 0;
@@ -406,7 +401,7 @@ static struct entry *find(uintptr_t pc, int exact)
 	if (exact == OBJECT_ONLY)
 		object(pc, &e->s);
 	else
-		resolve(pc, exact, &e->s, in, &nin);
+		resolve(pc, exact, &e->s, in, &nin, &e->hint);
 	e->pc = pc;
 	e->exact = exact;
 	e->used = 1;
@@ -424,9 +419,11 @@ int gt_sym_lookup(uintptr_t pc, int exact, struct gt_sym *out)
 {
 	struct entry *e = find(pc, exact);
 	int nin;
+	unsigned hint;
 
 	if (!e)
-		return resolve(pc, exact, out, NULL, &nin);
+		return resolve(pc, exact, out, NULL, &nin, &hint);
+	gt_symhint_seen(e->hint, &e->seen);
 	*out = e->s;
 	return out->func[0] == '?' && !out->func[1] ? -ENOENT : 0;
 }
@@ -440,6 +437,7 @@ int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max)
 		gt_sym_lookup(pc, exact, out);
 		return 1;
 	}
+	gt_symhint_seen(e->hint, &e->seen);
 	for (int i = 0; i < e->n - 1 && k < max - 1; i++)
 		out[k++] = e->in[i];
 	out[k++] = e->s;

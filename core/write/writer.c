@@ -5,6 +5,7 @@
 #include "core/write/writer.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
@@ -45,16 +46,46 @@ static struct {
 	struct strent *strs;
 	size_t strcap, nstr;
 	uint64_t next_str;
+	uint64_t notes;         /* notes written (GT_STR_NOTES + n) */
 	struct gt_writer_stats st;
 } w = { .fd = -1 };
 static char w_path[4096] GT_COLD_BSS;   /* the trace's, for messages */
 
 
+static char process[GT_PROCESS_MAX + 1];   /* GT_STR_PROCESS, made at each open */
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
 	[GT_STR_MALLOC] = "malloc",
 	[GT_STR_THREAD_NAME] = "thread.name",
+	[GT_STR_PROCESS] = process,
 };
+
+/* "pid 1234: ./app arg1 arg2": the process's pid and command line (its
+ * arguments as they are now, spaces between; cut at GT_PROCESS_MAX), for
+ * the summary and as its main thread's label, so that the traces of a
+ * process tree (gotrace run -f, GOTRACE_FILE with %p) say whose they are.
+ * Control characters become spaces: Go prints labels in lines. */
+static void describe_process(void)
+{
+	size_t n = gt_fmt(process, sizeof(process), "pid %ld: ", (long)getpid());
+	int fd = gt_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t k = 0;
+
+	if (fd >= 0) {
+		k = gt_read(fd, process + n, sizeof(process) - 1 - n);
+		gt_close(fd);
+	}
+	if (k <= 0) {
+		process[n - 2] = '\0';   /* "pid 1234" */
+		return;
+	}
+	while (k > 0 && !process[n + (size_t)k - 1])
+		k--;
+	for (ssize_t i = 0; i < k; i++)   /* one line: arguments may hold newlines */
+		if ((unsigned char)process[n + (size_t)i] < ' ' || process[n + (size_t)i] == 0x7f)
+			process[n + (size_t)i] = ' ';
+	process[n + (size_t)k] = '\0';
+}
 
 static void flush(void)
 {
@@ -366,6 +397,7 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 		memset(w.strs, 0, w.strcap * sizeof(*w.strs));
 	w.nstr = 0;
 	w.next_str = 1;
+	w.notes = 0;
 	/* Header, then a batch of P 0 holding the untimed records: Go 1.23+
 	 * reads nothing that comes before the first batch. */
 	emit_raw(GT_TRACE_HEADER, GT_TRACE_HEADER_LEN);
@@ -373,6 +405,7 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	q = gt_put_batch(q, 0, ts0);
 	q = gt_put_frequency(q, GT_FREQUENCY);
 	w.len += (size_t)(q - p);
+	describe_process();
 	for (unsigned i = 1; i < GT_STR_FIXED_END; i++)
 		string_id(fixed_strings[i]);
 	return 0;
@@ -425,6 +458,20 @@ int gt_writer_close(char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+void gt_writer_note(const char *fmt, ...)
+{
+	char text[GT_NOTE_MAX + 1];
+	va_list ap;
+
+	if (w.fd < 0)
+		return;
+	va_start(ap, fmt);
+	size_t len = gt_vfmt(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	w.len = (size_t)(gt_put_string(need(gt_string_size(len)), GT_STR_NOTES + w.notes++,
+				       text, len) - w.out);
 }
 
 uint64_t gt_writer_session(void)

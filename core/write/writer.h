@@ -25,6 +25,10 @@ void gt_writer_chunk(struct gt_chunk *c);
 void gt_writer_drain(void);
 /* Flush and close. 0, or -1 with err ("write PATH: reason"). */
 int gt_writer_close(char *err, size_t errlen);
+/* A note to the trace's reader (GT_STR_NOTES), gt_fmt's formats; after
+ * the last batch (the stop, before gt_writer_close). Nothing when no file
+ * is open. */
+void gt_writer_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The session being written, 0 when no file is open. */
 uint64_t gt_writer_session(void);
 /* First write error of the open trace (errno), 0 if none. */

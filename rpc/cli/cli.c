@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "core/base/config.h"
 #include "rpc/cli/client.h"
 #include "rpc/cli/console.h"
 #include "rpc/cli/run.h"
 #include "rpc/cli/summary.h"
+#include "rpc/cli/tracefile.h"
 #include "rpc/cli/view.h"
 
 static const char usage_text[] =
@@ -93,6 +95,21 @@ static int seconds_ok(const char *s)
 	return 1;
 }
 
+/* After a trace: its summary on stderr (strace -c's place), when it is a
+ * file this machine can read (not a FIFO: its reader has it), and how to
+ * open it. */
+static void end_summary(const char *file)
+{
+	struct stat st;
+
+	if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, R_OK) == 0) {
+		fputc('\n', stderr);
+		gt_summary_print(stderr, file, 3, 10);
+		fputc('\n', stderr);
+		fprintf(stderr, "open it with: gotrace view %s\n", file);
+	}
+}
+
 static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 {
 	struct gb p = { 0 };
@@ -114,10 +131,10 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	if (!r) {
 		char abs[GT_PATH_MAX];
 		gt_client_absolute(argv[3], abs, sizeof(abs));
-		if (with_secs)
-			fprintf(stderr, "gotrace: trace written to %s\nopen it with: gotrace view %s\n",
-				abs, abs);
-		else
+		if (with_secs) {
+			fprintf(stderr, "gotrace: trace written to %s\n", abs);
+			end_summary(abs);
+		} else
 			fprintf(stderr, "gotrace: tracing into %s; end it with: gotrace stop %s\n",
 				abs, argv[2]);
 	}
@@ -170,9 +187,16 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "stop")) {
 		if (argc != 3)
 			return usage("stop needs PID|SOCK|URL");
+		char sock[GT_PATH_MAX], err[GT_PATH_MAX + 128], file[4096];
+		int known = gt_client_resolve(argv[2], sock, sizeof(sock), err, sizeof(err)) == 0 &&
+			    gt_trace_file_of(sock, file, sizeof(file)) == 0;
 		int r = rpc(argv[2], "debug_stopGoTrace", "[]", 0, 0);
-		if (!r)
+		if (!r && known) {
+			fprintf(stderr, "gotrace: trace stopped, written to %s\n", file);
+			end_summary(file);
+		} else if (!r) {
 			fprintf(stderr, "gotrace: trace stopped and complete on disk\n");
+		}
 		return r;
 	}
 	if (!strcmp(c, "trace"))

@@ -4,6 +4,9 @@
 #include "rpc/cli/run.h"
 
 #include <errno.h>
+#include <time.h>
+#include <sys/prctl.h>
+#include <dirent.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "core/format/summary.h"
 #include "rpc/cli/client.h"
 #include "rpc/cli/prog.h"
+#include "rpc/cli/summary.h"
 
 /* The library: GOTRACE_LIB, else next to this program (build tree), else
  * the installed layout (bin/../lib[/<triplet>]). */
@@ -47,7 +51,7 @@ static int find_lib(char *out, size_t size)
 	return -1;
 }
 
-static void summary(const char *path)
+static void summary(const char *path, int show)
 {
 	struct gt_summary s;
 	char err[GT_PATH_MAX + 128];
@@ -61,6 +65,11 @@ static void summary(const char *path)
 		(unsigned long long)s.stacks, (double)s.duration_ns / 1e9, (double)s.bytes / 1e6,
 		s.waits ? ", threads waited for the writer (GOTRACE_BUFFER_MB)" : "",
 		s.complete ? "" : ", INCOMPLETE (try gotrace repair)");
+	if (show) {
+		fputc('\n', stderr);
+		gt_summary_print(stderr, path, 3, 10);
+		fputc('\n', stderr);
+	}
 	fprintf(stderr, "open it with: gotrace view %s\n", path);
 }
 
@@ -79,11 +88,98 @@ static void repair_cut(const char *path)
 			(unsigned long long)st.kept, (unsigned long long)st.closed);
 }
 
+/* run -f: a trace per process, base.PID. */
+struct proc {
+	long pid;
+	int status;   /* -1: not ours to wait for (it exited before us, or a
+		       * grandchild reaped by its own parent) */
+};
+
+static int by_pid(const void *a, const void *b)
+{
+	long x = ((const struct proc *)a)->pid, y = ((const struct proc *)b)->pid;
+	return x < y ? -1 : x > y;
+}
+
+/* Wait for every process of the tree (as its subreaper), then list the
+ * traces written since t0: base.PID, one line each, with the process. */
+static int follow_end(const char *cmd, const char *base, pid_t first, const struct timespec *t0)
+{
+	struct proc *ps = NULL;
+	size_t n = 0, cap = 0;
+	int status, first_status = 0, pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (pid == first)
+			first_status = status;
+		if (n == cap && !(ps = realloc(ps, (cap = cap ? 2 * cap : 64) * sizeof(*ps))))
+			return 1;
+		ps[n++] = (struct proc){ pid, status };
+	}
+	if (WIFSIGNALED(first_status))
+		fprintf(stderr, "gotrace: %s killed by signal %d (%s)\n", cmd, WTERMSIG(first_status),
+			strsignal(WTERMSIG(first_status)));
+	/* The traces: base.PID written since we started (not an older run's). */
+	char dir[GT_PATH_MAX], path[GT_PATH_MAX + 300];
+	snprintf(dir, sizeof(dir), "%s", base);
+	char *slash = strrchr(dir, '/');
+	const char *stem = slash + 1;
+	*slash = '\0';
+	size_t sl = strlen(stem), nt = 0;
+	struct proc *ts = NULL;
+	DIR *d = opendir(*dir ? dir : "/");
+	struct dirent *e;
+	struct stat st;
+	while (d && (e = readdir(d))) {
+		char *end;
+		if (strncmp(e->d_name, stem, sl) || e->d_name[sl] != '.')
+			continue;
+		long p = strtol(e->d_name + sl + 1, &end, 10);
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (*end || p <= 0 || stat(path, &st) || !S_ISREG(st.st_mode) ||
+		    st.st_mtim.tv_sec < t0->tv_sec)
+			continue;
+		if (!(nt % 64) && !(ts = realloc(ts, (nt + 64) * sizeof(*ts))))
+			break;
+		ts[nt] = (struct proc){ p, -1 };
+		for (size_t k = 0; k < n; k++)
+			if (ps[k].pid == p)
+				ts[nt].status = ps[k].status;
+		nt++;
+	}
+	if (d)
+		closedir(d);
+	if (!nt)
+		fprintf(stderr, "gotrace: no trace was written to %s.PID: the library did not load "
+			"into %s nor its children\n", base, cmd);
+	else
+		fprintf(stderr, "gotrace: %zu process%s traced, a file each:\n", nt, nt > 1 ? "es" : "");
+	qsort(ts, nt, sizeof(*ts), by_pid);
+	for (size_t k = 0; k < nt; k++) {
+		snprintf(path, sizeof(path), "%s.%ld", base, ts[k].pid);
+		if (ts[k].status != -1 && WIFSIGNALED(ts[k].status))
+			repair_cut(path);
+		gt_summary_line(stderr, path);
+	}
+	if (nt)
+		fprintf(stderr, "open one with: gotrace view FILE; its waits: gotrace summary FILE\n");
+	free(ps);
+	free(ts);
+	if (WIFSIGNALED(first_status))
+		return 128 + WTERMSIG(first_status);
+	return WEXITSTATUS(first_status);
+}
+
 int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 {
 	const char *out = "gotrace.trace";
-	char lib[PATH_MAX], abs[GT_PATH_MAX], pre[PATH_MAX * 2];
-	int i = 2, status;
+	char lib[PATH_MAX], abs[GT_PATH_MAX], pre[PATH_MAX * 2], file[GT_PATH_MAX + 8];
+	int i = 2, status, follow = 0;
 
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -92,6 +188,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 		}
 		if (!strcmp(argv[i], "-o") && i + 1 < argc)
 			out = argv[++i];
+		else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "-ff"))
+			follow = 1;
 		else if (argv[i][0] == '-') {
 			char why[96];
 			snprintf(why, sizeof(why), argv[i][1] == 'o' && !argv[i][2] ? "-o needs a FILE"
@@ -113,21 +211,29 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	 * that cannot be written, is refused before it runs; an old trace of
 	 * the same name is removed, so its summary is never taken for new. */
 	char why[PATH_MAX + 160];
+	snprintf(file, sizeof(file), follow ? "%s.%%p" : "%s", abs);
 	if (gt_prog_preloadable(argv[i], why, sizeof(why)) ||
-	    gt_prog_writable(abs, why, sizeof(why))) {
+	    gt_prog_writable(follow ? file : abs, why, sizeof(why))) {
 		fprintf(stderr, "gotrace: %s\n", why);
 		return 2;
 	}
 	struct stat ost;
-	if (stat(abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(abs)) {
+	if (!follow && stat(abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(abs)) {
 		fprintf(stderr, "gotrace: cannot replace %s: %s; not run\n", abs, strerror(errno));
 		return 2;
 	}
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
 	setenv("LD_PRELOAD", pre, 1);
-	setenv("GOTRACE_FILE", abs, 1);
+	setenv("GOTRACE_FILE", file, 1);
 	unsetenv("GOTRACE_OWNER");
+	/* -f: orphans come to us (a daemon's second child, a backgrounded
+	 * job), and we wait for every process of the tree, as strace -f. */
+	if (follow && prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L))
+		fprintf(stderr, "gotrace: PR_SET_CHILD_SUBREAPER: %s: orphaned processes are "
+			"not waited for\n", strerror(errno));
+	struct timespec t0;
+	clock_gettime(CLOCK_REALTIME, &t0);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -137,7 +243,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	if (pid == 0) {
 		char me[24];
 		snprintf(me, sizeof(me), "%ld", (long)getpid());
-		setenv("GOTRACE_OWNER", me, 1);   /* this process's trace, not its children's */
+		if (!follow)   /* this process's trace, not its children's */
+			setenv("GOTRACE_OWNER", me, 1);
 		execvp(argv[i], argv + i);
 		fprintf(stderr, "gotrace: %s: %s\n", argv[i], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
@@ -145,6 +252,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	/* ^C goes to the program; we wait for it to finish its trace. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	if (follow)
+		return follow_end(argv[i], abs, pid, &t0);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return 1;
@@ -161,7 +270,7 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 		 * viewer crashes on that; repair it here, as `gotrace repair`. */
 		if (WIFSIGNALED(status))
 			repair_cut(abs);
-		summary(abs);
+		summary(abs, 1);
 	}
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
@@ -186,6 +295,6 @@ int gt_cmd_repair(int argc, char **argv, int (*usage)(const char *))
 			"ended at the cut\n", (unsigned long long)st.valid_bytes,
 			(unsigned long long)st.bytes, (unsigned long long)st.kept,
 			(unsigned long long)st.closed);
-	summary(argc == 4 ? argv[3] : argv[2]);
+	summary(argc == 4 ? argv[3] : argv[2], 0);
 	return 0;
 }

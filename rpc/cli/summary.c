@@ -4,6 +4,7 @@
  * same for syscall, net and sync (sleep has no Go profile). */
 #include "rpc/cli/summary.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,20 +32,35 @@ static void bytes(char *out, size_t size, uint64_t n)
 		snprintf(out, size, "%.1f KB", (double)n / 1e3);
 }
 
-static void text(const char *file, const struct gt_report *r, int top)
+/* The trace's notes (gotrace's own, e.g. objects without symbols), each
+ * line prefixed "gotrace: ", after lead. */
+static void say_notes(FILE *f, const struct gt_report *r, const char *lead)
+{
+	if (!r->notes)
+		return;
+	fputs(lead, f);
+	for (const char *p = r->notes, *e; *p; p = e + 1) {
+		e = strchr(p, '\n');
+		fprintf(f, "gotrace: %.*s\n", (int)(e - p), p);
+	}
+}
+
+static void text(FILE *f, const char *file, const struct gt_report *r, int top, size_t rows)
 {
 	char a[32], b[32], c[32];
 
 	dur(a, sizeof(a), r->duration_ns);
 	bytes(b, sizeof(b), r->heap_peak);
 	bytes(c, sizeof(c), r->heap_final);
-	printf("%s: %s, %zu threads, heap peak %s, at the end %s%s\n", file, a, r->nthreads, b, c,
+	if (r->process[0])
+		fprintf(f, "%s\n", r->process);
+	fprintf(f, "%s: %s, %zu threads, heap peak %s, at the end %s%s\n", file, a, r->nthreads, b, c,
 	       r->ordered ? "" : " (the file ends cut: figures of its readable part)");
-	printf("\n%-8s %8s %12s %12s\n", "waits", "count", "total", "mean");
+	fprintf(f, "\n%-8s %8s %12s %12s\n", "waits", "count", "total", "mean");
 	for (int k = 0; k < GT_CATS; k++) {
 		dur(a, sizeof(a), r->total_ns[k]);
 		dur(b, sizeof(b), r->count[k] ? r->total_ns[k] / r->count[k] : 0);
-		printf("%-8s %8llu %12s %12s\n", gt_cat_name[k], (unsigned long long)r->count[k], a, b);
+		fprintf(f, "%-8s %8llu %12s %12s\n", gt_cat_name[k], (unsigned long long)r->count[k], a, b);
 	}
 	for (int k = 0; k < GT_CATS; k++) {
 		int shown = 0;
@@ -53,29 +69,36 @@ static void text(const char *file, const struct gt_report *r, int top)
 			if (s->cat != (unsigned)k)
 				continue;
 			if (!shown++)
-				printf("\n%s: %8s %12s %12s %12s  %s\n", gt_cat_name[k], "count", "total",
+				fprintf(f, "\n%s: %8s %12s %12s %12s  %s\n", gt_cat_name[k], "count", "total",
 				       "mean", "max", "call  <- caller");
 			dur(a, sizeof(a), s->total_ns);
 			dur(b, sizeof(b), s->total_ns / s->count);
 			dur(c, sizeof(c), s->max_ns);
-			printf("%*s %8llu %12s %12s %12s  %s  <- %s\n", (int)strlen(gt_cat_name[k]) + 1, "",
+			fprintf(f, "%*s %8llu %12s %12s %12s  %s  <- %s\n", (int)strlen(gt_cat_name[k]) + 1, "",
 			       (unsigned long long)s->count, a, b, c, s->call, s->where);
 		}
 	}
-	printf("\n%6s %-28s %12s", "thread", "start routine", "lifetime");
+	fprintf(f, "\n%6s %-28s %12s", "thread", "start routine", "lifetime");
 	for (int k = 0; k < GT_CATS; k++)
-		printf(" %12s", gt_cat_name[k]);
-	printf("\n");
+		fprintf(f, " %12s", gt_cat_name[k]);
+	fprintf(f, "\n");
 	for (size_t i = 0; i < r->nthreads; i++) {
 		const struct gt_rthread *t = &r->threads[i];
+		if (i == rows) {
+			fprintf(f, "%6s (%zu thread%s more: gotrace summary %s)\n", "", r->nthreads - i,
+				r->nthreads - i == 1 ? "" : "s",
+				file);
+			break;
+		}
 		dur(a, sizeof(a), t->life_ns);
-		printf("%6llu %-28.28s %12s", (unsigned long long)t->g, t->name, a);
+		fprintf(f, "%6llu %-28.28s %12s", (unsigned long long)t->g, t->name, a);
 		for (int k = 0; k < GT_CATS; k++) {
 			dur(b, sizeof(b), t->wait_ns[k]);
-			printf(" %12s", t->wait_ns[k] ? b : "-");
+			fprintf(f, " %12s", t->wait_ns[k] ? b : "-");
 		}
-		printf("\n");
+		fprintf(f, "\n");
 	}
+	say_notes(f, r, "\n");
 }
 
 static void json(const char *file, const struct gt_report *r)
@@ -84,6 +107,8 @@ static void json(const char *file, const struct gt_report *r)
 
 	gb_puts(&o, "{\"file\":");
 	gb_jstr(&o, file, strlen(file));
+	gb_puts(&o, ",\"process\":");
+	gb_jstr(&o, r->process, strlen(r->process));
 	gb_printf(&o, ",\"duration_ns\":%llu,\"complete\":%s,\"heap_peak\":%llu,\"heap_final\":%llu,"
 		  "\"totals\":{", (unsigned long long)r->duration_ns, r->ordered ? "true" : "false",
 		  (unsigned long long)r->heap_peak, (unsigned long long)r->heap_final);
@@ -111,6 +136,12 @@ static void json(const char *file, const struct gt_report *r)
 		for (int k = 0; k < GT_CATS; k++)
 			gb_printf(&o, ",\"%s_ns\":%llu", gt_cat_name[k], (unsigned long long)t->wait_ns[k]);
 		gb_puts(&o, "}");
+	}
+	gb_puts(&o, "],\"notes\":[");
+	for (const char *p = r->notes, *e; p && *p; p = e + 1) {
+		e = strchr(p, '\n');
+		gb_puts(&o, p == r->notes ? "" : ",");
+		gb_jstr(&o, p, (size_t)(e - p));
 	}
 	gb_puts(&o, "]}\n");
 	if (o.p)
@@ -147,7 +178,46 @@ int gt_cmd_summary(int argc, char **argv, int (*usage)(const char *))
 	if (as_json)
 		json(file, &r);
 	else
-		text(file, &r, top);
+		text(stdout, file, &r, top, SIZE_MAX);
+	gt_report_free(&r);
+	return 0;
+}
+
+int gt_summary_print(FILE *f, const char *file, int top, size_t rows)
+{
+	struct gt_report r;
+	char err[4200];
+
+	if (gt_report_read(file, &r, err, sizeof(err))) {
+		fprintf(f, "gotrace: %s\n", err);
+		return -1;
+	}
+	text(f, file, &r, top, rows);
+	gt_report_free(&r);
+	return 0;
+}
+
+int gt_summary_line(FILE *f, const char *file)
+{
+	struct gt_report r;
+	char err[4200], d[32], w[GT_CATS][32];
+
+	if (gt_report_read(file, &r, err, sizeof(err))) {
+		fprintf(f, "  %s: %s\n", file, err);
+		return -1;
+	}
+	dur(d, sizeof(d), r.duration_ns);
+	for (int k = 0; k < GT_CATS; k++)
+		if (r.total_ns[k])
+			dur(w[k], sizeof(w[k]), r.total_ns[k]);
+		else
+			snprintf(w[k], sizeof(w[k]), "0");
+	fprintf(f, "  %s  %s\n    %s, %zu thread%s; waits: syscall %s, net %s, sync %s, sleep %s%s\n",
+		file, r.process[0] ? r.process : "(no process label)", d, r.nthreads,
+		r.nthreads == 1 ? "" : "s", w[GT_CAT_SYSCALL],
+		w[GT_CAT_NET], w[GT_CAT_SYNC], w[GT_CAT_SLEEP],
+		r.ordered ? "" : " (cut: figures of its readable part)");
+	say_notes(f, &r, "");
 	gt_report_free(&r);
 	return 0;
 }

@@ -2,13 +2,16 @@
  * file:line from DWARF for function entries and return addresses, inlined
  * frames, libraries loaded after the first lookup, bad pcs, reset, main. */
 #include <check.h>
+#include <stdarg.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/write/symbol.h"
+#include "core/write/symhint.h"
 #include "fixture.h"
 #include "tests/unit/check_main.h"
 
@@ -187,6 +190,78 @@ START_TEST(reset_and_main)
 }
 END_TEST
 
+/* What gt_symhint_report says: its notes, a "gotrace: " line each. */
+static char buf[16384];
+static size_t len;
+
+static __attribute__((format(printf, 1, 2))) void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "gotrace: ");
+	va_start(ap, fmt);
+	len += (size_t)vsnprintf(buf + len, sizeof(buf) - len, fmt, ap);
+	va_end(ap);
+	len += (size_t)snprintf(buf + len, sizeof(buf) - len, "\n");
+}
+
+static char *report_text(void)
+{
+	len = 0;
+	buf[0] = '\0';
+	gt_symhint_report(say);
+	return buf;
+}
+
+/* The end-of-trace hint: each pc counted once a trace, the objects with
+ * the most such frames first, 16 named and the rest counted, the debug
+ * file's build-id path, no build id said as such, nothing for [vdso], and
+ * nothing at all for a trace whose frames all had names. */
+START_TEST(symbol_hint)
+{
+	static const unsigned char id[] = { 0xab, 0xcd, 0x01, 0x23 };
+	unsigned seen[40] = { 0 };
+	char path[64];
+
+	ck_assert_uint_eq(gt_symhint_object("[vdso]", NULL, 0), 0);
+	unsigned a = gt_symhint_object("/opt/x/liba.so", id, sizeof(id));
+	unsigned b = gt_symhint_object("/opt/x/b", NULL, 0);
+	ck_assert_uint_gt(a, 0);
+	ck_assert_uint_eq(gt_symhint_object("/opt/x/liba.so", id, sizeof(id)), a);
+	for (int i = 0; i < 3; i++)      /* one pc looked up three times */
+		gt_symhint_seen(a, &seen[0]);
+	gt_symhint_seen(a, &seen[1]);
+	for (int i = 2; i < 5; i++)
+		gt_symhint_seen(b, &seen[i]);
+	char *t = report_text();
+	const char *la = strstr(t, "gotrace: 2 frames in /opt/x/liba.so have no symbol (shown as "
+				"liba.so+0x...); its debug file would name them: "
+				"/usr/lib/debug/.build-id/ab/cd0123.debug\n");
+	const char *lb = strstr(t, "gotrace: 3 frames in /opt/x/b have no symbol (shown as "
+				"b+0x...); it has no build id");
+	ck_assert_msg(la && lb && lb < la, "%s", t);
+	ck_assert_msg(strstr(t, "gotrace: to get a debug file: install its -dbgsym package"), "%s", t);
+	ck_assert_str_eq(report_text(), "");   /* the next trace: nothing seen yet */
+	gt_symhint_seen(a, &seen[0]);           /* the same pc, in the next trace */
+	ck_assert_msg(strstr(report_text(), "gotrace: 1 frame in /opt/x/liba.so has no symbol"),
+		      "counted again in a new trace");
+	for (int i = 0; i < 20; i++) {
+		snprintf(path, sizeof(path), "/opt/y/lib%d.so", i);
+		unsigned h = gt_symhint_object(path, id, sizeof(id));
+		for (int k = 0; k <= i; k++) {
+			seen[20 + k] = 0;
+			gt_symhint_seen(h, &seen[20 + k]);
+		}
+	}
+	t = report_text();
+	ck_assert_msg(strstr(t, "gotrace: 20 frames in /opt/y/lib19.so") &&
+		      strstr(t, "gotrace: 5 frames in /opt/y/lib4.so") &&
+		      !strstr(t, "/opt/y/lib3.so") &&
+		      strstr(t, "gotrace: and 4 more objects with frames without a symbol"), "%s", t);
+	ck_assert_msg(strstr(t, "lib19.so") < strstr(t, "lib4.so"), "%s", t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symbol");
@@ -200,6 +275,7 @@ int main(void)
 	tcase_add_test(tc, dlopen_after_first_lookup);
 	tcase_add_test(tc, bad_pcs);
 	tcase_add_test(tc, reset_and_main);
+	tcase_add_test(tc, symbol_hint);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }

@@ -1,0 +1,19 @@
+/* core/write/demangle.c - symbols as people read them (gt_sym_demangle in
+ * core/write/symbol.h): libiberty's C++ and Rust demanglers, those of
+ * c++filt and gdb. Pure code, any thread. */
+#include <libiberty/demangle.h>
+#include <string.h>
+
+#include "core/write/symbol.h"
+
+char *gt_sym_demangle(const char *name)
+{
+	/* Rust first: its legacy symbols are valid C++ ones too
+	 * (rs::main::h6af98f44df74ee35), which only the Rust demangler
+	 * prints as rustc-demangle does (rs::main). */
+	char *d = rust_demangle(name, DMGL_PARAMS | DMGL_ANSI);
+
+	if (!d && strncmp(name, "_Z", 2) == 0)
+		d = cplus_demangle_v3(name, DMGL_PARAMS | DMGL_ANSI);
+	return d ? d : strdup(name);
+}

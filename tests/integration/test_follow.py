@@ -1,0 +1,184 @@
+"""Issue 23 (3, 5): the summary on the terminal after `gotrace run`, `trace`
+and `stop`, with the process each trace is of; `gotrace run -f`, a trace
+per process of the tree, like strace -f -ff.
+
+  label    every trace names its process ("pid 1234: ./app arg..."): the
+           string the writer defines first (GT_STR_PROCESS), the main
+           goroutine's label in Go's viewer unless the program names its
+           main thread, and the first line of `gotrace summary`;
+  after    run, trace and stop print the summary's tables on stderr, as
+           strace -c does, where the file is (stop finds it in the
+           service thread's fds before it ends the trace);
+  follow   run -f on a shell script that runs three programs (one in the
+           background, one orphaned) gives a trace per process, base.PID,
+           each of its own command, all read by Go 1.19 and 1.23; older
+           files of the same base are not listed as new."""
+import json
+import os
+import re
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (module only: its tests are not run here)
+
+
+def gotrace(args, cwd=None, env=None, timeout=120):
+    return gt.run_plain([gt.CLIENT, *map(str, args)], cwd=cwd, env=env, timeout=timeout)
+
+
+def main_labels(path):
+    """The labels of goroutine 1's GoStartLabels, in order."""
+    return [e.args["label"] for e in gt.trace_events(str(path))
+            if e.type == "GoStartLabel" and e.args["g"] == 1]
+
+
+def main_label(path):
+    """The label goroutine 1 starts with, None if it has none."""
+    return (main_labels(path) or [None])[0]
+
+
+TABLES = (r"(?m)^waits +count +total +mean$", r"(?m)^thread +start routine +lifetime")
+
+
+class AfterTrace(unittest.TestCase):
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def test_run_prints_summary_with_process(self):
+        out = self.d / "r.trace"
+        prog = gt.program("demo_server")
+        r = gotrace(["run", "-o", out, "--", prog, "200"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.search(r"(?m)^pid (\d+): (.*)$", r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        self.assertEqual(m.group(2), f"{prog} 200")
+        for t in TABLES:
+            self.assertRegex(r.stderr, t)
+        self.assertRegex(r.stderr, r"pthread_cond_wait  <- queue_pop demo_server.c:\d+")
+        self.assertLess(r.stderr.count("\n"), 60, "a terminal's worth, not every thread")
+        self.assertIn(f"open it with: gotrace view {out}", r.stderr)
+        self.assertEqual(main_label(out), f"pid {m.group(1)}: {prog} 200")
+        d = json.loads(gotrace(["summary", out, "--json"]).stdout)
+        self.assertEqual(d["process"], f"pid {m.group(1)}: {prog} 200")
+        self.assertRegex(gotrace(["summary", out]).stdout, rf"^pid {m.group(1)}: ")
+
+    def test_named_main_thread_keeps_its_name(self):
+        src = self.d / "named.c"
+        src.write_text(r"""
+#include <pthread.h>
+#include <unistd.h>
+int main(void)
+{
+	pthread_setname_np(pthread_self(), "mymain");
+	usleep(30000);
+	return 0;
+}
+""")
+        exe = self.d / "named"
+        gt.compile_c(src, exe, libs=["-pthread"])
+        out = self.d / "n.trace"
+        r = gotrace(["run", "-o", out, "--", exe])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the process until the program names it, then its name
+        labels = main_labels(out)
+        self.assertRegex(labels[0], r"^pid \d+: .*/named$")
+        self.assertEqual(labels[-1], "mymain")
+        self.assertRegex(gotrace(["summary", out]).stdout, r"^pid \d+: ")
+
+
+class RemoteSummary(rt.RpcCase):
+    def setUp(self):
+        super().setUp()
+        self.p = self.program()
+
+    def test_trace_and_stop_print_summary(self):
+        sock = self.p.sock
+        f = self.d / "t.trace"
+        r = gotrace(["trace", sock, f, "1"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"gotrace: trace written to {f}", r.stderr)
+        for t in TABLES:
+            self.assertRegex(r.stderr, t)
+        self.assertRegex(r.stderr, rf"(?m)^pid {self.p.proc.pid}: ")
+        g = self.d / "s.trace"
+        self.assertEqual(gotrace(["start", sock, g]).returncode, 0)
+        time.sleep(0.3)
+        r = gotrace(["stop", sock])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"gotrace: trace stopped, written to {g}", r.stderr)
+        for t in TABLES:
+            self.assertRegex(r.stderr, t)
+        rt.parses(self, g)
+
+
+SCRIPT = r"""#!/bin/sh
+# three programs: one waited for, one in the background, one orphaned
+sleep 0.2
+cat /etc/hostname > /dev/null &
+wait
+( sleep 0.3; exec ls / > /dev/null ) &
+exit 0
+"""
+
+
+class Follow(unittest.TestCase):
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def test_tree_of_processes(self):
+        script = self.d / "three.sh"
+        script.write_text(SCRIPT)
+        script.chmod(0o755)
+        base = self.d / "t"
+        stale = self.d / "t.1"
+        stale.write_bytes(b"not ours")
+        os.utime(stale, (time.time() - 3600,) * 2)
+        r = gotrace(["run", "-f", "-o", base, "--", script])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = sorted(p for p in self.d.glob("t.*") if p != stale)
+        listed = re.findall(r"(?m)^  (\S+)  pid (\d+): (.*)$", r.stderr)
+        self.assertEqual(sorted(f for f, _, _ in listed), sorted(str(p) for p in files),
+                         r.stderr)
+        self.assertNotIn(f"  {stale}  ", r.stderr, "an older file listed as new")
+        self.assertRegex(r.stderr, r"gotrace: \d+ processes traced, a file each:")
+        cmds = {}
+        for f, pid, cmd in listed:
+            self.assertTrue(f.endswith(f".{pid}"), f)
+            self.assertEqual(main_label(f), f"pid {pid}: {cmd}")   # Go 1.19 and 1.23 read it
+            cmds[cmd.split()[0]] = f
+        self.assertIn("sleep", cmds)
+        self.assertIn("cat", cmds)
+        # the orphan, reparented to gotrace (its subreaper), was waited for
+        self.assertIn("ls", cmds)
+        self.assertTrue(any(c.endswith("three.sh") for c in
+                            (x.split()[-1] for _, _, x in listed)), listed)
+        self.assertEqual(json.loads(gotrace(["summary", cmds["sleep"], "--json"]).stdout)
+                         ["totals"]["sleep"]["count"], 1)
+
+    def test_without_f_children_not_traced(self):
+        script = self.d / "two.sh"
+        script.write_text("#!/bin/sh\nsleep 0.05\ncat /etc/hostname >/dev/null\n")
+        script.chmod(0o755)
+        out = self.d / "one.trace"
+        r = gotrace(["run", "-o", out, "--", script])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(p.name for p in self.d.glob("one.trace*")), ["one.trace"])
+        self.assertRegex(main_label(out), r"^pid \d+: /bin/sh ")
+
+    def test_missing_directory_refused(self):
+        r = gotrace(["run", "-f", "-o", self.d / "no" / "t", "--", "/bin/true"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not run", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,263 @@
+"""Stripped programs (issue 23, item 7). One small C program, built here
+four ways with the system's cc, binutils and xz:
+  - full: -g, not stripped;
+  - mini: stripped (`strip --strip-all`) after the GDB manual's
+    MiniDebugInfo recipe ("MiniDebugInfo", Debugging with GDB): the local
+    function symbols in an xz-compressed ELF in its .gnu_debugdata section,
+    as Fedora ships its binaries;
+  - bare: stripped, no symbols at all (as Debian ships /usr/bin/git);
+  - noid: stripped, linked without a build id.
+Under the library, with GOTRACE_FILE:
+  - mini's stacks name its static functions (libdw reads .gnu_debugdata),
+    as full's do, and the trace has no notes;
+  - bare's frames are "bare+0x...", and the trace ends with notes (strings
+    from GT_STR_NOTES on, which `gotrace summary`, `run`, `stop` and
+    `trace` print) saying once which object had frames without a symbol
+    and the path its debug file would have by build id
+    (/usr/lib/debug/.build-id/xx/yyyy.debug, where a Debian -dbgsym package
+    puts it), then how to get one;
+  - noid's note says it has no build id;
+  - stdout, stderr (empty: the program's, untouched) and the exit status
+    are those of a plain run."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import gttest as gt  # noqa: E402
+
+SOURCE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+static int fds[2];
+
+static __attribute__((noinline)) void *feeder(void *arg)
+{
+	for (long i = 0; i < (long)arg; i++) {
+		usleep(5000);
+		if (write(fds[1], "x", 1) != 1)
+			break;
+	}
+	return NULL;
+}
+
+static __attribute__((noinline)) void leaf_reader(void)
+{
+	char c;
+	if (read(fds[0], &c, 1) != 1)
+		perror("read");
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void middle_reader(void)
+{
+	leaf_reader();
+	__asm__ volatile("" ::: "memory");
+}
+
+static void reads(long n)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, feeder, (void *)n))
+		return;
+	for (long i = 0; i < n; i++)
+		middle_reader();
+	pthread_join(t, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	char line[64];
+
+	if (pipe(fds))
+		return 1;
+	if (argc < 2) {
+		reads(4);
+		puts("read 4");
+		return 0;
+	}
+	while (fgets(line, sizeof(line), stdin)) {   /* "loop": a round a line */
+		reads(2);
+		puts("round");
+		fflush(stdout);
+	}
+	return 0;
+}
+"""
+
+ADVICE = ("to get a debug file: install its -dbgsym package (Debian: apt install "
+          "<package>-dbgsym, from the debian-debug archive")
+
+
+def run(*argv, **kw):
+    r = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kw)
+    assert r.returncode == 0, f"{' '.join(map(str, argv))}: {r.stderr}"
+    return r.stdout
+
+
+def minidebuginfo(binary, d):
+    """The GDB manual's recipe: the function symbols not in .dynsym, in an
+    xz-compressed ELF added as .gnu_debugdata; everything else stripped."""
+    dynsyms = run("nm", "-D", binary, "--format=posix", "--defined-only").split("\n")
+    dyn = {ln.split()[0] for ln in dynsyms if ln.strip()}
+    funcs = {ln.split()[0] for ln in run("nm", binary, "--format=posix", "--defined-only")
+             .split("\n") if ln.strip() and ln.split()[1] in ("T", "t", "D")}
+    (d / "keep_symbols").write_text("".join(f"{s}\n" for s in sorted(funcs - dyn)))
+    run("objcopy", "--only-keep-debug", binary, d / "debug")
+    run("objcopy", "-S", "--remove-section", ".gdb_index", "--remove-section", ".comment",
+        f"--keep-symbols={d / 'keep_symbols'}", d / "debug", d / "mini_debuginfo")
+    run("strip", "--strip-all", "-R", ".comment", binary)
+    run("xz", "-f", d / "mini_debuginfo")
+    run("objcopy", f"--add-section=.gnu_debugdata={d / 'mini_debuginfo.xz'}", binary)
+
+
+def attach(sock, js):
+    r = subprocess.run([str(gt.CLIENT), "attach", sock, "--exec", js], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, f"gotrace attach --exec {js}: {r.stderr}"
+
+
+def notes(trace):
+    """The trace's notes, as `gotrace summary --json` gives them."""
+    r = subprocess.run([str(gt.CLIENT), "summary", "--json", str(trace)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return __import__("json").loads(r.stdout)["notes"]
+
+
+def sections(binary):
+    return set(re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", run("readelf", "-SW", binary), re.M))
+
+
+def build_id(binary):
+    m = re.search(r"Build ID: ([0-9a-f]+)", run("readelf", "-n", binary))
+    return m and m.group(1)
+
+
+class Stripped(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("nm", "objcopy", "strip", "readelf", "xz"):
+            assert shutil.which(tool), f"{tool} not found: scripts/test installs binutils, xz-utils"
+        cls.tmp_ctx = gt.tempdir()
+        cls.tmp = d = cls.tmp_ctx.__enter__()
+        full = gt.compile_c(SOURCE, d / "full")
+        cls.exe = {"full": full}
+        for name in ("mini", "bare"):
+            cls.exe[name] = str(d / name)
+            shutil.copy(full, cls.exe[name])
+        minidebuginfo(cls.exe["mini"], d)
+        run("strip", "--strip-all", cls.exe["bare"])
+        cls.exe["noid"] = gt.compile_c(SOURCE, d / "noid", flags=["-Wl,--build-id=none"])
+        run("strip", "--strip-all", cls.exe["noid"])
+        cls.plain = gt.run_plain([full], timeout=60)
+        cls.traced, cls.trace = {}, {}
+        for name, exe in cls.exe.items():
+            cls.trace[name] = str(d / f"{name}.trace")
+            cls.traced[name] = gt.run_traced([exe], cls.trace[name], timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def stacks(self, name):
+        """The syscall profile's stacks that start at read(), innermost first."""
+        return [k for k in gt.pprof_traces(self.trace[name], "syscall") if k[0] == "read"]
+
+    def test_fixtures(self):
+        """mini has no .symtab, only .gnu_debugdata; bare has neither."""
+        self.assertIn(".symtab", sections(self.exe["full"]))
+        self.assertEqual({".symtab", ".gnu_debugdata"} & sections(self.exe["mini"]),
+                         {".gnu_debugdata"})
+        self.assertEqual({".symtab", ".gnu_debugdata"} & sections(self.exe["bare"]), set())
+        self.assertIsNone(build_id(self.exe["noid"]))
+
+    def test_same_behaviour(self):
+        self.assertEqual(self.plain.returncode, 0, self.plain.stderr)
+        for name, r in self.traced.items():
+            with self.subTest(name=name):
+                self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "read 4\n", ""))
+
+    def test_names_from_gnu_debugdata(self):
+        want = ("read", "leaf_reader", "middle_reader", "reads", "main")
+        for name in ("full", "mini"):
+            with self.subTest(name=name):
+                stacks = self.stacks(name)
+                self.assertTrue(stacks, f"{name}: no read() stack")
+                self.assertEqual(set(stacks), {want}, stacks)
+                self.assertEqual(notes(self.trace[name]), [],
+                                 f"{name}: every frame has a name: nothing to say")
+        groups = gt.goroutine_groups(self.trace["mini"])
+        self.assertIn("feeder", groups, groups)   # the thread's start function
+
+    def test_stripped_hint(self):
+        exe, bid = self.exe["bare"], build_id(self.exe["bare"])
+        self.assertTrue(bid)
+        debug = f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
+        self.assertFalse(os.path.exists(debug), debug)
+        stacks = self.stacks("bare")
+        self.assertTrue(stacks)
+        for s in stacks:
+            self.assertRegex(s[1], r"^bare\+0x[0-9a-f]+$", stacks)
+        lines = notes(self.trace["bare"])
+        hint = re.compile(rf"^(\d+) frames in {re.escape(exe)} have no symbol "
+                          rf"\(shown as bare\+0x\.\.\.\); its debug file would name them: "
+                          rf"{re.escape(debug)}$")
+        self.assertEqual(len(lines), 2, lines)   # said once, at the end of the trace
+        r = subprocess.run([str(gt.CLIENT), "summary", self.trace["bare"]], capture_output=True,
+                           text=True, timeout=120)
+        self.assertIn(f"\ngotrace: {lines[0]}\ngotrace: {lines[1]}\n", r.stdout)
+        m = hint.match(lines[0])
+        self.assertTrue(m, lines)
+        # at least main's, middle_reader's, leaf_reader's and feeder's pcs
+        self.assertGreaterEqual(int(m.group(1)), 4, lines)
+        self.assertTrue(lines[1].startswith(ADVICE), lines)
+        self.assertIn("debuginfod-find debuginfo <object>", lines[1])
+
+    def test_hint_at_each_trace_end(self):
+        """Two traces in one process, over the RPC endpoint, then a round
+        untraced: the hint ends each trace, for that trace's frames."""
+        sock = str(self.tmp / "bare.sock")
+        p = gt.start_traced([self.exe["bare"], "loop"], None, socket=sock,
+                            stdin=subprocess.PIPE)
+        try:
+            gt.wait_until(lambda: os.path.exists(sock), what="the endpoint")
+            for i in range(3):
+                if i < 2:
+                    attach(sock, f'debug.startGoTrace("{self.tmp}/loop{i}.trace")')
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                self.assertEqual(p.stdout.readline(), "round\n")
+                if i < 2:
+                    attach(sock, "debug.stopGoTrace()")
+            err = p.communicate(timeout=30)[1]   # stdin closed: the loop ends
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual((p.returncode, err), (0, ""))
+        for i in range(2):
+            lines = notes(f"{self.tmp}/loop{i}.trace")
+            self.assertEqual(len(lines), 2, lines)
+            self.assertRegex(lines[0], rf"^\d+ frames in {re.escape(self.exe['bare'])} "
+                             r"have no symbol")
+            self.assertTrue(lines[1].startswith(ADVICE), lines)
+            self.assertTrue(any(s[1].startswith("bare+0x")
+                                for s in gt.pprof_traces(f"{self.tmp}/loop{i}.trace", "syscall")))
+
+    def test_no_build_id_hint(self):
+        exe = self.exe["noid"]
+        lines = notes(self.trace["noid"])
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], rf"^\d+ frames in {re.escape(exe)} have no symbol "
+                         r"\(shown as noid\+0x\.\.\.\); it has no build id")
+
+
+if __name__ == "__main__":
+    unittest.main()
