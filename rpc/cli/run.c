@@ -224,9 +224,6 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	}
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(pre, sizeof(pre), "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
-	setenv("LD_PRELOAD", pre, 1);
-	setenv("GOTRACE_FILE", file, 1);
-	unsetenv("GOTRACE_OWNER");
 	/* -f: orphans come to us (a daemon's second child, a backgrounded
 	 * job), and we wait for every process of the tree, as strace -f. */
 	if (follow && prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L))
@@ -241,10 +238,16 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 		return 1;
 	}
 	if (pid == 0) {
+		/* The program's environment only: what we run after it (dpkg
+		 * for the notes) must not load the library. */
 		char me[24];
 		snprintf(me, sizeof(me), "%ld", (long)getpid());
+		setenv("LD_PRELOAD", pre, 1);
+		setenv("GOTRACE_FILE", file, 1);
 		if (!follow)   /* this process's trace, not its children's */
 			setenv("GOTRACE_OWNER", me, 1);
+		else
+			unsetenv("GOTRACE_OWNER");
 		execvp(argv[i], argv + i);
 		fprintf(stderr, "gotrace: %s: %s\n", argv[i], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #include "core/format/report.h"
 #include "rpc/proto/json.h"
@@ -32,16 +35,76 @@ static void bytes(char *out, size_t size, uint64_t n)
 		snprintf(out, size, "%.1f KB", (double)n / 1e3);
 }
 
+/* A thread's time not in a recorded wait: running, or waiting in a call
+ * shorter than GOTRACE_BLOCK_NS or not hooked (the CPU scheduler's
+ * queue is not seen from user space). */
+static uint64_t running(const struct gt_rthread *t)
+{
+	uint64_t w = 0;
+
+	for (int k = 0; k < GT_CATS; k++)
+		w += t->wait_ns[k];
+	return w < t->life_ns ? t->life_ns - w : 0;
+}
+
 /* The trace's notes (gotrace's own, e.g. objects without symbols), each
  * line prefixed "gotrace: ", after lead. */
+/* The Debian package that holds path (`dpkg -S path`): 0 with its name,
+ * or -1 (no dpkg, not a packaged file). */
+static int package_of(const char *path, char *pkg, size_t size)
+{
+	int fd[2], st;
+	ssize_t n = 0, k;
+
+	if (access("/usr/bin/dpkg", X_OK) || pipe(fd))
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		unsetenv("LD_PRELOAD");   /* not traced, whoever runs us */
+		unsetenv("GOTRACE_FILE");
+		dup2(fd[1], 1);
+		dup2(null, 2);
+		execl("/usr/bin/dpkg", "dpkg", "-S", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	while (pid > 0 && n < (ssize_t)size - 1 &&
+	       (k = read(fd[0], pkg + n, size - 1 - (size_t)n)) > 0)
+		n += k;
+	close(fd[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+	pkg[n] = '\0';
+	char *c = strchr(pkg, ':');   /* "coreutils: /usr/bin/sleep", "libc6:amd64: ..." */
+	if (!c || c == pkg)
+		return -1;
+	*c = '\0';
+	return 0;
+}
+
 static void say_notes(FILE *f, const struct gt_report *r, const char *lead)
 {
+	char path[4096], pkg[4200];
+
 	if (!r->notes)
 		return;
 	fputs(lead, f);
 	for (const char *p = r->notes, *e; *p; p = e + 1) {
 		e = strchr(p, '\n');
 		fprintf(f, "gotrace: %.*s\n", (int)(e - p), p);
+		/* "N frames in PATH have no symbol ...; its debug file would
+		 * name them: ...": which -dbgsym package that is, here. */
+		const char *in = strstr(p, " in /"), *no = in ? strstr(in, " ha") : NULL;
+		if (in && no && no < e && strstr(p, "its debug file would name") &&
+		    (size_t)(no - in - 4) < sizeof(path)) {
+			snprintf(path, sizeof(path), "%.*s", (int)(no - in - 4), in + 4);
+			/* merged /usr: dpkg may know /bin/x for /usr/bin/x */
+			if (!package_of(path, pkg, sizeof(pkg)) ||
+			    (!strncmp(path, "/usr/", 5) && !package_of(path + 4, pkg, sizeof(pkg))))
+				fprintf(f, "gotrace: %s is Debian's %s: apt install %s-dbgsym "
+					"(from the debian-debug archive)\n", path, pkg, pkg);
+		}
 	}
 }
 
@@ -78,7 +141,7 @@ static void text(FILE *f, const char *file, const struct gt_report *r, int top, 
 			       (unsigned long long)s->count, a, b, c, s->call, s->where);
 		}
 	}
-	fprintf(f, "\n%6s %-28s %12s", "thread", "start routine", "lifetime");
+	fprintf(f, "\n%6s %-28s %12s %12s", "thread", "start routine", "lifetime", "running");
 	for (int k = 0; k < GT_CATS; k++)
 		fprintf(f, " %12s", gt_cat_name[k]);
 	fprintf(f, "\n");
@@ -91,7 +154,8 @@ static void text(FILE *f, const char *file, const struct gt_report *r, int top, 
 			break;
 		}
 		dur(a, sizeof(a), t->life_ns);
-		fprintf(f, "%6llu %-28.28s %12s", (unsigned long long)t->g, t->name, a);
+		dur(c, sizeof(c), running(t));
+		fprintf(f, "%6llu %-28.28s %12s %12s", (unsigned long long)t->g, t->name, a, c);
 		for (int k = 0; k < GT_CATS; k++) {
 			dur(b, sizeof(b), t->wait_ns[k]);
 			fprintf(f, " %12s", t->wait_ns[k] ? b : "-");
@@ -132,7 +196,8 @@ static void json(const char *file, const struct gt_report *r)
 		const struct gt_rthread *t = &r->threads[i];
 		gb_printf(&o, "%s{\"g\":%llu,\"name\":", i ? "," : "", (unsigned long long)t->g);
 		gb_jstr(&o, t->name, strlen(t->name));
-		gb_printf(&o, ",\"lifetime_ns\":%llu", (unsigned long long)t->life_ns);
+		gb_printf(&o, ",\"lifetime_ns\":%llu,\"running_ns\":%llu",
+			  (unsigned long long)t->life_ns, (unsigned long long)running(t));
 		for (int k = 0; k < GT_CATS; k++)
 			gb_printf(&o, ",\"%s_ns\":%llu", gt_cat_name[k], (unsigned long long)t->wait_ns[k]);
 		gb_puts(&o, "}");

@@ -65,8 +65,12 @@ class AfterTrace(unittest.TestCase):
         self.assertLess(r.stderr.count("\n"), 60, "a terminal's worth, not every thread")
         self.assertIn(f"open it with: gotrace view {out}", r.stderr)
         self.assertEqual(main_label(out), f"pid {m.group(1)}: {prog} 200")
+        self.assertRegex(r.stderr, r"(?m)^ +1 main +\S+ +\S+ ")   # lifetime, running
         d = json.loads(gotrace(["summary", out, "--json"]).stdout)
         self.assertEqual(d["process"], f"pid {m.group(1)}: {prog} 200")
+        for t in d["threads"]:   # running: the lifetime less its recorded waits
+            waits = sum(t[f"{k}_ns"] for k in ("syscall", "net", "sync", "sleep"))
+            self.assertEqual(t["running_ns"], max(t["lifetime_ns"] - waits, 0), t)
         self.assertRegex(gotrace(["summary", out]).stdout, rf"^pid {m.group(1)}: ")
 
     def test_named_main_thread_keeps_its_name(self):
@@ -91,6 +95,18 @@ int main(void)
         self.assertRegex(labels[0], r"^pid \d+: .*/named$")
         self.assertEqual(labels[-1], "mymain")
         self.assertRegex(gotrace(["summary", out]).stdout, r"^pid \d+: ")
+
+
+    @unittest.skipUnless(os.path.exists("/usr/bin/dpkg"), "not Debian: no package to name")
+    def test_stripped_debian_program_names_its_package(self):
+        """Debian's sleep is stripped: the notes at the end name the object,
+        and gotrace names the -dbgsym package that would fix it."""
+        out = self.d / "sleep.trace"
+        r = gotrace(["run", "-o", out, "--", "sleep", "0.05"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"(?m)^gotrace: \d+ frames? in /\S*bin/sleep ha(s|ve) no symbol")
+        self.assertRegex(r.stderr, r"(?m)^gotrace: /\S*bin/sleep is Debian's coreutils: "
+                         r"apt install coreutils-dbgsym")
 
 
 class RemoteSummary(rt.RpcCase):
