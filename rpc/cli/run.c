@@ -60,8 +60,8 @@ static void summary(const char *path, int show)
 		fprintf(stderr, "gotrace: no readable trace: %s\n", err);
 		return;
 	}
-	fprintf(stderr, "gotrace: %s: %llu threads, %llu events, %llu stacks, %.1f s, %.1f MB%s%s\n",
-		path, (unsigned long long)s.goroutines, (unsigned long long)s.events,
+	fprintf(stderr, "gotrace: %s: %llu thread%s, %llu events, %llu stacks, %.1f s, %.1f MB%s%s\n",
+		path, (unsigned long long)s.goroutines, s.goroutines == 1 ? "" : "s", (unsigned long long)s.events,
 		(unsigned long long)s.stacks, (double)s.duration_ns / 1e9, (double)s.bytes / 1e6,
 		s.waits ? ", threads waited for the writer (GOTRACE_BUFFER_MB)" : "",
 		s.complete ? "" : ", INCOMPLETE (try gotrace repair)");

@@ -117,7 +117,7 @@ static void text(FILE *f, const char *file, const struct gt_report *r, int top, 
 	bytes(c, sizeof(c), r->heap_final);
 	if (r->process[0])
 		fprintf(f, "%s\n", r->process);
-	fprintf(f, "%s: %s, %zu threads, heap peak %s, at the end %s%s\n", file, a, r->nthreads, b, c,
+	fprintf(f, "%s: %s, %zu thread%s, heap peak %s, at the end %s%s\n", file, a, r->nthreads, r->nthreads == 1 ? "" : "s", b, c,
 	       r->ordered ? "" : " (the file ends cut: figures of its readable part)");
 	fprintf(f, "\n%-8s %8s %12s %12s\n", "waits", "count", "total", "mean");
 	for (int k = 0; k < GT_CATS; k++) {
