@@ -2,6 +2,7 @@
  * to a running program's endpoint (ps, start, stop, trace, call, attach).
  * run and repair: rpc/cli/run.c; view: rpc/cli/view.c; summary: rpc/summary.c;
  * attach: rpc/cli/console.c; the call itself: rpc/cli/call.c.
+ * convert (to Go's 1.22 format): rpc/cli/convert.c;
  * Exit status: 0 success, 1 an RPC or run-time error (message on stderr),
  * 2 a usage error. */
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include "core/base/config.h"
 #include "rpc/cli/client.h"
 #include "rpc/cli/console.h"
+#include "rpc/cli/convert.h"
 #include "rpc/cli/run.h"
 #include "rpc/cli/summary.h"
 #include "rpc/cli/tracefile.h"
@@ -34,6 +36,8 @@ static const char usage_text[] =
 	"       gotrace view FILE [--pprof KIND [--lines]]  open FILE in Go's viewer (the newest\n"
 	"                                                  Go found); KIND: sync net syscall sched\n"
 	"       gotrace summary FILE [--json] [--top N]    where the threads waited, as strace -c\n"
+	"       gotrace convert IN OUT [--gen SECONDS]     IN in Go's 1.22 format (Go 1.22+ read\n"
+	"                                                  it); a generation every SECONDS (1)\n"
 	"       gotrace help [CMD] | CMD --help | --version\n";
 
 /* The usage lines of one command ("gotrace help run", "gotrace run --help"):
@@ -209,6 +213,8 @@ int main(int argc, char **argv)
 		return gt_cmd_repair(argc, argv, usage);
 	if (!strcmp(c, "view"))
 		return gt_cmd_view(argc, argv, usage);
+	if (!strcmp(c, "convert"))
+		return gt_cmd_convert(argc, argv, usage);
 	if (!strcmp(c, "summary"))
 		return gt_cmd_summary(argc, argv, usage);
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
