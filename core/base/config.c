@@ -14,6 +14,7 @@ struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .http_vhosts =
 
 #define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
 #define GT_BUFFER_MB_DEFAULT 64ull
+#define GT_GEN_MS_DEFAULT 1000u        /* see README: chosen by measurement */
 
 /* Copies of the strings, each below GT_PATH_MAX (http: 128, vhosts and
  * cors: 512 each). */
@@ -82,6 +83,11 @@ void gt_config_load(void)
 		gt_cfg.unwind = GT_UNWIND_LIBUNWIND;
 	else if (uw && *uw && strcmp(uw, "auto"))
 		gt_log("GOTRACE_UNWIND=%s: want auto, libunwind or fp; using auto", uw);
+	const char *fmt = getenv("GOTRACE_FORMAT");
+	gt_cfg.format = fmt && !strcmp(fmt, "go1.22") ? GT_FORMAT_GO122 : GT_FORMAT_GO119;
+	if (fmt && *fmt && strcmp(fmt, "go1.22") && strcmp(fmt, "go1.19"))
+		gt_log("GOTRACE_FORMAT=%s: want go1.19 or go1.22; using go1.19", fmt);
+	gt_cfg.gen_ms = (unsigned)num_env("GOTRACE_GEN_MS", GT_GEN_MS_DEFAULT, 1, 3600000);
 	gt_cfg.malloc_log_bytes = num_env("GOTRACE_MALLOC_LOG", 1u << 20, 1, UINT64_MAX);
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);
 	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);

@@ -10,6 +10,9 @@
  * libunwind, fp (frame records only). */
 enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
 
+/* GOTRACE_FORMAT: the trace file's format (README, Environment). */
+enum { GT_FORMAT_GO119, GT_FORMAT_GO122 };
+
 #define GT_PATH_MAX 4096
 
 /* The strings point into one small pool (or at ""), so that loading the
@@ -29,6 +32,8 @@ struct gt_config {
 	uint64_t buffer_bytes;   /* GOTRACE_BUFFER_MB: cap on trace buffers */
 	unsigned stack_depth;    /* GOTRACE_STACK_DEPTH: frames per stack, <= 64 */
 	int unwind;              /* GOTRACE_UNWIND: GT_UNWIND_* */
+	int format;              /* GOTRACE_FORMAT: GT_FORMAT_* (go1.19 default) */
+	unsigned gen_ms;         /* GOTRACE_GEN_MS: a 1.22 trace's generation, ms */
 	uint64_t malloc_log_bytes; /* GOTRACE_MALLOC_LOG: log allocations this big */
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */

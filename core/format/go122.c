@@ -139,6 +139,7 @@ static void create(struct gt_v2 *st, struct v2_m *m, uint64_t ts, uint64_t id, u
 
 	if (g && g->early) {   /* arrival order: its thread's events came first */
 		g->early = 0;
+		st->early--;
 		v2_emit(st, m, ts, GT_V2_GoCreate, id, v2_stk(st, nstk), v2_stk(st, stk), 0);
 		return;
 	}
@@ -195,6 +196,7 @@ static void g_start(struct gt_v2 *st, struct v2_m *m, uint64_t ts, uint64_t id, 
 		 * goroutine), as long as it comes in this generation. */
 		v2_g_known(st, id, g);
 		g->early = 1;
+		st->early++;
 		g->st = G_RUNNABLE;
 		g->seq = 0;
 		g->seqgen = st->gen;

@@ -113,6 +113,16 @@ uint8_t *gt_v2_put_string(uint8_t *p, uint64_t id, const void *s, size_t len);
  * EvFrequency(hz). */
 int gt_v2_put_frequency(struct gt_v2_buf *out, uint64_t gen, uint64_t ts, uint64_t hz);
 
+/* The minor version of a "go 1.N trace" header of 1.22 or later, else 0
+ * (a 1.19 trace, or no trace). */
+int gt_v2_header_minor(const void *b, size_t n);
+
+/* The file b[0, n) (header included) is whole up to the returned offset:
+ * the end of its last generation that has its frequency batch (gotrace
+ * writes it last in each) and only whole batches before it; 0 if none.
+ * *gens (may be NULL): how many generations that keeps. */
+size_t gt_v2_whole_end(const uint8_t *b, size_t n, uint64_t *gens);
+
 /* ---- tables (go122_tab.c) ---- */
 
 /* id -> bytes, for the whole trace. Each generation numbers the ids it
@@ -202,6 +212,12 @@ int gt_v2_event(struct gt_v2 *st, uint32_t p, uint64_t ts, unsigned type, const 
 /* A whole 1.19 batch (EvBatch, its events, strings and stacks inline), as
  * the writer receives it. 0, -1 out of memory, -2 malformed. */
 int gt_v2_batch(struct gt_v2 *st, const uint8_t *b, size_t len, struct gt_v2_buf *out);
+
+/* Goroutines whose first GoStart came (GT_V2_ARRIVAL) and whose GoCreate
+ * has not yet: Go's reader needs the creation in the generation of that
+ * start, so a generation must not end while this is not 0 (the writer
+ * flushes the threads again, or ends it later). */
+uint64_t gt_v2_pending(const struct gt_v2 *st);
 
 /* End the current generation: every thread's batch, the stacks and strings
  * it named, its frequency. The next event starts the next one with the

@@ -50,6 +50,11 @@ void gt_v2_get_stats(const struct gt_v2 *st, struct gt_v2_stats *s)
 	*s = st->s;
 }
 
+uint64_t gt_v2_pending(const struct gt_v2 *st)
+{
+	return st->early;
+}
+
 int gt_v2_untimed(struct gt_v2 *st, const uint8_t *buf, size_t len)
 {
 	struct gt_rec r;

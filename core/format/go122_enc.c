@@ -197,3 +197,67 @@ void gt_v2_tab_free(struct gt_v2_tab *t)
 	gt_v2_buf_free(&t->data);
 	memset(t, 0, sizeof(*t));
 }
+
+/* ---- reading a file's batches back (repair) ---- */
+
+int gt_v2_header_minor(const void *b, size_t n)
+{
+	const char *s = b;
+	int minor = 0;
+
+	if (n < GT_V2_HEADER_LEN || memcmp(s, "go 1.", 5))
+		return 0;
+	for (size_t i = 5; i < 8 && s[i] >= '0' && s[i] <= '9'; i++)
+		minor = minor * 10 + (s[i] - '0');
+	return minor >= 22 && !memcmp(s + 7, " trace\0\0\0", 9) ? minor : 0;
+}
+
+static int scan_uv(const uint8_t *b, size_t n, size_t *o, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned s = 0; s < 70 && *o < n; s += 7) {
+		uint8_t c = b[(*o)++];
+		x |= (uint64_t)(c & 0x7f) << s;
+		if (!(c & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+size_t gt_v2_whole_end(const uint8_t *b, size_t n, uint64_t *gens)
+{
+	size_t o = GT_V2_HEADER_LEN, whole = 0;
+	uint64_t cur = 0, done = 0;
+	int freq = 0;
+
+	while (o < n && b[o] == GT_V2_EventBatch) {
+		size_t start = o++;
+		uint64_t gen, m, ts, size;
+		if (scan_uv(b, n, &o, &gen) || scan_uv(b, n, &o, &m) || scan_uv(b, n, &o, &ts) ||
+		    scan_uv(b, n, &o, &size) || size > GT_V2_MAX_BATCH || size > n - o)
+			break;
+		if (gen != cur) {
+			if (gen != cur + 1)   /* "generations out of order" */
+				break;
+			if (freq) {   /* the one before was whole: it had its frequency */
+				whole = start;
+				done = cur;
+			}
+			cur = gen;
+			freq = 0;
+		}
+		o += (size_t)size;
+		if (size && b[o - size] == GT_V2_Frequency) {
+			/* gotrace writes it last in each generation */
+			freq = 1;
+			whole = o;
+			done = cur;
+		}
+	}
+	if (gens)
+		*gens = done;
+	return whole;
+}

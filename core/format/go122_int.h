@@ -94,6 +94,7 @@ struct gt_v2 {
 	struct gt_v2_buf tmp;
 	struct gt_v2_buf *out;
 	struct gt_v2_stats s;
+	uint64_t early;        /* goroutines started whose GoCreate has not come */
 	int oom;
 };
 

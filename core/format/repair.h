@@ -12,10 +12,15 @@ struct gt_repair_stats {
 	uint64_t events, kept;        /* timed events read, kept */
 	uint64_t closed;              /* goroutines still running, ended */
 	int was_valid;                /* nothing to repair */
+	int v2;                       /* a Go 1.22-format file: cut after its
+				       * last whole generation */
+	uint64_t generations;         /* v2: whole generations kept */
 };
 
 /* Read in, write the repaired trace to out (may equal in: written to a
- * temporary file, then renamed). 0, or -1 with err. */
+ * temporary file, then renamed). 0, or -1 with err. A Go 1.22-format
+ * file is kept up to the end of its last whole generation (Go's readers
+ * refuse a file whose last generation is cut: go122-trace-format.md 2). */
 int gt_repair(const char *in, const char *out, struct gt_repair_stats *st, char *err,
 	      size_t errlen);
 

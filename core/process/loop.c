@@ -135,6 +135,7 @@ static void *service_main(void *arg)
 	}
 	for (;;) {
 		int timeout = gt_ctl_session() ? 100 : -1;
+		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
 		int n = 0;
 
 		uint32_t gen = gt_fd_generation();
@@ -176,6 +177,7 @@ static void *service_main(void *arg)
 				last_flush = now;
 			}
 			gt_writer_drain();
+			gt_ctl_generation();
 			gt_buf_reserve();
 		}
 		gt_stack_grow();

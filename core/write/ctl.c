@@ -1,4 +1,5 @@
-/* core/write/ctl.c - trace start and stop (core/write/ctl.h). Service thread only:
+/* core/write/ctl.c - trace start and stop, and a 1.22 trace's generations
+ * (core/write/ctl.h). Service thread only:
  * it alone changes gt_trace_on, so sessions never overlap. Start writes the
  * snapshot of live threads on P 0 before publishing the session; stop
  * unpublishes it, then closes every thread under its lock and finishes the
@@ -24,6 +25,7 @@
 #include "core/base/urcu.h"
 #include "core/base/log.h"
 #include "core/record/thread.h"
+#include "core/write/out122.h"
 #include "core/write/writer.h"
 #include "core/base/sys.h"
 
@@ -49,6 +51,9 @@ static uint64_t sess_counter;
 static char cur_path[GT_PATH_MAX] GT_COLD_BSS;
 static struct gt_thread ctl;       /* the control "thread" writing P 0 */
 static struct gt_pslot ctl_ps;     /* P 0 */
+static uint64_t gen_t0;            /* a 1.22 trace's open generation: its start */
+static uint64_t gen_retry;         /* a put-off cut: not again before this */
+static void gen_report(void);
 
 /* Room on the control P; when the pool is dry, the writer (us) drains. */
 static int ctl_room(void)
@@ -97,6 +102,7 @@ static void declare(struct gt_thread *t, void *arg)
 			if (kind == GT_OP_SYSCALL) {
 				gt_emit_put_locked(&ctl, ts, GT_EV_GoInSyscall, 1, t->goid, 0, 0);
 				t->decl = GT_DECL_SYSCALL;
+				gt_out122_thread(t->goid, (uint64_t)t->tid);   /* its M in 1.22 */
 			} else if (kind) {
 				gt_emit_put_locked(&ctl, ts, GT_EV_GoWaiting, 1, t->goid, 0, 0);
 				t->decl = GT_DECL_WAITING;
@@ -188,6 +194,8 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	gt_buf_reserve();   /* the hooks' first chunks, their pages touched */
 	gt_clock_tick();   /* the TSC's anchor, fresh for the hooks */
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
+	gen_t0 = gt_clock_now();
+	gen_retry = 0;
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
 	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
@@ -199,9 +207,9 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 /* t's lock for the stopper: 1 taken, 0 abandoned (its owner is stuck in
  * tracer code for good: no lock needed), -1 busy (a thread stuck in a
  * signal handler while holding it, skipped after a second). */
-static int stop_lock(struct gt_thread *t)
+static int stop_lock(struct gt_thread *t, int tries)
 {
-	for (int i = 0; i < 1000000; i++) {
+	for (int i = 0; i < tries; i++) {
 		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
 			return 0;
 		if (gt_trylock(&t->lock))
@@ -219,7 +227,7 @@ static void flush_thread(struct gt_thread *t, void *arg)
 	uint64_t s = *(uint64_t *)arg;
 	int locked;
 
-	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t)) < 0)
+	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t, 1000000)) < 0)
 		return;
 	if (t->sess == s)
 		gt_emit_flush_locked(t);
@@ -230,7 +238,7 @@ static void flush_thread(struct gt_thread *t, void *arg)
 static void close_thread(struct gt_thread *t, void *arg)
 {
 	uint64_t s = *(uint64_t *)arg;
-	int locked = stop_lock(t);
+	int locked = stop_lock(t, 1000000);
 
 	if (locked < 0) {
 		gt_log("thread %d busy at trace stop; its last events are lost", t->tid);
@@ -281,7 +289,10 @@ int gt_ctl_stop(char *err, size_t errlen)
 	final_heap(s);
 	gt_writer_drain();     /* every stack defined (symbolised): then the notes */
 	gt_symhint_report(gt_writer_note);
+	int v2 = gt_out122_on();
 	int r = gt_writer_close(err, errlen);
+	if (v2 && gt_cfg.debug)
+		gen_report();
 	gt_buf_get_stats(&bs1);
 	if (bs1.waits > bs0.waits)
 		gt_log("threads waited %llu times (%llu ms in all) for the trace writer; "
@@ -321,4 +332,80 @@ void gt_ctl_flush_idle(void)
 
 	if (s)
 		gt_thread_foreach(flush_idle, &s);
+}
+
+/* ---- generations of a 1.22 trace (GOTRACE_FORMAT=go1.22) ----
+ * Every GOTRACE_GEN_MS, or sooner when the open generation holds a quarter
+ * of GOTRACE_BUFFER_MB: every thread's batch is queued under its lock (as
+ * the stop's flush_thread; a lock held long, by a thread stuck in a signal
+ * handler, is skipped: its events go to the next generation), the queue is
+ * written (transcoded), and the generation ends, written whole. Go's reader
+ * needs a goroutine's creation in the generation of its first start; a
+ * child whose parent's GoCreate was still in the parent's new batch (the
+ * parent wrote it after its flush) is waited for: the threads are flushed
+ * again (twice at most), else the cut is put off to the next tick. */
+static void cut_thread(struct gt_thread *t, void *arg)
+{
+	uint64_t s = *(uint64_t *)arg;
+	int locked;
+
+	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t, 2000)) < 0)
+		return;
+	if (t->sess == s)
+		gt_emit_flush_locked(t);
+	if (locked)
+		gt_unlock(&t->lock);
+}
+
+static uint64_t gen_ns(void)
+{
+	return (uint64_t)gt_cfg.gen_ms * 1000000ull;
+}
+
+void gt_ctl_generation(void)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+	uint64_t t0 = gt_clock_now();
+
+	if (!s || !gt_out122_on() || gt_writer_session() != s || t0 < gen_retry ||
+	    (t0 - gen_t0 < gen_ns() && gt_out122_held() < gt_cfg.buffer_bytes / 4))
+		return;
+	for (int i = 0; i < 3; i++) {
+		gt_thread_foreach(cut_thread, &s);
+		gt_writer_drain();
+		if (!gt_out122_pending())
+			break;
+	}
+	if (gt_out122_pending()) {
+		gt_out122_postponed();
+		gen_retry = gt_clock_now() + 10000000ull;   /* 10 ms: the parent runs meanwhile */
+		return;
+	}
+	gt_out122_cut(gt_clock_now() - t0);
+	gen_t0 = t0;
+}
+
+int gt_ctl_poll_ms(int timeout)
+{
+	if (!gt_out122_on() || !__atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED))
+		return timeout;
+	uint64_t now = gt_clock_now(), due = gen_t0 + gen_ns();
+	if (due < gen_retry)
+		due = gen_retry;
+	int ms = due > now ? (int)((due - now) / 1000000u) + 1 : 0;
+	return timeout < 0 || ms < timeout ? ms : timeout;
+}
+
+static void gen_report(void)
+{
+	struct gt_out122_stats g;
+
+	gt_out122_get_stats(&g);
+	gt_log("go1.22 trace: %llu generations (largest %llu KB), %llu events in, %llu out, "
+	       "%llu dropped; cuts: %llu us in all, %llu us at most, %llu put off",
+	       (unsigned long long)g.generations, (unsigned long long)(g.max_gen_bytes >> 10),
+	       (unsigned long long)g.events_in, (unsigned long long)g.events_out,
+	       (unsigned long long)g.dropped, (unsigned long long)(g.cut_ns / 1000),
+	       (unsigned long long)(g.max_cut_ns / 1000),
+	       (unsigned long long)g.postponed);
 }

@@ -37,6 +37,13 @@ const char *gt_ctl_path(void);
  * dry while threads sit blocked holding chunks. */
 void gt_ctl_flush_idle(void);
 
+/* Every tick while tracing: in a 1.22 trace, end the generation when its
+ * time (GOTRACE_GEN_MS) has come (core/write/ctl.c). */
+void gt_ctl_generation(void);
+/* The loop's poll time-out: timeout (ms, -1 none), shorter when a
+ * generation is to end sooner. */
+int gt_ctl_poll_ms(int timeout);
+
 /* Calls started() after each trace starts and stopped() when it begins to
  * stop, on the service thread (an upward call: core/process registers its
  * fatal-signal arming at load). */

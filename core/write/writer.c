@@ -21,7 +21,9 @@
 #include "core/base/log.h"
 #include "core/format/repair.h"
 #include "core/record/stack.h"
+#include "core/write/out122.h"
 #include "core/write/symbol.h"
+#include "core/base/config.h"
 #include "core/base/real.h"
 
 #define OUT_SIZE (1u << 20)
@@ -51,50 +53,22 @@ static struct {
 } w = { .fd = -1 };
 static char w_path[4096] GT_COLD_BSS;   /* the trace's, for messages */
 
-
-static char process[GT_PROCESS_MAX + 1];   /* GT_STR_PROCESS, made at each open */
 static const char *const fixed_strings[GT_STR_FIXED_END] = {
 	[GT_STR_WAIT] = "gotrace.wait",
 	[GT_STR_MALLOC] = "malloc",
 	[GT_STR_THREAD_NAME] = "thread.name",
-	[GT_STR_PROCESS] = process,
+	[GT_STR_PROCESS] = gt_process_desc,   /* core/write/describe.c */
 };
 
-/* "pid 1234: ./app arg1 arg2": the process's pid and command line (its
- * arguments as they are now, spaces between; cut at GT_PROCESS_MAX), for
- * the summary and as its main thread's label, so that the traces of a
- * process tree (gotrace run -f, GOTRACE_FILE with %p) say whose they are.
- * Control characters become spaces: Go prints labels in lines. */
-static void describe_process(void)
+void gt_writer_put(const void *data, size_t len)
 {
-	size_t n = gt_fmt(process, sizeof(process), "pid %ld: ", (long)getpid());
-	int fd = gt_open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	ssize_t k = 0;
-
-	if (fd >= 0) {
-		k = gt_read(fd, process + n, sizeof(process) - 1 - n);
-		gt_close(fd);
-	}
-	if (k <= 0) {
-		process[n - 2] = '\0';   /* "pid 1234" */
-		return;
-	}
-	while (k > 0 && !process[n + (size_t)k - 1])
-		k--;
-	for (ssize_t i = 0; i < k; i++)   /* one line: arguments may hold newlines */
-		if ((unsigned char)process[n + (size_t)i] < ' ' || process[n + (size_t)i] == 0x7f)
-			process[n + (size_t)i] = ' ';
-	process[n + (size_t)k] = '\0';
-}
-
-static void flush(void)
-{
+	const uint8_t *p = data;
 	size_t off = 0;
 	uint64_t stalled = 0;
 
 	gt_fd_lock();   /* w.fd cannot move while we write to it */
-	while (off < w.len && !w.err) {
-		ssize_t n = gt_write(w.fd, w.out + off, w.len - off);
+	while (off < len && !w.err) {
+		ssize_t n = gt_write(w.fd, p + off, len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
@@ -121,6 +95,16 @@ static void flush(void)
 	}
 	gt_fd_unlock();
 	w.st.bytes += off;
+}
+
+/* The output buffer to the file; in a 1.22 trace, its 1.19 records (the
+ * strings and stacks defined) to the transcoder. */
+static void flush(void)
+{
+	if (gt_out122_on() && !w.err && gt_out122_feed(w.out, w.len))
+		w.err = ENOMEM;
+	else if (!gt_out122_on())
+		gt_writer_put(w.out, w.len);
 	w.len = 0;
 }
 
@@ -332,7 +316,10 @@ void gt_writer_chunk(struct gt_chunk *c)
 	if (w.fd >= 0 && c->sess == w.sess && len) {
 		if (!w.err)
 			define_stacks_of(c);
-		emit_raw(c->data, len);
+		if (!gt_out122_on())
+			emit_raw(c->data, len);
+		else if ((flush(), !w.err) && gt_out122_feed(c->data, len))
+			w.err = ENOMEM;
 		w.st.batches++;
 	}
 	gt_buf_put(c);
@@ -380,6 +367,11 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
 		return -1;
 	}
+	if (gt_cfg.format == GT_FORMAT_GO122 && gt_out122_open()) {
+		gt_close(fd);
+		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
+		return -1;
+	}
 	w.fd = fd;
 	gt_fd_adopt(&w.fd);   /* survives a program closing every fd */
 	w.sess = sess;
@@ -400,12 +392,13 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	w.notes = 0;
 	/* Header, then a batch of P 0 holding the untimed records: Go 1.23+
 	 * reads nothing that comes before the first batch. */
-	emit_raw(GT_TRACE_HEADER, GT_TRACE_HEADER_LEN);
+	if (!gt_out122_on())   /* the transcoder writes its own */
+		emit_raw(GT_TRACE_HEADER, GT_TRACE_HEADER_LEN);
 	uint8_t *p = need(32), *q = p;
 	q = gt_put_batch(q, 0, ts0);
 	q = gt_put_frequency(q, GT_FREQUENCY);
 	w.len += (size_t)(q - p);
-	describe_process();
+	gt_describe_process();
 	for (unsigned i = 1; i < GT_STR_FIXED_END; i++)
 		string_id(fixed_strings[i]);
 	return 0;
@@ -417,6 +410,8 @@ int gt_writer_close(char *err, size_t errlen)
 		return 0;
 	gt_writer_drain();
 	flush();
+	int v2 = gt_out122_on();
+	uint64_t whole = v2 ? gt_out122_finish() : 0;
 	struct stat st;
 	struct gt_repair_stats rs;
 	char rerr[256];
@@ -426,7 +421,10 @@ int gt_writer_close(char *err, size_t errlen)
 	/* A write failed (a full disk): the file ends mid-record, and what it
 	 * holds does not order without the batches that never reached it.
 	 * Made into what Go reads, where it is (no new space needed). */
-	if (w.err && !removed && S_ISREG(st.st_mode)) {
+	if (w.err && !removed && S_ISREG(st.st_mode) && v2) {   /* its last whole generation */
+		repaired = ftruncate(w.fd, (off_t)whole) == 0;
+		rs = (struct gt_repair_stats){ .kept = whole, .events = (uint64_t)st.st_size };
+	} else if (w.err && !removed && S_ISREG(st.st_mode)) {
 		repaired = gt_repair_in_place(w.fd, w_path, REPAIR_MAX, &rs, rerr, sizeof(rerr)) == 0;
 		if (!repaired)
 			gt_log("%s", rerr);
@@ -438,8 +436,9 @@ int gt_writer_close(char *err, size_t errlen)
 	w.fd = -1;
 	w.sess = 0;
 	if (w.err && repaired) {
-		gt_fmt(err, errlen, "write %s: %s: the trace ends there, repaired: %llu of %llu "
-		       "events kept, Go reads it", w_path, strerror(w.err),
+		gt_fmt(err, errlen, v2 ? "write %s: %s: the trace ends at its last whole generation "
+		       "(%llu of %llu bytes), Go reads it" : "write %s: %s: the trace ends there, "
+		       "repaired: %llu of %llu events kept, Go reads it", w_path, strerror(w.err),
 		       (unsigned long long)rs.kept, (unsigned long long)rs.events);
 		return -1;
 	}
@@ -465,7 +464,7 @@ void gt_writer_note(const char *fmt, ...)
 	char text[GT_NOTE_MAX + 1];
 	va_list ap;
 
-	if (w.fd < 0)
+	if (w.fd < 0 || gt_out122_on())   /* the 1.22 format has no place for them */
 		return;
 	va_start(ap, fmt);
 	size_t len = gt_vfmt(text, sizeof(text), fmt, ap);
@@ -496,4 +495,5 @@ void gt_writer_after_fork_child(int close_fd)
 	w.fd = -1;
 	w.sess = 0;
 	w.len = 0;
+	gt_out122_forget();
 }

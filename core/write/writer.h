@@ -21,6 +21,12 @@ struct gt_writer_stats {
 int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, size_t errlen);
 /* Write one batch (defining its stacks first) and give the chunk back. */
 void gt_writer_chunk(struct gt_chunk *c);
+/* data[0, len) to the open file as it is (core/write/out122.c: a 1.22
+ * generation). */
+void gt_writer_put(const void *data, size_t len);
+/* "pid 1234: ./app args" (core/write/describe.c), made at each open. */
+extern char gt_process_desc[];
+void gt_describe_process(void);
 /* Write every queued batch. */
 void gt_writer_drain(void);
 /* Flush and close. 0, or -1 with err ("write PATH: reason"). */

@@ -1,8 +1,8 @@
 /* rpc/cli/cli.c - the `gotrace` command: its usage and dispatch, and the calls
  * to a running program's endpoint (ps, start, stop, trace, call, attach).
  * run and repair: rpc/cli/run.c; view: rpc/cli/view.c; summary: rpc/summary.c;
- * attach: rpc/cli/console.c; the call itself: rpc/cli/call.c.
  * convert (to Go's 1.22 format): rpc/cli/convert.c;
+ * attach: rpc/cli/console.c; the call itself: rpc/cli/call.c.
  * Exit status: 0 success, 1 an RPC or run-time error (message on stderr),
  * 2 a usage error. */
 #include <limits.h>
@@ -22,7 +22,8 @@
 #include "rpc/cli/view.h"
 
 static const char usage_text[] =
-	"usage: gotrace run [-o FILE] [--] CMD [ARGS...]   trace CMD from start to end\n"
+	"usage: gotrace run [-o FILE] [--format go1.19|go1.22] [--] CMD [ARGS...]\n"
+	"                                                  trace CMD from start to end\n"
 	"       gotrace ps                                 list live endpoints\n"
 	"       gotrace start PID|SOCK|URL FILE            debug_startGoTrace(FILE)\n"
 	"       gotrace stop PID|SOCK|URL                  debug_stopGoTrace()\n"
@@ -169,7 +170,7 @@ int main(int argc, char **argv)
 	const char *c = argc > 1 ? argv[1] : "";
 
 	if (!strcmp(c, "--version") || !strcmp(c, "version")) {
-		printf("gotrace %s (traces in Go's 1.19 execution-trace format)\n", GT_VERSION);
+		printf("gotrace %s (traces in Go's 1.19 or 1.22 execution-trace format)\n", GT_VERSION);
 		return 0;
 	}
 	if (!strcmp(c, "help") && argc == 3) {
@@ -213,10 +214,10 @@ int main(int argc, char **argv)
 		return gt_cmd_repair(argc, argv, usage);
 	if (!strcmp(c, "view"))
 		return gt_cmd_view(argc, argv, usage);
-	if (!strcmp(c, "convert"))
-		return gt_cmd_convert(argc, argv, usage);
 	if (!strcmp(c, "summary"))
 		return gt_cmd_summary(argc, argv, usage);
+	if (!strcmp(c, "convert"))
+		return gt_cmd_convert(argc, argv, usage);
 	if (!strcmp(c, "-h") || !strcmp(c, "--help") || !strcmp(c, "help")) {
 		fputs(usage_text, stdout);
 		return 0;

@@ -22,6 +22,7 @@
 #include "rpc/cli/client.h"
 #include "rpc/cli/prog.h"
 #include "rpc/cli/summary.h"
+#include "rpc/cli/tracefile.h"
 
 /* The library: GOTRACE_LIB, else next to this program (build tree), else
  * the installed layout (bin/../lib[/<triplet>]). */
@@ -56,6 +57,11 @@ static void summary(const char *path, int show)
 	struct gt_summary s;
 	char err[GT_PATH_MAX + 128];
 
+	if (gt_trace_file_minor(path) >= 22) {
+		gt_trace_no_summary(stderr, path);
+		fprintf(stderr, "open it with: gotrace view %s (Go 1.22 or later)\n", path);
+		return;
+	}
 	if (gt_summary_read(path, &s, err, sizeof(err))) {
 		fprintf(stderr, "gotrace: no readable trace: %s\n", err);
 		return;
@@ -81,6 +87,11 @@ static void repair_cut(const char *path)
 
 	if (gt_repair(path, path, &st, err, sizeof(err)))
 		fprintf(stderr, "gotrace: the trace was cut and could not be repaired: %s\n", err);
+	else if (st.v2)   /* the writer ends each generation whole: usually nothing to cut */
+		fprintf(stderr, "gotrace: the trace was cut; it has %llu whole generation%s (%llu of "
+			"%llu bytes)%s\n", (unsigned long long)st.generations,
+			st.generations == 1 ? "" : "s", (unsigned long long)st.valid_bytes,
+			(unsigned long long)st.bytes, st.was_valid ? "" : ", the rest cut off");
 	else if (!st.was_valid)
 		fprintf(stderr, "gotrace: the trace was cut; repaired: kept %llu of %llu bytes "
 			"(%llu events), %llu threads ended at the cut\n",
@@ -180,6 +191,7 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	const char *out = "gotrace.trace";
 	char lib[PATH_MAX], abs[GT_PATH_MAX], pre[PATH_MAX * 2], file[GT_PATH_MAX + 8];
 	int i = 2, status, follow = 0;
+	const char *format = NULL;   /* GOTRACE_FORMAT in the child only */
 
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -190,6 +202,11 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 			out = argv[++i];
 		else if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "-ff"))
 			follow = 1;
+		else if (!strcmp(argv[i], "--format") && i + 1 < argc &&
+			 (!strcmp(argv[i + 1], "go1.19") || !strcmp(argv[i + 1], "go1.22")))
+			format = argv[++i];
+		else if (!strcmp(argv[i], "--format"))
+			return usage("--format go1.19 or go1.22");
 		else if (argv[i][0] == '-') {
 			char why[96];
 			snprintf(why, sizeof(why), argv[i][1] == 'o' && !argv[i][2] ? "-o needs a FILE"
@@ -244,6 +261,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 		snprintf(me, sizeof(me), "%ld", (long)getpid());
 		setenv("LD_PRELOAD", pre, 1);
 		setenv("GOTRACE_FILE", file, 1);
+		if (format)
+			setenv("GOTRACE_FORMAT", format, 1);
 		if (!follow)   /* this process's trace, not its children's */
 			setenv("GOTRACE_OWNER", me, 1);
 		else
@@ -293,6 +312,11 @@ int gt_cmd_repair(int argc, char **argv, int (*usage)(const char *))
 	}
 	if (st.was_valid)
 		fprintf(stderr, "gotrace: %s was complete: nothing to repair\n", argv[2]);
+	else if (st.v2)
+		fprintf(stderr, "gotrace: kept %llu of %llu bytes: its %llu whole generation%s (Go "
+			"reads no part of a cut one)\n", (unsigned long long)st.valid_bytes,
+			(unsigned long long)st.bytes, (unsigned long long)st.generations,
+			st.generations == 1 ? "" : "s");
 	else
 		fprintf(stderr, "gotrace: kept %llu of %llu bytes (%llu events); %llu threads "
 			"ended at the cut\n", (unsigned long long)st.valid_bytes,

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include "core/format/report.h"
+#include "rpc/cli/tracefile.h"
 #include "rpc/proto/json.h"
 
 static void dur(char *out, size_t size, uint64_t ns)
@@ -236,6 +237,12 @@ int gt_cmd_summary(int argc, char **argv, int (*usage)(const char *))
 	}
 	if (!file)
 		return usage("summary needs FILE");
+	if (gt_trace_file_minor(file) >= 22) {
+		fprintf(stderr, "gotrace: %s is a Go 1.22-format trace: gotrace summary reads the "
+			"1.19 format only (GOTRACE_FORMAT=go1.19, the default); open it with "
+			"gotrace view %s (Go 1.22 or later)\n", file, file);
+		return 1;
+	}
 	if (gt_report_read(file, &r, err, sizeof(err))) {
 		fprintf(stderr, "gotrace: %s\n", err);
 		return 1;
@@ -253,6 +260,10 @@ int gt_summary_print(FILE *f, const char *file, int top, size_t rows)
 	struct gt_report r;
 	char err[4200];
 
+	if (gt_trace_file_minor(file) >= 22) {
+		gt_trace_no_summary(f, file);
+		return -1;
+	}
 	if (gt_report_read(file, &r, err, sizeof(err))) {
 		fprintf(f, "gotrace: %s\n", err);
 		return -1;
@@ -267,6 +278,11 @@ int gt_summary_line(FILE *f, const char *file)
 	struct gt_report r;
 	char err[4200], d[32], w[GT_CATS][32];
 
+	if (gt_trace_file_minor(file) >= 22) {
+		fputs("  ", f);
+		gt_trace_no_summary(f, file);
+		return -1;
+	}
 	if (gt_report_read(file, &r, err, sizeof(err))) {
 		fprintf(f, "  %s: %s\n", file, err);
 		return -1;

@@ -5,6 +5,9 @@
  * open for writing. debug_stopGoTrace answers null, as geth's does. */
 #include "rpc/cli/tracefile.h"
 
+#include "core/format/events.h"
+#include "core/format/go122.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,4 +99,29 @@ int gt_trace_file_of(const char *sock, char *out, size_t size)
 	if (tasks)
 		closedir(tasks);
 	return n == 1 ? 0 : -1;
+}
+
+int gt_trace_file_minor(const char *path)
+{
+	char h[GT_V2_HEADER_LEN];
+	FILE *f = fopen(path, "re");
+	size_t n = f ? fread(h, 1, sizeof(h), f) : 0;
+
+	if (f)
+		fclose(f);
+	if (n == GT_TRACE_HEADER_LEN && !memcmp(h, GT_TRACE_HEADER, GT_TRACE_HEADER_LEN))
+		return 19;
+	return gt_v2_header_minor(h, n) ? 22 : 0;
+}
+
+void gt_trace_no_summary(FILE *f, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		st.st_size = 0;
+	int mb = st.st_size >= 1000000;
+	fprintf(f, "gotrace: %s: a Go 1.22-format trace, %.1f %s: no summary (gotrace summary "
+		"reads the 1.19 format only, GOTRACE_FORMAT=go1.19, the default)\n", path,
+		(double)st.st_size / (mb ? 1e6 : 1e3), mb ? "MB" : "KB");
 }

@@ -3,8 +3,11 @@
  * /usr/lib/go-*, /usr/local/go), or `--pprof KIND`: a profile's top on the
  * terminal. Go 1.19-1.22 read the 1.19 format whole; 1.23-1.25 convert it,
  * and their syscall and sched profiles come out wrong (docs/go-readers.md):
- * for those two kinds an older reader is preferred when there is one. */
+ * for those two kinds an older reader is preferred when there is one. A
+ * trace in the 1.22 format (GOTRACE_FORMAT=go1.22) needs Go 1.22 or later;
+ * its syscall profile is whole in each (docs/go122-trace-format.md 5). */
 #include "rpc/cli/view.h"
+#include "rpc/cli/tracefile.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -229,13 +232,25 @@ int gt_cmd_view(int argc, char **argv, int (*usage)(const char *))
 		fprintf(stderr, "gotrace: %s: %s\n", file, strerror(errno));
 		return 1;
 	}
-	int old = kind && (!strcmp(kind, "syscall") || !strcmp(kind, "sched"));
+	int v2 = gt_trace_file_minor(file) >= 22;
+	int old = !v2 && kind && (!strcmp(kind, "syscall") || !strcmp(kind, "sched"));
 	if ((!old || find_go(&g, 22)) && find_go(&g, 0))
 		return no_go();
+	if (v2 && g.minor < 22) {   /* the newest found: none reads it */
+		fprintf(stderr, "gotrace: %s is in Go's 1.22 trace format: Go 1.22 or later reads "
+			"it, and the newest Go found is 1.%d (%s). On Debian 12: apt-get install "
+			"-t bookworm-backports golang-1.23-go (or golang-1.22-go), or set GOTRACE_GO; "
+			"or trace again with GOTRACE_FORMAT=go1.19 (the default), which Go 1.19 "
+			"reads\n", file, g.minor, g.path);
+		return 1;
+	}
 	if (old && g.minor >= 23 && g.minor < 26)
 		fprintf(stderr, "gotrace: only Go 1.%d found: its %s profile of a 1.19-format "
 			"trace is short (GoSysExit and GoStart carry no stack); Go 1.19-1.22 "
-			"read it whole\n", g.minor, kind);
+			"read it whole%s%s%s\n", g.minor, kind,
+			strcmp(kind, "syscall") ? "" : "; so does this Go once it is in the 1.22 "
+			"format: gotrace convert ", strcmp(kind, "syscall") ? "" : file,
+			strcmp(kind, "syscall") ? "" : " OUT");
 	if (kind)
 		fprintf(stderr, "gotrace: the %s profile of %s, read by Go 1.%d.%d (%s)\n", kind,
 			file, g.minor, g.patch, g.path);

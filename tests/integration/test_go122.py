@@ -21,6 +21,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
 import gttest as gt  # noqa: E402
 
 GO122 = os.environ.get("GOTRACE_GO122") or "/usr/lib/go-1.22/bin/go"
@@ -260,6 +261,239 @@ class Go122(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("not a Go 1.19 trace", r.stderr)
+
+
+
+# ------------------------------------------------------------ in-process
+
+V2 = {"GOTRACE_FORMAT": "go1.22"}
+MS = 1_000_000
+
+
+def whole_generations(path):
+    """(generations, the file ends after the last one's frequency batch):
+    what the writer promises at any moment but while it writes one."""
+    bs = batches(path)
+    gens = {b[0] for b in bs}
+    return len(gens), bs[-1][3] == EV_FREQUENCY
+
+
+def pprof_rows(path, kind, go):
+    """{function: (flat, cum) ns} of `go tool pprof -top` on Go's profile."""
+    with gt.tempdir() as d:
+        pb = gt._profile(path, kind, d, go)
+        r = gt._go(["tool", "pprof", "-top", "-unit=ns", pb], go=go, text=True)
+    assert r.returncode == 0, r.stderr
+    return gt.parse_pprof_top(r.stdout)
+
+
+class InProcess(unittest.TestCase):
+    """GOTRACE_FORMAT=go1.22: the writer transcodes while tracing, cuts a
+    generation every GOTRACE_GEN_MS and writes each whole."""
+    traces = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir()
+        cls.d = cls.tmp_ctx.__enter__()
+        runs = {
+            "families": ([gt.program("families")], None, {}),
+            "blockers": ([gt.program("blockers")], "go\n", {}),
+            "blockers19": ([gt.program("blockers")], "go\n", None),
+            "demo": ([gt.program("demo_server"), "200"], None, {}),
+            "churn": ([gt.program("churn"), "2000", "4"], None, {}),
+            "demo_gen": ([gt.program("demo_server"), "200"], None, {"GOTRACE_GEN_MS": "20"}),
+            "blockers_gen": ([gt.program("blockers")], "go\n", {"GOTRACE_GEN_MS": "20"}),
+        }
+        cls.out = {}
+        for name, (argv, inp, env) in runs.items():
+            path = cls.d / f"{name}.trace"
+            r = gt.run_traced(argv, path, input=inp, timeout=300,
+                              env=None if env is None else {**V2, **env})
+            assert r.returncode == 0, f"{name}: {r.returncode} {r.stderr[-500:]}"
+            cls.traces[name] = str(path)
+            cls.out[name] = r.stdout
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    parse = Go122.parse
+    structure = Go122.structure
+
+    def test_files_are_122_and_parse(self):
+        for name, path in self.traces.items():
+            with self.subTest(name):
+                with open(path, "rb") as f:
+                    head = f.read(16)
+                if name == "blockers19":
+                    self.assertEqual(head, b"go 1.19 trace\0\0\0")
+                    continue
+                self.assertEqual(head, HEADER)
+                self.structure(path)
+                self.parse(path)
+
+    def test_families_profiles_match_measured(self):
+        """Each blocked call site's total in Go 1.22's and 1.23's profiles
+        is what the thread itself measured, within 10%."""
+        from test_blocking import FAMILIES
+        measured = {}
+        for line in self.out["families"].splitlines():
+            m = re.fullmatch(r"(\w+) tid=(\d+) ns=(\d+) ret=(-?\d+)", line)
+            if m:
+                measured[m.group(1)] = int(m.group(3))
+        for go in READERS:
+            rows = {k: pprof_rows(self.traces["families"], k, go)
+                    for k in ("syscall", "sync", "net")}
+            for routine, (fn, kind, _) in FAMILIES.items():
+                with self.subTest(go=go, routine=routine):
+                    self.assertIn(fn, rows[kind], f"{fn} not in the {kind} profile: {rows[kind]}")
+                    flat, want = rows[kind][fn][0], measured[routine]
+                    self.assertLessEqual(abs(flat - want), want / 10,
+                                         f"{go} {kind}: {fn} {flat} ns, measured {want} ns")
+
+    def test_blockers_profiles_match_119(self):
+        """The same program's 1.19-format trace in Go 1.19 (another run:
+        its waits are the program's own, 20-30 ms apart): within 10%."""
+        for kind in ("syscall", "sync", "net"):
+            old = gt.profile_total(self.traces["blockers19"], kind)
+            for go in READERS:
+                new = gt.profile_total(self.traces["blockers"], kind, go)
+                with self.subTest(kind=kind, go=go):
+                    self.assertGreater(new, 10 * MS)
+                    self.assertLessEqual(abs(old - new), old / 10 + MS,
+                                         f"{go} {kind}: {new} ns, Go 1.19 on 1.19: {old} ns")
+
+    def test_demo_server(self):
+        path = self.traces["demo"]
+        tot = {}
+        for kind in ("syscall", "sync", "net"):
+            got = {gt.profile_total(path, kind, go) for go in READERS}
+            self.assertEqual(len(got), 1, f"{kind}: Go 1.22 and 1.23 differ: {got}")
+            tot[kind] = got.pop()
+        self.assertGreater(tot["syscall"], 1 * MS)   # fsync and fdatasync: not 0 as 1.19's in 1.23
+        self.assertGreater(tot["net"], 10 * MS)
+        pages = Go122.viewers(self, path)
+        names = set(re.findall(r'"name":"Thread (\d+)"', pages["/jsontrace?view=thread"]))
+        self.assertGreaterEqual(len(names), 5, "the thread view: a row per thread")
+
+    def test_churn(self):
+        bs = self.structure(self.traces["churn"])
+        threads = {b[1] for b in bs if b[1] != NO_THREAD}
+        self.assertGreaterEqual(len(threads), 1000, "an M per OS thread")
+
+    def test_generations(self):
+        """GOTRACE_GEN_MS=20: many generations, each whole (one frequency
+        batch, written last), read by both."""
+        for name in ("demo_gen", "blockers_gen"):
+            with self.subTest(name):
+                n, ends_whole = whole_generations(self.traces[name])
+                self.assertGreater(n, 3)
+                self.assertTrue(ends_whole)
+                self.parse(self.traces[name])
+        n, _ = whole_generations(self.traces["demo"])
+        self.assertLessEqual(n, 2, "the default: a generation a second")
+
+    def test_rpc_start_stop(self):
+        """A trace started and stopped over the endpoint is in the process's
+        GOTRACE_FORMAT; `gotrace stop` says why it prints no summary."""
+        from test_rpc import Program
+        p = Program(self.d, env=V2)
+        try:
+            f = self.d / "rpc.trace"
+            r = gt.run_plain([gt.CLIENT, "start", p.sock, str(f)], timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            time.sleep(0.5)
+            r = gt.run_plain([gt.CLIENT, "stop", p.sock], timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("a Go 1.22-format trace", r.stderr)
+            self.assertIn("no summary", r.stderr)
+            self.structure(str(f))
+            self.parse(str(f))
+        finally:
+            p.stop()
+
+    def test_sigkill(self):
+        """Killed mid-trace: the file ends at a whole generation (the writer
+        writes each whole), and Go reads it as it is. A file cut inside a
+        generation is refused by Go until `gotrace repair` cuts it back."""
+        path = self.d / "killed.trace"
+        p = gt.start_traced([gt.program("demo_server"), "100000"], path,
+                            env={**V2, "GOTRACE_GEN_MS": "50"})
+        try:
+            gt.wait_until(lambda: path.exists() and path.stat().st_size > 20000, timeout=30,
+                          what="a few generations written")
+            time.sleep(0.3)
+        finally:
+            p.kill()
+            p.communicate()
+        n, ends_whole = whole_generations(str(path))
+        self.assertGreater(n, 2)
+        self.assertTrue(ends_whole)
+        self.parse(str(path))
+        # Cut inside the last generation: Go refuses, repair keeps the rest.
+        data = path.read_bytes()
+        bs = batches(str(path))
+        last = max(b[0] for b in bs)
+        cut = self.d / "cut.trace"
+        cut.write_bytes(data[:len(data) - bs[-1][4] - 7])   # the last batch half gone
+        r = gt._go(["tool", "trace", "-d=1", str(cut)], go=gt.GO_MODERN, text=True)
+        self.assertNotEqual(r.returncode, 0, "Go 1.23 read a cut generation")
+        r = gt.run_plain([gt.CLIENT, "repair", str(cut)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"its {last - 1} whole generations", r.stderr)
+        n, ends_whole = whole_generations(str(cut))
+        self.assertEqual((n, ends_whole), (last - 1, True))
+        self.parse(str(cut))
+
+    def test_run_format(self):
+        """`gotrace run --format go1.22`: the child alone gets GOTRACE_FORMAT;
+        the end says why there is no summary; `summary` says it reads the
+        1.19 format only; `view` needs Go 1.22+ and says so."""
+        out = self.d / "run.trace"
+        r = gt.run_plain([gt.CLIENT, "run", "--format", "go1.22", "-o", out, "--",
+                          gt.program("demo_server"), "50"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(out.read_bytes()[:16], HEADER)
+        self.assertIn("a Go 1.22-format trace", r.stderr)
+        self.assertIn("gotrace view", r.stderr)
+        r = gt.run_plain([gt.CLIENT, "summary", out])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("reads the 1.19 format only", r.stderr)
+        r = gt.run_plain([gt.CLIENT, "view", out, "--pprof", "sync"],
+                         env={"GOTRACE_GO": gt.GO})
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Go 1.22 or later reads it", r.stderr)
+        r = gt.run_plain([gt.CLIENT, "view", out, "--pprof", "syscall"],
+                         env={"GOTRACE_GO": gt.GO_MODERN})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("fsync", r.stdout)
+        r = gt.run_plain([gt.CLIENT, "run", "--format", "go1.20", "--", "true"])
+        self.assertEqual(r.returncode, 2)
+
+    def test_run_killed(self):
+        """`gotrace run` of a program killed by SIGKILL: the 1.22 trace is
+        whole generations; run says how many."""
+        out = self.d / "runkill.trace"
+        p = subprocess.Popen([str(gt.CLIENT), "run", "--format", "go1.22", "-o", str(out), "--",
+                              gt.program("demo_server"), "100000"], env=gt.plain_env(
+                                  {"GOTRACE_GEN_MS": "50"}),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            gt.wait_until(lambda: out.exists() and out.stat().st_size > 20000, timeout=30,
+                          what="a few generations written")
+            with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                kids = f.read().split()
+            self.assertEqual(len(kids), 1, kids)
+            os.kill(int(kids[0]), 9)
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 128 + 9, err)
+        self.assertRegex(err, r"the trace was cut; it has \d+ whole generations")
+        self.parse(str(out))
 
 
 if __name__ == "__main__":

@@ -745,6 +745,50 @@ START_TEST(transcode_arrival)
 }
 END_TEST
 
+/* The writer's cut (in-process, arrival order): a child's start before its
+ * creation leaves a creation to come, which a generation must not end
+ * without (gt_v2_pending); once it came, the cut is whole and the next
+ * generation opens with the statuses. The file so far ends at a whole
+ * generation (gt_v2_whole_end), and a cut inside one is cut back. */
+START_TEST(transcode_pending_whole)
+{
+	struct feed f;
+	uint64_t gens = 9;
+
+	feed_init(&f, 0, GT_V2_ARRIVAL);
+	E(&f, 0, 100, GoCreate, 1, 1, 0);
+	E(&f, 0, 101, ProcStart, 50);
+	E(&f, 0, 102, Gomaxprocs, 2, 0);
+	E(&f, 0, 103, ProcStop, 0);
+	E(&f, 2, 300, ProcStart, 70);   /* the child first */
+	E(&f, 2, 300, GoStart, 2, 1);
+	ck_assert_uint_eq(gt_v2_pending(f.st), 1);
+	E(&f, 1, 200, ProcStart, 60);
+	E(&f, 1, 200, GoStart, 1, 1);
+	E(&f, 1, 250, GoCreate, 2, 6, 7);
+	ck_assert_uint_eq(gt_v2_pending(f.st), 0);
+	ck_assert_int_eq(gt_v2_generation_end(f.st, &f.out), 0);
+	size_t g1 = f.out.len;
+	ck_assert_uint_eq(gt_v2_whole_end(f.out.p, g1, &gens), g1);
+	ck_assert_uint_eq(gens, 1);
+	E(&f, 2, 500, GoEnd, 0);
+	E(&f, 2, 500, ProcStop, 0);
+	ck_assert_int_eq(gt_v2_finish(f.st, &f.out), 0);
+	ck_assert_uint_eq(gt_v2_whole_end(f.out.p, f.out.len, &gens), f.out.len);
+	ck_assert_uint_eq(gens, 2);
+	for (size_t n = g1; n < f.out.len; n++) {   /* generation 2 cut anywhere */
+		ck_assert_uint_eq(gt_v2_whole_end(f.out.p, n, &gens), g1);
+		ck_assert_uint_eq(gens, 1);
+	}
+	ck_assert_uint_eq(gt_v2_whole_end(f.out.p, g1 - 1, &gens), 0);
+	ck_assert_int_eq(gt_v2_header_minor(f.out.p, f.out.len), 22);
+	ck_assert_int_eq(gt_v2_header_minor("go 1.19 trace\0\0\0", 16), 0);
+	ck_assert_int_eq(gt_v2_header_minor("go 1.25 trace\0\0\0", 16), 25);
+	ck_assert_int_eq(gt_v2_header_minor("go 1.22 trace", 13), 0);
+	feed_free(&f);
+}
+END_TEST
+
 /* A trace without Gomaxprocs (Go's snapshot end): the snapshot ends when a
  * goroutine runs; a later GoCreate is a creation, not a declaration. */
 START_TEST(transcode_no_gomaxprocs)
@@ -804,6 +848,7 @@ int main(void)
 	tcase_add_test(tc, transcode_batch);
 	tcase_add_test(tc, transcode_arrival);
 	tcase_add_test(tc, transcode_no_gomaxprocs);
+	tcase_add_test(tc, transcode_pending_whole);
 	tcase_add_test(tc, transcode_empty);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
