@@ -5,9 +5,10 @@
 GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # What building gotrace needs (libedit-dev: line editing and history in the
-# `gotrace attach` console; optional to meson, installed so the suite tests it).
+# `gotrace attach` console; optional to meson, installed so the suite tests it;
+# zlib1g-dev: zlib.h, for the CPU profiles' gzip, libz.so.1 dlopened).
 GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
-	liburcu-dev libdw-dev libiberty-dev libedit-dev)
+	liburcu-dev libdw-dev libiberty-dev libedit-dev zlib1g-dev)
 # What its tests need on top: Go 1.19's and Go 1.23's trace tools (the two
 # readers: 1.19-1.22 share the old viewer, 1.23+ convert; golang-1.23-go
 # comes from bookworm-backports, see gt_install_missing), graphviz (the viewer's

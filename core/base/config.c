@@ -9,7 +9,7 @@
 #include "core/base/tls.h"
 #include "core/base/log.h"
 
-struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .http_vhosts = "localhost",
+struct gt_config gt_cfg = { .file = "", .cpu_file = "", .socket = "", .http = "", .http_vhosts = "localhost",
 			    .http_cors = "", .runtime_dir = "", .home = "" };
 
 #define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
@@ -18,7 +18,7 @@ struct gt_config gt_cfg = { .file = "", .socket = "", .http = "", .http_vhosts =
 
 /* Copies of the strings, each below GT_PATH_MAX (http: 128, vhosts and
  * cors: 512 each). */
-static char pool[4 * GT_PATH_MAX + 128 + 2 * 512] GT_COLD_BSS;
+static char pool[5 * GT_PATH_MAX + 128 + 2 * 512] GT_COLD_BSS;
 static size_t pool_used;
 
 static const char *copy_env(const char *name, size_t max)
@@ -63,6 +63,8 @@ void gt_config_load(void)
 	pool_used = 0;
 	gt_cfg.file = copy_env("GOTRACE_FILE", GT_PATH_MAX);
 	gt_cfg.file_has_pid = strstr(gt_cfg.file, "%p") != NULL;
+	gt_cfg.cpu_file = copy_env("GOTRACE_CPU_FILE", GT_PATH_MAX);
+	gt_cfg.cpu_file_has_pid = strstr(gt_cfg.cpu_file, "%p") != NULL;
 	gt_cfg.owner = (long)num_env("GOTRACE_OWNER", 0, 0, 1u << 30);
 	gt_cfg.socket = copy_env("GOTRACE_SOCKET", GT_PATH_MAX);
 	gt_cfg.socket_off = strcmp(gt_cfg.socket, "off") == 0;
@@ -93,6 +95,7 @@ void gt_config_load(void)
 	gt_cfg.rpc_idle_ms = (unsigned)num_env("GOTRACE_RPC_IDLE_MS", 60000, 1, 86400000);
 	gt_cfg.rpc_max_conns = (unsigned)num_env("GOTRACE_RPC_MAX_CONNS", 64, 1, 1024);
 	gt_cfg.lazy = (int)num_env("GOTRACE_LAZY", 1, 0, 1);
+	gt_cfg.cpu_hz = (unsigned)num_env("GOTRACE_CPU_HZ", 100, 1, 10000);
 	const char *pre = getenv("LD_PRELOAD");
 	gt_cfg.valgrind = pre && strstr(pre, "/vgpreload_") != NULL;
 	gt_cfg.runtime_dir = copy_env("XDG_RUNTIME_DIR", GT_PATH_MAX);

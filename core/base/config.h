@@ -20,6 +20,8 @@ enum { GT_FORMAT_GO119, GT_FORMAT_GO122 };
 struct gt_config {
 	const char *file;        /* GOTRACE_FILE: trace from load to exit ("" = no) */
 	int file_has_pid;        /* it holds %p */
+	const char *cpu_file;    /* GOTRACE_CPU_FILE: CPU profile from load to exit ("" = no) */
+	int cpu_file_has_pid;
 	long owner;              /* GOTRACE_OWNER: pid that owns a %p-less file (0 unset) */
 	const char *socket;      /* GOTRACE_SOCKET ("" = default path) */
 	int socket_off;          /* GOTRACE_SOCKET=off */
@@ -38,6 +40,8 @@ struct gt_config {
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
 	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
+	unsigned cpu_hz;         /* GOTRACE_CPU_HZ: CPU profile samples per second of
+				  * a thread's CPU time (core/prof/) */
 	int lazy;                /* GOTRACE_LAZY=1: a one-thread program's service
 				  * thread waits for a client (core/process/door.c) */
 	/* Under valgrind (its preload in LD_PRELOAD), which names the files a

@@ -87,6 +87,11 @@ void gt_fd_resume(unsigned depth)
 	fd_depth = depth;
 }
 
+int gt_fd_lock_mine(void)
+{
+	return __atomic_load_n(&fd_owner, __ATOMIC_RELAXED) == pthread_self() && fd_depth;
+}
+
 uint32_t gt_fd_generation(void)
 {
 	return __atomic_load_n(&generation, __ATOMIC_ACQUIRE);

@@ -35,6 +35,12 @@ int gt_fd_trylock(void);
  * meanwhile: re-read them from their slots after. */
 unsigned gt_fd_suspend(void);
 void gt_fd_resume(unsigned depth);
+/* Does the calling thread hold fd_lock? Lock-free, signal-safe: a signal
+ * handler about to do what may adopt an fd (libunwind's set-up opens its
+ * pipe) checks it first, as the interrupted code may hold it (it is taken
+ * and its owner noted inside our own code only, so a handler that
+ * interrupted code of ours does not ask). */
+int gt_fd_lock_mine(void);
 /* Bumped by every relocation: a poll that raced one has stale revents. */
 uint32_t gt_fd_generation(void);
 

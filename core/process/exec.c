@@ -22,6 +22,7 @@
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 
 /* Will exec of path find an executable? (PATH search for the p
  * variants.) A call that fails returns to the program, and the trace must
@@ -62,13 +63,17 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags)
 	int saved = errno;
 
 	/* Not in a vfork child (it shares our memory but is not us). */
-	if (!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) || gt_proc.pid != getpid() ||
-	    tls->in_tracer || !executable(dirfd, path, search, flags)) {
+	if ((!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) && !gt_prof_session()) ||
+	    gt_proc.pid != getpid() || tls->in_tracer || !executable(dirfd, path, search, flags)) {
 		errno = saved;
 		return;
 	}
 	tls->in_tracer++;
-	if (gt_request_stop(err, sizeof(err), 60ll * 1000000000) && err[0])
+	if (gt_prof_session() && gt_request_prof_stop(err, sizeof(err), 60ll * 1000000000) &&
+	    err[0])
+		gt_log("%s", err);
+	if (__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) &&
+	    gt_request_stop(err, sizeof(err), 60ll * 1000000000) && err[0])
 		gt_log("%s", err);
 	tls->in_tracer--;
 	errno = saved;

@@ -24,6 +24,7 @@
 #include "core/process/door.h"
 #include "core/process/fdtable.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 #include "core/record/thread.h"
 #include "core/write/ctl.h"
 #include "core/write/writer.h"
@@ -37,7 +38,8 @@
  * stops. 0: a trace or a request is under way, the long way then. */
 static int exit_idle(void)
 {
-	if (gt_ctl_session() || gt_writer_session() || !gt_trylock(&gt_req_lock))
+	if (gt_ctl_session() || gt_writer_session() || gt_prof_session() ||
+	    !gt_trylock(&gt_req_lock))
 		return 0;
 	/* The loop holds fd_lock for a few syscalls, but a writer (a trace
 	 * started meanwhile) around a gt_write() that can take long: no wait
@@ -50,7 +52,7 @@ static int exit_idle(void)
 		}
 		gt_usleep(50);
 	}
-	if (gt_ctl_session() || gt_writer_session()) {
+	if (gt_ctl_session() || gt_writer_session() || gt_prof_session()) {
 		gt_fd_unlock();
 		gt_unlock(&gt_req_lock);
 		return 0;

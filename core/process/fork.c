@@ -25,6 +25,7 @@
 #include "core/process/door.h"
 #include "core/process/fdtable.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 #include "core/record/buf.h"
 #include "core/record/stack.h"
 #include "core/record/thread.h"
@@ -98,6 +99,7 @@ void gt_proc_fork_child(void)
 	int shared = !gt_fdtable_own();
 	gt_buf_after_fork_child();
 	gt_writer_after_fork_child(shared);
+	gt_prof_after_fork_child(shared);
 	/* The parent's service thread may have held fd_lock at fork (it
 	 * holds it while handling clients): reset it before closing. */
 	gt_fd_after_fork_child();

@@ -23,6 +23,7 @@
 #include "core/record/api.h"
 #include "core/process/fatal.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 #include "core/record/buf.h"
 #include "core/record/emit.h"
 #include "core/record/stack.h"
@@ -34,15 +35,16 @@ void gt_proc_fork_prepare(void);
 void gt_proc_fork_parent(void);
 void gt_proc_fork_child(void);
 
-/* GOTRACE_FILE: which file this process traces into, if any. A name
- * without %p belongs to one process (GOTRACE_OWNER, else the first to load
- * us, which then claims it), so children inheriting LD_PRELOAD do not
- * overwrite it; with %p every process has its own. */
-static int trace_file(char *out, size_t size)
+/* GOTRACE_FILE (GOTRACE_CPU_FILE): which file this process traces
+ * (profiles) into, if any. A name without %p belongs to one process
+ * (GOTRACE_OWNER, else the first to load us, which then claims it), so
+ * children inheriting LD_PRELOAD do not overwrite it; with %p every process
+ * has its own. */
+static int own_file(const char *name, int has_pid, const char *var, char *out, size_t size)
 {
-	if (!gt_cfg.file[0])
+	if (!name[0])
 		return 0;
-	if (!gt_cfg.file_has_pid) {
+	if (!has_pid) {
 		if (gt_cfg.owner && gt_cfg.owner != gt_proc.pid)
 			return 0;
 		if (!gt_cfg.owner) {
@@ -51,8 +53,8 @@ static int trace_file(char *out, size_t size)
 			setenv("GOTRACE_OWNER", pid, 1);
 		}
 	}
-	if (gt_config_expand(gt_cfg.file, gt_proc.pid, out, (unsigned)size)) {
-		gt_log("GOTRACE_FILE=%s: name too long", gt_cfg.file);
+	if (gt_config_expand(name, gt_proc.pid, out, (unsigned)size)) {
+		gt_log("%s=%s: name too long", var, name);
 		return 0;
 	}
 	return 1;
@@ -61,7 +63,7 @@ static int trace_file(char *out, size_t size)
 void gt_init(void)
 {
 	struct gt_tls *tls = &gt_tls;
-	static char path[GT_PATH_MAX] GT_COLD_BSS;
+	static char path[GT_PATH_MAX] GT_COLD_BSS, cpu_path[GT_PATH_MAX] GT_COLD_BSS;
 	char err[512];
 
 	if (gt_proc.ready)
@@ -76,19 +78,27 @@ void gt_init(void)
 		gt_log("stack table unavailable: events have no stacks");
 	gt_emit_set_drain(gt_writer_drain);
 	gt_ctl_set_observer(gt_fatal_arm, gt_fatal_disarm);
+	gt_thread_set_observer(gt_prof_thread_started, gt_prof_thread_exiting);
 	gt_buf_set_waker(gt_proc_wake_buffers);
 	pthread_atfork(gt_proc_fork_prepare, gt_proc_fork_parent, gt_proc_fork_child);
 	atexit(gt_exit_prepare);
 	if (gt_cfg.socket_off && gt_cfg.http[0])
 		gt_log("GOTRACE_HTTP=%s: no HTTP endpoint: GOTRACE_SOCKET=off turns the whole "
 		       "endpoint off", gt_cfg.http);
-	int file = trace_file(path, sizeof(path));
-	if (file ? gt_proc_service_start() : !gt_cfg.socket_off && gt_proc_endpoint_start())
+	int file = own_file(gt_cfg.file, gt_cfg.file_has_pid, "GOTRACE_FILE", path, sizeof(path));
+	int cpu = own_file(gt_cfg.cpu_file, gt_cfg.cpu_file_has_pid, "GOTRACE_CPU_FILE", cpu_path,
+			   sizeof(cpu_path));
+	if (file || cpu ? gt_proc_service_start() : !gt_cfg.socket_off && gt_proc_endpoint_start())
 		gt_log("cannot start the service thread: tracing disabled");
 	gt_proc.ready = 1;
 	gt_hook_ready();
 	if (file && gt_proc.state == GT_PROC_SERVICE) {
 		if (gt_ctl_prepare(err, sizeof(err)) || gt_request_start(path, err, sizeof(err)))
+			gt_log("%s", err);
+	}
+	if (cpu && gt_proc.state == GT_PROC_SERVICE) {
+		gt_stack_prepare_signal();   /* its dlopen here: we hold the loader's lock */
+		if (gt_request_call(REQ_PROF_START, cpu_path, err, sizeof(err), -1))
 			gt_log("%s", err);
 	}
 	tls->in_tracer--;

@@ -26,6 +26,7 @@
 #include "core/record/api.h"
 #include "core/process/fdtable.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 #include "core/record/buf.h"
 #include "core/record/stack.h"
 #include "core/record/thread.h"
@@ -134,7 +135,7 @@ static void *service_main(void *arg)
 		gt_fd_unlock();
 	}
 	for (;;) {
-		int timeout = gt_ctl_session() ? 100 : -1;
+		int timeout = gt_prof_session() ? GT_PROF_DRAIN_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
 		int n = 0;
 
@@ -180,6 +181,7 @@ static void *service_main(void *arg)
 			gt_ctl_generation();
 			gt_buf_reserve();
 		}
+		gt_prof_drain();
 		gt_stack_grow();
 		if (gt_proc.client_ok && gt_proc.client->poll_handle) {
 			fd_lock_open();   /* its fds stay put while it handles them */

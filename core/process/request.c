@@ -23,6 +23,7 @@
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/request.h"
+#include "core/prof/prof.h"
 #include "core/record/emit.h"
 #include "core/record/thread.h"
 #include "core/write/ctl.h"
@@ -50,8 +51,17 @@ int gt_request_handle(void)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
 	else if (op == REQ_STOP)
 		req.result = gt_ctl_stop(req.err, sizeof(req.err));
-	else if (op == REQ_EXIT)
+	else if (op == REQ_EXIT) {
+		/* A CPU profile is written at exit too (its handler must not
+		 * outlive us either way); a trace's error is the one said. */
+		if (gt_prof_session() && gt_prof_stop(req.err, sizeof(req.err)))
+			gt_log("%s", req.err);
+		req.err[0] = '\0';
 		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
+	} else if (op == REQ_PROF_START)
+		req.result = gt_prof_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
+	else if (op == REQ_PROF_STOP)
+		req.result = gt_prof_session() ? gt_prof_stop(req.err, sizeof(req.err)) : 0;
 	else if (op == REQ_SYNC && gt_writer_session()) {
 		gt_ctl_flush_idle();
 		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
@@ -138,6 +148,11 @@ int gt_request_stop_for_signal(int64_t timeout_ns)
 int gt_request_stop(char *err, size_t errlen, int64_t timeout_ns)
 {
 	return gt_request_call(REQ_STOP, NULL, err, errlen, timeout_ns);
+}
+
+int gt_request_prof_stop(char *err, size_t errlen, int64_t timeout_ns)
+{
+	return gt_request_call(REQ_PROF_STOP, NULL, err, errlen, timeout_ns);
 }
 
 /* Before dlclose while tracing: the library may hold code on stacks the

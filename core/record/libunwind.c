@@ -64,6 +64,8 @@ static struct {
 	UNW_FNS(UNW_FIELD)
 #undef UNW_FIELD
 	unw_addr_space_t *local_as;
+	/* From a signal's context (libunwind 1.3+; NULL in older ones). */
+	int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
 } unw;   /* set before the first session is published, then read-only */
 
 static int load_unw_(void)
@@ -77,6 +79,8 @@ static int load_unw_(void)
 	UNW_FNS(UNW_LOAD)
 #undef UNW_LOAD
 	unw.local_as = dlsym(h, UNW_STR(unw_local_addr_space));
+	unw.init_local2 = (int (*)(unw_cursor_t *, unw_context_t *, int))dlsym(h,
+		UNW_STR(unw_init_local2));
 	return unw.local_as != NULL;
 }
 
@@ -86,6 +90,9 @@ static int load_unw_(void)
  * must be a program thread: its first walk does it (once; a walk racing it
  * goes without frames). */
 static uint32_t unw_state;   /* atomic: 0 not set up, 1 being set up, 2 ready */
+/* A walk from a signal's context ran (libunwind's own set-up, its pipe
+ * included, is done: gt_unw_walk_context). Atomic. */
+static uint32_t unw_walked;
 
 static int unw_ready(void)
 {
@@ -102,6 +109,20 @@ static int unw_ready(void)
 	gt_tls.unw_setup = 0;
 	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
 	return 1;
+}
+
+void gt_stack_signal_settle(void)
+{
+	uint32_t z = 0;
+
+	/* After a signal walk libunwind's own set-up is done (no pipe is
+	 * opened in this thread's table of its own): the caching policy, not
+	 * a handler's to set, may be set from here. */
+	if (!__atomic_load_n(&unw_walked, __ATOMIC_ACQUIRE) ||
+	    !__atomic_compare_exchange_n(&unw_state, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
+	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
 }
 
 /* unw_backtrace, or no frames while libunwind is not loaded (or ready). */
@@ -138,6 +159,7 @@ __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, in
 	*whole = 0;
 	if (!unw_ready())
 		return -1;
+	gt_tls.unw_setup = 1;   /* busy: a SIGPROF handler does not walk too */
 	if (unw.getcontext(&uc) == 0 && unw.init_local(&c, &uc) == 0 &&
 	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
 		int prog = 0;
@@ -167,6 +189,78 @@ __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, in
 			bp = bp2;
 		}
 	}
+	gt_tls.unw_setup = 0;
+	return m;
+}
+
+/* How the interrupted frame at ip (sp, bp) keeps its caller, from the
+ * caller's registers libunwind's step found (ip2, sp2, bp2): its own frame
+ * record at bp, or no frame at all (the return address at sp, bp the
+ * caller's). The reads are inside the frame: at the CFA - 16 and - 8. */
+static int leaf_kind(unw_word_t sp, unw_word_t bp, unw_word_t ip2, unw_word_t sp2,
+		     unw_word_t bp2)
+{
+	if (sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 && ((const uintptr_t *)bp)[1] == ip2)
+		return GT_LEAF_RECORD;
+	if (sp2 == sp + 8 && ((const uintptr_t *)sp)[0] == ip2 && bp2 == bp)
+		return GT_LEAF_NOFRAME;
+	return GT_LEAF_OTHER;
+}
+
+int gt_unw_walk_context(void *uctx, uintptr_t top, uintptr_t *pcs, int *good, int max,
+			int *whole, int *leaf, int may_setup)
+{
+	unw_cursor_t c;
+	unw_word_t ip, sp, bp;
+	int m = 0;
+
+	*whole = 0;
+	*leaf = GT_LEAF_UNKNOWN;
+	/* unw_init_local2 and unw_step are documented safe in a signal
+	 * handler, the caching policy's change is not: a handler walks with
+	 * whatever cache is set (the global one, whose lock libunwind takes
+	 * with signals blocked, until a hook's walk sets per-thread caches).
+	 * The first walk anywhere runs libunwind's own set-up, which opens its
+	 * pipe: only where may_setup says this handler may. */
+	if (!unw.init_local2 || !unw.backtrace || gt_tls.unw_setup ||
+	    (__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) != 2 &&
+	     !__atomic_load_n(&unw_walked, __ATOMIC_ACQUIRE) && !may_setup))
+		return -1;
+	gt_tls.unw_setup = 1;
+	if (unw.init_local2(&c, (unw_context_t *)uctx, UNW_INIT_SIGNAL_FRAME) == 0 &&
+	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_REG_SP, &sp) == 0 &&
+	    unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
+		while (m < max) {
+			/* Our thread trampoline (its rbp is the stack's top - 16):
+			 * the program's stack ends below it. */
+			if (m && top && bp == top - 16 && gt_stack_is_self(ip))
+				break;
+			int r = unw.step(&c);
+			unw_word_t ip2, sp2, bp2;
+			if (r <= 0) {
+				*whole = r == 0;
+				pcs[m] = ip;
+				good[m++] = 0;
+				break;
+			}
+			if (unw.get_reg(&c, UNW_REG_IP, &ip2) || unw.get_reg(&c, UNW_REG_SP, &sp2) ||
+			    unw.get_reg(&c, UNW_X86_64_RBP, &bp2))
+				break;
+			if (m == 0) {
+				*leaf = leaf_kind(sp, bp, ip2, sp2, bp2);
+				good[m] = 0;
+			} else {
+				good[m] = sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
+					  ((const uintptr_t *)bp)[1] == ip2;
+			}
+			pcs[m++] = ip;
+			ip = ip2;
+			sp = sp2;
+			bp = bp2;
+		}
+	}
+	gt_tls.unw_setup = 0;
+	__atomic_store_n(&unw_walked, 1, __ATOMIC_RELEASE);
 	return m;
 }
 

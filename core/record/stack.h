@@ -50,6 +50,28 @@ void gt_stack_after_fork(int child);
  * becomes frame 0. Returns the number of frames. Call with in_tracer > 0. */
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn);
 
+/* The same from a signal's context (ucontext: the handler's third
+ * argument), for the CPU profiler's SIGPROF handler: pc[0] is the
+ * interrupted instruction, the others return addresses; frames of ours
+ * are kept (time spent in the tracer is the program's too), the walk ends
+ * at our thread trampoline. Frame records where the verdicts show them
+ * exact, else libunwind from the context, else (GOTRACE_UNWIND=fp, or
+ * libunwind busy on this thread, or the pc in the dynamic loader) the
+ * records as they are. outside: the signal interrupted no tracer code
+ * (in_tracer was 0), so libunwind's one-time set-up may run here.
+ * Async-signal-safe; in_tracer > 0. */
+unsigned gt_stack_capture_signal(void *ucontext, uintptr_t *pc, unsigned max, int outside);
+/* Before the first profile (service thread): gt_stack_prepare, and the
+ * table of interrupted pcs' verdicts. */
+void gt_stack_prepare_signal(void);
+/* Service thread, while a profile runs: once a signal walk has set
+ * libunwind up, give its walks per-thread caches (no lock, no sigprocmask
+ * per lookup; setting that is no handler's to do). */
+void gt_stack_signal_settle(void);
+/* GOTRACE_DEBUG: the signal walks so far: by frame records, by libunwind,
+ * by the records as they are (libunwind not usable there). */
+void gt_stack_signal_counts(uint64_t out[3]);
+
 /* The id of this pc array (+flags), adding it when new. 0 when the table is
  * full (the event then has no stack). Any thread, in_tracer > 0. */
 uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags);

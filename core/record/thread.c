@@ -39,6 +39,22 @@ static uint32_t next_p = 1;                /* [reg_lock]; P 0 is the control P *
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
+/* gt_thread_set_observer's, set once at load. */
+static void (*obs_started)(struct gt_thread *), (*obs_exiting)(struct gt_thread *);
+
+void gt_thread_set_observer(void (*started)(struct gt_thread *t),
+			    void (*exiting)(struct gt_thread *t))
+{
+	obs_started = started;
+	obs_exiting = exiting;
+}
+
+void gt_thread_observe_start(struct gt_thread *t)
+{
+	if (obs_started)
+		obs_started(t);
+}
+
 /* glibc ends the process (exit(0)) when its last thread leaves, counting
  * ours: once main has called pthread_exit, we do it for glibc when the last
  * program thread leaves (see on_thread_exit). */
@@ -157,7 +173,9 @@ struct gt_thread *gt_thread_alloc(void)
 	/* Everything but the lock we hold: others (the stopper's walk) may be
 	 * waiting on its word, and a store over it would lose their wake-up. */
 	_Static_assert(offsetof(struct gt_thread, lock) == 0, "the lock comes first");
+	struct gt_prof_thread *prof = t->prof;   /* core/prof's, kept with the record */
 	memset((char *)t + sizeof(t->lock), 0, sizeof(*t) - sizeof(t->lock));
+	t->prof = prof;
 	t->goid = __atomic_fetch_add(&next_goid, 1, __ATOMIC_RELAXED);
 	t->state = GT_T_EMBRYO;
 	gt_unlock(&t->lock);
@@ -246,7 +264,9 @@ static void on_thread_exit(void *arg)
 		GT_LOCKED_RETRY(t, cancelled_locked(t, gt_clock_now()));
 	__atomic_store_n(&tls->in_call, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
-	gt_emit_exit(t);
+	gt_emit_exit(t);   /* EXITING: nobody arms its profile timer again */
+	if (obs_exiting)
+		obs_exiting(t);
 	tls->t = NULL;
 	int was_main = t->flags & GT_TF_MAIN;
 	gt_thread_free(t);
@@ -303,6 +323,7 @@ struct gt_thread *gt_thread_self(void)
 	gt_unlock(&t->lock);
 	tls->t = t;
 	gt_thread_watch_exit(t);
+	gt_thread_observe_start(t);
 	return t;
 }
 

@@ -25,6 +25,7 @@ enum gt_gstate { GT_G_NONE = 0, GT_G_RUNNING, GT_G_WAITING };
 
 struct gt_chunk;
 struct gt_pslot;
+struct gt_prof_thread;
 
 struct gt_thread {
 	struct gt_lock lock;
@@ -61,6 +62,11 @@ struct gt_thread {
 	uint32_t op_kind;
 	uint64_t waited_ns;      /* time waited for the writer, not yet logged
 				    (owner adds atomically; logged under lock) */
+	/* CPU profiling's state for this thread (core/prof/): allocated by
+	 * that layer the first time the record is profiled, [lock], and kept
+	 * with the record when it is reused (gt_thread_alloc keeps it); record/
+	 * never reads it. */
+	struct gt_prof_thread *prof;
 
 	struct gt_thread *next_free; /* free list, under the registry lock */
 };
@@ -114,6 +120,17 @@ int gt_thread_program_count(void);
 
 /* After fork in the child: every record but the caller's is dropped. */
 void gt_thread_after_fork_child(void);
+
+/* Told of each program thread's start, on the thread itself once its
+ * record is LIVE (our trampoline; a thread met late, in the hook that
+ * registers it), and of its end, on the thread in its exit handler once
+ * its record is EXITING, before it is freed; with in_tracer raised. core/prof arms and disarms
+ * the thread's CPU-profile timer there. An upward call, registered once at
+ * load (core/process/init.c); NULL: nobody is told. */
+void gt_thread_set_observer(void (*started)(struct gt_thread *t),
+			    void (*exiting)(struct gt_thread *t));
+/* Tell the observer (record/ only). */
+void gt_thread_observe_start(struct gt_thread *t);
 
 /* Load is done (core/process/init.c): hooks may record from now on. */
 void gt_hook_ready(void);

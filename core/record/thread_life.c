@@ -114,6 +114,7 @@ void *gt_thread_start(void *rec)
 		gt_thread_live(1);
 		gt_thread_watch_exit(t);
 		gt_stack_thread_init((uintptr_t)__builtin_frame_address(0) + 16);
+		gt_thread_observe_start(t);   /* a CPU profile running: its timer */
 		GT_LOCKED_RETRY(t, start_locked(t));
 		tls->in_tracer--;
 		errno = saved;

@@ -186,17 +186,10 @@ static inline void count(uint64_t *c)
  * stack from libunwind. The two reads are below the caller's sp, inside
  * the frame libunwind just stepped out of: mapped. (TSan builds walk
  * frame records only: unused there.) */
-static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
+void gt_fpv_learn(const uintptr_t *pcs, int *good, int m, int whole)
 {
-	uintptr_t pcs[GT_STACK_MAX + 24];
-	int good[GT_STACK_MAX + 24], whole = 0;
-
-	count(&n_learn);
-	if (max > GT_STACK_MAX + 24)
-		max = GT_STACK_MAX + 24;
-	int m = gt_unw_walk(pcs, good, max, &whole);
-	if (m < 0)
-		return 0;
+	if (!__atomic_load_n(&fpv, __ATOMIC_RELAXED))
+		return;
 	/* The main thread's stack ends in libc's start-up code: frames in libc
 	 * down to one in the program's _start. The first of them (main's
 	 * return address) ends a walk: libunwind would add the rest, which
@@ -210,6 +203,34 @@ static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_
 	}
 	for (int k = 0; k < m; k++)
 		fpv_put(pcs[k], good[k]);
+}
+
+int gt_fpv_verdict(uintptr_t pc)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (!__atomic_load_n(&fpv, __ATOMIC_RELAXED))
+		return 0;
+	uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
+	if (tls->fpc_gen != gen) {
+		memset(tls->fpc, 0, sizeof(tls->fpc));
+		tls->fpc_gen = gen;
+	}
+	return fpv_get_cached(tls, pc);
+}
+
+static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
+{
+	uintptr_t pcs[GT_STACK_MAX + 24];
+	int good[GT_STACK_MAX + 24], whole = 0;
+
+	count(&n_learn);
+	if (max > GT_STACK_MAX + 24)
+		max = GT_STACK_MAX + 24;
+	int m = gt_unw_walk(pcs, good, max, &whole);
+	if (m < 0)
+		return 0;
+	gt_fpv_learn(pcs, good, m, whole);
 	/* An address libunwind did not reach (code without CFI: a JIT's) is
 	 * one we cannot vouch for; saying so once keeps it from being learned
 	 * again on every walk. */

@@ -11,6 +11,25 @@ int gt_unw_load(void);
 int gt_unw_backtrace(void **buf, int max);
 int gt_unw_walk(uintptr_t *pcs, int *good, int max, int *whole);
 
+/* libunwind's CFI walk from a signal's context (a ucontext_t): the
+ * interrupted pc first, then return addresses, as gt_unw_walk; *leaf: how
+ * the interrupted frame keeps its caller (GT_LEAF_*). The walk ends before
+ * our thread trampoline (a frame of ours whose rbp is top - 16; top 0:
+ * unknown). may_setup: libunwind's own one-time set-up (it opens a pipe)
+ * may run here. Signal-safe. Count, or -1 when libunwind is not loaded,
+ * not set up and may not be, or busy on this thread. */
+enum { GT_LEAF_UNKNOWN, GT_LEAF_RECORD, GT_LEAF_NOFRAME, GT_LEAF_OTHER };
+int gt_unw_walk_context(void *uc, uintptr_t top, uintptr_t *pcs, int *good, int max,
+			int *whole, int *leaf, int may_setup);
+
+/* The frame-record verdicts (core/record/unwind.c) for the signal walk
+ * (core/record/unwind_sig.c): a return address's (1 keeps its record, 2
+ * the main thread's end, -1 neither, 0 unknown; 0 too before the first
+ * trace or profile mapped the table), and learning them from a libunwind
+ * walk (good[] may be changed: the main thread's end marked). */
+int gt_fpv_verdict(uintptr_t pc);
+void gt_fpv_learn(const uintptr_t *pcs, int *good, int m, int whole);
+
 /* The walks so far, counted while GOTRACE_DEBUG is on (gt_cfg.debug):
  * frame-record walks, libunwind walks, and those of them that learned. */
 void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned);

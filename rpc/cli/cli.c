@@ -15,6 +15,7 @@
 #include "core/base/config.h"
 #include "rpc/cli/client.h"
 #include "rpc/cli/console.h"
+#include "rpc/cli/cpu.h"
 #include "rpc/cli/convert.h"
 #include "rpc/cli/run.h"
 #include "rpc/cli/summary.h"
@@ -22,12 +23,17 @@
 #include "rpc/cli/view.h"
 
 static const char usage_text[] =
-	"usage: gotrace run [-o FILE] [--format go1.19|go1.22] [--] CMD [ARGS...]\n"
-	"                                                  trace CMD from start to end\n"
+	"usage: gotrace run [-f] [-o FILE] [--format go1.19|go1.22] [--] CMD [ARGS...]\n"
+	"                                                  trace CMD from start to end; -f: every\n"
+	"                                                  process it runs, FILE.PID each\n"
 	"       gotrace ps                                 list live endpoints\n"
 	"       gotrace start PID|SOCK|URL FILE            debug_startGoTrace(FILE)\n"
 	"       gotrace stop PID|SOCK|URL                  debug_stopGoTrace()\n"
 	"       gotrace trace PID|SOCK|URL FILE SECONDS    debug_goTrace(FILE, SECONDS)\n"
+	"       gotrace cpu PID|SOCK|URL FILE SECONDS      debug_cpuProfile(FILE, SECONDS): a pprof\n"
+	"                                                  CPU profile (go tool pprof reads it)\n"
+	"       gotrace cpu-start PID|SOCK|URL FILE        debug_startCPUProfile(FILE)\n"
+	"       gotrace cpu-stop PID|SOCK|URL              debug_stopCPUProfile()\n"
 	"       gotrace call PID|SOCK|URL METHOD [JSON-PARAMS]\n"
 	"                                                  any method; prints the result\n"
 	"       gotrace attach PID|SOCK|URL [--exec STMT]  console: debug.goTrace(\"f\", 5),\n"
@@ -208,6 +214,8 @@ int main(int argc, char **argv)
 		return cmd_file(argc, argv, "debug_goTrace", 1);
 	if (!strcmp(c, "call"))
 		return cmd_call(argc, argv);
+	if (gt_cmd_is_cpu(c))
+		return gt_cmd_cpu(argc, argv, usage);
 	if (!strcmp(c, "attach"))
 		return gt_cmd_attach(argc, argv, usage);
 	if (!strcmp(c, "repair"))

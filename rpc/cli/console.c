@@ -85,7 +85,9 @@ static int statement(const char *s, char *method, size_t msize, struct gb *param
 			p++;
 			lit[n] = '\0';
 			if (first && (!strcmp(method, "debug_goTrace") ||
-				      !strcmp(method, "debug_startGoTrace")))
+				      !strcmp(method, "debug_startGoTrace") ||
+				      !strcmp(method, "debug_cpuProfile") ||
+				      !strcmp(method, "debug_startCPUProfile")))
 				gt_client_absolute(lit, abs, sizeof(abs));
 			else
 				snprintf(abs, sizeof(abs), "%s", lit);

@@ -64,13 +64,14 @@ static void type_error(const struct gj_doc *d, int i, int arg, const char *go_ty
 }
 
 /* Run method with params token p (-1: none). 0 done (*result: its JSON
- * text, "null" unless set), 1 held, or an error code with msg filled. */
+ * text, "null" unless set), 1 + RPC_HOLD_* held, or an error code with
+ * msg filled. */
 static int run(struct call *c, const char *method, int p, int has_id, const char **result,
 	       char *msg, size_t len)
 {
 	const struct gj_doc *d = c->d;
 	int want, nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
-	int args[2] = { -1, -1 };
+	int args[2] = { -1, -1 }, cpu = 0;
 
 	if (!strcmp(method, "debug_startGoTrace"))
 		want = 1;
@@ -78,6 +79,12 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		want = 0;
 	else if (!strcmp(method, "debug_goTrace"))
 		want = 2;
+	else if (c->ops->cpu_start && !strcmp(method, "debug_startCPUProfile"))
+		want = 1, cpu = 1;
+	else if (c->ops->cpu_start && !strcmp(method, "debug_stopCPUProfile"))
+		want = 0, cpu = 1;
+	else if (c->ops->cpu_start && !strcmp(method, "debug_cpuProfile"))
+		want = 2, cpu = 1;
 	else if (!strcmp(method, "rpc_modules"))
 		want = 0;   /* geth's: the modules served, each "1.0" (`geth attach` asks) */
 	else {
@@ -120,16 +127,17 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		type_error(d, args[1], 1, "uint", msg, len);
 		return RPC_INVALID_PARAMS;
 	}
+	const struct rpc_ops *o = c->ops;
 	int r;
 	if (want == 1)
-		r = c->ops->start(c->ops->ctx, path, msg, len);
+		r = (cpu ? o->cpu_start : o->start)(o->ctx, path, msg, len);
 	else if (want == 0)
-		r = c->ops->stop(c->ops->ctx, msg, len);
+		r = (cpu ? o->cpu_stop : o->stop)(o->ctx, msg, len);
 	else
-		r = c->ops->go_trace(c->ops->ctx, path, secs, msg, len);
+		r = (cpu ? o->cpu_profile : o->go_trace)(o->ctx, path, secs, msg, len);
 	if (r)
 		return RPC_SERVER_ERROR;
-	return want == 2 && has_id ? 1 : 0;
+	return want == 2 && has_id ? 1 + cpu : 0;
 }
 
 /* One request object (or anything else found where one belongs). */
@@ -162,11 +170,12 @@ static void request(struct call *c, int i)
 	if (id < 0)
 		return;   /* a notification: no reply, whatever happened */
 	sep(c);
-	if (r == 1) {
-		/* The held item goes between out and tail. */
-		c->held->active = 1;
-		gb_put(&c->held->id, ids, idl);
-		c->cur = &c->held->tail;
+	if (r > 0 && c->held->active < RPC_HOLDS) {
+		/* The held item goes between the text before it and its tail. */
+		int k = c->held->active++;
+		c->held->kind[k] = r - 1;
+		gb_put(&c->held->id[k], ids, idl);
+		c->cur = &c->held->tail[k];
 		return;
 	}
 	if (r == 0) {
@@ -217,16 +226,33 @@ void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *o
 	gj_free(&d);
 }
 
+void rpc_reply_held_each(struct rpc_held *held, const char *const err[RPC_HOLDS],
+			 struct gb *out)
+{
+	for (int k = 0; k < held->active; k++) {
+		if (err && err[k])
+			error_item(out, held->id[k].p, held->id[k].len, RPC_SERVER_ERROR, err[k]);
+		else {
+			head(out, held->id[k].p, held->id[k].len);
+			gb_puts(out, ",\"result\":null}");
+		}
+		gb_put(out, held->tail[k].p ? held->tail[k].p : "", held->tail[k].len);
+	}
+	rpc_held_free(held);
+}
+
 void rpc_reply_held(struct rpc_held *held, const char *err, struct gb *out)
 {
-	if (err)
-		error_item(out, held->id.p, held->id.len, RPC_SERVER_ERROR, err);
-	else {
-		head(out, held->id.p, held->id.len);
-		gb_puts(out, ",\"result\":null}");
+	const char *each[RPC_HOLDS] = { err, err };
+
+	rpc_reply_held_each(held, each, out);
+}
+
+void rpc_held_free(struct rpc_held *held)
+{
+	for (int k = 0; k < RPC_HOLDS; k++) {
+		gb_free(&held->id[k]);
+		gb_free(&held->tail[k]);
 	}
-	gb_put(out, held->tail.p ? held->tail.p : "", held->tail.len);
-	gb_free(&held->id);
-	gb_free(&held->tail);
 	held->active = 0;
 }

@@ -1,5 +1,5 @@
-/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace methods
- * and rpc_modules:
+/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace and
+ * CPU profile methods and rpc_modules:
  * one JSON text (a request or a batch) in, the reply text out. No sockets
  * and no state of its own, so unit tests and the fuzz target drive it with
  * their own ops. Replies and error messages are byte for byte geth's. */
@@ -24,20 +24,31 @@
 #define RPC_MODULES "{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"
 
 /* What the methods do. Each returns 0, or -1 with err filled (the -32000
- * message). go_trace starts a trace that ends by itself after secs: on 0
- * the reply to a call is held until the trace ends (rpc_reply_held). */
+ * message). go_trace starts a trace that ends by itself after secs, and
+ * cpu_profile a CPU profile (debug_cpuProfile): on 0 the reply to a call
+ * is held until it ends (rpc_reply_held). The debug_*CPUProfile methods
+ * are not served (-32601) where cpu_start is NULL. */
 struct rpc_ops {
 	void *ctx;
 	int (*start)(void *ctx, const char *path, char *err, size_t errlen);
 	int (*stop)(void *ctx, char *err, size_t errlen);
 	int (*go_trace)(void *ctx, const char *path, uint64_t secs, char *err, size_t errlen);
+	int (*cpu_start)(void *ctx, const char *path, char *err, size_t errlen);
+	int (*cpu_stop)(void *ctx, char *err, size_t errlen);
+	int (*cpu_profile)(void *ctx, const char *path, uint64_t secs, char *err, size_t errlen);
 };
 
-/* A reply waiting for debug_goTrace: head + the held item + tail. */
+/* The methods that hold their reply; one of each at a time (one trace,
+ * one CPU profile per process), so a batch holds at most RPC_HOLDS. */
+enum { RPC_HOLD_TRACE, RPC_HOLD_CPU, RPC_HOLDS };
+
+/* A reply waiting for debug_goTrace and/or debug_cpuProfile: head, then
+ * each held item followed by the reply text after it. */
 struct rpc_held {
-	int active;
-	struct gb id;     /* the call's id, raw JSON */
-	struct gb tail;   /* reply text after the held item */
+	int active;                  /* items held, 0 .. RPC_HOLDS */
+	int kind[RPC_HOLDS];         /* item i is RPC_HOLD_TRACE's or _CPU's */
+	struct gb id[RPC_HOLDS];     /* item i's id, raw JSON */
+	struct gb tail[RPC_HOLDS];   /* reply text after item i */
 };
 
 /* Handle one JSON text s[0..n): the reply (with its final newline, or
@@ -47,9 +58,14 @@ struct rpc_held {
 void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *out,
 		struct rpc_held *held);
 
-/* Complete a held reply into out: result null when err is NULL, else a
- * -32000 error with that message. Frees held's buffers. */
+/* Complete a held reply into out: item i's result is null when err[i]
+ * (or err) is NULL, else a -32000 error with that message. Frees held's
+ * buffers. */
+void rpc_reply_held_each(struct rpc_held *held, const char *const err[RPC_HOLDS],
+			 struct gb *out);
 void rpc_reply_held(struct rpc_held *held, const char *err, struct gb *out);
+/* Free a held reply never completed. */
+void rpc_held_free(struct rpc_held *held);
 
 /* One error reply, as for a request that could not be read at all
  * (id null). */

@@ -1,6 +1,7 @@
 /* rpc/server/server.c - the JSON-RPC endpoint on the service thread: listening
  * sockets, connections, both framings (a stream of JSON values as geth's
- * IPC reads them; HTTP/1.1 POST), debug_goTrace's held reply. Everything
+ * IPC reads them; HTTP/1.1 POST), the held replies' connections (the
+ * methods and their waits: rpc/server/methods.c). Everything
  * here runs on the service thread, with gt_fd_lock held in poll_handle,
  * except shutdown (see core/process/service.h). All sockets are non-blocking: a
  * client that never reads costs a buffer, never a stall. */
@@ -17,13 +18,13 @@
 
 #include "core/base/clock.h"
 #include "core/base/config.h"
-#include "core/write/ctl.h"
 #include "core/base/fdguard.h"
 #include "core/record/api.h"
 #include "core/base/log.h"
 #include "rpc/proto/endpoint.h"
 #include "rpc/proto/framing.h"
 #include "rpc/proto/proto.h"
+#include "rpc/server/methods.h"
 
 #define OUT_HIGH (1u << 20)   /* stop reading a client with this much unread */
 
@@ -41,90 +42,6 @@ static dev_t sock_dev;
 static ino_t sock_ino;
 static struct conn *conns;
 static unsigned nconns;
-
-/* The one debug_goTrace in progress (one trace per process at a time). */
-static struct {
-	uint64_t session;      /* 0: none */
-	uint64_t deadline;
-	struct conn *conn;     /* who waits for the reply (NULL: nobody) */
-	struct gb head;        /* reply text before the held item */
-	struct rpc_held held;
-} hold;
-
-static void fix_case(char *err)
-{
-	/* Go's errors say "open /x: permission denied": lower-case the
-	 * system's reason after the last ": " as geth's messages have it. */
-	char *p = strstr(err, ": ");
-	while (p && strstr(p + 2, ": "))
-		p = strstr(p + 2, ": ");
-	if (p && p[2] >= 'A' && p[2] <= 'Z' && p[3] >= 'a' && p[3] <= 'z')
-		p[2] = (char)(p[2] - 'A' + 'a');
-}
-
-static void expand(const char *in, char *out, size_t size)
-{
-	if (in[0] == '~' && in[1] == '/' && gt_cfg.home[0])
-		snprintf(out, size, "%s%s", gt_cfg.home, in + 1);
-	else
-		snprintf(out, size, "%s", in);
-}
-
-static int op_start(void *ctx, const char *file, char *err, size_t errlen)
-{
-	char path[GT_PATH_MAX];
-
-	(void)ctx;
-	if (hold.session) {
-		snprintf(err, errlen, "trace already in progress");
-		return -1;
-	}
-	expand(file, path, sizeof(path));
-	if (!gt_ctl_start(path, err, errlen)) {
-		fix_case(err);
-		return -1;
-	}
-	return 0;
-}
-
-static int op_stop(void *ctx, char *err, size_t errlen)
-{
-	(void)ctx;
-	int had = gt_ctl_session() != 0;
-	if (gt_ctl_stop(err, errlen)) {
-		if (had)   /* a trace that failed: said on the program's stderr too */
-			gt_log("%s", err);
-		fix_case(err);
-		return -1;
-	}
-	return 0;
-}
-
-static int op_go_trace(void *ctx, const char *file, uint64_t secs, char *err, size_t errlen)
-{
-	char path[GT_PATH_MAX];
-	uint64_t id;
-
-	(void)ctx;
-	if (hold.session) {
-		snprintf(err, errlen, "trace already in progress");
-		return -1;
-	}
-	expand(file, path, sizeof(path));
-	id = gt_ctl_start(path, err, errlen);
-	if (!id) {
-		fix_case(err);
-		return -1;
-	}
-	hold.session = id;
-	hold.conn = NULL;
-	if (secs > 365ull * 86400)
-		secs = 365ull * 86400;
-	hold.deadline = gt_clock_now() + secs * 1000000000ull;
-	return 0;
-}
-
-static const struct rpc_ops ops = { NULL, op_start, op_stop, op_go_trace };
 
 static void conn_flush(struct conn *c)
 {
@@ -150,8 +67,7 @@ static void conn_close(struct conn **pp)
 {
 	struct conn *c = *pp;
 
-	if (hold.conn == c)
-		hold.conn = NULL;   /* the trace goes on; nobody to tell */
+	gt_rpc_conn_gone(c);   /* the trace or profile goes on; nobody to tell */
 	*pp = c->next;
 	gt_fd_release_locked(&c->fd);
 	close(c->fd);
@@ -160,29 +76,10 @@ static void conn_close(struct conn **pp)
 	nconns--;
 }
 
-/* The held debug_goTrace is over (time, or its trace ended otherwise). */
-static void hold_finish(void)
+void gt_rpc_send(struct conn *c, struct gb *body)
 {
-	char err[512];
-	const char *e = NULL;
-
-	if (gt_ctl_session() == hold.session && gt_ctl_stop(err, sizeof(err))) {
-		gt_log("%s", err);   /* on the program's stderr too */
-		fix_case(err);
-		e = err;
-	}
-	if (hold.conn && hold.held.active) {
-		struct gb body = hold.head;
-		rpc_reply_held(&hold.held, e, &body);
-		rpc_conn_reply(&hold.conn->rc, &body);
-		gb_free(&body);
-		conn_flush(hold.conn);
-	} else {
-		gb_free(&hold.head);
-		gb_free(&hold.held.id);
-		gb_free(&hold.held.tail);
-	}
-	memset(&hold, 0, sizeof(hold));
+	rpc_conn_reply(&c->rc, body);
+	conn_flush(c);
 }
 
 /* rpc_conn's callback: one complete request body from c. */
@@ -192,11 +89,9 @@ static void handle(struct rpc_conn *rc, const char *s, size_t n)
 	struct gb out = { 0 };
 	struct rpc_held held;
 
-	rpc_handle(&ops, s, n, &out, &held);
+	rpc_handle(&gt_rpc_methods, s, n, &out, &held);
 	if (held.active) {
-		hold.conn = c;
-		hold.head = out;
-		hold.held = held;
+		gt_rpc_hold(c, &out, &held);
 		rc->waiting = 1;
 		return;
 	}
@@ -224,7 +119,7 @@ static void accept_all(int l, int tcp)
 			 * for nothing; else this one goes. */
 			struct conn **victim = NULL;
 			for (struct conn **pp = &conns; *pp; pp = &(*pp)->next)
-				if (*pp != hold.conn && (!victim || (*pp)->last < (*victim)->last))
+				if (!gt_rpc_waiting(*pp) && (!victim || (*pp)->last < (*victim)->last))
 					victim = pp;
 			if (!victim) {
 				close(fd);
@@ -340,7 +235,7 @@ static int srv_fill(struct pollfd *pfd, int max, int *timeout)
 			pfd[n].events = POLLIN;
 			pfd[n++].revents = 0;
 		}
-	uint64_t next = hold.session ? hold.deadline : UINT64_MAX;
+	uint64_t next = gt_rpc_waits_next();
 	for (struct conn *c = conns; c && n < max; c = c->next) {
 		pfd[n].fd = c->fd;
 		pfd[n].events = 0;
@@ -349,7 +244,7 @@ static int srv_fill(struct pollfd *pfd, int max, int *timeout)
 		if (c->rc.out.len)
 			pfd[n].events |= POLLOUT;
 		pfd[n++].revents = 0;
-		if (c != hold.conn && c->last + idle < next)
+		if (!gt_rpc_waiting(c) && c->last + idle < next)
 			next = c->last + idle;
 	}
 	if (next != UINT64_MAX) {
@@ -357,7 +252,7 @@ static int srv_fill(struct pollfd *pfd, int max, int *timeout)
 		if (*timeout < 0 || ms < (uint64_t)*timeout)
 			*timeout = (int)(ms > 600000 ? 600000 : ms);
 	}
-	if (hold.session && (*timeout < 0 || *timeout > 100))
+	if (gt_rpc_waits_any() && (*timeout < 0 || *timeout > 100))
 		*timeout = 100;   /* notice a stop from elsewhere (GOTRACE_FILE exit) */
 	return n;
 }
@@ -372,8 +267,7 @@ static void srv_handle(struct pollfd *pfd, int n)
 			accept_all(lfd[i], i);
 	/* Before the connections: one whose held reply goes out now and that
 	 * has nothing more to say is closed below, not at its idle time-out. */
-	if (hold.session && (gt_ctl_session() != hold.session || now >= hold.deadline))
-		hold_finish();
+	gt_rpc_waits_check(now);
 	/* Connections in the order srv_fill listed them; new ones (at the
 	 * head) were not polled yet and are skipped by fd mismatch. */
 	for (struct conn **pp = &conns; *pp;) {
@@ -393,9 +287,10 @@ static void srv_handle(struct pollfd *pfd, int n)
 			if (ev & POLLOUT)
 				c->last = now;
 		}
+		int waiting = gt_rpc_waiting(c);
 		int done = c->rc.dead || ((c->rc.eof || c->rc.closing) && !c->rc.out.len &&
-					  c != hold.conn);
-		if (done || (c != hold.conn && c->last + idle < now))
+					  !waiting);
+		if (done || (!waiting && c->last + idle < now))
 			conn_close(pp);
 		else
 			pp = &c->next;
@@ -407,9 +302,10 @@ static void srv_shutdown(int flags)
 	struct stat st;
 	int do_close = flags & GT_SHUT_CLOSE, unlink_it = flags & GT_SHUT_UNLINK;
 
-	/* At exit the trace is complete: tell a waiting debug_goTrace so. */
-	if (do_close && unlink_it && hold.conn && hold.held.active) {
-		hold_finish();
+	/* At exit the trace and profile are complete: tell the waiting
+	 * debug_goTrace and debug_cpuProfile so. */
+	if (do_close && unlink_it && gt_rpc_waits_any()) {
+		gt_rpc_waits_check(UINT64_MAX);
 		for (struct conn *c = conns; c; c = c->next)
 			if (c->rc.out.len)
 				(void)!send(c->fd, c->rc.out.p, c->rc.out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -431,7 +327,7 @@ static void srv_shutdown(int flags)
 	    st.st_dev == sock_dev && st.st_ino == sock_ino)
 		unlink(sock_path);
 	sock_path[0] = '\0';
-	memset(&hold, 0, sizeof(hold));
+	gt_rpc_waits_reset();
 }
 
 static int *srv_listener(int i)

@@ -44,7 +44,7 @@ static int f_go(void *ctx, const char *path, uint64_t secs, char *err, size_t n)
 	return f_start(ctx, path, err, n);
 }
 
-static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go };
+static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_start, f_stop, f_go };
 
 /* Every reply must be valid JSON text (one value per line). */
 static void check_replies(const struct gb *out)

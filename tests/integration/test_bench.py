@@ -35,18 +35,26 @@ class Bench(unittest.TestCase):
         self.assertIn("mallocstorm", names)
         for name in names:
             with self.subTest(workload=name):
-                # plain idle +sock +thrd trace all strace ltrace heaptr events/s KB/s ns/ev
-                m = re.search(rf"^{name} +({NUM}) +({NUM}) +({NUM}) +({NUM}|-) +({NUM}) +(\S+) "
-                              rf"+- +- +- +({NUM}) +({NUM}) +({NUM})", self.r.stdout, re.M)
+                # plain idle +sock +thrd trace t122 all cpu strace ltrace heaptr events/s KB/s
+                # ns/ev
+                m = re.search(rf"^{name} +({NUM}) +({NUM}) +({NUM}) +({NUM}|-) +({NUM}) +({NUM}) "
+                              rf"+(\S+) +({NUM}) +- +- +- +({NUM}) +({NUM}) +({NUM})", self.r.stdout,
+                              re.M)
                 self.assertTrue(m, f"no row for {name}:\n{self.r.stdout}")
-                plain, idle, sock, trace = (float(m.group(i)) for i in (1, 2, 3, 5))
+                plain, idle, sock, trace, t122, cpu = (float(m.group(i)) for i in (1, 2, 3, 5, 6, 8))
                 self.assertGreater(plain, 0)
-                for ratio in (idle, sock, trace):
+                for ratio in (idle, sock, trace, t122, cpu):
                     self.assertGreater(ratio, 0)
                 if name.startswith("st-") or name == "spawn":   # programs of one thread
                     self.assertGreater(float(m.group(4)), 0, "+thrd")
-                self.assertGreater(float(m.group(7)), 0, "events/s: the trace was empty")
-                self.assertGreater(float(m.group(8)), 0, "trace KB/s")
+                if name != "cpuloop":   # it makes no call a trace records
+                    self.assertGreater(float(m.group(9)), 0, "events/s: the trace was empty")
+                self.assertGreater(float(m.group(10)), 0, "trace KB/s")
+
+    def test_profilers(self):
+        # gotrace's CPU profile beside gperftools' and perf's where present
+        for name in ("cpuloop", "churn", "mallocstorm"):
+            self.assertRegex(self.r.stdout, rf"  {name} +plain +{NUM} ms +cpu {NUM}")
 
     def test_event_cost_and_redis(self):
         self.assertRegex(self.r.stdout, rf"-> {NUM} ns per recorded event \(main thread\), "

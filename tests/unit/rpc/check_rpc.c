@@ -127,11 +127,47 @@ static int f_go(void *ctx, const char *path, uint64_t secs, char *err, size_t n)
 	return f_start(ctx, path, err, n);
 }
 
-static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go };
+/* The CPU profile's, as geth's StartCPUProfile / StopCPUProfile answer. */
+static int cpu_session, cpu_calls;
+
+static int f_cpu_start(void *ctx, const char *path, char *err, size_t n)
+{
+	(void)ctx;
+	cpu_calls++;
+	snprintf(last_path, sizeof(last_path), "%s", path);
+	if (cpu_session) {
+		snprintf(err, n, "CPU profiling already in progress");
+		return -1;
+	}
+	cpu_session = 1;
+	return 0;
+}
+
+static int f_cpu_stop(void *ctx, char *err, size_t n)
+{
+	(void)ctx;
+	cpu_calls++;
+	if (!cpu_session) {
+		snprintf(err, n, "CPU profiling not in progress");
+		return -1;
+	}
+	cpu_session = 0;
+	return 0;
+}
+
+static int f_cpu_profile(void *ctx, const char *path, uint64_t secs, char *err, size_t n)
+{
+	last_secs = secs;
+	return f_cpu_start(ctx, path, err, n);
+}
+
+static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_cpu_start, f_cpu_stop,
+				    f_cpu_profile };
 
 static void reset(void)
 {
 	session = starts = stops = 0;
+	cpu_session = cpu_calls = 0;
 	last_path[0] = '\0';
 	last_secs = 0;
 }
@@ -273,6 +309,97 @@ START_TEST(proto_held)
 	ck_assert(!held);
 	ck_assert_str_eq(s, "");
 	ck_assert_int_eq(session, 1);
+	free(s);
+}
+END_TEST
+
+/* geth's debug_startCPUProfile, debug_stopCPUProfile, debug_cpuProfile:
+ * names, params and errors as its handler's; the trace's state apart. */
+START_TEST(proto_cpu_methods)
+{
+	reset();
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startCPUProfile\",\"params\":[\"/t/c\"],\"id\":1}",
+	       R("1", "\"result\":null"));
+	ck_assert_str_eq(last_path, "/t/c");
+	ck_assert_int_eq(session, 0);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startCPUProfile\",\"params\":[\"d\"],\"id\":2}",
+	       E("2", -32000, "CPU profiling already in progress"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"t\"],\"id\":3}",
+	       R("3", "\"result\":null"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"params\":[],\"id\":4}",
+	       R("4", "\"result\":null"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"id\":5}",
+	       E("5", -32000, "CPU profiling not in progress"));
+	ck_assert_int_eq(session, 1);   /* the trace runs on */
+	int calls = cpu_calls;
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startCPUProfile\",\"id\":1}",
+	       E("1", -32602, "missing value for required argument 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"f\"],\"id\":1}",
+	       E("1", -32602, "missing value for required argument 1"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"params\":[1],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_startCPUProfile\",\"params\":[5],\"id\":1}",
+	       E("1", -32602, "invalid argument 0: json: cannot unmarshal number into Go value of type string"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"f\",\"5\"],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal string into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"f\",-1],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal number -1 into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"f\",1.5],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal number 1.5 into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"f\",1,2],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 2"));
+	ck_assert_int_eq(cpu_calls, calls);   /* none ran */
+	/* Where the server has no profiler, the methods are not there. */
+	static const struct rpc_ops plain = { NULL, f_start, f_stop, f_go, NULL, NULL, NULL };
+	struct gb out = { 0 };
+	struct rpc_held held;
+	const char *in = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"id\":1}";
+	rpc_handle(&plain, in, strlen(in), &out, &held);
+	gb_put(&out, "", 0);
+	ck_assert_str_eq(out.p, E("1", -32601, "the method debug_stopCPUProfile does not exist/is not available"));
+	gb_free(&out);
+}
+END_TEST
+
+/* debug_cpuProfile holds its reply as debug_goTrace does; a batch may hold
+ * both, each answered with its own outcome, in its place. */
+START_TEST(proto_cpu_held)
+{
+	int held;
+	char *s;
+
+	reset();
+	s = reply("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"c\",3],\"id\":4}", NULL, &held);
+	ck_assert_int_eq(held, 1);
+	ck_assert(last_secs == 3);
+	ck_assert_str_eq(s, R("4", "\"result\":null"));
+	free(s);
+	reset();
+	const char *in = "[{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"g\",1],\"id\":1},"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"debug_foo\",\"id\":2},"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"c\",1],\"id\":3},"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"d\",1],\"id\":4}]";
+	struct gb out = { 0 };
+	struct rpc_held h;
+	rpc_handle(&ops, in, strlen(in), &out, &h);
+	ck_assert_int_eq(h.active, 2);
+	ck_assert_int_eq(h.kind[0], RPC_HOLD_TRACE);
+	ck_assert_int_eq(h.kind[1], RPC_HOLD_CPU);
+	const char *errs[RPC_HOLDS] = { NULL, "write c: no space left on device" };
+	rpc_reply_held_each(&h, errs, &out);
+	ck_assert_int_eq(h.active, 0);
+	gb_put(&out, "", 0);
+	ck_assert_str_eq(out.p, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":null},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32601,\"message\":\"the method debug_foo does not exist/is not available\"}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32000,\"message\":\"write c: no space left on device\"}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32000,\"message\":\"CPU profiling already in progress\"}}]\n");
+	gb_free(&out);
+	/* A notification holds nothing, but the profile runs. */
+	reset();
+	s = reply("{\"jsonrpc\":\"2.0\",\"method\":\"debug_cpuProfile\",\"params\":[\"c\",1]}", NULL, &held);
+	ck_assert(!held);
+	ck_assert_str_eq(s, "");
+	ck_assert_int_eq(cpu_session, 1);
 	free(s);
 }
 END_TEST
@@ -503,6 +630,8 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_request_errors);
 	tcase_add_test(p, proto_batches_and_notifications);
 	tcase_add_test(p, proto_held);
+	tcase_add_test(p, proto_cpu_methods);
+	tcase_add_test(p, proto_cpu_held);
 	tcase_add_test(f, framing_stream);
 	tcase_add_test(f, framing_stream_too_large);
 	tcase_add_test(f, framing_http_keepalive);

@@ -1,0 +1,339 @@
+/* core/prof/ctl.c - a CPU profile's start and stop (core/prof/prof.h),
+ * SIGPROF's disposition around it, and the program's own sigaction calls
+ * about SIGPROF (core/prof/api.h).
+ *
+ * The disposition: our handler is installed at the start only if the
+ * program's is SIG_DFL or SIG_IGN (one of its own, a profiler's: refused),
+ * and the program's is put back exactly at the end, after every timer is
+ * deleted and SIG_IGN has been set for a moment: the kernel then drops the
+ * SIGPROFs still pending (a thread that blocks the signal, one not yet
+ * scheduled), which SIG_DFL would have turned into the process's death.
+ * While ours is installed the program is shown its own; it may set
+ * SIG_DFL or SIG_IGN (kept for the end) or a handler (sampling ends at
+ * once, its handler goes in: the profile is the program's to take).
+ *
+ * Lock order: lock, then a thread record's lock (arming, disarming). */
+#include "core/prof/prof.h"
+#include "core/prof/api.h"
+#include "core/prof/prof_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/base/fdguard.h"
+#include "core/base/lock.h"
+#include "core/base/log.h"
+#include "core/base/real.h"
+#include "core/record/thread.h"
+
+/* Taken by the service thread around start and stop, and by a program
+ * thread around its sigaction(SIGPROF). */
+static struct gt_lock lock = GT_LOCK_INIT;
+static struct {
+	uint64_t sess;          /* the profile in progress (service thread; atomic) */
+	uint32_t counter;       /* ids handed out (service thread) */
+	int installed;          /* [lock] our handler is SIGPROF's */
+	struct sigaction saved; /* [lock] the program's, while ours is installed */
+	int fd;                 /* the profile's file (service thread) */
+	char path[GT_PATH_MAX];
+	uint64_t t0, wall0, period;
+	int taken;              /* [lock] the program took SIGPROF mid-profile */
+} p = { .fd = -1 };
+
+static int has_handler(const struct sigaction *a)
+{
+	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;   /* sa_sigaction too */
+}
+
+/* t's lock, as the trace's stopper takes it (core/write/ctl.c): 1 taken,
+ * 0 abandoned (its owner is stuck in tracer code for good: no lock
+ * needed), -1 busy past a second (a thread stuck in a signal handler
+ * holding it). The owner never waits while holding it. */
+static int lock_rec(struct gt_thread *t)
+{
+	for (int i = 0; i < 1000000; i++) {
+		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
+			return 0;
+		if (gt_trylock(&t->lock))
+			return 1;
+		if (i > 1000)
+			gt_usleep(1);
+	}
+	return __atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
+static void arm_one(struct gt_thread *t, void *arg)
+{
+	int *failed = arg, locked = lock_rec(t);
+
+	if (locked <= 0)
+		return;   /* stuck: not sampled */
+	if (t->state == GT_T_LIVE && !(t->flags & GT_TF_INTERNAL) &&
+	    __atomic_load_n(&gt_prof_sampling, __ATOMIC_RELAXED) &&
+	    gt_prof_arm_locked(t, p.period) < 0)
+		(*failed)++;
+	gt_unlock(&t->lock);
+}
+
+static void disarm_one(struct gt_thread *t, void *arg)
+{
+	(void)arg;
+	if (!__atomic_load_n(&t->prof, __ATOMIC_ACQUIRE))
+		return;   /* never profiled */
+	/* Its timer goes even when the lock does not come: left, it would
+	 * send SIGPROF once SIG_DFL is back. Arming and disarming need the
+	 * lock, which its stuck owner holds elsewhere. */
+	int locked = lock_rec(t);
+	gt_prof_disarm_locked(t);
+	if (locked > 0)
+		gt_unlock(&t->lock);
+}
+
+/* Sampling ends: no thread arms a timer from now on, every timer is
+ * deleted, the pending signals dropped, the program's disposition back
+ * (act: one it sets now instead). With lock held. */
+static void end_sampling_locked(const struct sigaction *act)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_SEQ_CST);
+	gt_thread_foreach(disarm_one, NULL);
+	if (!p.installed)
+		return;
+	GT_REAL(sigaction)(SIGPROF, &ign, NULL);
+	GT_REAL(sigaction)(SIGPROF, act ? act : &p.saved, NULL);
+	p.installed = 0;
+}
+
+void gt_prof_thread_started(struct gt_thread *t)
+{
+	if (!__atomic_load_n(&gt_prof_sampling, __ATOMIC_ACQUIRE))
+		return;
+	gt_lock(&t->lock);
+	/* Read again under the lock: an end that cleared it has the lock of
+	 * every record after, so a timer armed here is deleted there. */
+	if (__atomic_load_n(&gt_prof_sampling, __ATOMIC_SEQ_CST) && gt_prof_arm_locked(t, p.period) < 0)
+		gt_log("CPU profile: no timer for thread %d; it is not sampled", t->tid);
+	gt_unlock(&t->lock);
+}
+
+void gt_prof_thread_exiting(struct gt_thread *t)
+{
+	if (!t->prof)
+		return;
+	gt_lock(&t->lock);
+	gt_prof_disarm_locked(t);
+	gt_unlock(&t->lock);
+}
+
+uint64_t gt_prof_session(void)
+{
+	return __atomic_load_n(&p.sess, __ATOMIC_RELAXED);
+}
+
+static int open_file(const char *path, char *err, size_t errlen)
+{
+	/* As the trace's (core/write/writer.c): a FIFO without a reader fails
+	 * at once; the open runs without fd_lock (a hung network filesystem). */
+	unsigned depth = gt_fd_suspend();
+	int fd = gt_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int e = errno;
+	gt_fd_resume(depth);
+	if (fd < 0) {
+		if (e == ENXIO)
+			gt_fmt(err, errlen, "open %s: a FIFO with no reader (start its reader first)",
+			       path);
+		else
+			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
+		return -1;
+	}
+	p.fd = fd;
+	gt_fd_adopt(&p.fd);   /* survives a program closing every fd */
+	return 0;
+}
+
+static void close_file(void)
+{
+	gt_fd_release(&p.fd);
+	gt_close(p.fd);
+	p.fd = -1;
+}
+
+uint64_t gt_prof_start(const char *path, char *err, size_t errlen)
+{
+	struct sigaction cur, ours = { .sa_sigaction = gt_prof_on_sigprof,
+				       .sa_flags = SA_SIGINFO | SA_RESTART };
+	struct timespec wall;
+
+	if (p.sess) {
+		gt_fmt(err, errlen, "CPU profiling already in progress");
+		return 0;
+	}
+	/* geth's order: the file first (created or truncated even when the
+	 * start then fails, as os.Create before pprof.StartCPUProfile). */
+	if (open_file(path, err, errlen))
+		return 0;
+	gt_stack_prepare_signal();
+	sigfillset(&ours.sa_mask);
+	gt_lock(&lock);
+	if (GT_REAL(sigaction)(SIGPROF, NULL, &cur) || has_handler(&cur)) {
+		gt_unlock(&lock);
+		close_file();
+		gt_fmt(err, errlen, "cpu profiling already in use: the program handles SIGPROF "
+		       "itself (a profiler of its own?); gotrace does not take it");
+		return 0;
+	}
+	p.saved = cur;
+	gt_prof_foreign_dfl = cur.sa_handler == SIG_DFL;
+	if (GT_REAL(sigaction)(SIGPROF, &ours, NULL)) {
+		gt_unlock(&lock);
+		close_file();
+		gt_fmt(err, errlen, "sigaction SIGPROF: %s", strerror(errno));
+		return 0;
+	}
+	p.installed = 1;
+	p.taken = 0;
+	p.period = 1000000000ull / gt_cfg.cpu_hz;
+	uint64_t s = ++p.counter;
+	if (!s)
+		s = ++p.counter;   /* 0 is none; ids are 32 bits in the rings */
+	gt_prof_agg_reset();
+	gt_prof_agg_drain(0);   /* what a late signal of an older profile left */
+	clock_gettime(CLOCK_REALTIME, &wall);
+	p.wall0 = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
+	p.t0 = gt_clock_now();
+	__atomic_store_n(&gt_prof_sampling, (uint32_t)s, __ATOMIC_SEQ_CST);
+	gt_unlock(&lock);
+	int failed = 0;
+	gt_thread_foreach(arm_one, &failed);
+	if (failed)
+		gt_log("CPU profile: no timer for %d thread(s); they are not sampled", failed);
+	gt_fmt(p.path, sizeof(p.path), "%s", path);
+	__atomic_store_n(&p.sess, s, __ATOMIC_RELAXED);
+	return s;
+}
+
+int gt_prof_stop(char *err, size_t errlen)
+{
+	if (!p.sess) {
+		gt_fmt(err, errlen, "CPU profiling not in progress");
+		return -1;
+	}
+	uint32_t s = (uint32_t)p.sess;
+	gt_lock(&lock);
+	end_sampling_locked(NULL);
+	gt_unlock(&lock);
+	struct gt_prof_meta m = { p.period, p.wall0, gt_clock_now() - p.t0 };
+	gt_prof_agg_drain(s);
+	uint64_t lost = gt_prof_agg_lost(), w0 = gt_clock_now();
+	int r = gt_prof_write(p.fd, p.path, &m, err, errlen);
+	w0 = gt_clock_now() - w0;
+	close_file();
+	if (lost)
+		gt_log("CPU profile %s: %llu samples lost (a thread's ring was full)", p.path,
+		       (unsigned long long)lost);
+	if (gt_cfg.debug) {
+		uint64_t w[3];
+		gt_stack_signal_counts(w);
+		uint64_t runs = __atomic_load_n(&gt_prof_handler_runs, __ATOMIC_RELAXED);
+		gt_log("CPU profile: %llu samples, written in %llu ms; walks so far: %llu frame "
+		       "records, %llu libunwind, %llu records unchecked, %llu ns each (at most %llu)",
+		       (unsigned long long)gt_prof_agg_samples(), (unsigned long long)(w0 / 1000000),
+		       (unsigned long long)w[0], (unsigned long long)w[1], (unsigned long long)w[2],
+		       (unsigned long long)(runs ? __atomic_load_n(&gt_prof_handler_ns,
+							    __ATOMIC_RELAXED) / runs : 0),
+		       (unsigned long long)__atomic_load_n(&gt_prof_handler_max, __ATOMIC_RELAXED));
+	}
+	gt_prof_agg_reset();
+	__atomic_store_n(&p.sess, 0, __ATOMIC_RELAXED);
+	p.path[0] = '\0';
+	return r;
+}
+
+void gt_prof_drain(void)
+{
+	uint32_t s = __atomic_load_n(&gt_prof_sampling, __ATOMIC_ACQUIRE);
+
+	if (s) {
+		gt_prof_agg_drain(s);
+		gt_stack_signal_settle();
+	}
+}
+
+int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old)
+{
+	int saved = errno;
+
+	gt_lock(&lock);
+	errno = saved;
+	if (!p.installed) {
+		int r = GT_REAL(sigaction)(SIGPROF, act, old);
+		saved = errno;
+		gt_unlock(&lock);
+		errno = saved;
+		return r;
+	}
+	struct sigaction prev = p.saved;
+	if (act && has_handler(act)) {
+		/* The program takes SIGPROF (its own profiler starts): ours ends
+		 * here, the profile keeps what it has. */
+		end_sampling_locked(act);
+		p.taken = 1;
+		gt_log("the program installed a SIGPROF handler: the CPU profile %s stops "
+		       "sampling here (it is written at its stop)", p.path);
+	} else if (act) {
+		p.saved = *act;
+		gt_prof_foreign_dfl = act->sa_handler == SIG_DFL;
+	}
+	if (old)
+		*old = prev;
+	gt_unlock(&lock);
+	errno = saved;
+	return 0;
+}
+
+sighandler_t gt_prof_signal(sighandler_t h)
+{
+	/* glibc's signal(): BSD semantics (the call restarts, the signal is
+	 * blocked in its handler). */
+	struct sigaction act = { .sa_handler = h, .sa_flags = SA_RESTART }, old;
+
+	sigemptyset(&act.sa_mask);
+	sigaddset(&act.sa_mask, SIGPROF);
+	if (h == SIG_ERR) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	if (gt_prof_sigaction(&act, &old))
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+static void forget_timer(struct gt_thread *t, void *arg)
+{
+	(void)arg;
+	if (t->prof)
+		t->prof->armed = 0;
+}
+
+void gt_prof_after_fork_child(int close_fd)
+{
+	/* The child has none of the parent's timers; its pending signals are
+	 * none; our handler is its copy of the parent's disposition. */
+	lock.word = 0;
+	gt_thread_foreach(forget_timer, NULL);
+	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_RELAXED);
+	if (p.installed)
+		GT_REAL(sigaction)(SIGPROF, &p.saved, NULL);
+	p.installed = 0;
+	if (p.fd >= 0 && close_fd)
+		gt_close(p.fd);
+	p.fd = -1;
+	p.sess = 0;
+	p.path[0] = '\0';
+}

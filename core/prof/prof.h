@@ -1,0 +1,49 @@
+/* core/prof/prof.h - CPU profiles of the running program, as Go's
+ * runtime/pprof takes them: each program thread (not the tracer's) sampled
+ * by its CPU time, GOTRACE_CPU_HZ times a second of it (per-thread
+ * CLOCK_THREAD_CPUTIME_ID timers with SIGEV_THREAD_ID, Go 1.18+'s way:
+ * no thread's samples go to another), SIGPROF's handler capturing the
+ * stack into the thread's ring (core/prof/sample.c); the service thread
+ * aggregates, symbolises and writes a gzip'd pprof profile.proto at the
+ * stop. Service thread only (the RPC handlers and the mailbox run there);
+ * the program threads' side is core/prof/api.h. */
+#ifndef GT_PROF_H
+#define GT_PROF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Start a profile into path (absolute, or the process's working
+ * directory's), created or truncated first, as geth's StartCPUProfile.
+ * The profile's id (> 0), or 0 with err: "CPU profiling already in
+ * progress", the system's reason the file could not be opened ("open
+ * /x/y: Permission denied"), or why the program's SIGPROF is not ours to
+ * take (it handles the signal itself). */
+uint64_t gt_prof_start(const char *path, char *err, size_t errlen);
+
+/* End the profile in progress and write it; returns once the file is
+ * complete. 0, or -1 with err: "CPU profiling not in progress", or why the
+ * file could not be written. */
+int gt_prof_stop(char *err, size_t errlen);
+
+/* The profile in progress (0: none). */
+uint64_t gt_prof_session(void);
+
+/* Every turn of the service loop while a profile runs: move the threads'
+ * samples out of their rings. How long the loop may sleep meanwhile, ms. */
+void gt_prof_drain(void);
+#define GT_PROF_DRAIN_MS 50
+
+/* The thread observer (core/record/thread.h), registered at load: a
+ * thread that starts while a profile runs gets its timer; one that ends
+ * loses it. */
+struct gt_thread;
+void gt_prof_thread_started(struct gt_thread *t);
+void gt_prof_thread_exiting(struct gt_thread *t);
+
+/* In a forked child: no profile runs there (the timers were the
+ * parent's); the program's SIGPROF disposition is put back. close_fd: the
+ * profile's fd is in this table (the service thread shared it). */
+void gt_prof_after_fork_child(int close_fd);
+
+#endif

@@ -1,0 +1,86 @@
+/* core/prof/prof_int.h - core/prof's own: the per-thread sample ring, the
+ * state the SIGPROF handler reads, the aggregate and the writer. */
+#ifndef GT_PROF_INT_H
+#define GT_PROF_INT_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/record/stack.h"
+
+/* A thread's samples, written by SIGPROF's handler on that thread alone
+ * and read by the service thread: a single-producer single-consumer ring
+ * of words. A sample is a header word (its profile's id << 32 | weight
+ * << 8 | frames) and its pcs, innermost (the interrupted pc) first. A
+ * sample that does not fit is counted in lost and dropped. Allocated the
+ * first time its record is profiled, kept with the record (its pages
+ * given back at each profile's end). */
+struct gt_prof_thread {
+	int timer;          /* [t->lock] the kernel's timer id while armed */
+	uint32_t armed;     /* [t->lock] */
+	int32_t tid;        /* [t->lock] the thread it was armed for */
+	uint32_t head;      /* words written: the handler (release) */
+	uint32_t tail;      /* words read: the service thread (release) */
+	uint32_t lost;      /* samples dropped: the handler (relaxed) */
+	uint32_t mask;      /* [const] ring words - 1 */
+	uint64_t w[];
+};
+
+#define PROF_HDR(sess, weight, n) ((uint64_t)(sess) << 32 | (uint64_t)(weight) << 8 | (n))
+#define PROF_SESS(h) ((uint32_t)((h) >> 32))
+#define PROF_WEIGHT(h) ((uint32_t)((h) >> 8) & 0xffffff)
+#define PROF_N(h) ((unsigned)((h) & 0xff))
+
+/* The profile sampling now (0: none): set by the start, cleared by the
+ * stop or by the program taking SIGPROF; the handler reads it (acquire). */
+extern uint32_t gt_prof_sampling;
+
+/* sample.c: the handler, arming a thread (t->lock held). */
+void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc);
+struct gt_thread;
+int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns);
+void gt_prof_disarm_locked(struct gt_thread *t);
+/* What the handler does with a SIGPROF that is not our timer's: the
+ * program's disposition (SIG_DFL: the process ends by it; SIG_IGN:
+ * nothing). Set by ctl.c under its lock; read by the handler. */
+extern volatile sig_atomic_t gt_prof_foreign_dfl;
+/* GOTRACE_DEBUG: the time the handler's stack walks took, and how many. */
+extern uint64_t gt_prof_handler_ns, gt_prof_handler_runs, gt_prof_handler_max;
+
+/* agg.c: the aggregate of one profile (service thread). */
+void gt_prof_agg_reset(void);
+void gt_prof_agg_add(const uintptr_t *pc, unsigned n, uint64_t weight);
+/* Move every ring's samples of profile sess into the aggregate (others are
+ * dropped). */
+void gt_prof_agg_drain(uint32_t sess);
+struct gt_prof_stack {
+	uint64_t count;
+	unsigned n;
+	const uintptr_t *pc;
+};
+/* The stacks so far: i from 0 while it returns 1. */
+int gt_prof_agg_get(size_t i, struct gt_prof_stack *out);
+/* Samples in the aggregate; samples lost (rings full) so far. */
+uint64_t gt_prof_agg_samples(void);
+uint64_t gt_prof_agg_lost(void);
+
+/* out.c: the profile, symbolised and gzip'd, into fd. 0, or -1 with err. */
+struct gt_prof_meta {
+	uint64_t period_ns, time_ns, duration_ns;
+};
+int gt_prof_write(int fd, const char *path, const struct gt_prof_meta *m, char *err,
+		  size_t errlen);
+
+/* maps.c: the loaded objects' code, as profile.proto's mappings. */
+struct gt_prof_map {
+	uintptr_t start, limit, offset;
+	char *file;          /* malloc'd */
+	char build_id[41];   /* hex, "" when none */
+};
+/* The executable mappings of the loaded objects, the program's first;
+ * their count (*out malloc'd; gt_prof_maps_free). */
+size_t gt_prof_maps(struct gt_prof_map **out);
+void gt_prof_maps_free(struct gt_prof_map *m, size_t n);
+
+#endif

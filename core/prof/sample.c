@@ -1,0 +1,157 @@
+/* core/prof/sample.c - the program threads' side of a CPU profile: each
+ * thread's CPU-time timer and SIGPROF's handler, which captures the
+ * interrupted stack into the thread's ring (core/prof/prof_int.h). The
+ * handler runs on the interrupted thread with every signal blocked: no
+ * lock, no allocation, errno kept. */
+#include "core/prof/prof_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/arena.h"
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/base/real.h"
+#include "core/base/sys.h"
+#include "core/record/api.h"
+#include "core/record/thread.h"
+
+uint32_t gt_prof_sampling;
+volatile sig_atomic_t gt_prof_foreign_dfl;
+uint64_t gt_prof_handler_ns, gt_prof_handler_runs, gt_prof_handler_max;   /* atomic; GOTRACE_DEBUG */
+
+/* A SIGPROF that is not a timer's (kill, tgkill, setitimer's ITIMER_PROF
+ * run by someone else): what the program's own disposition would have
+ * done. SIG_DFL ends the process by the signal, as without us. */
+static void foreign(int sig)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t one;
+
+	if (!gt_prof_foreign_dfl)
+		return;
+	GT_REAL(sigaction)(sig, &dfl, NULL);
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+	gt_raw(SYS_tgkill, (long)getpid(), (long)gt_gettid(), (long)sig);
+}
+
+void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+
+	if (si->si_code != SI_TIMER) {
+		foreign(sig);
+		errno = saved;
+		return;
+	}
+	/* Ours (the program has no timer of its own on a signal it does not
+	 * handle): this thread's, or one deleted with its signal queued. */
+	struct gt_thread *t = tls->t;
+	struct gt_prof_thread *pt = t && !tls->dead ? t->prof : NULL;
+	uint32_t s = __atomic_load_n(&gt_prof_sampling, __ATOMIC_ACQUIRE);
+	if (!pt || pt != si->si_value.sival_ptr || !s) {
+		errno = saved;
+		return;
+	}
+	uintptr_t pc[GT_STACK_MAX];
+	int outside = tls->in_tracer == 0;
+	uint64_t t0 = gt_cfg.debug ? gt_clock_now() : 0;
+	tls->in_tracer++;
+	unsigned n = gt_stack_capture_signal(uc, pc, gt_cfg.stack_depth, outside);
+	tls->in_tracer--;
+	if (t0) {
+		uint64_t d = gt_clock_now() - t0, m = __atomic_load_n(&gt_prof_handler_max, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&gt_prof_handler_ns, d, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&gt_prof_handler_runs, 1, __ATOMIC_RELAXED);
+		while (d > m && !__atomic_compare_exchange_n(&gt_prof_handler_max, &m, d, 0,
+							     __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
+	uint32_t head = pt->head, tail = __atomic_load_n(&pt->tail, __ATOMIC_ACQUIRE);
+	if (n == 0 || pt->mask + 1 - (head - tail) < n + 1) {
+		__atomic_fetch_add(&pt->lost, 1, __ATOMIC_RELAXED);
+		errno = saved;
+		return;
+	}
+	/* The timer's expirations since its last signal count too (a thread
+	 * that blocked SIGPROF, a late delivery): the sample weighs them. */
+	uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+	if (weight > 0xffffff)
+		weight = 0xffffff;
+	pt->w[head & pt->mask] = PROF_HDR(s, weight, n);
+	for (unsigned i = 0; i < n; i++)
+		pt->w[(head + 1 + i) & pt->mask] = pc[i];
+	__atomic_store_n(&pt->head, head + 1 + n, __ATOMIC_RELEASE);
+	errno = saved;
+}
+
+/* Ring words: room for 1/4 s of the deepest samples at GOTRACE_CPU_HZ,
+ * a power of two; the service thread drains every GT_PROF_DRAIN_MS. */
+static uint32_t ring_words(void)
+{
+	uint64_t want = (uint64_t)gt_cfg.cpu_hz * (GT_STACK_MAX + 1) / 4;
+	uint32_t w = 1024;
+
+	while (w < want && w < (1u << 20))
+		w <<= 1;
+	return w;
+}
+
+int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns)
+{
+	struct gt_prof_thread *pt = t->prof;
+
+	if (!pt) {
+		uint32_t words = ring_words();
+		pt = gt_map(sizeof(*pt) + (size_t)words * sizeof(uint64_t));
+		if (!pt)
+			return -ENOMEM;
+		pt->mask = words - 1;
+		__atomic_store_n(&t->prof, pt, __ATOMIC_RELEASE);
+	}
+	if (pt->armed && pt->tid == t->tid)
+		return 0;
+	if (pt->armed)   /* a timer left by the record's last thread */
+		gt_prof_disarm_locked(t);
+	/* The thread's CPU clock (glibc's pthread_getcpuclockid of its tid:
+	 * CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD), the signal to that thread. */
+	clockid_t clk = (clockid_t)(~(unsigned)t->tid << 3 | 6);
+	struct sigevent sev = { 0 };
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev.sigev_value.sival_ptr = pt;
+	sev._sigev_un._tid = t->tid;
+	int id = -1;
+	long r = gt_raw(SYS_timer_create, (long)clk, (long)&sev, (long)&id);
+	if (r < 0)
+		return (int)r;
+	struct itimerspec its = {
+		.it_interval = { (time_t)(period_ns / 1000000000), (long)(period_ns % 1000000000) },
+		.it_value = { (time_t)(period_ns / 1000000000), (long)(period_ns % 1000000000) },
+	};
+	r = gt_raw(SYS_timer_settime, id, 0, (long)&its);
+	if (r < 0) {
+		gt_raw(SYS_timer_delete, id, 0, 0);
+		return (int)r;
+	}
+	pt->timer = id;
+	pt->tid = t->tid;
+	pt->armed = 1;
+	return 0;
+}
+
+void gt_prof_disarm_locked(struct gt_thread *t)
+{
+	struct gt_prof_thread *pt = t->prof;
+
+	if (!pt || !pt->armed)
+		return;
+	gt_raw(SYS_timer_delete, pt->timer, 0, 0);
+	pt->armed = 0;
+}

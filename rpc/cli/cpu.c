@@ -1,0 +1,72 @@
+/* rpc/cli/cpu.c - CPU profiles of a running program, over its endpoint:
+ * `gotrace cpu` = debug_cpuProfile(FILE, SECONDS), `cpu-start` =
+ * debug_startCPUProfile(FILE), `cpu-stop` = debug_stopCPUProfile(). FILE
+ * is made absolute against the client's directory, as for traces. */
+#include "rpc/cli/cpu.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/config.h"
+#include "rpc/cli/client.h"
+
+int gt_cmd_is_cpu(const char *cmd)
+{
+	return !strcmp(cmd, "cpu") || !strcmp(cmd, "cpu-start") || !strcmp(cmd, "cpu-stop");
+}
+
+static int whole_number(const char *s)
+{
+	if (!*s || strlen(s) > 18)
+		return 0;
+	for (const char *c = s; *c; c++)
+		if (*c < '0' || *c > '9')
+			return 0;
+	return 1;
+}
+
+int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
+{
+	const char *cmd = argv[1];
+	char abs[GT_PATH_MAX];
+	struct gb p = { 0 };
+
+	if (!strcmp(cmd, "cpu-stop")) {
+		if (argc != 3)
+			return usage("cpu-stop needs PID|SOCK|URL");
+		int r = gt_client_report(argv[2], "debug_stopCPUProfile", "[]", 0, 0);
+		if (!r)
+			fprintf(stderr, "gotrace: CPU profile stopped and written\n");
+		return r;
+	}
+	int with_secs = !strcmp(cmd, "cpu");
+	if (argc != (with_secs ? 5 : 4))
+		return usage(with_secs ? "cpu needs PID|SOCK|URL FILE SECONDS"
+				 : "cpu-start needs PID|SOCK|URL FILE");
+	if (with_secs && !whole_number(argv[4]))
+		return usage("SECONDS must be a whole number");
+	gt_client_absolute(argv[3], abs, sizeof(abs));
+	gb_puts(&p, "[");
+	gb_jstr(&p, abs, strlen(abs));
+	if (with_secs) {
+		gb_puts(&p, ",");
+		gb_puts(&p, argv[4]);
+	}
+	gb_puts(&p, "]");
+	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
+	int r = gt_client_report(argv[2], with_secs ? "debug_cpuProfile" : "debug_startCPUProfile",
+				 p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
+	gb_free(&p);
+	if (r)
+		return r;
+	if (with_secs)
+		fprintf(stderr, "gotrace: CPU profile written to %s\n"
+			"open it with: go tool pprof -top %s (or -http=: for the flame graph)\n",
+			abs, abs);
+	else
+		fprintf(stderr, "gotrace: CPU profiling into %s; end it with: gotrace cpu-stop %s\n",
+			abs, argv[2]);
+	return 0;
+}

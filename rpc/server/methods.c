@@ -1,0 +1,239 @@
+/* rpc/server/methods.c - the endpoint's methods, as go-ethereum's debug
+ * handler (internal/debug/api.go) answers them: the trace methods over
+ * core/write/ctl.h, the CPU profile methods over core/prof/prof.h, file
+ * names with "~/" expanded, errors worded as Go's. debug_goTrace and
+ * debug_cpuProfile hold their reply until their trace or profile ends
+ * (time, or a stop from another client). Service thread only. */
+#include "rpc/server/methods.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/base/log.h"
+#include "core/prof/prof.h"
+#include "core/write/ctl.h"
+
+/* A reply text with held items (a batch may hold both kinds). */
+struct reply {
+	struct conn *conn;            /* NULL: its client left */
+	struct gb head;               /* the text before the first held item */
+	struct rpc_held held;
+	char *err[RPC_HOLDS];         /* item i's error, once it is over (NULL: none) */
+	int pending;                  /* items not over yet */
+};
+
+/* The one debug_goTrace and the one debug_cpuProfile in progress. */
+static struct wait {
+	uint64_t session;             /* 0: none */
+	uint64_t deadline;
+	struct reply *r;              /* NULL: nobody waits (a notification) */
+	int item;                     /* r's held item */
+} waits[RPC_HOLDS];
+
+static void fix_case(char *err)
+{
+	/* Go's errors say "open /x: permission denied": lower-case the
+	 * system's reason after the last ": " as geth's messages have it. */
+	char *p = strstr(err, ": ");
+	while (p && strstr(p + 2, ": "))
+		p = strstr(p + 2, ": ");
+	if (p && p[2] >= 'A' && p[2] <= 'Z' && p[3] >= 'a' && p[3] <= 'z')
+		p[2] = (char)(p[2] - 'A' + 'a');
+}
+
+static void expand(const char *in, char *out, size_t size)
+{
+	if (in[0] == '~' && in[1] == '/' && gt_cfg.home[0])
+		snprintf(out, size, "%s%s", gt_cfg.home, in + 1);
+	else
+		snprintf(out, size, "%s", in);
+}
+
+static uint64_t start_kind(int k, const char *file, char *err, size_t errlen)
+{
+	char path[GT_PATH_MAX];
+	uint64_t id;
+
+	if (waits[k].session) {
+		snprintf(err, errlen, k == RPC_HOLD_CPU ? "CPU profiling already in progress"
+			 : "trace already in progress");
+		return 0;
+	}
+	expand(file, path, sizeof(path));
+	id = k == RPC_HOLD_CPU ? gt_prof_start(path, err, errlen) : gt_ctl_start(path, err, errlen);
+	if (!id)
+		fix_case(err);
+	return id;
+}
+
+static int stop_kind(int k, char *err, size_t errlen)
+{
+	int had = (k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session()) != 0;
+
+	if ((k == RPC_HOLD_CPU ? gt_prof_stop : gt_ctl_stop)(err, errlen)) {
+		if (had)   /* one that failed: said on the program's stderr too */
+			gt_log("%s", err);
+		fix_case(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int wait_for(int k, const char *file, uint64_t secs, char *err, size_t errlen)
+{
+	uint64_t id = start_kind(k, file, err, errlen);
+
+	if (!id)
+		return -1;
+	waits[k].session = id;
+	waits[k].r = NULL;
+	if (secs > 365ull * 86400)
+		secs = 365ull * 86400;
+	waits[k].deadline = gt_clock_now() + secs * 1000000000ull;
+	return 0;
+}
+
+static int op_start(void *ctx, const char *file, char *err, size_t errlen)
+{
+	(void)ctx;
+	return start_kind(RPC_HOLD_TRACE, file, err, errlen) ? 0 : -1;
+}
+
+static int op_stop(void *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	return stop_kind(RPC_HOLD_TRACE, err, errlen);
+}
+
+static int op_go_trace(void *ctx, const char *file, uint64_t secs, char *err, size_t errlen)
+{
+	(void)ctx;
+	return wait_for(RPC_HOLD_TRACE, file, secs, err, errlen);
+}
+
+static int op_cpu_start(void *ctx, const char *file, char *err, size_t errlen)
+{
+	(void)ctx;
+	return start_kind(RPC_HOLD_CPU, file, err, errlen) ? 0 : -1;
+}
+
+static int op_cpu_stop(void *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	return stop_kind(RPC_HOLD_CPU, err, errlen);
+}
+
+static int op_cpu_profile(void *ctx, const char *file, uint64_t secs, char *err, size_t errlen)
+{
+	(void)ctx;
+	return wait_for(RPC_HOLD_CPU, file, secs, err, errlen);
+}
+
+const struct rpc_ops gt_rpc_methods = {
+	NULL, op_start, op_stop, op_go_trace, op_cpu_start, op_cpu_stop, op_cpu_profile
+};
+
+void gt_rpc_hold(struct conn *c, struct gb *head, struct rpc_held *held)
+{
+	struct reply *r = calloc(1, sizeof(*r));
+
+	if (!r) {   /* the trace or profile still ends in time; nobody is told */
+		gb_free(head);
+		rpc_held_free(held);
+		return;
+	}
+	r->conn = c;
+	r->head = *head;
+	r->held = *held;
+	r->pending = held->active;
+	for (int i = 0; i < held->active; i++) {
+		waits[held->kind[i]].r = r;
+		waits[held->kind[i]].item = i;
+	}
+}
+
+static void reply_free(struct reply *r)
+{
+	gb_free(&r->head);
+	rpc_held_free(&r->held);
+	for (int i = 0; i < RPC_HOLDS; i++)
+		free(r->err[i]);
+	free(r);
+}
+
+/* Wait k is over: stop what it started, if still running, and answer. */
+static void finish(int k)
+{
+	struct wait w = waits[k];
+	char err[512];
+	const char *e = NULL;
+
+	memset(&waits[k], 0, sizeof(waits[k]));
+	if ((k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session()) == w.session &&
+	    (k == RPC_HOLD_CPU ? gt_prof_stop : gt_ctl_stop)(err, sizeof(err))) {
+		gt_log("%s", err);   /* on the program's stderr too */
+		fix_case(err);
+		e = err;
+	}
+	if (!w.r)
+		return;
+	if (e)
+		w.r->err[w.item] = strdup(e);
+	if (--w.r->pending)
+		return;
+	if (w.r->conn) {
+		struct gb body = w.r->head;
+		memset(&w.r->head, 0, sizeof(w.r->head));
+		rpc_reply_held_each(&w.r->held, (const char *const *)w.r->err, &body);
+		gt_rpc_send(w.r->conn, &body);
+		gb_free(&body);
+	}
+	reply_free(w.r);
+}
+
+uint64_t gt_rpc_waits_next(void)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (int k = 0; k < RPC_HOLDS; k++)
+		if (waits[k].session && waits[k].deadline < next)
+			next = waits[k].deadline;
+	return next;
+}
+
+int gt_rpc_waits_any(void)
+{
+	return waits[RPC_HOLD_TRACE].session || waits[RPC_HOLD_CPU].session;
+}
+
+void gt_rpc_waits_check(uint64_t now)
+{
+	for (int k = 0; k < RPC_HOLDS; k++) {
+		uint64_t cur = k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session();
+		if (waits[k].session && (cur != waits[k].session || now >= waits[k].deadline))
+			finish(k);
+	}
+}
+
+int gt_rpc_waiting(const struct conn *c)
+{
+	for (int k = 0; k < RPC_HOLDS; k++)
+		if (waits[k].r && waits[k].r->conn == c)
+			return 1;
+	return 0;
+}
+
+void gt_rpc_conn_gone(const struct conn *c)
+{
+	for (int k = 0; k < RPC_HOLDS; k++)
+		if (waits[k].r && waits[k].r->conn == c)
+			waits[k].r->conn = NULL;
+}
+
+void gt_rpc_waits_reset(void)
+{
+	memset(waits, 0, sizeof(waits));
+}

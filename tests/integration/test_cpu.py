@@ -1,0 +1,544 @@
+"""CPU profiles of a running program (issue 25): debug_cpuProfile,
+debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
+
+  a program burning CPU on 2 (and 8) threads, each splitting its work 3:1
+     between burn_three() and burn_one(), beside a thread that sleeps: the
+     profile (Go 1.19's and Go 1.23's `go tool pprof`: -top, -lines, -raw,
+     -traces) names both functions with file:line in that ratio (within
+     20%), the sleeping thread is absent, and the samples' total is the
+     program's CPU time over the window (per-task schedstat) within 20%;
+     at GOTRACE_CPU_HZ=1000 over 6 CPU-seconds (the kernel checks CPU
+     timers at its tick, 250 Hz here: ~1500 signals, each weighing its
+     expirations; 20% is then 3 sigma of the ratio's spread); at the
+     default 100 Hz the total is checked within 20% and the ratio within
+     40% (~500 samples: 4 sigma);
+  the file itself: gzip'd profile.proto with sample types samples/count and
+     cpu/nanoseconds, the period, the duration, mappings with build ids;
+  geth's replies and errors byte for byte: start twice, stop without, the
+     params, a file that cannot be opened, "~/";
+  a program with its own SIGPROF handler is refused (-32000), keeps its
+     handler, which goes on being called; one that installs its handler
+     mid-profile gets it, and the profile stops sampling there;
+  SIGPROF's disposition (SIG_DFL, SIG_IGN) is the program's before and after
+     (/proc's SigCgt/SigIgn), and the program never sees ours; its output
+     and exit status are plain's, a child it forks meanwhile lives;
+  a profile and a trace at once, each readable; the profile is written at
+     the program's exit; the client (cpu, cpu-start, cpu-stop), the
+     console (debug.cpuProfile(...)), curl; a one-thread program (the
+     doorman) and python3 (no frame pointers: libunwind in the handler)."""
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (helpers only)
+
+GOS = [gt.GO, gt.GO_MODERN]
+PERIOD = 10_000_000   # ns, at the default GOTRACE_CPU_HZ=100
+HZ1000 = {"GOTRACE_CPU_HZ": "1000"}
+
+
+# ---------------------------------------------------------------- helpers
+
+def read_profile(path):
+    """The profile.proto in path (gzip'd), decoded: a dict."""
+    data = open(path, "rb").read()
+    assert data[:2] == b"\x1f\x8b", f"{path}: not gzip'd: {data[:16]!r}"
+    raw = gzip.decompress(data)
+    p = {"strings": [], "sample_type": [], "samples": [], "locations": {}, "functions": {},
+         "mappings": [], "period": 0, "duration": 0, "time": 0, "period_type": None}
+    subs = {}
+    for num, _, v in gt._fields(raw):
+        if num == 6:
+            p["strings"].append(v.decode())
+        else:
+            subs.setdefault(num, []).append(v)
+    s = p["strings"]
+    assert s and s[0] == "", "string table must start with \"\""
+
+    def msg(b):
+        d = {}
+        for n, wt, v in gt._fields(b):
+            if wt == 2 and n in (1, 2) and isinstance(v, bytes) and n != 4:
+                vals, i = [], 0
+                while i < len(v):
+                    x, i = gt._varint(v, i)
+                    vals.append(x)
+                d.setdefault(n, []).extend(vals)
+            else:
+                d.setdefault(n, []).append(v)
+        return d
+    for b in subs.get(1, []):
+        d = msg(b)
+        p["sample_type"].append((s[d[1][0]], s[d[2][0]]))
+    for b in subs.get(2, []):
+        d = msg(b)
+        p["samples"].append((d.get(1, []), d.get(2, [])))
+    for b in subs.get(3, []):
+        d = dict((n, v) for n, _, v in gt._fields(b))
+        p["mappings"].append({"id": d.get(1, 0), "start": d.get(2, 0), "limit": d.get(3, 0),
+                              "file": s[d.get(5, 0)], "build_id": s[d.get(6, 0)],
+                              "has_functions": d.get(7, 0)})
+    for b in subs.get(5, []):
+        d = dict((n, v) for n, _, v in gt._fields(b))
+        p["functions"][d[1]] = (s[d.get(2, 0)], s[d.get(4, 0)])
+    for b in subs.get(4, []):
+        lines, d = [], {}
+        for n, _, v in gt._fields(b):
+            if n == 4:
+                ld = dict((k, x) for k, _, x in gt._fields(v))
+                lines.append((ld.get(1, 0), ld.get(2, 0)))
+            else:
+                d[n] = v
+        p["locations"][d[1]] = (d.get(2, 0), d.get(3, 0), lines)
+    for num, key in ((9, "time"), (10, "duration"), (12, "period")):
+        if num in subs:
+            p[key] = subs[num][-1]
+    if 11 in subs:
+        d = dict((n, v) for n, _, v in gt._fields(subs[11][0]))
+        p["period_type"] = (s[d[1]], s[d[2]])
+    return p
+
+
+def stacks(p):
+    """[(count, ns, [function names, innermost first])]."""
+    out = []
+    for locs, vals in p["samples"]:
+        names = []
+        for lid in locs:
+            for fid, _ in p["locations"][lid][2]:
+                names.append(p["functions"][fid][0])
+        out.append((vals[0], vals[1], names))
+    return out
+
+
+def flat(p):
+    """{function: samples} by the innermost frame."""
+    d = {}
+    for count, _, names in stacks(p):
+        if names:
+            d[names[0]] = d.get(names[0], 0) + count
+    return d
+
+
+def cpu_ns(pid):
+    """The program's CPU time so far (ns), its tasks' schedstat, ours
+    (the service thread, named gotrace) left out."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{tid}/comm").read().strip() == "gotrace":
+                continue
+            total += int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0])
+        except OSError:
+            pass   # the task ended
+    return total
+
+
+def sig_bits(pid, field):
+    """Is SIGPROF's bit set in /proc/PID/status's SigCgt / SigIgn?"""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith(field + ":"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGPROF - 1) & 1)
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def pprof(path, *args, go=None):
+    r = gt._go(["tool", "pprof", *args, str(path)], text=True, go=go)
+    assert r.returncode == 0, f"{go or gt.GO} tool pprof {args} {path}: {r.stderr[-2000:]}"
+    return r.stdout
+
+
+class Burn:
+    """cpuburn under the library with its endpoint."""
+
+    def __init__(self, d, secs, threads=2, mode="", env=None, name="s.sock", **kw):
+        self.sock = str(d / name)
+        argv = [gt.program("cpuburn"), str(secs), str(threads)] + ([mode] if mode else [])
+        self.proc = gt.start_traced(argv, None, env=env, socket=self.sock, **kw)
+        self.pid = self.proc.pid
+        gt.wait_until(lambda: rt.can_connect(self.sock) or self.proc.poll() is not None,
+                      what=f"endpoint {self.sock}")
+        assert self.proc.poll() is None, f"cpuburn exited: {self.proc.communicate()}"
+
+    def call(self, method, params, timeout=60):
+        return rt.stream_call(self.sock, rt.req(method, params), timeout=timeout)
+
+    def finish(self, timeout=60):
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+class CpuCase(unittest.TestCase):
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def burn(self, *a, **kw):
+        b = Burn(self.d, *a, **kw)
+        self.addCleanup(b.kill)
+        return b
+
+    def profile_window(self, b, f, secs):
+        """debug_cpuProfile(f, secs) on b; the program's CPU time meanwhile."""
+        c0 = cpu_ns(b.pid)
+        self.assertEqual(b.call("debug_cpuProfile", [str(f), secs]), rt.NULL_REPLY)
+        return cpu_ns(b.pid) - c0
+
+    def profile_cpu(self, b, f, cpu_s, limit=60):
+        """debug_startCPUProfile(f) ... debug_stopCPUProfile() on b once it
+        has burned cpu_s CPU-seconds (however loaded the machine is: the
+        ratio's spread is that of the count of samples); that CPU time."""
+        c0 = cpu_ns(b.pid)
+        self.assertEqual(b.call("debug_startCPUProfile", [str(f)]), rt.NULL_REPLY)
+        gt.wait_until(lambda: cpu_ns(b.pid) - c0 >= cpu_s * 1e9, timeout=limit,
+                      what=f"{cpu_s} CPU-seconds", interval=0.1)
+        self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
+        return cpu_ns(b.pid) - c0
+
+    def check_burn(self, p, cpu, period=PERIOD // 10, ratio_tol=0.2):
+        """Both functions, 3:1 within ratio_tol, the total the CPU time
+        within 20%, nothing of the sleeping thread."""
+        self.assertEqual(p["sample_type"], [("samples", "count"), ("cpu", "nanoseconds")])
+        self.assertEqual(p["period_type"], ("cpu", "nanoseconds"))
+        self.assertEqual(p["period"], period)
+        f = flat(p)
+        three, one = f.get("burn_three", 0), f.get("burn_one", 0)
+        self.assertGreater(one, 20, f"too few samples to judge: {f}")
+        self.assertLess(abs(three / one - 3) / 3, ratio_tol, f"burn_three:burn_one {three}:{one}")
+        total = sum(c for c, _, _ in stacks(p))
+        ns = sum(v for _, v, _ in stacks(p))
+        self.assertEqual(ns, total * period)
+        self.assertLess(abs(ns - cpu) / cpu, 0.2,
+                        f"samples {total} ({ns / 1e9:.2f} s) vs CPU time {cpu / 1e9:.2f} s")
+        sleeping = sum(c for c, _, names in stacks(p) if "sleeper" in names)
+        self.assertLessEqual(sleeping, 1, "samples of the thread that sleeps")
+        for (c, _, names), (locs, _) in zip(stacks(p), p["samples"]):
+            if "burn_three" in names or "burn_one" in names:
+                self.assertEqual(names[-1], "burner", f"stack not cut at the start routine: "
+                                 f"{names} {[hex(p['locations'][x][1]) for x in locs]}")
+        return total
+
+
+# ---------------------------------------------------------------- tests
+
+class Samples(CpuCase):
+    def test_two_threads_ratio_and_total(self):
+        b = self.burn(60, 2, env=HZ1000)
+        time.sleep(0.5)
+        f = self.d / "cpu.pprof"
+        t0 = time.monotonic()
+        cpu = self.profile_cpu(b, f, 6)
+        p = read_profile(f)
+        self.check_burn(p, cpu)
+        self.assertGreaterEqual(p["duration"], (time.monotonic() - t0 - 1) * 1e9)
+        self.assertLess(abs(p["time"] / 1e9 - time.time()), 60)
+        main = p["mappings"][0]
+        self.assertTrue(main["file"].endswith("/cpuburn"), main)
+        self.assertRegex(main["build_id"], r"^[0-9a-f]{40}$")
+        self.assertTrue(all(m["has_functions"] for m in p["mappings"]))
+        for go in GOS:
+            top = gt.parse_pprof_top(pprof(f, "-top", "-nodecount=1000", go=go))
+            self.assertIn("burn_three", top)
+            self.assertIn("burn_one", top)
+            lines = pprof(f, "-top", "-lines", go=go)
+            self.assertRegex(lines, r"burn_three \S*cpuburn\.c:\d+")
+            self.assertRegex(lines, r"burn_one \S*cpuburn\.c:\d+")
+            raw = pprof(f, "-raw", go=go)
+            self.assertIn("PeriodType: cpu nanoseconds", raw)
+            self.assertIn("samples/count cpu/nanoseconds", raw)
+            self.assertRegex(raw, r"cpuburn [0-9a-f]{40}")
+            traces = pprof(f, "-traces", go=go)
+            self.assertRegex(traces, r"burn_three\n\s+burner")
+
+    def test_eight_threads(self):
+        b = self.burn(60, 8, env=HZ1000)
+        time.sleep(0.5)
+        f = self.d / "cpu8.pprof"
+        cpu = self.profile_cpu(b, f, 6)
+        self.check_burn(read_profile(f), cpu)
+
+    def test_default_100_hz(self):
+        b = self.burn(7, 2)
+        time.sleep(0.5)
+        f = self.d / "cpu100.pprof"
+        cpu = self.profile_window(b, f, 5)
+        self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4)
+        self.assertEqual(b.finish()[0], 0)
+
+    def test_threads_started_while_profiling_are_sampled(self):
+        # The profile starts first; the program's threads come after.
+        d = self.d
+        prog = gt.start_traced([gt.program("cpuburn"), "3", "2"], None,
+                               env={"GOTRACE_LAZY": "0"}, socket=str(d / "late.sock"))
+        self.addCleanup(lambda: prog.poll() is None and prog.kill())
+        gt.wait_until(lambda: rt.can_connect(str(d / "late.sock")), what="endpoint")
+        f = d / "late.pprof"
+        reply = rt.stream_call(str(d / "late.sock"), rt.req("debug_startCPUProfile", [str(f)]))
+        self.assertEqual(reply, rt.NULL_REPLY)
+        time.sleep(2)
+        self.assertEqual(rt.stream_call(str(d / "late.sock"), rt.req("debug_stopCPUProfile", [])),
+                         rt.NULL_REPLY)
+        prog.communicate(timeout=30)
+        f = flat(read_profile(f))
+        self.assertGreater(f.get("burn_three", 0), 20, f)
+
+
+class Geth(CpuCase):
+    def test_replies_and_errors(self):
+        b = self.burn(6, 2, env={"HOME": str(self.d)})
+        f = self.d / "a.pprof"
+        self.assertEqual(b.call("debug_startCPUProfile", [str(f)]), rt.NULL_REPLY)
+        self.assertEqual(b.call("debug_startCPUProfile", [str(self.d / "b.pprof")]),
+                         rt.err_reply(-32000, "CPU profiling already in progress"))
+        self.assertEqual(b.call("debug_cpuProfile", [str(self.d / "b.pprof"), 1]),
+                         rt.err_reply(-32000, "CPU profiling already in progress"))
+        time.sleep(0.5)
+        self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
+        self.assertEqual(b.call("debug_stopCPUProfile", []),
+                         rt.err_reply(-32000, "CPU profiling not in progress"))
+        self.assertGreater(len(stacks(read_profile(f))), 0)
+        self.assertFalse((self.d / "b.pprof").exists())
+        self.assertEqual(b.call("debug_cpuProfile", ["x", -1]), rt.err_reply(
+            -32602, "invalid argument 1: json: cannot unmarshal number -1 into Go value of type uint"))
+        self.assertEqual(b.call("debug_cpuProfile", ["x", "1"]), rt.err_reply(
+            -32602, "invalid argument 1: json: cannot unmarshal string into Go value of type uint"))
+        self.assertEqual(b.call("debug_startCPUProfile", []),
+                         rt.err_reply(-32602, "missing value for required argument 0"))
+        self.assertEqual(b.call("debug_stopCPUProfile", [1]),
+                         rt.err_reply(-32602, "too many arguments, want at most 0"))
+        self.assertEqual(b.call("debug_startCPUProfile", ["/nonexistent/x.pprof"]),
+                         rt.err_reply(-32000, "open /nonexistent/x.pprof: no such file or directory"))
+        # "~/" is the program's $HOME; the file is created or truncated
+        (self.d / "home.pprof").write_bytes(b"x" * 100000)
+        self.assertEqual(b.call("debug_cpuProfile", ["~/home.pprof", 1]), rt.NULL_REPLY)
+        read_profile(self.d / "home.pprof")
+        self.assertLess((self.d / "home.pprof").stat().st_size, 100000)
+        # A stop from another client ends debug_cpuProfile early: null
+        t0 = time.monotonic()
+        holder = rt.connect(b.sock, timeout=30)
+        holder.sendall(rt.req("debug_cpuProfile", [str(self.d / "c.pprof"), 20]).encode())
+        time.sleep(0.5)
+        self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
+        self.assertEqual(rt.recv_line(holder), rt.NULL_REPLY)
+        holder.close()
+        self.assertLess(time.monotonic() - t0, 10)
+        read_profile(self.d / "c.pprof")
+        self.assertEqual(b.finish()[0], 0)
+
+    def test_clients(self):
+        b = self.burn(8, 2)
+        cli = self.d / "cli"
+        cli.mkdir()
+
+        def gotrace(*args, **kw):
+            return gt.run_plain([gt.CLIENT, *args], cwd=cli, timeout=60, **kw)
+        r = gotrace("cpu", b.sock, "one.pprof", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"CPU profile written to {cli}/one.pprof", r.stderr)
+        r = gotrace("cpu-start", b.sock, "two.pprof")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = gotrace("cpu-start", b.sock, "three.pprof")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("CPU profiling already in progress", r.stderr)
+        time.sleep(0.5)
+        self.assertEqual(gotrace("cpu-stop", b.sock).returncode, 0)
+        r = gotrace("cpu-stop", b.sock)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("CPU profiling not in progress", r.stderr)
+        self.assertEqual(gotrace("cpu", b.sock, "x.pprof").returncode, 2)
+        r = gotrace("attach", b.sock, "--exec", 'debug.cpuProfile("four.pprof", 1)')
+        self.assertEqual((r.returncode, r.stdout), (0, "null\n"), r.stderr)
+        r = gotrace("attach", b.sock, input='debug.startCPUProfile("five.pprof")\n'
+                    'debug.stopCPUProfile()\ndebug.stopCPUProfile()\n')
+        self.assertEqual(r.stdout.splitlines().count("null"), 2, r.stdout + r.stderr)
+        self.assertIn("CPU profiling not in progress", r.stdout + r.stderr)
+        body = rt.req("debug_cpuProfile", [str(cli / "six.pprof"), 1])
+        self.assertEqual(rt.curl_unix(b.sock, body), rt.NULL_REPLY)
+        for name in ("one", "two", "four", "six"):
+            read_profile(cli / f"{name}.pprof")
+        self.assertIn("gotrace cpu PID", gotrace("help", "cpu").stdout)
+        self.assertEqual(b.finish()[0], 0)
+
+
+class Signals(CpuCase):
+    def test_own_handler_refused_and_kept(self):
+        b = self.burn(4, 2, mode="own")
+        time.sleep(0.5)
+        self.assertTrue(sig_bits(b.pid, "SigCgt"))
+        f = self.d / "own.pprof"
+        self.assertEqual(b.call("debug_cpuProfile", [str(f), 1]), rt.err_reply(
+            -32000, "cpu profiling already in use: the program handles SIGPROF itself (a "
+            "profiler of its own?); gotrace does not take it"))
+        self.assertEqual(b.call("debug_startCPUProfile", [str(f)]), rt.err_reply(
+            -32000, "cpu profiling already in use: the program handles SIGPROF itself (a "
+            "profiler of its own?); gotrace does not take it"))
+        status, out, err = b.finish()
+        self.assertEqual(status, 0, err)
+        self.assertIn("cpuburn: own handler own, called in the second half\n", out)
+        self.assertIn("cpuburn: SIGPROF at end: own\n", out)
+
+    def test_program_takes_sigprof_mid_profile(self):
+        b = self.burn(4, 2, mode="take")
+        f = self.d / "take.pprof"
+        c0 = cpu_ns(b.pid)
+        self.assertEqual(b.call("debug_cpuProfile", [str(f), 3]), rt.NULL_REPLY)
+        cpu = cpu_ns(b.pid) - c0
+        status, out, err = b.finish()
+        self.assertEqual(status, 0, err)
+        self.assertIn("cpuburn: own handler own, called in the second half\n", out)
+        self.assertIn("the program installed a SIGPROF handler", err)
+        total = sum(v for _, v, _ in stacks(read_profile(f)))
+        # sampled until the program took SIGPROF (~1.5 s of the 3 s)
+        self.assertGreater(total, 0)
+        self.assertLess(total, 0.8 * cpu, f"{total / 1e9:.2f} s sampled of {cpu / 1e9:.2f} s")
+
+    def test_disposition_is_the_programs_before_and_after(self):
+        plain = gt.run_plain([gt.program("cpuburn"), "3", "2"])
+        for ign in (False, True):
+            pre = (lambda: signal.signal(signal.SIGPROF, signal.SIG_IGN)) if ign else None
+            b = self.burn(3, 2, preexec_fn=pre, name=f"d{ign}.sock")
+            self.assertFalse(sig_bits(b.pid, "SigCgt"))
+            self.assertEqual(sig_bits(b.pid, "SigIgn"), ign)
+            self.assertEqual(b.call("debug_startCPUProfile", [str(self.d / f"d{ign}.pprof")]),
+                             rt.NULL_REPLY)
+            self.assertTrue(sig_bits(b.pid, "SigCgt"))
+            time.sleep(0.5)
+            self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
+            self.assertFalse(sig_bits(b.pid, "SigCgt"))
+            self.assertEqual(sig_bits(b.pid, "SigIgn"), ign)
+            status, out, err = b.finish()
+            self.assertEqual(status, 0, err)
+            if ign:
+                out = out.replace("SIG_IGN", "SIG_DFL")
+            self.assertEqual(out, plain.stdout)
+            self.assertEqual(err, "")
+
+    def test_a_sigprof_from_elsewhere_does_what_the_programs_would(self):
+        # kill -PROF while a profile runs: SIG_DFL ends the program by it,
+        # SIG_IGN leaves it running, as without us.
+        for ign in (False, True):
+            pre = (lambda: signal.signal(signal.SIGPROF, signal.SIG_IGN)) if ign else None
+            b = self.burn(3, 2, preexec_fn=pre, name=f"k{ign}.sock")
+            self.assertEqual(b.call("debug_startCPUProfile", [str(self.d / f"k{ign}.pprof")]),
+                             rt.NULL_REPLY)
+            time.sleep(0.3)
+            os.kill(b.pid, signal.SIGPROF)
+            status, out, _ = b.finish()
+            if ign:
+                self.assertEqual(status, 0)
+                self.assertIn("cpuburn: done", out)
+            else:
+                self.assertEqual(status, -signal.SIGPROF)
+
+    def test_program_asks_while_profiling(self):
+        # The program reads SIGPROF's disposition at its end, while a
+        # profile runs: its own (SIG_DFL), never ours.
+        b = self.burn(2, 2)
+        self.assertEqual(b.call("debug_startCPUProfile", [str(self.d / "ask.pprof")]),
+                         rt.NULL_REPLY)
+        status, out, _ = b.finish()
+        self.assertEqual(status, 0)
+        self.assertIn("cpuburn: SIGPROF at end: SIG_DFL\n", out)
+        read_profile(self.d / "ask.pprof")   # written at exit
+
+    def test_fork_while_profiling(self):
+        b = self.burn(4, 2, mode="fork")
+        self.assertEqual(b.call("debug_cpuProfile", [str(self.d / "fork.pprof"), 3]),
+                         rt.NULL_REPLY)
+        status, out, err = b.finish()
+        self.assertEqual(status, 0, err)
+        self.assertIn("cpuburn: child exited 0\n", out)
+
+
+class Together(CpuCase):
+    def test_profile_and_trace_at_once(self):
+        b = self.burn(7, 2, env={"GOTRACE_DEBUG": "1"})
+        t, f = self.d / "both.trace", self.d / "both.pprof"
+        self.assertEqual(b.call("debug_startGoTrace", [str(t)]), rt.NULL_REPLY)
+        cpu = self.profile_window(b, f, 4)
+        self.assertEqual(b.call("debug_stopGoTrace", []), rt.NULL_REPLY)
+        try:
+            self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4)
+        except AssertionError:
+            b.proc.kill()
+            raise AssertionError(b.proc.communicate()[1]) from None
+        rt.parses(self, t)
+        # both held at once, in one batch
+        batch = ("[" + rt.req("debug_goTrace", [str(self.d / "b.trace"), 1], id=1) + "," +
+                 rt.req("debug_cpuProfile", [str(self.d / "b.pprof"), 1], id=2) + "]")
+        reply = rt.stream_call(b.sock, batch, timeout=30)
+        self.assertEqual(reply, b'[{"jsonrpc":"2.0","id":1,"result":null},'
+                                b'{"jsonrpc":"2.0","id":2,"result":null}]\n')
+        rt.parses(self, self.d / "b.trace")
+        read_profile(self.d / "b.pprof")
+        self.assertEqual(b.finish()[0], 0)
+
+    def test_cpu_file_whole_run(self):
+        plain = gt.run_plain([gt.program("cpuburn"), "2", "2"])
+        r = gt.run_traced([gt.program("cpuburn"), "2", "2"], None,
+                          env={"GOTRACE_CPU_FILE": str(self.d / "run-%p.pprof")})
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, plain.stdout, ""))
+        files = list(self.d.glob("run-*.pprof"))
+        self.assertEqual(len(files), 1, files)
+        f = flat(read_profile(files[0]))
+        self.assertGreater(f.get("burn_three", 0), 20, f)
+
+    def test_exec_while_profiling(self):
+        # The profile is finished before the exec: no SIGPROF is left
+        # pending for the new image (SIG_DFL would kill it).
+        sock = str(self.d / "ex.sock")
+        code = ("import os, time\nt=time.time()\nwhile time.time()-t<2: l=[0]*2000\n"
+                "os.execv('/bin/sh', ['sh', '-c', 'echo after'])\n")
+        prog = gt.start_traced(["python3", "-c", code], None, socket=sock)
+        self.addCleanup(lambda: prog.poll() is None and prog.kill())
+        gt.wait_until(lambda: rt.can_connect(sock), what="endpoint")
+        f = self.d / "ex.pprof"
+        self.assertEqual(rt.stream_call(sock, rt.req("debug_startCPUProfile", [str(f)])),
+                         rt.NULL_REPLY)
+        out, err = prog.communicate(timeout=30)
+        self.assertEqual((prog.returncode, out), (0, "after\n"), err)
+        self.assertGreater(sum(c for c, _, _ in stacks(read_profile(f))), 50)
+
+    def test_one_thread_program_and_python(self):
+        # python3: one thread (the doorman keeps its endpoint), built
+        # without frame pointers (libunwind walks in the handler).
+        sock = str(self.d / "py.sock")
+        # (lists big enough for malloc: a call the doorman's client waits for)
+        code = ("import time\ndef spin():\n t=time.time()\n while time.time()-t<4: l=[0]*2000\n"
+                "spin()\nprint('py: done')\n")
+        prog = gt.start_traced(["python3", "-c", code], None, socket=sock)
+        self.addCleanup(lambda: prog.poll() is None and prog.kill())
+        gt.wait_until(lambda: rt.can_connect(sock), what="endpoint")
+        f = self.d / "py.pprof"
+        self.assertEqual(rt.stream_call(sock, rt.req("debug_cpuProfile", [str(f), 2]), timeout=30),
+                         rt.NULL_REPLY)
+        out, err = prog.communicate(timeout=30)
+        self.assertEqual((prog.returncode, out), (0, "py: done\n"), err)
+        p = read_profile(f)
+        total = sum(c for c, _, _ in stacks(p))
+        self.assertGreater(total, 100)
+        # python3's main tail-calls Py_BytesMain: stacks reach that
+        deep = [c for c, _, names in stacks(p) if len(names) > 5 and
+                ("main" in names or "Py_BytesMain" in names)]
+        self.assertGreater(sum(deep), total // 2, "python3's stacks reach its main")
+        top = pprof(f, "-top")
+        self.assertRegex(top, r"_PyEval_EvalFrameDefault|PyEval")
+
+
+if __name__ == "__main__":
+    unittest.main()
