@@ -112,7 +112,6 @@ START_TEST(drain_takes_only_its_profile)
 }
 END_TEST
 
-static volatile int stop;
 static volatile unsigned long sink;
 
 __attribute__((noinline)) void unit_spin(double secs)
