@@ -215,7 +215,7 @@ class Go122(unittest.TestCase):
         of every P and goroutine, and still parses with the same profiles."""
         for name in ("demo", "blockers", "midrun", "families"):
             with self.subTest(name):
-                one = self.convert(name)
+                one = self.convert(name, gen=3600)   # one generation: the demo runs ~1.1 s
                 many = self.convert(name, gen=0.005)
                 bs = self.structure(many)
                 self.assertGreater(max(b[0] for b in bs), 2)
