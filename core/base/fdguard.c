@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -249,4 +250,23 @@ void gt_fd_after_fork_child(void)
 	nslots = 0;
 	for (unsigned i = 0; i < GT_FD_MAX / 64; i++)
 		ours[i] = 0;
+}
+
+/* O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of
+ * blocking the service thread; regular files ignore the flag. */
+int gt_fd_open_out(const char *path, char *err, size_t errlen)
+{
+	unsigned depth = gt_fd_suspend();
+	int fd = gt_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
+	int e = errno;
+	gt_fd_resume(depth);
+	if (fd < 0) {
+		if (e == ENXIO)
+			gt_fmt(err, errlen, "open %s: a FIFO with no reader (start its reader first)",
+			       path);
+		else
+			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
+		return -1;
+	}
+	return fd;
 }

@@ -6,6 +6,7 @@
 #ifndef GT_FDGUARD_H
 #define GT_FDGUARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Register the fd in *slot as ours and move it to a high number (*slot is
@@ -50,6 +51,11 @@ void gt_fd_guard_target(int fd);
  * (NULL: close one by one). Returns what real returned (0 or -1/errno). */
 int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
 			    int (*real)(unsigned, unsigned, int));
+
+/* Open (create, truncate) an output file of ours, as the trace's: O_WRONLY,
+ * O_NONBLOCK so that a FIFO with no reader fails at once (said in err),
+ * without fd_lock held (a hung network filesystem). The fd, or -1 with err. */
+int gt_fd_open_out(const char *path, char *err, size_t errlen);
 
 /* After fork in the child: no fd is ours any more. */
 void gt_fd_after_fork_child(void);

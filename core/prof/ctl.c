@@ -50,26 +50,9 @@ static int has_handler(const struct sigaction *a)
 	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;   /* sa_sigaction too */
 }
 
-/* t's lock, as the trace's stopper takes it (core/write/ctl.c): 1 taken,
- * 0 abandoned (its owner is stuck in tracer code for good: no lock
- * needed), -1 busy past a second (a thread stuck in a signal handler
- * holding it). The owner never waits while holding it. */
-static int lock_rec(struct gt_thread *t)
-{
-	for (int i = 0; i < 1000000; i++) {
-		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
-			return 0;
-		if (gt_trylock(&t->lock))
-			return 1;
-		if (i > 1000)
-			gt_usleep(1);
-	}
-	return __atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE) ? 0 : -1;
-}
-
 static void arm_one(struct gt_thread *t, void *arg)
 {
-	int *failed = arg, locked = lock_rec(t);
+	int *failed = arg, locked = gt_thread_lock_service(t, 1000000);
 
 	if (locked <= 0)
 		return;   /* stuck: not sampled */
@@ -88,7 +71,7 @@ static void disarm_one(struct gt_thread *t, void *arg)
 	/* Its timer goes even when the lock does not come: left, it would
 	 * send SIGPROF once SIG_DFL is back. Arming and disarming need the
 	 * lock, which its stuck owner holds elsewhere. */
-	int locked = lock_rec(t);
+	int locked = gt_thread_lock_service(t, 1000000);
 	gt_prof_disarm_locked(t);
 	if (locked > 0)
 		gt_unlock(&t->lock);
@@ -140,18 +123,9 @@ static int open_file(const char *path, char *err, size_t errlen)
 {
 	/* As the trace's (core/write/writer.c): a FIFO without a reader fails
 	 * at once; the open runs without fd_lock (a hung network filesystem). */
-	unsigned depth = gt_fd_suspend();
-	int fd = gt_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
-	int e = errno;
-	gt_fd_resume(depth);
-	if (fd < 0) {
-		if (e == ENXIO)
-			gt_fmt(err, errlen, "open %s: a FIFO with no reader (start its reader first)",
-			       path);
-		else
-			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
+	int fd = gt_fd_open_out(path, err, errlen);
+	if (fd < 0)
 		return -1;
-	}
 	p.fd = fd;
 	gt_fd_adopt(&p.fd);   /* survives a program closing every fd */
 	return 0;

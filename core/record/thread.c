@@ -182,6 +182,19 @@ struct gt_thread *gt_thread_alloc(void)
 	return t;
 }
 
+int gt_thread_lock_service(struct gt_thread *t, int tries)
+{
+	for (int i = 0; i < tries; i++) {
+		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
+			return 0;
+		if (gt_trylock(&t->lock))
+			return 1;
+		if (i > 1000)
+			gt_usleep(1);
+	}
+	return __atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
 void gt_thread_free(struct gt_thread *t)
 {
 	gt_lock(&t->lock);

@@ -79,6 +79,12 @@ struct gt_pslot {
 	struct gt_pslot *next;
 };
 
+/* t's lock for the service thread, which must not wait for a thread stuck
+ * for good, trying `tries` times (1000000: about a second): 1 taken, 0 abandoned (its owner is stuck in tracer code: no
+ * lock needed), -1 busy past a second (stuck in a signal handler while
+ * holding it). */
+int gt_thread_lock_service(struct gt_thread *t, int tries);
+
 /* Allocate a record (EMBRYO, fresh goid). NULL when out of memory. */
 struct gt_thread *gt_thread_alloc(void);
 /* Back to the free list (any state; the caller no longer uses it). */

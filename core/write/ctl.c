@@ -204,22 +204,6 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	return s;
 }
 
-/* t's lock for the stopper: 1 taken, 0 abandoned (its owner is stuck in
- * tracer code for good: no lock needed), -1 busy (a thread stuck in a
- * signal handler while holding it, skipped after a second). */
-static int stop_lock(struct gt_thread *t, int tries)
-{
-	for (int i = 0; i < tries; i++) {
-		if (__atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE))
-			return 0;
-		if (gt_trylock(&t->lock))
-			return 1;
-		if (i > 1000)
-			gt_usleep(1);
-	}
-	return __atomic_load_n(&t->abandoned, __ATOMIC_ACQUIRE) ? 0 : -1;
-}
-
 /* Queue every thread's batch before any is closed: a close needs a chunk,
  * and with more threads than chunks they would all be held otherwise. */
 static void flush_thread(struct gt_thread *t, void *arg)
@@ -227,7 +211,7 @@ static void flush_thread(struct gt_thread *t, void *arg)
 	uint64_t s = *(uint64_t *)arg;
 	int locked;
 
-	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t, 1000000)) < 0)
+	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = gt_thread_lock_service(t, 1000000)) < 0)
 		return;
 	if (t->sess == s)
 		gt_emit_flush_locked(t);
@@ -238,7 +222,7 @@ static void flush_thread(struct gt_thread *t, void *arg)
 static void close_thread(struct gt_thread *t, void *arg)
 {
 	uint64_t s = *(uint64_t *)arg;
-	int locked = stop_lock(t, 1000000);
+	int locked = gt_thread_lock_service(t, 1000000);
 
 	if (locked < 0) {
 		gt_log("thread %d busy at trace stop; its last events are lost", t->tid);
@@ -349,7 +333,7 @@ static void cut_thread(struct gt_thread *t, void *arg)
 	uint64_t s = *(uint64_t *)arg;
 	int locked;
 
-	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = stop_lock(t, 2000)) < 0)
+	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = gt_thread_lock_service(t, 2000)) < 0)
 		return;
 	if (t->sess == s)
 		gt_emit_flush_locked(t);

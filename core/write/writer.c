@@ -351,22 +351,9 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 		}
 		__atomic_store_n(&gt_stack_defined, d, __ATOMIC_RELEASE);
 	}
-	/* O_NONBLOCK: a FIFO with no reader fails at once (ENXIO) instead of
-	 * blocking the service thread; with a reader, flush() waits for it
-	 * outside fd_lock. Regular files ignore the flag. The open itself
-	 * (a hung network filesystem) runs without fd_lock. */
-	unsigned depth = gt_fd_suspend();
-	int fd = gt_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
-	int e = errno;
-	gt_fd_resume(depth);
-	if (fd < 0) {
-		if (e == ENXIO)
-			gt_fmt(err, errlen, "open %s: a FIFO with no reader (start its reader first)",
-			       path);
-		else
-			gt_fmt(err, errlen, "open %s: %s", path, strerror(e));
+	int fd = gt_fd_open_out(path, err, errlen);   /* FIFO: flush() waits */
+	if (fd < 0)
 		return -1;
-	}
 	if (gt_cfg.format == GT_FORMAT_GO122 && gt_out122_open()) {
 		gt_close(fd);
 		gt_fmt(err, errlen, "open %s: %s", path, strerror(ENOMEM));
