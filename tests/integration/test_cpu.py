@@ -4,7 +4,7 @@ debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
   a program burning CPU on 2 (and 8) threads, each splitting its work 3:1
      between burn_three() and burn_one(), beside a thread that sleeps: the
      profile (Go 1.19's and Go 1.23's `go tool pprof`: -top, -lines, -raw,
-     -traces) names both functions with file:line in that ratio (within
+     -traces, -http's flame graph) names both functions with file:line in that ratio (within
      20%), the sleeping thread is absent, and the samples' total is the
      program's CPU time over the window (per-task schedstat) within 20%;
      at GOTRACE_CPU_HZ=1000 over 6 CPU-seconds (the kernel checks CPU
@@ -21,19 +21,24 @@ debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
      mid-profile gets it, and the profile stops sampling there;
   SIGPROF's disposition (SIG_DFL, SIG_IGN) is the program's before and after
      (/proc's SigCgt/SigIgn), and the program never sees ours; its output
-     and exit status are plain's, a child it forks meanwhile lives;
-  a profile and a trace at once, each readable; the profile is written at
-     the program's exit; the client (cpu, cpu-start, cpu-stop), the
+     and exit status are plain's, a child it forks meanwhile lives, an
+     exec'd image lives (no SIGPROF left pending for it), a SIGPROF sent
+     by kill does what the program's disposition would;
+  200 start/stop cycles under load: every profile readable, RSS steady;
+  a profile and a trace at once (and both held in one batch), each
+     readable; the profile is written at the program's exit, and
+     GOTRACE_CPU_FILE takes one of a whole run; the client (cpu, cpu-start,
+     cpu-stop), the
      console (debug.cpuProfile(...)), curl; a one-thread program (the
      doorman) and python3 (no frame pointers: libunwind in the handler)."""
 import gzip
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
@@ -151,6 +156,27 @@ def sig_bits(pid, field):
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
+def flame_graph(path, go):
+    """The flame graph page of `go tool pprof -http` on path."""
+    port = gt.free_port()
+    # its own group: `go tool` runs pprof as a child, which must go too
+    p = subprocess.Popen([go, "tool", "pprof", f"-http=127.0.0.1:{port}", "-no_browser",
+                          str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    try:
+        def page():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ui/flamegraph",
+                                            timeout=30) as r:
+                    return r.status, r.read().decode()
+            except OSError:
+                return None
+        return gt.wait_until(page, timeout=120, what=f"{go} pprof -http", interval=0.2)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
 def pprof(path, *args, go=None):
     r = gt._go(["tool", "pprof", *args, str(path)], text=True, go=go)
     assert r.returncode == 0, f"{go or gt.GO} tool pprof {args} {path}: {r.stderr[-2000:]}"
@@ -264,6 +290,9 @@ class Samples(CpuCase):
             self.assertRegex(raw, r"cpuburn [0-9a-f]{40}")
             traces = pprof(f, "-traces", go=go)
             self.assertRegex(traces, r"burn_three\n\s+burner")
+            status, body = flame_graph(f, go)
+            self.assertEqual(status, 200)
+            self.assertIn("burn_three", body)
 
     def test_eight_threads(self):
         b = self.burn(60, 8, env=HZ1000)
@@ -375,6 +404,28 @@ class Geth(CpuCase):
         self.assertEqual(b.finish()[0], 0)
 
 
+class Cycles(CpuCase):
+    def test_200_start_stop_cycles(self):
+        # Under load: no crash, every profile readable, RSS steady (1 MiB).
+        b = self.burn(120, 2)
+
+        def rss_kb():
+            for line in open(f"/proc/{b.pid}/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        f = self.d / "cycle.pprof"
+        for i in range(200):
+            self.assertEqual(b.call("debug_startCPUProfile", [str(f)]), rt.NULL_REPLY)
+            time.sleep(0.03)
+            self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
+            p = read_profile(f)
+            self.assertEqual(p["period"], PERIOD)
+            if i == 10:
+                base = rss_kb()
+        self.assertLess(rss_kb() - base, 1024)
+        self.assertIsNone(b.proc.poll())
+
+
 class Signals(CpuCase):
     def test_own_handler_refused_and_kept(self):
         b = self.burn(4, 2, mode="own")
@@ -467,6 +518,7 @@ class Signals(CpuCase):
 
 class Together(CpuCase):
     def test_profile_and_trace_at_once(self):
+        # GOTRACE_DEBUG: a failure shows how the stacks were walked
         b = self.burn(7, 2, env={"GOTRACE_DEBUG": "1"})
         t, f = self.d / "both.trace", self.d / "both.pprof"
         self.assertEqual(b.call("debug_startGoTrace", [str(t)]), rt.NULL_REPLY)
@@ -474,9 +526,9 @@ class Together(CpuCase):
         self.assertEqual(b.call("debug_stopGoTrace", []), rt.NULL_REPLY)
         try:
             self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4)
-        except AssertionError:
+        except AssertionError as e:
             b.proc.kill()
-            raise AssertionError(b.proc.communicate()[1]) from None
+            raise AssertionError(f"{e}\nthe program's stderr: {b.proc.communicate()[1]}") from None
         rt.parses(self, t)
         # both held at once, in one batch
         batch = ("[" + rt.req("debug_goTrace", [str(self.d / "b.trace"), 1], id=1) + "," +
