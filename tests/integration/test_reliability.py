@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -397,14 +398,22 @@ class Smaller(unittest.TestCase):
                 os.kill(p.pid, signal.SIGSTOP)
                 c = subprocess.Popen([str(gt.CLIENT), "stop", str(p.pid)], env=gt.plain_env(env),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                err_so_far = gt.wait_until(lambda: c.poll() is None and c.stderr.readline(),
-                                           timeout=20, what="the waiting note")
-                self.assertIn("the program is stopped", err_so_far)
-                self.assertIn(f"kill -CONT {p.pid}", err_so_far)
+                lines = []   # read aside: a readline here cannot outwait the deadline
+                reader = threading.Thread(target=lambda: lines.extend(c.stderr), daemon=True)
+                reader.start()
+                try:
+                    gt.wait_until(lambda: lines or c.poll() is not None, timeout=20,
+                                  what="the waiting note")
+                finally:
+                    state = open(f"/proc/{p.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+                self.assertIsNone(c.poll(), f"the client ended (program state {state}): {lines}")
+                self.assertIn("the program is stopped", lines[0])
+                self.assertIn(f"kill -CONT {p.pid}", lines[0])
                 os.kill(p.pid, signal.SIGCONT)
-                out, err = c.communicate(timeout=30)
-                self.assertEqual(c.returncode, 1)
-                self.assertIn("trace not in progress", err)
+                c.wait(timeout=30)
+                reader.join(timeout=10)
+                self.assertEqual(c.returncode, 1, lines)
+                self.assertIn("trace not in progress", "".join(lines))
             finally:
                 os.kill(p.pid, signal.SIGCONT)
                 p.kill()
