@@ -10,15 +10,16 @@ GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 	liburcu-dev libdw-dev libiberty-dev libedit-dev zlib1g-dev)
 # What its tests need on top: Go 1.19's and Go 1.23's trace tools (the two
-# readers: 1.19-1.22 share the old viewer, 1.23+ convert; golang-1.23-go
-# comes from bookworm-backports, see gt_install_missing), graphviz (the viewer's
+# readers: 1.19-1.22 share the old viewer, 1.23+ convert) and Go 1.22's (the
+# first reader of the 1.22 format; golang-1.22-go and golang-1.23-go come
+# from bookworm-backports, see gt_install_missing), graphviz (the viewer's
 # profile pages run `go tool pprof -svg`), python3 + git (integration tests),
 # socat + curl (RPC tests), clang + libFuzzer runtime (fuzz build), setpriv
 # from util-linux (RPC peer-credential tests), nm, objcopy and strip
 # (binutils) with xz (xz-utils: stripped programs with a .gnu_debugdata
 # section, tests/integration/test_symbols.py), redis-server (smoke test of a
 # real program), strace (what a traced program opens).
-GT_PKGS_TEST=(golang-1.19-go golang-1.23-go graphviz python3 git socat curl clang strace
+GT_PKGS_TEST=(golang-1.19-go golang-1.22-go golang-1.23-go graphviz python3 git socat curl clang strace
 	libclang-rt-14-dev util-linux binutils xz-utils procps redis-server redis-tools valgrind)
 
 gt_say() { printf '%s\n' "$*" >&2; }
