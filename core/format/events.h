@@ -8,6 +8,9 @@
  *   args  = values after the timestamp delta, including the stack id;
  *   stack = 1 when the last arg is a stack id (GoCreate's new-goroutine
  *           stack is arg 1 and is handled by name).
+ * CPUSample's args: the sample's own time (absolute), P (~0: none), goid,
+ * stack; Go's readers take it out of its batch and order it by that time,
+ * so any batch may carry it (the service thread's, on P 0).
  * Numbers and layouts are those of Go 1.19 runtime/trace.go. */
 #define GT_EVENTS(X)                  \
 	X(Gomaxprocs, 4, 2, 1)        \
@@ -36,7 +39,8 @@
 	X(HeapAlloc, 33, 1, 0)        \
 	X(HeapGoal, 34, 1, 0)         \
 	X(GoStartLabel, 41, 3, 0)     \
-	X(UserLog, 48, 3, 1)
+	X(UserLog, 48, 3, 1)          \
+	X(CPUSample, 49, 4, 1)
 
 enum gt_ev {
 #define GT_EV_ENUM(name, type, args, stack) GT_EV_##name = type,

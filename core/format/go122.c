@@ -4,6 +4,7 @@
  * think (internal/trace/v2/order.go) is kept here: an event that would
  * break it is dropped and counted, never written. */
 #include "core/format/go122_int.h"
+#include "core/format/encode.h"
 
 #include <string.h>
 
@@ -352,13 +353,40 @@ static void heap(struct gt_v2 *st, struct v2_p *p, uint32_t pid, uint64_t ts, un
 	p_stop(st, p, ts);
 }
 
+/* A CPU sample (taken at v[0] on P v[1] by goroutine v[2], stack v[3]):
+ * kept for the generation's EvCPUSamples batch, on the M the goroutine
+ * last ran on, at its own time (not before the generation's start). */
+static void sample(struct gt_v2 *st, const uint64_t *v)
+{
+	uint8_t *q = gt_v2_buf_room(&st->samples, 1 + 5 * 10);
+	struct v2_g *g = v[2] < V2_G_MAX && v[2] < st->gcap ? &st->gs[v[2]] : NULL;
+	uint64_t m = g && g->m ? g->m : g && g->hint ? g->hint : GT_V2_NO_THREAD;
+
+	if (!q) {
+		st->oom = 1;
+		return;
+	}
+	*q++ = GT_V2_CPUSample;
+	q = gt_put_uvarint(q, v[0] > st->gen_t0 ? v[0] : st->gen_t0);
+	q = gt_put_uvarint(q, m);
+	q = gt_put_uvarint(q, v[1]);
+	q = gt_put_uvarint(q, v[2]);
+	q = gt_put_uvarint(q, v2_stk(st, v[3]));
+	st->samples.len = (size_t)(q - st->samples.p);
+}
+
 int v2_event(struct gt_v2 *st, uint32_t pid, uint64_t ts, unsigned type, const uint64_t *a,
 		 unsigned n, const uint8_t *str, size_t slen)
 {
-	struct v2_p *p = p_get(st, pid);
+	struct v2_p *p;
 	uint64_t v[4] = { 0 };
 
 	memcpy(v, a, (n < 4 ? n : 4) * sizeof(*v));
+	if (type == GT_EV_CPUSample) {   /* no P's or goroutine's state */
+		sample(st, v);
+		return 0;
+	}
+	p = p_get(st, pid);
 	if (!p)
 		return st->s.dropped++, 0;
 	if (p->nbsys && type != GT_EV_GoSysBlock)

@@ -42,6 +42,7 @@ void gt_v2_free(struct gt_v2 *st)
 	gt_v2_tab_free(&st->stks);
 	gt_v2_buf_free(&st->genstr);
 	gt_v2_buf_free(&st->tmp);
+	gt_v2_buf_free(&st->samples);
 	gt_free(st);
 }
 

@@ -373,6 +373,18 @@ int gt_v2_generation_end(struct gt_v2 *st, struct gt_v2_buf *out)
 		v2_flush_declared(st, NULL, ts);
 	while (st->ndirty)
 		v2_m_flush(st, st->dirty[st->ndirty - 1]);
+	/* CPU samples: records of a type byte and five uvarints. */
+	for (size_t o = 0; o < st->samples.len;) {
+		size_t e = o + 1;
+		uint64_t x;
+		for (int k = 0; k < 5; k++)
+			if (get_uv(st->samples.p, st->samples.len, &e, &x))
+				e = st->samples.len;
+		batch_add(st, GT_V2_CPUSamples, st->samples.p + o, e - o, ts);
+		o = e;
+	}
+	batch_end(st, ts);
+	st->samples.len = 0;
 	/* Stacks first: they name strings. Ids: this generation's, in order. */
 	for (size_t i = 0; i < st->stks.nrefs; i++)
 		put_stack(st, st->stks.refs[i], i + 1, ts);

@@ -92,6 +92,7 @@ struct gt_v2 {
 	struct gt_v2_buf genstr;   /* this generation's log messages: EvString records */
 	uint64_t reason_gid[R_COUNT];   /* the reasons' ids in this generation (0: none) */
 	struct gt_v2_buf tmp;
+	struct gt_v2_buf samples;  /* this generation's EvCPUSample records */
 	struct gt_v2_buf *out;
 	struct gt_v2_stats s;
 	uint64_t early;        /* goroutines started whose GoCreate has not come */

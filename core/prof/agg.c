@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/base/real.h"
+#include "core/write/ctl.h"
 #include "core/record/thread.h"
 
 struct entry {
@@ -120,14 +121,19 @@ static void drain_one(struct gt_thread *t, void *arg)
 	while (tail != head) {
 		uint64_t h = pt->w[tail & pt->mask];
 		unsigned n = PROF_N(h);
-		if (!d->sess || PROF_SESS(h) != d->sess || n > GT_STACK_MAX || head - tail < n + 1) {
+		if (!d->sess || PROF_SESS(h) != d->sess || n > GT_STACK_MAX ||
+		    head - tail < PROF_WORDS(n)) {
 			tail = head;   /* an older profile's: all of it goes */
 			break;
 		}
+		uint64_t at = pt->w[(tail + 1) & pt->mask], p = pt->w[(tail + 2) & pt->mask];
 		for (unsigned i = 0; i < n; i++)
-			pc[i] = (uintptr_t)pt->w[(tail + 1 + i) & pt->mask];
+			pc[i] = (uintptr_t)pt->w[(tail + 3 + i) & pt->mask];
 		gt_prof_agg_add(pc, n, PROF_WEIGHT(h));
-		tail += n + 1;
+		/* and into the trace in progress, if any (its goroutine: the
+		 * record's; a sample of its last thread's may name the next) */
+		gt_ctl_cpu_sample(at, p, t->goid, pc, n);
+		tail += PROF_WORDS(n);
 	}
 	__atomic_store_n(&pt->tail, tail, __ATOMIC_RELEASE);
 	uint32_t lost = __atomic_exchange_n(&pt->lost, 0, __ATOMIC_RELAXED);
@@ -140,6 +146,7 @@ void gt_prof_agg_drain(uint32_t sess)
 	struct drain d = { sess };
 
 	gt_thread_foreach(drain_one, &d);
+	gt_ctl_cpu_flush();
 }
 
 int gt_prof_agg_get(size_t i, struct gt_prof_stack *out)

@@ -12,7 +12,9 @@
 /* A thread's samples, written by SIGPROF's handler on that thread alone
  * and read by the service thread: a single-producer single-consumer ring
  * of words. A sample is a header word (its profile's id << 32 | weight
- * << 8 | frames) and its pcs, innermost (the interrupted pc) first. A
+ * << 8 | frames), its time (gt_clock_now), the P its thread held in the
+ * trace in progress (~0: none) and its pcs, innermost (the interrupted pc)
+ * first. A
  * sample that does not fit is counted in lost and dropped. Allocated the
  * first time its record is profiled, kept with the record (its pages
  * given back at each profile's end). */
@@ -31,6 +33,7 @@ struct gt_prof_thread {
 #define PROF_SESS(h) ((uint32_t)((h) >> 32))
 #define PROF_WEIGHT(h) ((uint32_t)((h) >> 8) & 0xffffff)
 #define PROF_N(h) ((unsigned)((h) & 0xff))
+#define PROF_WORDS(n) (3 + (n))   /* a sample's words */
 
 /* The profile sampling now (0: none): set by the start, cleared by the
  * stop or by the program taking SIGPROF; the handler reads it (acquire). */

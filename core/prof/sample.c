@@ -17,6 +17,7 @@
 #include "core/base/real.h"
 #include "core/base/sys.h"
 #include "core/record/api.h"
+#include "core/record/emit.h"
 #include "core/record/thread.h"
 
 uint32_t gt_prof_sampling;
@@ -74,7 +75,7 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 			;
 	}
 	uint32_t head = pt->head, tail = __atomic_load_n(&pt->tail, __ATOMIC_ACQUIRE);
-	if (n == 0 || pt->mask + 1 - (head - tail) < n + 1) {
+	if (n == 0 || pt->mask + 1 - (head - tail) < PROF_WORDS(n)) {
 		__atomic_fetch_add(&pt->lost, 1, __ATOMIC_RELAXED);
 		errno = saved;
 		return;
@@ -84,10 +85,27 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 	uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
 	if (weight > 0xffffff)
 		weight = 0xffffff;
+	/* A trace in progress that this thread has not entered (it computes,
+	 * calling nothing we hook) is entered here: the goroutine runs from
+	 * now, on a P, and the sample is drawn on it. The program's code was
+	 * interrupted, not ours, so no lock of ours is held on this thread. */
+	uint64_t ts = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	if (ts && outside && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != ts) {
+		tls->in_tracer++;
+		gt_emit_enter_try(t, ts);
+		tls->in_tracer--;
+	}
+	/* The P is the trace's (core/record/thread.h: t->ps, ours to read on
+	 * the thread; the service thread changes it only under the lock at a
+	 * stop, when the sample may name the P just given back). */
+	struct gt_pslot *ps = __atomic_load_n(&t->ps, __ATOMIC_RELAXED);
+	uint64_t p = ps && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) ? ps->id : ~0ull;
 	pt->w[head & pt->mask] = PROF_HDR(s, weight, n);
+	pt->w[(head + 1) & pt->mask] = gt_clock_now();
+	pt->w[(head + 2) & pt->mask] = p;
 	for (unsigned i = 0; i < n; i++)
-		pt->w[(head + 1 + i) & pt->mask] = pc[i];
-	__atomic_store_n(&pt->head, head + 1 + n, __ATOMIC_RELEASE);
+		pt->w[(head + 3 + i) & pt->mask] = pc[i];
+	__atomic_store_n(&pt->head, head + PROF_WORDS(n), __ATOMIC_RELEASE);
 	errno = saved;
 }
 
@@ -95,7 +113,7 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
  * a power of two; the service thread drains every GT_PROF_DRAIN_MS. */
 static uint32_t ring_words(void)
 {
-	uint64_t want = (uint64_t)gt_cfg.cpu_hz * (GT_STACK_MAX + 1) / 4;
+	uint64_t want = (uint64_t)gt_cfg.cpu_hz * PROF_WORDS(GT_STACK_MAX) / 4;
 	uint32_t w = 1024;
 
 	while (w < want && w < (1u << 20))

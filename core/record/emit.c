@@ -93,6 +93,20 @@ void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigne
 	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
 }
 
+void gt_emit_sample_locked(struct gt_thread *t, uint64_t ts, uint64_t at, uint64_t p,
+			   uint64_t goid, uint32_t sid)
+{
+	struct gt_chunk *c = t->chunk;
+	uint8_t *q = batch(t, &ts);
+	uint64_t v[5] = { ts - c->last_ts, at, p, goid, sid };
+
+	note_stack(c, sid);
+	q = gt_put_event(q, GT_EV_CPUSample, v, 5);
+	c->last_ts = ts;
+	t->last_ts = ts;
+	__atomic_store_n(&c->len, (uint32_t)(q - c->data), __ATOMIC_RELEASE);
+}
+
 uint32_t gt_emit_start_sid(struct gt_thread *t)
 {
 	uint32_t sid = __atomic_load_n(&t->start_sid, __ATOMIC_RELAXED);

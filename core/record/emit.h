@@ -18,9 +18,20 @@ int gt_emit_room_locked(struct gt_thread *t, size_t need);
 void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigned nargs,
 			uint64_t a0, uint64_t a1, uint64_t a2);
 
+/* CPUSample at ts (when written) of a sample taken at `at` on P p (~0:
+ * none) by goroutine goid, stack sid (room: 64 bytes). */
+void gt_emit_sample_locked(struct gt_thread *t, uint64_t ts, uint64_t at, uint64_t p,
+			   uint64_t goid, uint32_t sid);
+
 /* Enter session s at ts: P, ProcStart, and per the declaration GoCreate
  * (self-announce), GoUnblock/GoSysExit, then GoStart. 0 if already in. */
 int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts);
+
+/* The same from t's own SIGPROF handler, interrupting code of the
+ * program's (never ours): a thread that computes enters the trace at its
+ * first sample. Never waits: -EBUSY when the lock is taken (the service
+ * thread's), -EAGAIN when the pool is dry. */
+int gt_emit_enter_try(struct gt_thread *t, uint64_t s);
 
 /* A blocking call of kind that waited from t0 to t1, stack sid. */
 int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,

@@ -16,6 +16,7 @@ enum gt_stk_flag {
 	GT_STK_START = 2,  /* one frame: a thread's start routine */
 	GT_STK_MAIN = 4,   /* one frame: the main thread (writer resolves `main`) */
 	GT_STK_RET = 8,    /* with START: pc is a return address inside it */
+	GT_STK_EXACT = 16, /* pc[0] is an interrupted instruction (a CPU sample's) */
 };
 
 struct gt_stack {

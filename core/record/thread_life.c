@@ -154,3 +154,14 @@ void gt_thread_set_name(uintptr_t self, const char *name, uintptr_t fn)
 	tls->in_tracer--;
 	errno = saved;
 }
+
+int gt_emit_enter_try(struct gt_thread *t, uint64_t s)
+{
+	int r;
+
+	if (!gt_trylock(&t->lock))
+		return -EBUSY;
+	r = gt_emit_enter_locked(t, s, gt_clock_now());
+	gt_unlock(&t->lock);
+	return r;
+}

@@ -42,6 +42,13 @@ void gt_ctl_set_observer(void (*started)(void), void (*stopped)(void))
 	observer.stopped = stopped;
 }
 
+static void (*sampler)(void);   /* core/prof's drain, before a stop */
+
+void gt_ctl_set_sampler(void (*drain)(void))
+{
+	sampler = drain;
+}
+
 /* The address space a trace needs at least (buffers: 2 regions of 1 MB,
  * the writer's 1 MB, the stack table's first pages, libdw when symbols
  * are read), checked under ulimit -v before a start. Measured: README. */
@@ -51,6 +58,7 @@ static uint64_t sess_counter;
 static char cur_path[GT_PATH_MAX] GT_COLD_BSS;
 static struct gt_thread ctl;       /* the control "thread" writing P 0 */
 static struct gt_pslot ctl_ps;     /* P 0 */
+static uint64_t sess_t0;           /* the trace's start: no sample before */
 static uint64_t gen_t0;            /* a 1.22 trace's open generation: its start */
 static uint64_t gen_retry;         /* a put-off cut: not again before this */
 static void gen_report(void);
@@ -194,7 +202,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	gt_buf_reserve();   /* the hooks' first chunks, their pages touched */
 	gt_clock_tick();   /* the TSC's anchor, fresh for the hooks */
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
-	gen_t0 = gt_clock_now();
+	gen_t0 = sess_t0 = gt_clock_now();
 	gen_retry = 0;
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
@@ -234,6 +242,34 @@ static void close_thread(struct gt_thread *t, void *arg)
 		gt_unlock(&t->lock);
 }
 
+/* ---- CPU samples (core/prof), on P 0 as Go's runtime writes them ---- */
+int gt_ctl_cpu_sample(uint64_t at, uint64_t p, uint64_t goid, const uintptr_t *pc, unsigned n)
+{
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+
+	if (!s || at < sess_t0 || gt_writer_session() != s)
+		return -1;
+	if (!ctl.chunk) {
+		ctl.sess = s;
+		ctl.ps = &ctl_ps;
+		ctl.last_ts = ctl_ps.last_ts;
+	}
+	uint32_t sid = gt_stack_intern(pc, n, GT_STK_EXACT);
+	if (ctl_room())
+		return -1;
+	gt_emit_sample_locked(&ctl, gt_clock_now(), at, p, goid, sid);
+	ctl_ps.last_ts = ctl.last_ts;
+	return 0;
+}
+
+void gt_ctl_cpu_flush(void)
+{
+	if (ctl.chunk) {
+		gt_buf_submit(ctl.chunk);
+		ctl.chunk = NULL;
+	}
+}
+
 /* The exact heap figure at the end, on P 0 (a counter needs no goroutine). */
 static void final_heap(uint64_t s)
 {
@@ -263,6 +299,8 @@ int gt_ctl_stop(char *err, size_t errlen)
 		return -1;
 	}
 	gt_buf_get_stats(&bs0);
+	if (sampler)   /* the CPU samples taken so far, into this trace */
+		sampler();
 	/* No thread enters any more; those inside write their group, and each
 	 * is then closed under its lock (see gt_emit_enter_locked). */
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
@@ -354,6 +392,7 @@ void gt_ctl_generation(void)
 	if (!s || !gt_out122_on() || gt_writer_session() != s || t0 < gen_retry ||
 	    (t0 - gen_t0 < gen_ns() && gt_out122_held() < gt_cfg.buffer_bytes / 4))
 		return;
+	gt_ctl_cpu_flush();
 	for (int i = 0; i < 3; i++) {
 		gt_thread_foreach(cut_thread, &s);
 		gt_writer_drain();

@@ -44,6 +44,17 @@ void gt_ctl_generation(void);
  * generation is to end sooner. */
 int gt_ctl_poll_ms(int timeout);
 
+/* A CPU profile sample (core/prof: taken at `at` on the trace's P p, ~0
+ * none, by goroutine goid, stack pc[0..n) with pc[0] the interrupted
+ * instruction) into the trace in progress: 0, or -1 when there is none,
+ * it started after the sample, or no room. gt_ctl_cpu_flush queues those
+ * written for the writer. */
+int gt_ctl_cpu_sample(uint64_t at, uint64_t p, uint64_t goid, const uintptr_t *pc, unsigned n);
+void gt_ctl_cpu_flush(void);
+/* drain() is called at the start of each stop, while the trace still
+ * takes samples (core/prof registers its drain at load). */
+void gt_ctl_set_sampler(void (*drain)(void));
+
 /* Calls started() after each trace starts and stopped() when it begins to
  * stop, on the service thread (an upward call: core/process registers its
  * fatal-signal arming at load). */

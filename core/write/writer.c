@@ -242,7 +242,7 @@ static int frames(const struct gt_stack *e, unsigned i, struct gt_frame *f, unsi
 	} else if (fn) {
 		gt_sym_frames(pc, 1, sym, 1);
 	} else {
-		n = gt_sym_frames(pc, 0, sym, GT_SYM_INLINE_MAX);
+		n = gt_sym_frames(pc, i == 0 && (e->flags & GT_STK_EXACT), sym, GT_SYM_INLINE_MAX);
 		if (i > 0 && is_startup(sym[n - 1].func))
 			return 1;
 	}

@@ -33,6 +33,7 @@ debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
      doorman) and python3 (no frame pointers: libunwind in the handler)."""
 import gzip
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -55,7 +56,8 @@ HZ1000 = {"GOTRACE_CPU_HZ": "1000"}
 
 def read_profile(path):
     """The profile.proto in path (gzip'd), decoded: a dict."""
-    data = open(path, "rb").read()
+    with open(path, "rb") as fh:
+        data = fh.read()
     assert data[:2] == b"\x1f\x8b", f"{path}: not gzip'd: {data[:16]!r}"
     raw = gzip.decompress(data)
     p = {"strings": [], "sample_type": [], "samples": [], "locations": {}, "functions": {},
@@ -538,6 +540,38 @@ class Together(CpuCase):
                                 b'{"jsonrpc":"2.0","id":2,"result":null}]\n')
         rt.parses(self, self.d / "b.trace")
         read_profile(self.d / "b.pprof")
+        self.assertEqual(b.finish()[0], 0)
+
+    def test_samples_in_the_trace(self):
+        """A trace taken while profiling holds the samples (EvCPUSample), on
+        the threads that burned, with their stacks: Go 1.19 reads them from
+        the file, Go 1.22 and 1.23 from its 1.22 form, M = the thread."""
+        b = self.burn(8, 2)
+        t, f = self.d / "s.trace", self.d / "s.pprof"
+        self.assertEqual(b.call("debug_startGoTrace", [str(t)]), rt.NULL_REPLY)
+        self.profile_window(b, f, 2)
+        self.assertEqual(b.call("debug_stopGoTrace", []), rt.NULL_REPLY)
+        counted = sum(c for c, _, _ in stacks(read_profile(f)))
+        evs = gt.trace_events(str(t))   # and its 1.22 form through Go 1.22 and 1.23
+        got = [e for e in evs if e.type == "CPUSample"]
+        # one event per signal; the profile counts a late signal's overruns too
+        self.assertGreaterEqual(len(got), counted * 9 // 10, (len(got), counted))
+        self.assertLessEqual(len(got), counted)
+        v2 = self.d / "s.v2"
+        r = gt.run_plain([gt.CLIENT, "convert", t, v2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = gt._go(["tool", "trace", "-d=1", v2], go=gt.GO_MODERN, text=True).stdout
+        ms = {}   # G -> the Ms of its other events
+        for m, g in re.findall(r"^M=(-?\d+) P=-?\d+ G=(\d+) (?!StackSample)", out, re.M):
+            ms.setdefault(g, set()).add(m)
+        samples = re.findall(r"^M=(-?\d+) P=-?\d+ G=(\d+) StackSample .*\nStack=\n"
+                             r"((?:\t.*\n)+)", out, re.M)
+        self.assertEqual(len(samples), len(got))
+        for m, g, stk in samples:
+            self.assertIn(m, ms.get(g, ()), f"sample of G {g} on M {m}")
+            self.assertRegex(stk, r"^\t(burn_three|burn_one) @ 0x[0-9a-f]+\n\t\t\S*cpuburn\.c:\d+\n"
+                                  r"\tburner @", stk)
+        self.assertEqual(len({g for _, g, _ in samples}), 2, "the two burners' goroutines")
         self.assertEqual(b.finish()[0], 0)
 
     def test_cpu_file_whole_run(self):

@@ -72,9 +72,11 @@ static void put(struct gt_prof_thread *pt, uint32_t sess, uint32_t weight, const
 		unsigned n)
 {
 	pt->w[pt->head & pt->mask] = PROF_HDR(sess, weight, n);
+	pt->w[(pt->head + 1) & pt->mask] = 1000 + pt->head;   /* its time */
+	pt->w[(pt->head + 2) & pt->mask] = ~0ull;             /* no P */
 	for (unsigned i = 0; i < n; i++)
-		pt->w[(pt->head + 1 + i) & pt->mask] = pc[i];
-	pt->head += n + 1;
+		pt->w[(pt->head + 3 + i) & pt->mask] = pc[i];
+	pt->head += PROF_WORDS(n);
 }
 
 START_TEST(drain_takes_only_its_profile)
@@ -91,9 +93,9 @@ START_TEST(drain_takes_only_its_profile)
 	gt_prof_agg_reset();
 	put(pt, 7, 1, a, 2);
 	put(pt, 7, 3, b, 1);
-	put(pt, 7, 1, a, 2);   /* wraps around the 16 words */
+	put(pt, 7, 1, a, 2);
 	pt->lost = 2;
-	gt_prof_agg_drain(7);
+	gt_prof_agg_drain(7);   /* no trace: gt_ctl_cpu_sample takes none */
 	ck_assert_uint_eq(pt->tail, pt->head);
 	ck_assert_uint_eq(gt_prof_agg_samples(), 5);
 	ck_assert(gt_prof_agg_get(0, &s));
