@@ -289,10 +289,12 @@ static void build(struct gt_report *r, const struct gt_trace *tr, struct gt_oev 
 			s->block_cat = GT_CATS;
 			s->last = e->ts;
 			continue;
-		case GT_EV_GoEnd:
-			if (g && (s = g_of(a, g, e->ts)))
+		case GT_EV_GoEnd:   /* its last event: the end of its lifetime */
+			if (g && (s = g_of(a, g, e->ts)) && !s->ended) {
+				s->last = e->ts;
 				s->ended = 1;
-			break;
+			}
+			continue;
 		default:
 			c = block_cat(e->type);
 			if (c < GT_CATS && g && (s = g_of(a, g, e->ts))) {

@@ -23,9 +23,10 @@
 #include "rpc/cli/view.h"
 
 static const char usage_text[] =
-	"usage: gotrace run [-f] [-o FILE] [--format go1.19|go1.22] [--] CMD [ARGS...]\n"
+	"usage: gotrace run [-f] [-o FILE] [--format go1.19|go1.22] [--cpu PROF] [--] CMD [ARGS...]\n"
 	"                                                  trace CMD from start to end; -f: every\n"
-	"                                                  process it runs, FILE.PID each\n"
+	"                                                  process it runs, FILE.PID each; --cpu:\n"
+	"                                                  a CPU profile of the run too, into PROF\n"
 	"       gotrace ps                                 list live endpoints\n"
 	"       gotrace start PID|SOCK|URL FILE            debug_startGoTrace(FILE)\n"
 	"       gotrace stop PID|SOCK|URL                  debug_stopGoTrace()\n"

@@ -192,6 +192,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	char lib[PATH_MAX], abs[GT_PATH_MAX], pre[PATH_MAX * 2], file[GT_PATH_MAX + 8];
 	int i = 2, status, follow = 0;
 	const char *format = NULL;   /* GOTRACE_FORMAT in the child only */
+	const char *cpu = NULL;      /* GOTRACE_CPU_FILE, likewise */
+	char cpu_abs[GT_PATH_MAX], cpu_file[GT_PATH_MAX + 8];
 
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -207,6 +209,10 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 			format = argv[++i];
 		else if (!strcmp(argv[i], "--format"))
 			return usage("--format go1.19 or go1.22");
+		else if (!strcmp(argv[i], "--cpu") && i + 1 < argc)
+			cpu = argv[++i];
+		else if (!strcmp(argv[i], "--cpu"))
+			return usage("--cpu needs a FILE");
 		else if (argv[i][0] == '-') {
 			char why[96];
 			snprintf(why, sizeof(why), argv[i][1] == 'o' && !argv[i][2] ? "-o needs a FILE"
@@ -228,13 +234,23 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	 * that cannot be written, is refused before it runs; an old trace of
 	 * the same name is removed, so its summary is never taken for new. */
 	char why[PATH_MAX + 160];
+	struct stat ost;
 	snprintf(file, sizeof(file), follow ? "%s.%%p" : "%s", abs);
+	if (cpu) {
+		gt_client_absolute(cpu, cpu_abs, sizeof(cpu_abs));
+		snprintf(cpu_file, sizeof(cpu_file), follow ? "%s.%%p" : "%s", cpu_abs);
+	}
 	if (gt_prog_preloadable(argv[i], why, sizeof(why)) ||
-	    gt_prog_writable(follow ? file : abs, why, sizeof(why))) {
+	    gt_prog_writable(follow ? file : abs, why, sizeof(why)) ||
+	    (cpu && gt_prog_writable(cpu_file, why, sizeof(why)))) {
 		fprintf(stderr, "gotrace: %s\n", why);
 		return 2;
 	}
-	struct stat ost;
+	if (cpu && !follow && stat(cpu_abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(cpu_abs)) {
+		fprintf(stderr, "gotrace: cannot replace %s: %s; not run\n", cpu_abs,
+			strerror(errno));
+		return 2;
+	}
 	if (!follow && stat(abs, &ost) == 0 && S_ISREG(ost.st_mode) && unlink(abs)) {
 		fprintf(stderr, "gotrace: cannot replace %s: %s; not run\n", abs, strerror(errno));
 		return 2;
@@ -263,6 +279,8 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 		setenv("GOTRACE_FILE", file, 1);
 		if (format)
 			setenv("GOTRACE_FORMAT", format, 1);
+		if (cpu)
+			setenv("GOTRACE_CPU_FILE", cpu_file, 1);
 		if (!follow)   /* this process's trace, not its children's */
 			setenv("GOTRACE_OWNER", me, 1);
 		else
@@ -294,6 +312,11 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 			repair_cut(abs);
 		summary(abs, 1);
 	}
+	if (cpu && !access(cpu_abs, F_OK))
+		fprintf(stderr, "gotrace: CPU profile written to %s; open it with: go tool pprof "
+			"-http=: %s\n", cpu_abs, cpu_abs);
+	else if (cpu && !WIFSIGNALED(status))
+		fprintf(stderr, "gotrace: no CPU profile was written to %s\n", cpu_abs);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

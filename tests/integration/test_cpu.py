@@ -32,6 +32,7 @@ debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
      console (debug.cpuProfile(...)), curl; a one-thread program (the
      doorman) and python3 (no frame pointers: libunwind in the handler)."""
 import gzip
+import json
 import os
 import re
 import signal
@@ -573,6 +574,30 @@ class Together(CpuCase):
                                   r"\tburner @", stk)
         self.assertEqual(len({g for _, g, _ in samples}), 2, "the two burners' goroutines")
         self.assertEqual(b.finish()[0], 0)
+
+    def test_run_cpu(self):
+        """gotrace run --cpu PROF: the trace and a profile of the whole run;
+        the burners' lifetime in the summary is the run's (it once ended at
+        their GoStart: a GoEnd did not count as their last event)."""
+        t, f = self.d / "run.trace", self.d / "run.pprof"
+        r = gt.run_plain([gt.CLIENT, "run", "-o", t, "--cpu", f, "--",
+                          gt.program("cpuburn"), "1.5", "2"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"gotrace: CPU profile written to {f}; open it with: go tool pprof", r.stderr)
+        self.assertGreater(flat(read_profile(f)).get("burn_three", 0), 30)
+        self.assertGreater(sum(1 for e in gt.trace_events(str(t)) if e.type == "CPUSample"), 60)
+        s = json.loads(gt.run_plain([gt.CLIENT, "summary", "--json", t]).stdout)
+        burners = [th for th in s["threads"] if th["name"] == "burner"]
+        self.assertEqual(len(burners), 2, s["threads"])
+        for th in burners:
+            self.assertGreater(th["lifetime_ns"], 1.4e9, th)
+            self.assertGreater(th["running_ns"], 1.4e9, th)
+        # a profile that cannot be written: refused before the program runs
+        r = gt.run_plain([gt.CLIENT, "run", "-o", t, "--cpu", "/nonexistent/p.pprof", "--",
+                          "true"])
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent/p.pprof", r.stderr)
+        self.assertIn("not run", r.stderr)
 
     def test_cpu_file_whole_run(self):
         plain = gt.run_plain([gt.program("cpuburn"), "2", "2"])
