@@ -45,6 +45,12 @@ void gt_heap_prepare(void)
 		      a.dli_fbase == b.dli_fbase;
 }
 
+int gt_heap_is_glibc(void)
+{
+	gt_heap_prepare();
+	return glibc_alloc;
+}
+
 int gt_heap_glibc;
 
 uint64_t gt_heap_begin(void)

@@ -9,6 +9,8 @@
 uint64_t gt_heap_begin(void);
 /* Once, before the first session (gt_ctl_prepare): is the allocator glibc's? */
 void gt_heap_prepare(void);
+/* The same answer (asking first if needed). */
+int gt_heap_is_glibc(void);
 /* Session s ends (service thread, threads closed): the exact figure
  * (folded bytes + what live threads have not folded yet) and the
  * high-water mark. */

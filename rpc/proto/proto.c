@@ -14,6 +14,7 @@ struct call {
 	struct gb *cur;       /* where replies go now: out, or held->tail */
 	struct rpc_held *held;
 	int batch, replies;   /* replies written so far (commas, newline) */
+	struct gb res;        /* a result built by its method (debug_memStats) */
 };
 
 static void sep(struct call *c)
@@ -87,6 +88,9 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		want = 2, cpu = 1;
 	else if (!strcmp(method, "rpc_modules"))
 		want = 0;   /* geth's: the modules served, each "1.0" (`geth attach` asks) */
+	else if (c->ops->mem_stats && (!strcmp(method, "debug_memStats") ||
+				       !strcmp(method, "debug_freeOSMemory")))
+		want = 0;
 	else {
 		snprintf(msg, len, "the method %s does not exist/is not available", method);
 		return RPC_METHOD_NOT_FOUND;
@@ -107,6 +111,19 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		*result = RPC_MODULES;
 		return 0;
 	}
+	if (!strcmp(method, "debug_memStats")) {
+		c->res.len = 0;
+		if (c->ops->mem_stats(c->ops->ctx, &c->res, msg, len))
+			return RPC_SERVER_ERROR;
+		if (c->res.oom) {
+			snprintf(msg, len, "out of memory");
+			return RPC_SERVER_ERROR;
+		}
+		*result = c->res.len ? c->res.p : "null";
+		return 0;
+	}
+	if (!strcmp(method, "debug_freeOSMemory"))
+		return c->ops->free_os_memory(c->ops->ctx, msg, len) ? RPC_SERVER_ERROR : 0;
 	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next)
 		args[k] = i;
 
@@ -193,7 +210,7 @@ void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *o
 {
 	struct gj_doc d;
 	char err[128];
-	struct call c = { ops, &d, out, held, 0, 0 };
+	struct call c = { .ops = ops, .d = &d, .cur = out, .held = held };
 
 	memset(held, 0, sizeof(*held));
 	if (gj_parse(&d, s, n, err, sizeof(err))) {
@@ -223,6 +240,7 @@ void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *o
 	}
 	if (c.replies)
 		gb_put(c.cur, "\n", 1);
+	gb_free(&c.res);
 	gj_free(&d);
 }
 

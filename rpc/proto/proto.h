@@ -1,5 +1,5 @@
-/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace and
- * CPU profile methods and rpc_modules:
+/* rpc/proto/proto.h - JSON-RPC 2.0 with the go-ethereum debug API's trace,
+ * CPU profile and memory methods and rpc_modules:
  * one JSON text (a request or a batch) in, the reply text out. No sockets
  * and no state of its own, so unit tests and the fuzz target drive it with
  * their own ops. Replies and error messages are byte for byte geth's. */
@@ -36,6 +36,10 @@ struct rpc_ops {
 	int (*cpu_start)(void *ctx, const char *path, char *err, size_t errlen);
 	int (*cpu_stop)(void *ctx, char *err, size_t errlen);
 	int (*cpu_profile)(void *ctx, const char *path, uint64_t secs, char *err, size_t errlen);
+	/* debug_memStats: its result, a JSON object, appended to out;
+	 * debug_freeOSMemory (result null). Not served where NULL. */
+	int (*mem_stats)(void *ctx, struct gb *out, char *err, size_t errlen);
+	int (*free_os_memory)(void *ctx, char *err, size_t errlen);
 };
 
 /* The methods that hold their reply; one of each at a time (one trace,

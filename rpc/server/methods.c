@@ -13,6 +13,7 @@
 #include "core/base/clock.h"
 #include "core/base/config.h"
 #include "core/base/log.h"
+#include "core/prof/mem.h"
 #include "core/prof/prof.h"
 #include "core/write/ctl.h"
 
@@ -132,8 +133,54 @@ static int op_cpu_profile(void *ctx, const char *file, uint64_t secs, char *err,
 	return wait_for(RPC_HOLD_CPU, file, secs, err, errlen);
 }
 
+/* runtime.MemStats as geth's debug_memStats encodes it: every field, in
+ * Go's order. Those with a native meaning come from glibc's allocator
+ * (core/prof/mem.h); the garbage collector's, the goroutine stacks' and
+ * the counts of calls (Mallocs, Frees, TotalAlloc, Lookups, HeapObjects:
+ * glibc keeps none) are 0. */
+static int op_mem_stats(void *ctx, struct gb *o, char *err, size_t errlen)
+{
+	struct gt_mem_stats m;
+
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	gt_mem_stats(&m);
+	gb_printf(o, "{\"Alloc\":%llu,\"TotalAlloc\":0,\"Sys\":%llu,\"Lookups\":0,"
+		  "\"Mallocs\":0,\"Frees\":0,\"HeapAlloc\":%llu,\"HeapSys\":%llu,"
+		  "\"HeapIdle\":%llu,\"HeapInuse\":%llu,\"HeapReleased\":0,\"HeapObjects\":0,",
+		  (unsigned long long)m.heap_inuse, (unsigned long long)m.heap_sys,
+		  (unsigned long long)m.heap_inuse, (unsigned long long)m.heap_sys,
+		  (unsigned long long)m.heap_idle, (unsigned long long)m.heap_inuse);
+	gb_puts(o, "\"StackInuse\":0,\"StackSys\":0,\"MSpanInuse\":0,\"MSpanSys\":0,"
+		"\"MCacheInuse\":0,\"MCacheSys\":0,\"BuckHashSys\":0,\"GCSys\":0,"
+		"\"OtherSys\":0,\"NextGC\":0,\"LastGC\":0,\"PauseTotalNs\":0,\"PauseNs\":[");
+	for (int i = 0; i < 256; i++)
+		gb_puts(o, i ? ",0" : "0");
+	gb_puts(o, "],\"PauseEnd\":[");
+	for (int i = 0; i < 256; i++)
+		gb_puts(o, i ? ",0" : "0");
+	gb_puts(o, "],\"NumGC\":0,\"NumForcedGC\":0,\"GCCPUFraction\":0,\"EnableGC\":false,"
+		"\"DebugGC\":false,\"BySize\":[");
+	for (int i = 0; i < 61; i++)
+		gb_puts(o, i ? ",{\"Size\":0,\"Mallocs\":0,\"Frees\":0}"
+			: "{\"Size\":0,\"Mallocs\":0,\"Frees\":0}");
+	gb_puts(o, "]}");
+	return 0;
+}
+
+static int op_free_os_memory(void *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	(void)err;
+	(void)errlen;
+	gt_mem_free_os();
+	return 0;
+}
+
 const struct rpc_ops gt_rpc_methods = {
-	NULL, op_start, op_stop, op_go_trace, op_cpu_start, op_cpu_stop, op_cpu_profile
+	NULL, op_start, op_stop, op_go_trace, op_cpu_start, op_cpu_stop, op_cpu_profile,
+	op_mem_stats, op_free_os_memory
 };
 
 void gt_rpc_hold(struct conn *c, struct gb *head, struct rpc_held *held)

@@ -44,7 +44,21 @@ static int f_go(void *ctx, const char *path, uint64_t secs, char *err, size_t n)
 	return f_start(ctx, path, err, n);
 }
 
-static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_start, f_stop, f_go };
+static int f_mem(void *ctx, struct gb *out, char *err, size_t n)
+{
+	(void)err;
+	(void)n;
+	gb_puts(out, ctx ? "{}" : "{\"Alloc\":1}");
+	return 0;
+}
+
+static int f_free(void *ctx, char *err, size_t n)
+{
+	return f_stop(ctx, err, n);
+}
+
+static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_start, f_stop, f_go,
+				    f_mem, f_free };
 
 /* Every reply must be valid JSON text (one value per line). */
 static void check_replies(const struct gb *out)

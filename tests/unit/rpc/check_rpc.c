@@ -161,8 +161,33 @@ static int f_cpu_profile(void *ctx, const char *path, uint64_t secs, char *err, 
 	return f_cpu_start(ctx, path, err, n);
 }
 
+/* debug_memStats' result is the method's own text; debug_freeOSMemory's
+ * is null. */
+static int mem_calls, free_calls;
+
+static int f_mem(void *ctx, struct gb *out, char *err, size_t n)
+{
+	(void)ctx;
+	mem_calls++;
+	if (mem_calls == 3) {
+		snprintf(err, n, "no figures");
+		return -1;
+	}
+	gb_puts(out, "{\"HeapAlloc\":42}");
+	return 0;
+}
+
+static int f_free(void *ctx, char *err, size_t n)
+{
+	(void)ctx;
+	(void)err;
+	(void)n;
+	free_calls++;
+	return 0;
+}
+
 static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_cpu_start, f_cpu_stop,
-				    f_cpu_profile };
+				    f_cpu_profile, f_mem, f_free };
 
 static void reset(void)
 {
@@ -350,7 +375,8 @@ START_TEST(proto_cpu_methods)
 	       E("1", -32602, "too many arguments, want at most 2"));
 	ck_assert_int_eq(cpu_calls, calls);   /* none ran */
 	/* Where the server has no profiler, the methods are not there. */
-	static const struct rpc_ops plain = { NULL, f_start, f_stop, f_go, NULL, NULL, NULL };
+	static const struct rpc_ops plain = { NULL, f_start, f_stop, f_go, NULL, NULL, NULL,
+					      NULL, NULL };
 	struct gb out = { 0 };
 	struct rpc_held held;
 	const char *in = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"id\":1}";
@@ -358,6 +384,31 @@ START_TEST(proto_cpu_methods)
 	gb_put(&out, "", 0);
 	ck_assert_str_eq(out.p, E("1", -32601, "the method debug_stopCPUProfile does not exist/is not available"));
 	gb_free(&out);
+}
+END_TEST
+
+START_TEST(proto_mem_methods)
+{
+	mem_calls = free_calls = 0;
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_memStats\",\"id\":1}",
+	       R("1", "\"result\":{\"HeapAlloc\":42}"));
+	/* in a batch, each its own result */
+	expect("[{\"jsonrpc\":\"2.0\",\"method\":\"debug_memStats\",\"params\":[],\"id\":2},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"debug_freeOSMemory\",\"id\":3},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"debug_memStats\",\"id\":4}]",
+	       "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"HeapAlloc\":42}},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":null},"
+	       "{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32000,\"message\":\"no figures\"}}]\n");
+	ck_assert_int_eq(free_calls, 1);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_freeOSMemory\",\"params\":[1],\"id\":5}",
+	       E("5", -32602, "too many arguments, want at most 0"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_memStats\",\"params\":[\"x\"],\"id\":6}",
+	       E("6", -32602, "too many arguments, want at most 0"));
+	ck_assert_int_eq(mem_calls, 3);
+	ck_assert_int_eq(free_calls, 1);
+	/* geth's methods that mean nothing for native code: as any unknown one */
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_gcStats\",\"id\":7}",
+	       E("7", -32601, "the method debug_gcStats does not exist/is not available"));
 }
 END_TEST
 
@@ -632,6 +683,7 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_held);
 	tcase_add_test(p, proto_cpu_methods);
 	tcase_add_test(p, proto_cpu_held);
+	tcase_add_test(p, proto_mem_methods);
 	tcase_add_test(f, framing_stream);
 	tcase_add_test(f, framing_stream_too_large);
 	tcase_add_test(f, framing_http_keepalive);
