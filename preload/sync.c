@@ -15,9 +15,10 @@
 
 #define SYNC GT_OP_SYNC
 
+/* A trace runs, or a block or mutex profile counts. */
 static inline int tracing(void)
 {
-	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) != 0;
+	return __atomic_load_n(&gt_rec_on, __ATOMIC_RELAXED) != 0;
 }
 
 /* Lock with a try first while tracing; TRY(m) gives 0 or EBUSY. Idle, a
@@ -56,7 +57,7 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		gt_op_begin(&op, SYNC);                                      \
+		gt_op_begin_as(&op, SYNC, 1);                                \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
@@ -210,7 +211,7 @@ GT_EXPORT long syscall(long nr, ...)
 	}
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
-	gt_op_begin(&op, SYNC);
+	gt_op_begin_as(&op, SYNC, 1);   /* a futex-based lock's wait (Rust's Mutex...) */
 	long r_ = real_(nr, a, b, c, d, e, f);
 	gt_op_end(&op, (uintptr_t)real_);
 	return r_;

@@ -21,6 +21,7 @@
 #include "core/process/api.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
+#include "core/record/bprof.h"
 #include "core/base/urcu.h"
 #include "core/process/door.h"
 #include "core/process/fdtable.h"
@@ -86,6 +87,7 @@ void gt_proc_fork_child(void)
 {
 	gt_proc.pid = getpid();
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELAXED);
+	gt_rec_update();
 	/* Our state first: liburcu's child handler restarts its worker thread
 	 * through our pthread_create hook. */
 	gt_thread_after_fork_child();

@@ -21,6 +21,7 @@
 #include "core/process/api.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
+#include "core/record/bprof.h"
 #include "core/process/door.h"
 #include "core/process/request.h"
 #include "core/record/stack.h"
@@ -101,6 +102,7 @@ void gt_ns_done(int parked)
 	gt_proc.state = r ? GT_PROC_NONE : GT_PROC_SERVICE;
 	if (r) {
 		__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELEASE);
+		gt_rec_update();
 		gt_log("cannot start the service thread again after unshare/setns: "
 		       "no endpoint, tracing stopped");
 	}

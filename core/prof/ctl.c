@@ -114,6 +114,19 @@ void gt_prof_thread_exiting(struct gt_thread *t)
 	gt_unlock(&t->lock);
 }
 
+/* The aggregate's stack i as a sample: count, and count x period ns. */
+static int cpu_sample(void *ctx, size_t i, struct gt_prof_sample *s)
+{
+	struct gt_prof_stack st;
+	uint64_t period = *(const uint64_t *)ctx;
+
+	if (!gt_prof_agg_get(i, &st))
+		return 0;
+	*s = (struct gt_prof_sample){ st.pc, st.n, GT_STK_EXACT,
+				      { (int64_t)st.count, (int64_t)(st.count * period) } };
+	return 1;
+}
+
 uint64_t gt_prof_session(void)
 {
 	return __atomic_load_n(&p.sess, __ATOMIC_RELAXED);
@@ -202,7 +215,9 @@ int gt_prof_stop(char *err, size_t errlen)
 	gt_lock(&lock);
 	end_sampling_locked(NULL);
 	gt_unlock(&lock);
-	struct gt_prof_meta m = { p.period, p.wall0, gt_clock_now() - p.t0 };
+	struct gt_prof_spec m = { { "samples", "cpu" }, { "count", "nanoseconds" }, "cpu",
+				  "nanoseconds", p.period, p.wall0, gt_clock_now() - p.t0,
+				  cpu_sample, &p.period };
 	gt_prof_agg_drain(s);
 	uint64_t lost = gt_prof_agg_lost(), w0 = gt_clock_now();
 	int r = gt_prof_write(p.fd, p.path, &m, err, errlen);

@@ -1,4 +1,4 @@
-/* core/prof/out.c - a CPU profile as pprof reads it: profile.proto
+/* core/prof/out.c - a profile (CPU, block, mutex) as pprof reads it: profile.proto
  * (core/format/pprof.c) with the samples' stacks symbolised here (function,
  * file:line, inlined calls as lines of one location: core/write/symbol.c),
  * the loaded objects as mappings with their build ids, gzip'd as Go's
@@ -115,7 +115,7 @@ static uint64_t mapping_of(const struct build *b, uint64_t addr)
 	return 0;
 }
 
-static struct loc *location(struct build *b, uint64_t addr)
+static struct loc *location(struct build *b, uint64_t addr, const char *name)
 {
 	struct gt_sym sym[GT_SYM_INLINE_MAX];
 	struct gt_pprof_line line[GT_SYM_INLINE_MAX];
@@ -130,6 +130,12 @@ static struct loc *location(struct build *b, uint64_t addr)
 			return &b->loc[j];
 	struct loc *l = &b->loc[j];
 	int n = gt_sym_frames((uintptr_t)addr, 1, sym, GT_SYM_INLINE_MAX);
+	if (name) {   /* a hooked function: one frame, the name the program called */
+		sym[0].func = name;
+		sym[0].file = "";
+		sym[0].line = 0;
+		n = 1;
+	}
 	*l = (struct loc){ addr, ++b->nloc, 0 };
 	for (int i = 0; i < n; i++)
 		line[i] = (struct gt_pprof_line){ function_id(b, &sym[i]), sym[i].line };
@@ -145,20 +151,20 @@ static struct loc *location(struct build *b, uint64_t addr)
  * program's (the hooks it called through) are left out: a hook has the
  * libc function's name, and the program called that. Ours at the top
  * stay (time in the tracer). */
-static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_stack *s,
-		   uint64_t period)
+static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_sample *s)
 {
 	uint64_t ids[GT_STACK_MAX];
 	size_t k = 0;
 	int program = 0;
 
-	for (unsigned i = 0; i < s->n; i++) {
+	for (unsigned i = 0; i < s->n && i < GT_STACK_MAX; i++) {
 		uintptr_t pc = s->pc[i];
-		int self = gt_stack_is_self(pc);
+		int self = gt_stack_is_self(pc), fn = i == 0 && (s->flags & GT_STK_FN);
 		if (self && program)
 			continue;
 		program |= !self;
-		struct loc *l = location(b, i ? pc - 1 : pc);
+		int exact = i == 0 && (s->flags & (GT_STK_EXACT | GT_STK_FN));
+		struct loc *l = location(b, exact ? pc : pc - 1, fn ? gt_stack_fn_name(pc) : NULL);
 		if (!l)
 			return;
 		if (i && (l->flags & LOC_CUT))
@@ -167,8 +173,7 @@ static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_stac
 		if (l->flags & LOC_LAST)
 			break;
 	}
-	int64_t val[2] = { (int64_t)s->count, (int64_t)(s->count * period) };
-	gt_pprof_sample(out, ids, k, val, 2);
+	gt_pprof_sample(out, ids, k, s->val, 2);
 }
 
 /* ---- gzip */
@@ -261,23 +266,22 @@ static int write_all(int fd, const char *path, const uint8_t *p, size_t n, char 
 	return e ? -1 : 0;
 }
 
-int gt_prof_write(int fd, const char *path, const struct gt_prof_meta *m, char *err,
+int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *m, char *err,
 		  size_t errlen)
 {
 	struct build b;
 	struct gt_pb head = { 0 }, all = { 0 }, gz = { 0 };
-	struct gt_prof_stack s;
+	struct gt_prof_sample s;
 
 	memset(&b, 0, sizeof(b));
 	gt_pprof_strings_init(&b.st);
 	gt_sym_prepare();
 	b.nmaps = gt_prof_maps(&b.maps);
-	gt_pprof_value_type(&head, GT_PPROF_SAMPLE_TYPE, gt_pprof_str(&b.st, "samples"),
-			    gt_pprof_str(&b.st, "count"));
-	uint64_t cpu = gt_pprof_str(&b.st, "cpu"), ns = gt_pprof_str(&b.st, "nanoseconds");
-	gt_pprof_value_type(&head, GT_PPROF_SAMPLE_TYPE, cpu, ns);
-	for (size_t i = 0; gt_prof_agg_get(i, &s); i++)
-		sample(&b, &head, &s, m->period_ns);
+	for (int t = 0; t < 2; t++)
+		gt_pprof_value_type(&head, GT_PPROF_SAMPLE_TYPE, gt_pprof_str(&b.st, m->type[t]),
+				    gt_pprof_str(&b.st, m->unit[t]));
+	for (size_t i = 0; m->next(m->ctx, i, &s); i++)
+		sample(&b, &head, &s);
 	for (size_t i = 0; i < b.nmaps; i++) {
 		struct gt_pprof_mapping mp = { i + 1, b.maps[i].start, b.maps[i].limit,
 			b.maps[i].offset, gt_pprof_str(&b.st, b.maps[i].file),
@@ -290,8 +294,9 @@ int gt_prof_write(int fd, const char *path, const struct gt_prof_meta *m, char *
 	gt_pb_raw(&all, b.st.text.p, b.st.text.len);
 	gt_pb_varint(&all, GT_PPROF_TIME_NANOS, m->time_ns);
 	gt_pb_varint(&all, GT_PPROF_DURATION_NANOS, m->duration_ns);
-	gt_pprof_value_type(&all, GT_PPROF_PERIOD_TYPE, cpu, ns);
-	gt_pb_varint(&all, GT_PPROF_PERIOD, m->period_ns);
+	gt_pprof_value_type(&all, GT_PPROF_PERIOD_TYPE, gt_pprof_str(&b.st, m->period_type),
+			    gt_pprof_str(&b.st, m->period_unit));
+	gt_pb_varint(&all, GT_PPROF_PERIOD, m->period);
 	int r = -1;
 	if (b.err || b.st.err || head.err || b.locs.err || b.fns.err || all.err) {
 		gt_fmt(err, errlen, "write %s: %s", path, strerror(ENOMEM));

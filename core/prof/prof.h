@@ -34,6 +34,20 @@ uint64_t gt_prof_session(void);
 void gt_prof_drain(void);
 #define GT_PROF_DRAIN_MS 50
 
+/* Block and mutex profiles (which: GT_BPROF_BLOCK, GT_BPROF_MUTEX of
+ * core/record/bprof.h). Go's SetBlockProfileRate(ns) and
+ * SetMutexProfileFraction(n) (<= 0: off): 0, or -1 with err. */
+int gt_prof_set_rate(unsigned which, int64_t rate, char *err, size_t errlen);
+/* The profile's counts so far into path (created or truncated), as Go's
+ * pprof.Lookup("block"/"mutex").WriteTo: 0, or -1 with err. */
+int gt_prof_write_counts(unsigned which, const char *path, char *err, size_t errlen);
+/* debug_blockProfile's window: rate 1 from now; its id (> 0), or 0 with
+ * err ("block profiling already in progress"). Its stop writes the counts
+ * into path and puts the rate from before back: 0, or -1 with err. */
+uint64_t gt_prof_window_start(unsigned which, const char *path, char *err, size_t errlen);
+int gt_prof_window_stop(unsigned which, char *err, size_t errlen);
+uint64_t gt_prof_window(unsigned which);   /* the window in progress, 0 none */
+
 /* The thread observer (core/record/thread.h), registered at load: a
  * thread that starts while a profile runs gets its timer; one that ends
  * loses it. */

@@ -68,11 +68,24 @@ int gt_prof_agg_get(size_t i, struct gt_prof_stack *out);
 uint64_t gt_prof_agg_samples(void);
 uint64_t gt_prof_agg_lost(void);
 
-/* out.c: the profile, symbolised and gzip'd, into fd. 0, or -1 with err. */
-struct gt_prof_meta {
-	uint64_t period_ns, time_ns, duration_ns;
+/* out.c: a profile, symbolised and gzip'd, into fd. 0, or -1 with err.
+ * The samples come from next(ctx, i, &s) for i from 0 while it returns 1:
+ * pcs innermost first, return addresses but pc[0] where flags say
+ * (GT_STK_EXACT: an interrupted instruction; GT_STK_FN: a hooked libc
+ * function, named as the program called it). */
+struct gt_prof_sample {
+	const uintptr_t *pc;
+	unsigned n, flags;
+	int64_t val[2];
 };
-int gt_prof_write(int fd, const char *path, const struct gt_prof_meta *m, char *err,
+struct gt_prof_spec {
+	const char *type[2], *unit[2];            /* the two sample types */
+	const char *period_type, *period_unit;
+	uint64_t period, time_ns, duration_ns;
+	int (*next)(void *ctx, size_t i, struct gt_prof_sample *s);
+	void *ctx;
+};
+int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *spec, char *err,
 		  size_t errlen);
 
 /* maps.c: the loaded objects' code, as profile.proto's mappings. */

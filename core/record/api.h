@@ -15,6 +15,10 @@
  * (release) after the start snapshot; hooks read it (acquire) before they
  * read the clock, so their times follow the snapshot's. */
 extern uint64_t gt_trace_on;
+/* The blocking calls' gate: gt_trace_on, with bit 63 set while a block or
+ * mutex profile counts (core/record/bprof.h). Hooks of blocking calls read
+ * it (acquire) instead of gt_trace_on: one load, whatever watches them. */
+extern uint64_t gt_rec_on;
 
 /* Kinds of blocking call and the trace events they become. */
 enum gt_op_kind {
@@ -30,15 +34,17 @@ enum gt_op_kind {
 
 struct gt_op {
 	uint64_t sess;  /* session seen at begin (0: idle) */
-	uint64_t t0;    /* begin time when sess != 0 */
+	uint64_t t0;    /* begin time when sess != 0 or prof */
 	uint32_t kind;  /* 0: this call is not recorded (nested/tracer) */
+	uint16_t prof;  /* a block or mutex profile counted at begin */
+	uint16_t lock;  /* a lock's wait (the mutex profile's): gt_op_begin_as */
 };
 
 void gt_op_begin_slow(struct gt_op *op);
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
 
-/* Before the real call. */
-static inline void gt_op_begin(struct gt_op *op, unsigned kind)
+/* Before the real call; lock: a lock's wait (the mutex profile's). */
+static inline void gt_op_begin_as(struct gt_op *op, unsigned kind, unsigned lock)
 {
 	struct gt_tls *tls = &gt_tls;
 
@@ -53,16 +59,24 @@ static inline void gt_op_begin(struct gt_op *op, unsigned kind)
 		return;
 	tls->call_sp = (uintptr_t)op;
 	op->kind = kind;
+	op->prof = 0;
+	op->lock = (uint16_t)lock;
 	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELAXED);
-	op->sess = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	op->sess = __atomic_load_n(&gt_rec_on, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(op->sess != 0, 0))
 		gt_op_begin_slow(op);
 }
 
-/* Does the end of this op need core (it began or ends while tracing)? */
+static inline void gt_op_begin(struct gt_op *op, unsigned kind)
+{
+	gt_op_begin_as(op, kind, 0);
+}
+
+/* Does the end of this op need core (it began or ends while tracing or
+ * profiling)? */
 static inline int gt_op_slow(const struct gt_op *op)
 {
-	return __builtin_expect((op->sess | __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED)) != 0, 0);
+	return __builtin_expect((op->sess | op->prof | __atomic_load_n(&gt_rec_on, __ATOMIC_RELAXED)) != 0, 0);
 }
 
 static inline void gt_op_done(struct gt_op *op)

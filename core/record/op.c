@@ -10,6 +10,7 @@
 
 #include "core/base/clock.h"
 #include "core/base/config.h"
+#include "core/record/bprof.h"
 #include "core/record/emit.h"
 #include "core/record/fd.h"
 #include "core/record/api.h"
@@ -18,7 +19,7 @@
 #include "core/base/sys.h"
 
 /* The session now recording (core/record/api.h); the service thread
- * (core/write/ctl.c) writes it. */
+ * (core/write/ctl.c) writes it, then gt_rec_update(). */
 uint64_t gt_trace_on;
 
 
@@ -52,11 +53,16 @@ void gt_op_begin_slow(struct gt_op *op)
 {
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
-	uint64_t s = op->sess;
+	/* gt_rec_on was read (acquire): the session, before the clock. */
+	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
 
 	tls->in_tracer++;
 	op->sess = 0;
-	struct gt_thread *t = gt_thread_self();
+	if (gt_bprof_on()) {   /* a block or mutex profile: its clock */
+		op->prof = 1;
+		op->t0 = gt_clock_fast();
+	}
+	struct gt_thread *t = s ? gt_thread_self() : NULL;
 	if (t) {
 		/* In the session already (the common case): no lock. Only the
 		 * stopper changes t->sess behind our back, and then a stale
@@ -106,6 +112,15 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 
 	tls->in_tracer++;
 	uint64_t t1 = gt_clock_fast_x(&exact);
+	if (op->prof) {   /* the block and mutex profiles' part */
+		uint64_t w[2 * GT_BPROFS];
+		unsigned which = gt_bprof_pick(op->kind, op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);
+		if (which) {
+			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+			gt_bprof_add(which, sid, w);
+		}
+	}
 	struct gt_thread *t = gt_thread_self();
 	if (t) {
 		/* (The TSC's time may read a little behind the begin's, after a
@@ -125,8 +140,10 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 		if (block) {
 			if (classify)
 				op->kind = classify(ctx);
-			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
-			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+			if (!sid) {
+				unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
+				sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+			}
 		}
 		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}

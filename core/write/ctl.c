@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/base/arena.h"
+#include "core/record/bprof.h"
 #include "core/record/buf.h"
 #include "core/base/clock.h"
 #include "core/base/config.h"
@@ -207,6 +208,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
 	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
+	gt_rec_update();
 	if (observer.started)
 		observer.started();
 	return s;
@@ -304,6 +306,7 @@ int gt_ctl_stop(char *err, size_t errlen)
 	/* No thread enters any more; those inside write their group, and each
 	 * is then closed under its lock (see gt_emit_enter_locked). */
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_SEQ_CST);
+	gt_rec_update();
 	if (observer.stopped)
 		observer.stopped();
 	gt_thread_foreach(flush_thread, &s);

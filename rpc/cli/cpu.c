@@ -1,7 +1,9 @@
-/* rpc/cli/cpu.c - CPU profiles of a running program, over its endpoint:
+/* rpc/cli/cpu.c - profiles of a running program, over its endpoint:
  * `gotrace cpu` = debug_cpuProfile(FILE, SECONDS), `cpu-start` =
- * debug_startCPUProfile(FILE), `cpu-stop` = debug_stopCPUProfile(). FILE
- * is made absolute against the client's directory, as for traces. */
+ * debug_startCPUProfile(FILE), `cpu-stop` = debug_stopCPUProfile(),
+ * `block` = debug_blockProfile(FILE, SECONDS), `mutex` =
+ * debug_mutexProfile(FILE, SECONDS). FILE is made absolute against the
+ * client's directory, as for traces. */
 #include "rpc/cli/cpu.h"
 
 #include <limits.h>
@@ -14,7 +16,8 @@
 
 int gt_cmd_is_cpu(const char *cmd)
 {
-	return !strcmp(cmd, "cpu") || !strcmp(cmd, "cpu-start") || !strcmp(cmd, "cpu-stop");
+	return !strcmp(cmd, "cpu") || !strcmp(cmd, "cpu-start") || !strcmp(cmd, "cpu-stop") ||
+	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex");
 }
 
 static int whole_number(const char *s)
@@ -41,10 +44,15 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 			fprintf(stderr, "gotrace: CPU profile stopped and written\n");
 		return r;
 	}
-	int with_secs = !strcmp(cmd, "cpu");
+	int block = !strcmp(cmd, "block"), mutex = !strcmp(cmd, "mutex");
+	int with_secs = !strcmp(cmd, "cpu") || block || mutex;
+	const char *method = block ? "debug_blockProfile" : mutex ? "debug_mutexProfile"
+			     : with_secs ? "debug_cpuProfile" : "debug_startCPUProfile";
 	if (argc != (with_secs ? 5 : 4))
-		return usage(with_secs ? "cpu needs PID|SOCK|URL FILE SECONDS"
-				 : "cpu-start needs PID|SOCK|URL FILE");
+		return usage(block ? "block needs PID|SOCK|URL FILE SECONDS"
+			     : mutex ? "mutex needs PID|SOCK|URL FILE SECONDS"
+			     : with_secs ? "cpu needs PID|SOCK|URL FILE SECONDS"
+			     : "cpu-start needs PID|SOCK|URL FILE");
 	if (with_secs && !whole_number(argv[4]))
 		return usage("SECONDS must be a whole number");
 	gt_client_absolute(argv[3], abs, sizeof(abs));
@@ -56,12 +64,15 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 	}
 	gb_puts(&p, "]");
 	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
-	int r = gt_client_report(argv[2], with_secs ? "debug_cpuProfile" : "debug_startCPUProfile",
-				 p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
+	int r = gt_client_report(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
 	gb_free(&p);
 	if (r)
 		return r;
-	if (with_secs)
+	if (block || mutex)
+		fprintf(stderr, "gotrace: %s profile written to %s (every wait of the %s s, and "
+			"those counted before at the rate set)\nopen it with: go tool pprof -top %s\n",
+			block ? "block" : "mutex", abs, argv[4], abs);
+	else if (with_secs)
 		fprintf(stderr, "gotrace: CPU profile written to %s\n"
 			"open it with: go tool pprof -top %s (or -http=: for the flame graph)\n",
 			abs, abs);

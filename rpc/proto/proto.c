@@ -64,6 +64,66 @@ static void type_error(const struct gj_doc *d, int i, int arg, const char *go_ty
 			 "Go value of type string", arg);
 }
 
+/* The methods: their params (none; a file; a file and seconds, the call
+ * then held until its end; an int), and what serves them. */
+enum { A_NONE, A_FILE, A_FILE_SECS, A_INT };
+enum { M_START, M_STOP, M_GO, M_CPU_START, M_CPU_STOP, M_CPU, M_MODULES, M_MEM, M_FREE,
+       M_BLOCK, M_BLOCK_WRITE, M_BLOCK_RATE, M_MUTEX, M_MUTEX_WRITE, M_MUTEX_RATE };
+static const struct {
+	const char *name;
+	unsigned char args, id;
+} methods[] = {
+	{ "debug_startGoTrace", A_FILE, M_START },
+	{ "debug_stopGoTrace", A_NONE, M_STOP },
+	{ "debug_goTrace", A_FILE_SECS, M_GO },
+	{ "debug_startCPUProfile", A_FILE, M_CPU_START },
+	{ "debug_stopCPUProfile", A_NONE, M_CPU_STOP },
+	{ "debug_cpuProfile", A_FILE_SECS, M_CPU },
+	/* geth's: the modules served, each "1.0" (`geth attach` asks) */
+	{ "rpc_modules", A_NONE, M_MODULES },
+	{ "debug_memStats", A_NONE, M_MEM },
+	{ "debug_freeOSMemory", A_NONE, M_FREE },
+	{ "debug_blockProfile", A_FILE_SECS, M_BLOCK },
+	{ "debug_writeBlockProfile", A_FILE, M_BLOCK_WRITE },
+	{ "debug_setBlockProfileRate", A_INT, M_BLOCK_RATE },
+	{ "debug_mutexProfile", A_FILE_SECS, M_MUTEX },
+	{ "debug_writeMutexProfile", A_FILE, M_MUTEX_WRITE },
+	{ "debug_setMutexProfileFraction", A_INT, M_MUTEX_RATE },
+};
+
+static int served(const struct rpc_ops *o, unsigned id)
+{
+	if (id >= M_CPU_START && id <= M_CPU)
+		return o->cpu_start != NULL;
+	if (id == M_MEM || id == M_FREE)
+		return o->mem_stats != NULL;
+	if (id >= M_BLOCK)
+		return o->prof_rate != NULL;
+	return 1;
+}
+
+/* Go's int from a JSON number: digits, a leading minus; 0, or -1. */
+static int json_int(const struct gj_doc *d, int i, int64_t *v)
+{
+	const struct gj_tok *t = &d->t[i];
+	uint32_t k = t->start;
+	int neg = k < t->end && d->s[k] == '-';
+	uint64_t x = 0;
+
+	if (t->type != GJ_NUM || t->end - k - (uint32_t)neg == 0)
+		return -1;
+	for (k += (uint32_t)neg; k < t->end; k++) {
+		char ch = d->s[k];
+		if (ch < '0' || ch > '9' || x > ((uint64_t)INT64_MAX + (uint64_t)neg) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(ch - '0');
+	}
+	if (x > (uint64_t)INT64_MAX + (uint64_t)neg)
+		return -1;
+	*v = neg ? (int64_t)(0 - x) : (int64_t)x;
+	return 0;
+}
+
 /* Run method with params token p (-1: none). 0 done (*result: its JSON
  * text, "null" unless set), 1 + RPC_HOLD_* held, or an error code with
  * msg filled. */
@@ -71,30 +131,19 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 	       char *msg, size_t len)
 {
 	const struct gj_doc *d = c->d;
-	int want, nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
-	int args[2] = { -1, -1 }, cpu = 0;
+	const struct rpc_ops *o = c->ops;
+	int nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
+	int args[2] = { -1, -1 }, m = -1;
 
-	if (!strcmp(method, "debug_startGoTrace"))
-		want = 1;
-	else if (!strcmp(method, "debug_stopGoTrace"))
-		want = 0;
-	else if (!strcmp(method, "debug_goTrace"))
-		want = 2;
-	else if (c->ops->cpu_start && !strcmp(method, "debug_startCPUProfile"))
-		want = 1, cpu = 1;
-	else if (c->ops->cpu_start && !strcmp(method, "debug_stopCPUProfile"))
-		want = 0, cpu = 1;
-	else if (c->ops->cpu_start && !strcmp(method, "debug_cpuProfile"))
-		want = 2, cpu = 1;
-	else if (!strcmp(method, "rpc_modules"))
-		want = 0;   /* geth's: the modules served, each "1.0" (`geth attach` asks) */
-	else if (c->ops->mem_stats && (!strcmp(method, "debug_memStats") ||
-				       !strcmp(method, "debug_freeOSMemory")))
-		want = 0;
-	else {
+	for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]) && m < 0; k++)
+		if (!strcmp(method, methods[k].name) && served(o, methods[k].id))
+			m = (int)k;
+	if (m < 0) {
 		snprintf(msg, len, "the method %s does not exist/is not available", method);
 		return RPC_METHOD_NOT_FOUND;
 	}
+	unsigned id = methods[m].id, a = methods[m].args;
+	int want = a == A_NONE ? 0 : a == A_FILE_SECS ? 2 : 1;
 	if (p >= 0 && d->t[p].type != GJ_ARR && d->t[p].type != GJ_NULL) {
 		snprintf(msg, len, "non-array args");
 		return RPC_INVALID_PARAMS;
@@ -107,30 +156,18 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		snprintf(msg, len, "missing value for required argument %d", nargs);
 		return RPC_INVALID_PARAMS;
 	}
-	if (!strcmp(method, "rpc_modules")) {
-		*result = RPC_MODULES;
-		return 0;
-	}
-	if (!strcmp(method, "debug_memStats")) {
-		c->res.len = 0;
-		if (c->ops->mem_stats(c->ops->ctx, &c->res, msg, len))
-			return RPC_SERVER_ERROR;
-		if (c->res.oom) {
-			snprintf(msg, len, "out of memory");
-			return RPC_SERVER_ERROR;
-		}
-		*result = c->res.len ? c->res.p : "null";
-		return 0;
-	}
-	if (!strcmp(method, "debug_freeOSMemory"))
-		return c->ops->free_os_memory(c->ops->ctx, msg, len) ? RPC_SERVER_ERROR : 0;
 	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next)
 		args[k] = i;
 
 	/* A JSON null argument is Go's zero value, as in geth. */
 	char path[GT_PATH_MAX] = "";
 	uint64_t secs = 0;
-	if (want >= 1 && d->t[args[0]].type != GJ_NULL) {
+	int64_t rate = 0;
+	if (a == A_INT && d->t[args[0]].type != GJ_NULL && json_int(d, args[0], &rate)) {
+		type_error(d, args[0], 0, "int", msg, len);
+		return RPC_INVALID_PARAMS;
+	}
+	if ((a == A_FILE || a == A_FILE_SECS) && d->t[args[0]].type != GJ_NULL) {
 		if (d->t[args[0]].type != GJ_STR) {
 			type_error(d, args[0], 0, "string", msg, len);
 			return RPC_INVALID_PARAMS;
@@ -140,21 +177,48 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 			return RPC_INVALID_PARAMS;
 		}
 	}
-	if (want == 2 && d->t[args[1]].type != GJ_NULL && gj_uint(d, args[1], &secs)) {
+	if (a == A_FILE_SECS && d->t[args[1]].type != GJ_NULL && gj_uint(d, args[1], &secs)) {
 		type_error(d, args[1], 1, "uint", msg, len);
 		return RPC_INVALID_PARAMS;
 	}
-	const struct rpc_ops *o = c->ops;
-	int r;
-	if (want == 1)
-		r = (cpu ? o->cpu_start : o->start)(o->ctx, path, msg, len);
-	else if (want == 0)
-		r = (cpu ? o->cpu_stop : o->stop)(o->ctx, msg, len);
-	else
-		r = (cpu ? o->cpu_profile : o->go_trace)(o->ctx, path, secs, msg, len);
+	int r = 0, hold = -1;
+	switch (id) {
+	case M_MODULES:
+		*result = RPC_MODULES;
+		return 0;
+	case M_MEM:
+		c->res.len = 0;
+		if (o->mem_stats(o->ctx, &c->res, msg, len))
+			return RPC_SERVER_ERROR;
+		if (c->res.oom) {
+			snprintf(msg, len, "out of memory");
+			return RPC_SERVER_ERROR;
+		}
+		*result = c->res.len ? c->res.p : "null";
+		return 0;
+	case M_FREE: r = o->free_os_memory(o->ctx, msg, len); break;
+	case M_START: r = o->start(o->ctx, path, msg, len); break;
+	case M_STOP: r = o->stop(o->ctx, msg, len); break;
+	case M_GO: r = o->go_trace(o->ctx, path, secs, msg, len), hold = RPC_HOLD_TRACE; break;
+	case M_CPU_START: r = o->cpu_start(o->ctx, path, msg, len); break;
+	case M_CPU_STOP: r = o->cpu_stop(o->ctx, msg, len); break;
+	case M_CPU: r = o->cpu_profile(o->ctx, path, secs, msg, len), hold = RPC_HOLD_CPU; break;
+	case M_BLOCK: case M_MUTEX: {
+		int k = id == M_MUTEX;
+		r = o->prof_window(o->ctx, k, path, secs, msg, len);
+		hold = k ? RPC_HOLD_MUTEX : RPC_HOLD_BLOCK;
+		break;
+	}
+	case M_BLOCK_WRITE: case M_MUTEX_WRITE:
+		r = o->prof_write(o->ctx, id == M_MUTEX_WRITE, path, msg, len);
+		break;
+	case M_BLOCK_RATE: case M_MUTEX_RATE:
+		r = o->prof_rate(o->ctx, id == M_MUTEX_RATE, rate, msg, len);
+		break;
+	}
 	if (r)
 		return RPC_SERVER_ERROR;
-	return want == 2 && has_id ? 1 + cpu : 0;
+	return hold >= 0 && has_id ? 1 + hold : 0;
 }
 
 /* One request object (or anything else found where one belongs). */
@@ -261,7 +325,10 @@ void rpc_reply_held_each(struct rpc_held *held, const char *const err[RPC_HOLDS]
 
 void rpc_reply_held(struct rpc_held *held, const char *err, struct gb *out)
 {
-	const char *each[RPC_HOLDS] = { err, err };
+	const char *each[RPC_HOLDS];
+
+	for (int k = 0; k < RPC_HOLDS; k++)
+		each[k] = err;
 
 	rpc_reply_held_each(held, each, out);
 }

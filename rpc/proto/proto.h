@@ -40,17 +40,26 @@ struct rpc_ops {
 	 * debug_freeOSMemory (result null). Not served where NULL. */
 	int (*mem_stats)(void *ctx, struct gb *out, char *err, size_t errlen);
 	int (*free_os_memory)(void *ctx, char *err, size_t errlen);
+	/* The block (which 0) and mutex (1) profiles, served where prof_rate
+	 * is not NULL: debug_setBlockProfileRate / SetMutexProfileFraction,
+	 * debug_writeBlockProfile / writeMutexProfile (the counts so far),
+	 * and debug_blockProfile / mutexProfile: a window of secs at rate 1,
+	 * its reply held as go_trace's (the file is written at its end). */
+	int (*prof_rate)(void *ctx, int which, int64_t rate, char *err, size_t errlen);
+	int (*prof_write)(void *ctx, int which, const char *path, char *err, size_t errlen);
+	int (*prof_window)(void *ctx, int which, const char *path, uint64_t secs, char *err,
+			   size_t errlen);
 };
 
 /* The methods that hold their reply; one of each at a time (one trace,
  * one CPU profile per process), so a batch holds at most RPC_HOLDS. */
-enum { RPC_HOLD_TRACE, RPC_HOLD_CPU, RPC_HOLDS };
+enum { RPC_HOLD_TRACE, RPC_HOLD_CPU, RPC_HOLD_BLOCK, RPC_HOLD_MUTEX, RPC_HOLDS };
 
 /* A reply waiting for debug_goTrace and/or debug_cpuProfile: head, then
  * each held item followed by the reply text after it. */
 struct rpc_held {
 	int active;                  /* items held, 0 .. RPC_HOLDS */
-	int kind[RPC_HOLDS];         /* item i is RPC_HOLD_TRACE's or _CPU's */
+	int kind[RPC_HOLDS];         /* item i's RPC_HOLD_* */
 	struct gb id[RPC_HOLDS];     /* item i's id, raw JSON */
 	struct gb tail[RPC_HOLDS];   /* reply text after item i */
 };

@@ -26,7 +26,27 @@ struct reply {
 	int pending;                  /* items not over yet */
 };
 
-/* The one debug_goTrace and the one debug_cpuProfile in progress. */
+/* What each kind of held call starts and stops (RPC_HOLD_*). */
+static uint64_t block_start(const char *p, char *e, size_t n) { return gt_prof_window_start(0, p, e, n); }
+static uint64_t mutex_start(const char *p, char *e, size_t n) { return gt_prof_window_start(1, p, e, n); }
+static int block_stop(char *e, size_t n) { return gt_prof_window_stop(0, e, n); }
+static int mutex_stop(char *e, size_t n) { return gt_prof_window_stop(1, e, n); }
+static uint64_t block_session(void) { return gt_prof_window(0); }
+static uint64_t mutex_session(void) { return gt_prof_window(1); }
+
+static const struct {
+	uint64_t (*start)(const char *path, char *err, size_t errlen);
+	int (*stop)(char *err, size_t errlen);
+	uint64_t (*session)(void);
+} kinds[RPC_HOLDS] = {
+	[RPC_HOLD_TRACE] = { gt_ctl_start, gt_ctl_stop, gt_ctl_session },
+	[RPC_HOLD_CPU] = { gt_prof_start, gt_prof_stop, gt_prof_session },
+	[RPC_HOLD_BLOCK] = { block_start, block_stop, block_session },
+	[RPC_HOLD_MUTEX] = { mutex_start, mutex_stop, mutex_session },
+};
+
+/* The one call of each kind in progress (debug_goTrace, debug_cpuProfile,
+ * debug_blockProfile, debug_mutexProfile). */
 static struct wait {
 	uint64_t session;             /* 0: none */
 	uint64_t deadline;
@@ -59,12 +79,14 @@ static uint64_t start_kind(int k, const char *file, char *err, size_t errlen)
 	uint64_t id;
 
 	if (waits[k].session) {
-		snprintf(err, errlen, k == RPC_HOLD_CPU ? "CPU profiling already in progress"
-			 : "trace already in progress");
+		static const char *const busy[RPC_HOLDS] = { "trace already in progress",
+			"CPU profiling already in progress", "block profiling already in progress",
+			"mutex profiling already in progress" };
+		snprintf(err, errlen, "%s", busy[k]);
 		return 0;
 	}
 	expand(file, path, sizeof(path));
-	id = k == RPC_HOLD_CPU ? gt_prof_start(path, err, errlen) : gt_ctl_start(path, err, errlen);
+	id = kinds[k].start(path, err, errlen);
 	if (!id)
 		fix_case(err);
 	return id;
@@ -72,9 +94,9 @@ static uint64_t start_kind(int k, const char *file, char *err, size_t errlen)
 
 static int stop_kind(int k, char *err, size_t errlen)
 {
-	int had = (k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session()) != 0;
+	int had = kinds[k].session() != 0;
 
-	if ((k == RPC_HOLD_CPU ? gt_prof_stop : gt_ctl_stop)(err, errlen)) {
+	if (kinds[k].stop(err, errlen)) {
 		if (had)   /* one that failed: said on the program's stderr too */
 			gt_log("%s", err);
 		fix_case(err);
@@ -178,9 +200,35 @@ static int op_free_os_memory(void *ctx, char *err, size_t errlen)
 	return 0;
 }
 
+static int op_prof_rate(void *ctx, int which, int64_t rate, char *err, size_t errlen)
+{
+	(void)ctx;
+	return gt_prof_set_rate((unsigned)which, rate, err, errlen);
+}
+
+static int op_prof_write(void *ctx, int which, const char *file, char *err, size_t errlen)
+{
+	char path[GT_PATH_MAX];
+
+	(void)ctx;
+	expand(file, path, sizeof(path));
+	if (gt_prof_write_counts((unsigned)which, path, err, errlen)) {
+		fix_case(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int op_prof_window(void *ctx, int which, const char *file, uint64_t secs, char *err,
+			  size_t errlen)
+{
+	(void)ctx;
+	return wait_for(which ? RPC_HOLD_MUTEX : RPC_HOLD_BLOCK, file, secs, err, errlen);
+}
+
 const struct rpc_ops gt_rpc_methods = {
 	NULL, op_start, op_stop, op_go_trace, op_cpu_start, op_cpu_stop, op_cpu_profile,
-	op_mem_stats, op_free_os_memory
+	op_mem_stats, op_free_os_memory, op_prof_rate, op_prof_write, op_prof_window
 };
 
 void gt_rpc_hold(struct conn *c, struct gb *head, struct rpc_held *held)
@@ -219,8 +267,7 @@ static void finish(int k)
 	const char *e = NULL;
 
 	memset(&waits[k], 0, sizeof(waits[k]));
-	if ((k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session()) == w.session &&
-	    (k == RPC_HOLD_CPU ? gt_prof_stop : gt_ctl_stop)(err, sizeof(err))) {
+	if (kinds[k].session() == w.session && kinds[k].stop(err, sizeof(err))) {
 		gt_log("%s", err);   /* on the program's stderr too */
 		fix_case(err);
 		e = err;
@@ -253,13 +300,16 @@ uint64_t gt_rpc_waits_next(void)
 
 int gt_rpc_waits_any(void)
 {
-	return waits[RPC_HOLD_TRACE].session || waits[RPC_HOLD_CPU].session;
+	for (int k = 0; k < RPC_HOLDS; k++)
+		if (waits[k].session)
+			return 1;
+	return 0;
 }
 
 void gt_rpc_waits_check(uint64_t now)
 {
 	for (int k = 0; k < RPC_HOLDS; k++) {
-		uint64_t cur = k == RPC_HOLD_CPU ? gt_prof_session() : gt_ctl_session();
+		uint64_t cur = kinds[k].session();
 		if (waits[k].session && (cur != waits[k].session || now >= waits[k].deadline))
 			finish(k);
 	}

@@ -57,8 +57,26 @@ static int f_free(void *ctx, char *err, size_t n)
 	return f_stop(ctx, err, n);
 }
 
+static int f_rate(void *ctx, int which, int64_t rate, char *err, size_t n)
+{
+	(void)which;
+	return rate < 0 ? f_stop(ctx, err, n) : 0;
+}
+
+static int f_write(void *ctx, int which, const char *path, char *err, size_t n)
+{
+	(void)which;
+	return f_start(ctx, path, err, n);
+}
+
+static int f_window(void *ctx, int which, const char *path, uint64_t secs, char *err, size_t n)
+{
+	(void)which;
+	return f_go(ctx, path, secs, err, n);
+}
+
 static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_start, f_stop, f_go,
-				    f_mem, f_free };
+				    f_mem, f_free, f_rate, f_write, f_window };
 
 /* Every reply must be valid JSON text (one value per line). */
 static void check_replies(const struct gb *out)

@@ -186,8 +186,44 @@ static int f_free(void *ctx, char *err, size_t n)
 	return 0;
 }
 
+/* The block and mutex profiles': the last rate and file per profile. */
+static int64_t rates[2];
+static char wrote[2][64];
+static int windows[2];
+
+static int f_rate(void *ctx, int which, int64_t rate, char *err, size_t n)
+{
+	(void)ctx;
+	(void)err;
+	(void)n;
+	rates[which] = rate;
+	return 0;
+}
+
+static int f_write(void *ctx, int which, const char *path, char *err, size_t n)
+{
+	(void)ctx;
+	if (!strcmp(path, "/nope")) {
+		snprintf(err, n, "open /nope: permission denied");
+		return -1;
+	}
+	snprintf(wrote[which], sizeof(wrote[which]), "%s", path);
+	return 0;
+}
+
+static int f_window(void *ctx, int which, const char *path, uint64_t secs, char *err, size_t n)
+{
+	(void)ctx;
+	(void)err;
+	(void)n;
+	windows[which]++;
+	last_secs = secs;
+	snprintf(last_path, sizeof(last_path), "%s", path);
+	return 0;
+}
+
 static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_cpu_start, f_cpu_stop,
-				    f_cpu_profile, f_mem, f_free };
+				    f_cpu_profile, f_mem, f_free, f_rate, f_write, f_window };
 
 static void reset(void)
 {
@@ -376,7 +412,7 @@ START_TEST(proto_cpu_methods)
 	ck_assert_int_eq(cpu_calls, calls);   /* none ran */
 	/* Where the server has no profiler, the methods are not there. */
 	static const struct rpc_ops plain = { NULL, f_start, f_stop, f_go, NULL, NULL, NULL,
-					      NULL, NULL };
+					      NULL, NULL, NULL, NULL, NULL };
 	struct gb out = { 0 };
 	struct rpc_held held;
 	const char *in = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"id\":1}";
@@ -409,6 +445,56 @@ START_TEST(proto_mem_methods)
 	/* geth's methods that mean nothing for native code: as any unknown one */
 	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_gcStats\",\"id\":7}",
 	       E("7", -32601, "the method debug_gcStats does not exist/is not available"));
+}
+END_TEST
+
+/* geth's block and mutex profile methods: Go's int for the rates, files
+ * as the others', the windows held. */
+START_TEST(proto_block_mutex_methods)
+{
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setBlockProfileRate\",\"params\":[-5],\"id\":1}",
+	       R("1", "\"result\":null"));
+	ck_assert_int_eq(rates[0], -5);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setMutexProfileFraction\",\"params\":[7],\"id\":2}",
+	       R("2", "\"result\":null"));
+	ck_assert_int_eq(rates[1], 7);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setMutexProfileFraction\",\"params\":[null],\"id\":3}",
+	       R("3", "\"result\":null"));
+	ck_assert_int_eq(rates[1], 0);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setBlockProfileRate\",\"params\":[1.5],\"id\":4}",
+	       E("4", -32602, "invalid argument 0: json: cannot unmarshal number 1.5 into Go value of type int"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setBlockProfileRate\",\"params\":[\"1\"],\"id\":5}",
+	       E("5", -32602, "invalid argument 0: json: cannot unmarshal string into Go value of type int"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setBlockProfileRate\",\"params\":[99999999999999999999],\"id\":6}",
+	       E("6", -32602, "invalid argument 0: json: cannot unmarshal number 99999999999999999999 into Go value of type int"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_setBlockProfileRate\",\"id\":7}",
+	       E("7", -32602, "missing value for required argument 0"));
+	ck_assert_int_eq(rates[0], -5);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_writeMutexProfile\",\"params\":[\"/t/m\"],\"id\":8}",
+	       R("8", "\"result\":null"));
+	ck_assert_str_eq(wrote[1], "/t/m");
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_writeBlockProfile\",\"params\":[\"/nope\"],\"id\":9}",
+	       E("9", -32000, "open /nope: permission denied"));
+	/* the windows hold their reply (a notification's does not) */
+	struct rpc_held h;
+	struct gb out = { 0 };
+	const char *in = "[{\"jsonrpc\":\"2.0\",\"method\":\"debug_blockProfile\",\"params\":[\"/t/b\",3],\"id\":10},"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"debug_mutexProfile\",\"params\":[\"/t/x\",4],\"id\":11}]";
+	rpc_handle(&ops, in, strlen(in), &out, &h);
+	ck_assert_int_eq(h.active, 2);
+	ck_assert_int_eq(h.kind[0], RPC_HOLD_BLOCK);
+	ck_assert_int_eq(h.kind[1], RPC_HOLD_MUTEX);
+	ck_assert_int_eq(windows[0] + windows[1], 2);
+	ck_assert_int_eq(last_secs, 4);
+	const char *errs[RPC_HOLDS] = { "write /t/b: no space left on device", NULL };
+	rpc_reply_held_each(&h, errs, &out);
+	gb_put(&out, "", 0);
+	ck_assert_str_eq(out.p, "[{\"jsonrpc\":\"2.0\",\"id\":10,\"error\":{\"code\":-32000,"
+			 "\"message\":\"write /t/b: no space left on device\"}},"
+			 "{\"jsonrpc\":\"2.0\",\"id\":11,\"result\":null}]\n");
+	gb_free(&out);
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_mutexProfile\",\"params\":[\"/t/x\",\"4\"],\"id\":12}",
+	       E("12", -32602, "invalid argument 1: json: cannot unmarshal string into Go value of type uint"));
 }
 END_TEST
 
@@ -684,6 +770,7 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_cpu_methods);
 	tcase_add_test(p, proto_cpu_held);
 	tcase_add_test(p, proto_mem_methods);
+	tcase_add_test(p, proto_block_mutex_methods);
 	tcase_add_test(f, framing_stream);
 	tcase_add_test(f, framing_stream_too_large);
 	tcase_add_test(f, framing_http_keepalive);

@@ -1,0 +1,184 @@
+"""Issue 26: the block and mutex profiles of geth's debug namespace,
+debug_setBlockProfileRate / debug_writeBlockProfile / debug_blockProfile
+and their mutex twins, with Go's rate semantics, in pprof.
+
+tests/programs/waits.c waits on a contended mutex from three call sites,
+wait_long (2 units), wait_a and wait_b (1 unit each), and measures every
+wait itself. Both profiles give each site (pthread_mutex_lock <- contend
+<- site <- main, with file:line) within 10% of its measured total, one
+contention per wait; a trace of the same run gives the same sites the same
+totals in its sync profile (Go 1.19's go tool trace) within 10%. Go 1.19's
+and 1.23's go tool pprof read both (-top, -traces, -lines). Rates: a wait
+at least the rate long counts whole; rate 0 and fraction 0 stop the
+counting (the counts stay: cumulative, as Go's); debug_blockProfile's
+window counts at rate 1 and puts the old rate back; errors as geth's."""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (module only)
+from test_cpu import pprof, read_profile, stacks  # noqa: E402
+
+SITES = ("wait_long", "wait_a", "wait_b")
+
+
+def by_site(p):
+    """{site: (contentions, delay ns)} of the lock waits of a block or mutex
+    profile (the block profile's semaphore waits under the same sites left
+    out)."""
+    out = {}
+    for count, ns, names in stacks(p):
+        for s in SITES:
+            if s in names and names[0] == "pthread_mutex_lock":
+                c, d = out.get(s, (0, 0))
+                out[s] = (c + count, d + ns)
+    return out
+
+
+class Waits:
+    """waits.c under the library with its endpoint."""
+
+    def __init__(self, d, unit_ms=10, rounds=10, name="w.sock"):
+        self.sock = str(d / name)
+        self.p = gt.start_traced([gt.program("waits"), str(unit_ms), str(rounds)], None,
+                                 socket=self.sock, stdin=subprocess.PIPE)
+        assert self.p.stdout.readline() == "ready\n"
+        gt.wait_until(lambda: rt.can_connect(self.sock), what=self.sock)
+
+    def call(self, method, params):
+        return rt.stream_call(self.sock, rt.req(method, params), timeout=60)
+
+    def run(self):
+        """The rounds: {site: ns measured}."""
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+        got = {}
+        for line in iter(self.p.stdout.readline, "done\n"):
+            assert line, "waits ended early"
+            site, ns = line.split()
+            got[site] = int(ns)
+        return got
+
+    def end(self):
+        out, err = self.p.communicate("end\n", timeout=60)
+        return self.p.returncode, err
+
+    def kill(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.communicate()
+
+
+class Profiles(unittest.TestCase):
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def waits(self, *a, **kw):
+        w = Waits(self.d, *a, **kw)
+        self.addCleanup(w.kill)
+        return w
+
+    def assertNear(self, got, want, what):
+        self.assertLessEqual(abs(got - want), want / 10, f"{what}: {got} ns, measured {want} ns")
+
+    def test_known_waits_profiles_and_trace_agree(self):
+        w = self.waits(10, 10)
+        t = self.d / "w.trace"
+        self.assertEqual(w.call("debug_setBlockProfileRate", [1]), rt.NULL_REPLY)
+        self.assertEqual(w.call("debug_setMutexProfileFraction", [1]), rt.NULL_REPLY)
+        self.assertEqual(w.call("debug_startGoTrace", [str(t)]), rt.NULL_REPLY)
+        measured = w.run()
+        self.assertEqual(w.call("debug_stopGoTrace", []), rt.NULL_REPLY)
+        files = {}
+        for kind, method in (("block", "debug_writeBlockProfile"),
+                             ("mutex", "debug_writeMutexProfile")):
+            files[kind] = self.d / f"{kind}.pprof"
+            self.assertEqual(w.call(method, [str(files[kind])]), rt.NULL_REPLY)
+            sites = by_site(read_profile(files[kind]))
+            for s in SITES:
+                self.assertIn(s, sites, f"{kind}: {sites}")
+                self.assertEqual(sites[s][0], 10, f"{kind} {s}: one contention per wait")
+                self.assertNear(sites[s][1], measured[s], f"{kind} {s}")
+            p = read_profile(files[kind])
+            self.assertEqual(p["period"], 1)
+            self.assertEqual(p["sample_type"], [("contentions", "count"),
+                                                ("delay", "nanoseconds")])
+            self.assertEqual(p["period_type"], ("contentions", "count"))
+        # the mutex profile holds lock waits only; the block profile all
+        mutex = stacks(read_profile(files["mutex"]))
+        self.assertEqual({n[0] for _, _, n in mutex}, {"pthread_mutex_lock"})
+        block = {n[0] for _, _, n in stacks(read_profile(files["block"]))}
+        self.assertLessEqual({"pthread_mutex_lock", "nanosleep", "sem_wait"}, block)
+        # the trace's sync profile: the same sites, the same totals
+        with gt.tempdir() as d:
+            trace_sites = by_site(read_profile(gt._profile(str(t), "sync", d)))
+        blk = by_site(read_profile(files["block"]))
+        for s in SITES:
+            self.assertNear(trace_sites[s][1], blk[s][1], f"trace's sync profile, {s}")
+        gt.trace_events(str(t))   # Go 1.19, 1.22 and 1.23 read the trace
+        for go in (gt.GO, gt.GO_MODERN):
+            for f in files.values():
+                self.assertIn("pthread_mutex_lock", pprof(f, "-top", go=go))
+                lines = pprof(f, "-traces", "-lines", go=go)
+                self.assertRegex(lines, r"contend \S*waits\.c:\d+\n\s+wait_long \S*waits\.c:\d+")
+        self.assertEqual(w.end(), (0, ""))
+
+    def test_rates_windows_and_errors(self):
+        w = self.waits(10, 4)
+        f1, f2, f3 = (self.d / f"{n}.pprof" for n in ("one", "two", "three"))
+        # a wait at least the rate long counts whole: rate 5 ms, 10-20 ms waits
+        self.assertEqual(w.call("debug_setBlockProfileRate", [5000000]), rt.NULL_REPLY)
+        measured = w.run()
+        self.assertEqual(w.call("debug_setBlockProfileRate", [0]), rt.NULL_REPLY)
+        self.assertEqual(w.call("debug_writeBlockProfile", [str(f1)]), rt.NULL_REPLY)
+        one = by_site(read_profile(f1))
+        for s in SITES:
+            self.assertEqual(one[s][0], 4)
+            self.assertNear(one[s][1], measured[s], s)
+        # no mutex fraction set: an empty mutex profile, still readable
+        self.assertEqual(w.call("debug_writeMutexProfile", [str(f2)]), rt.NULL_REPLY)
+        self.assertEqual(stacks(read_profile(f2)), [])
+        self.assertIn("Type: delay", pprof(f2, "-top"))
+        # errors as geth's (Go's json and os messages)
+        self.assertEqual(w.call("debug_setBlockProfileRate", ["x"]),
+                         b'{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"invalid '
+                         b'argument 0: json: cannot unmarshal string into Go value of type '
+                         b'int"}}\n')
+        self.assertEqual(w.call("debug_writeBlockProfile", ["/nonexistent/b.pprof"]),
+                         b'{"jsonrpc":"2.0","id":1,"error":{"code":-32000,"message":"open '
+                         b'/nonexistent/b.pprof: no such file or directory"}}\n')
+        self.assertEqual(w.end(), (0, ""))
+
+        # debug_blockProfile: rate 1 for its window, then the old rate back
+        w = self.waits(10, 3, name="w2.sock")
+        self.assertEqual(w.call("debug_setBlockProfileRate", [-1]), rt.NULL_REPLY)
+        c = subprocess.Popen([str(gt.CLIENT), "block", w.sock, str(f3), "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)   # the window is open (its reply comes at its end)
+        measured = w.run()
+        out, err = c.communicate(timeout=60)
+        self.assertEqual((c.returncode, out), (0, ""), err)
+        self.assertIn(f"gotrace: block profile written to {f3}", err)
+        three = by_site(read_profile(f3))
+        for s in SITES:
+            self.assertNear(three[s][1], measured[s], s)
+        self.assertEqual(w.call("debug_setBlockProfileRate", [1]), rt.NULL_REPLY)
+        r = gt.run_plain([gt.CLIENT, "attach", w.sock, "--exec",
+                          f'debug.writeBlockProfile("{self.d / "four.pprof"}")'])
+        self.assertEqual((r.returncode, r.stdout), (0, "null\n"), r.stderr)
+        self.assertEqual(json.loads(rt.curl_unix(w.sock, rt.req(
+            "debug_setMutexProfileFraction", [2]))), json.loads(rt.NULL_REPLY))
+        self.assertEqual(w.end(), (0, ""))
+
+
+if __name__ == "__main__":
+    unittest.main()
