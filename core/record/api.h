@@ -72,11 +72,11 @@ static inline void gt_op_begin(struct gt_op *op, unsigned kind)
 	gt_op_begin_as(op, kind, 0);
 }
 
-/* Does the end of this op need core (it began or ends while tracing or
- * profiling)? */
+/* Does the end of this op need core (it began while tracing, or ends
+ * while tracing or profiling: a wait a profile's end cut is not counted)? */
 static inline int gt_op_slow(const struct gt_op *op)
 {
-	return __builtin_expect((op->sess | op->prof | __atomic_load_n(&gt_rec_on, __ATOMIC_RELAXED)) != 0, 0);
+	return __builtin_expect((op->sess | __atomic_load_n(&gt_rec_on, __ATOMIC_RELAXED)) != 0, 0);
 }
 
 static inline void gt_op_done(struct gt_op *op)
