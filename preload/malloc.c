@@ -2,7 +2,9 @@
  * allocator (glibc's, or jemalloc/tcmalloc when the program brings one),
  * except while dlsym resolves our real functions: that comes from a static
  * bootstrap buffer and is never passed to the real free. Idle, a hook is one
- * load more than the real call; while tracing, usable sizes are counted. */
+ * load more than the real call; while tracing, usable sizes are counted;
+ * while the heap profile samples, gt_hprof_alloc and gt_hprof_free see
+ * every block (core/record/hprof.c). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,9 +47,13 @@ static inline size_t boot_size(const void *p)
 #define BOOTSTRAPPING(fn) \
 	(__builtin_expect(gt_real.fn == NULL, 0) && __atomic_load_n(&gt_real_resolving, __ATOMIC_SEQ_CST))
 
-static inline uint64_t tracing(void)
+/* gt_heap_on: the trace's session (the low bits), SAMPLING while the
+ * heap profile samples. */
+#define SAMPLING (1ull << 63)
+
+static inline uint64_t watching(void)
 {
-	return __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+	return __atomic_load_n(&gt_heap_on, __ATOMIC_RELAXED);
 }
 
 /* Count d bytes (+ or -) for the program; not for the tracer's own. */
@@ -100,10 +106,14 @@ static inline int count_fast(void *p, int64_t sign, uint64_t s)
 
 static inline void *counted(void *p, size_t req)
 {
-	uint64_t s = tracing();
+	uint64_t w = watching(), s = w & ~SAMPLING;
 
-	if (__builtin_expect(s != 0, 0) && p && !count_fast(p, 1, s))
-		count(usable(p), s, req);
+	if (__builtin_expect(w != 0, 0) && p) {
+		if (s && !count_fast(p, 1, s))
+			count(usable(p), s, req);
+		if (w & SAMPLING)
+			gt_hprof_alloc(p, req);
+	}
 	return p;
 }
 
@@ -123,10 +133,12 @@ static __attribute__((noinline)) void count_slow(void *p, uint64_t s, size_t req
 static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t n)
 {
 	void *p = r(n);
-	uint64_t s = tracing();
+	uint64_t w = watching(), s = w & ~SAMPLING;
 
 	if (__builtin_expect(p && s, 1) && !count_fast(p, 1, s))
 		count_slow(p, s, n);
+	if (__builtin_expect(p && (w & SAMPLING), 0))
+		gt_hprof_alloc(p, n);
 	return p;
 }
 
@@ -137,7 +149,7 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 	void *(*r)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_RELAXED);
 
 	if (__builtin_expect(r != NULL, 1)) {
-		if (__builtin_expect(!tracing(), 1))
+		if (__builtin_expect(!watching(), 1))
 			return r(n);
 		return malloc_traced(r, n);
 	}
@@ -163,7 +175,9 @@ static __attribute__((noinline)) void free_slow(void *p)
 		return;
 	if (BOOTSTRAPPING(free))
 		return;   /* cannot free before we know free: leak, never crash */
-	uint64_t s = tracing();
+	uint64_t w = watching(), s = w & ~SAMPLING;
+	if (w & SAMPLING)
+		gt_hprof_free(p);
 	if (__builtin_expect(s != 0, 0))
 		count(-usable(p), s, 0);
 	GT_REAL(free)(p);
@@ -174,9 +188,9 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 	void (*r)(void *) = __atomic_load_n(&gt_real.free, __ATOMIC_RELAXED);
 
 	if (__builtin_expect(r && !is_boot(p), 1)) {
-		uint64_t s = tracing();
+		uint64_t w = watching();
 		/* free(NULL) included: libc's answer */
-		if (__builtin_expect(s == 0 || p == NULL || count_fast(p, -1, s), 1))
+		if (__builtin_expect(w == 0 || p == NULL || (!(w & SAMPLING) && count_fast(p, -1, w)), 1))
 			return r(p);
 	}
 	free_slow(p);
@@ -192,15 +206,19 @@ GT_EXPORT void *realloc(void *p, size_t n)
 	}
 	if (BOOTSTRAPPING(realloc))
 		return boot_alloc(n, 0);
-	uint64_t s = tracing();
-	if (__builtin_expect(s == 0, 1))
+	uint64_t w = watching(), s = w & ~SAMPLING;
+	if (__builtin_expect(w == 0, 1))
 		return GT_REAL(realloc)(p, n);
-	int64_t old = p ? usable(p) : 0;
+	int64_t old = p && s ? usable(p) : 0;
+	if (p && (w & SAMPLING))
+		gt_hprof_free(p);   /* (kept out of the profile if realloc fails) */
 	void *q = GT_REAL(realloc)(p, n);
-	if (q)
+	if (s && q)
 		count(usable(q) - old, s, n);
-	else if (p && n == 0)
+	else if (s && p && n == 0)
 		count(-old, s, 0);   /* glibc: realloc(p, 0) frees p */
+	if (q && (w & SAMPLING))
+		gt_hprof_alloc(q, n);
 	return q;
 }
 

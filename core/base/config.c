@@ -96,6 +96,8 @@ void gt_config_load(void)
 	gt_cfg.rpc_max_conns = (unsigned)num_env("GOTRACE_RPC_MAX_CONNS", 64, 1, 1024);
 	gt_cfg.lazy = (int)num_env("GOTRACE_LAZY", 1, 0, 1);
 	gt_cfg.cpu_hz = (unsigned)num_env("GOTRACE_CPU_HZ", 100, 1, 10000);
+	gt_cfg.mem_rate = getenv("GOTRACE_MEMPROFILE_RATE") ?
+		(int64_t)num_env("GOTRACE_MEMPROFILE_RATE", 0, 0, 1ull << 40) : -1;
 	const char *pre = getenv("LD_PRELOAD");
 	gt_cfg.valgrind = pre && strstr(pre, "/vgpreload_") != NULL;
 	gt_cfg.runtime_dir = copy_env("XDG_RUNTIME_DIR", GT_PATH_MAX);

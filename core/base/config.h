@@ -40,6 +40,9 @@ struct gt_config {
 	int debug;               /* GOTRACE_DEBUG: extra messages on stderr */
 	unsigned rpc_idle_ms;    /* GOTRACE_RPC_IDLE_MS: idle connections close */
 	unsigned rpc_max_conns;  /* GOTRACE_RPC_MAX_CONNS: open connections at most */
+	int64_t mem_rate;        /* GOTRACE_MEMPROFILE_RATE: heap profile bytes per
+				  * sample, sampling from load; 0 never; -1 unset:
+				  * from the first debug_writeMemProfile (core/prof/) */
 	unsigned cpu_hz;         /* GOTRACE_CPU_HZ: CPU profile samples per second of
 				  * a thread's CPU time (core/prof/) */
 	int lazy;                /* GOTRACE_LAZY=1: a one-thread program's service

@@ -22,6 +22,7 @@
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/record/bprof.h"
+#include "core/record/hprof.h"
 #include "core/base/urcu.h"
 #include "core/process/door.h"
 #include "core/process/fdtable.h"
@@ -92,6 +93,7 @@ void gt_proc_fork_child(void)
 	 * through our pthread_create hook. */
 	gt_thread_after_fork_child();
 	gt_stack_after_fork(1);
+	gt_hprof_after_fork_child();
 	if (gt_urcu_ready()) {
 		gt_urcu.urcu_bp_after_fork_child();
 		gt_urcu.urcu_bp_call_rcu_after_fork_child();

@@ -97,6 +97,8 @@ void gt_init(void)
 		if (gt_ctl_prepare(err, sizeof(err)) || gt_request_start(path, err, sizeof(err)))
 			gt_log("%s", err);
 	}
+	if (gt_cfg.mem_rate > 0 && gt_prof_mem_start(gt_cfg.mem_rate, err, sizeof(err)))
+		gt_log("GOTRACE_MEMPROFILE_RATE=%lld: %s", (long long)gt_cfg.mem_rate, err);
 	if (cpu && gt_proc.state == GT_PROC_SERVICE) {
 		gt_stack_prepare_signal();   /* its dlopen here: we hold the loader's lock */
 		if (gt_request_call(REQ_PROF_START, cpu_path, err, sizeof(err), -1))

@@ -15,11 +15,26 @@
 #include "core/base/real.h"
 #include "core/record/bprof.h"
 #include "core/record/stack.h"
+#include "core/write/ctl.h"
+
+int gt_prof_stacks_ready(char *err, size_t errlen)
+{
+	/* As a trace's start: the walks set up, liburcu loaded and the stack
+	 * table made here, never by a hook (a dlopen from inside malloc). */
+	err[0] = '\0';
+	if (gt_ctl_prepare(err, errlen))
+		return -1;
+	if (gt_stack_table_ready()) {
+		gt_fmt(err, errlen, "no stack table (liburcu)");
+		return -1;
+	}
+	return 0;
+}
 
 int gt_prof_set_rate(unsigned which, int64_t rate, char *err, size_t errlen)
 {
-	if (rate > 0)
-		gt_stack_prepare();   /* the walks' set-up, as a trace's start does */
+	if (rate > 0 && gt_prof_stacks_ready(err, errlen))
+		return -1;
 	int r = gt_bprof_set_rate(which, rate);
 
 	if (r)
@@ -57,7 +72,7 @@ int gt_prof_write_counts(unsigned which, const char *path, char *err, size_t err
 	struct gt_prof_spec m = { { "contentions", "delay" }, { "count", "nanoseconds" },
 				  "contentions", "count", 1,
 				  (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, 0,
-				  next, &c };
+				  next, &c, 2 };
 	int fd = gt_fd_open_out(path, err, errlen);
 	if (fd < 0)
 		return -1;

@@ -217,7 +217,7 @@ int gt_prof_stop(char *err, size_t errlen)
 	gt_unlock(&lock);
 	struct gt_prof_spec m = { { "samples", "cpu" }, { "count", "nanoseconds" }, "cpu",
 				  "nanoseconds", p.period, p.wall0, gt_clock_now() - p.t0,
-				  cpu_sample, &p.period };
+				  cpu_sample, &p.period, 2 };
 	gt_prof_agg_drain(s);
 	uint64_t lost = gt_prof_agg_lost(), w0 = gt_clock_now();
 	int r = gt_prof_write(p.fd, p.path, &m, err, errlen);

@@ -151,7 +151,8 @@ static struct loc *location(struct build *b, uint64_t addr, const char *name)
  * program's (the hooks it called through) are left out: a hook has the
  * libc function's name, and the program called that. Ours at the top
  * stay (time in the tracer). */
-static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_sample *s)
+static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_sample *s,
+		   unsigned nval)
 {
 	uint64_t ids[GT_STACK_MAX];
 	size_t k = 0;
@@ -173,7 +174,7 @@ static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_samp
 		if (l->flags & LOC_LAST)
 			break;
 	}
-	gt_pprof_sample(out, ids, k, s->val, 2);
+	gt_pprof_sample(out, ids, k, s->val, nval);
 }
 
 /* ---- gzip */
@@ -277,11 +278,14 @@ int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *m, char *
 	gt_pprof_strings_init(&b.st);
 	gt_sym_prepare();
 	b.nmaps = gt_prof_maps(&b.maps);
-	for (int t = 0; t < 2; t++)
+	unsigned nval = m->nval ? m->nval : 2;
+	/* every string before the table is written out */
+	uint64_t ptype = gt_pprof_str(&b.st, m->period_type), punit = gt_pprof_str(&b.st, m->period_unit);
+	for (unsigned t = 0; t < nval; t++)
 		gt_pprof_value_type(&head, GT_PPROF_SAMPLE_TYPE, gt_pprof_str(&b.st, m->type[t]),
 				    gt_pprof_str(&b.st, m->unit[t]));
 	for (size_t i = 0; m->next(m->ctx, i, &s); i++)
-		sample(&b, &head, &s);
+		sample(&b, &head, &s, nval);
 	for (size_t i = 0; i < b.nmaps; i++) {
 		struct gt_pprof_mapping mp = { i + 1, b.maps[i].start, b.maps[i].limit,
 			b.maps[i].offset, gt_pprof_str(&b.st, b.maps[i].file),
@@ -294,8 +298,7 @@ int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *m, char *
 	gt_pb_raw(&all, b.st.text.p, b.st.text.len);
 	gt_pb_varint(&all, GT_PPROF_TIME_NANOS, m->time_ns);
 	gt_pb_varint(&all, GT_PPROF_DURATION_NANOS, m->duration_ns);
-	gt_pprof_value_type(&all, GT_PPROF_PERIOD_TYPE, gt_pprof_str(&b.st, m->period_type),
-			    gt_pprof_str(&b.st, m->period_unit));
+	gt_pprof_value_type(&all, GT_PPROF_PERIOD_TYPE, ptype, punit);
 	gt_pb_varint(&all, GT_PPROF_PERIOD, m->period);
 	int r = -1;
 	if (b.err || b.st.err || head.err || b.locs.err || b.fns.err || all.err) {

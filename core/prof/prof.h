@@ -34,6 +34,10 @@ uint64_t gt_prof_session(void);
 void gt_prof_drain(void);
 #define GT_PROF_DRAIN_MS 50
 
+/* Stacks can be taken by hooks from now on (the walks, liburcu, the stack
+ * table): 0, or -1 with err. */
+int gt_prof_stacks_ready(char *err, size_t errlen);
+
 /* Block and mutex profiles (which: GT_BPROF_BLOCK, GT_BPROF_MUTEX of
  * core/record/bprof.h). Go's SetBlockProfileRate(ns) and
  * SetMutexProfileFraction(n) (<= 0: off): 0, or -1 with err. */
@@ -47,6 +51,13 @@ int gt_prof_write_counts(unsigned which, const char *path, char *err, size_t err
 uint64_t gt_prof_window_start(unsigned which, const char *path, char *err, size_t errlen);
 int gt_prof_window_stop(unsigned which, char *err, size_t errlen);
 uint64_t gt_prof_window(unsigned which);   /* the window in progress, 0 none */
+
+/* The heap profile: sample one allocation per rate bytes (0: stop), the
+ * walks and the stack table made ready first; and the profile written to
+ * path, as Go's pprof.Lookup("heap").WriteTo (sampling starts there when
+ * nothing started it). 0, or -1 with err. */
+int gt_prof_mem_start(int64_t rate, char *err, size_t errlen);
+int gt_prof_mem_write(const char *path, char *err, size_t errlen);
 
 /* The thread observer (core/record/thread.h), registered at load: a
  * thread that starts while a profile runs gets its timer; one that ends

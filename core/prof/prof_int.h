@@ -76,14 +76,15 @@ uint64_t gt_prof_agg_lost(void);
 struct gt_prof_sample {
 	const uintptr_t *pc;
 	unsigned n, flags;
-	int64_t val[2];
+	int64_t val[4];
 };
 struct gt_prof_spec {
-	const char *type[2], *unit[2];            /* the two sample types */
+	const char *type[4], *unit[4];            /* the sample types (nval; 0: 2) */
 	const char *period_type, *period_unit;
 	uint64_t period, time_ns, duration_ns;
 	int (*next)(void *ctx, size_t i, struct gt_prof_sample *s);
 	void *ctx;
+	unsigned nval;
 };
 int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *spec, char *err,
 		  size_t errlen);

@@ -119,6 +119,15 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd);
 /* epoll_ctl added fd to epfd: remember epoll sets that watch sockets. */
 void gt_fd_epoll_add(int epfd, int fd);
 
+/* The malloc hooks' gate: gt_trace_on, bit 63 set while the heap profile
+ * samples (core/record/hprof.h). */
+extern uint64_t gt_heap_on;
+/* The heap profile's part of a hook (the gate's bit 63 set): p (n bytes
+ * asked) was allocated; p is about to be freed (before the real free: its
+ * address may be handed out again at once). Nothing when in_tracer. */
+void gt_hprof_alloc(void *p, size_t n);
+void gt_hprof_free(void *p);
+
 /* Heap accounting, while tracing (core/record/heap.c). usable = the real
  * allocator's malloc_usable_size of the block. */
 #define GT_HEAP_FOLD (64 << 10)

@@ -8,6 +8,7 @@
 
 #include "core/base/arena.h"
 #include "core/record/api.h"
+#include "core/record/hprof.h"
 
 uint64_t gt_rec_on;
 
@@ -27,6 +28,7 @@ void gt_rec_update(void)
 	if (gt_bprof_on())
 		on |= 1ull << 63;
 	__atomic_store_n(&gt_rec_on, on, __ATOMIC_RELEASE);
+	gt_hprof_gate();
 }
 
 int gt_bprof_set_rate(unsigned which, int64_t rate)

@@ -28,8 +28,8 @@ void gt_bprof_add(unsigned which, uint32_t sid, const uint64_t w[2 * GT_BPROFS])
 /* Is any profile counting (what gt_op_begin_slow records in op->prof)? */
 int gt_bprof_on(void);
 
-/* gt_rec_on from gt_trace_on and the rates: after either changes
- * (service thread, or a fork's child). */
+/* gt_rec_on (and the malloc hooks' gt_heap_on) from gt_trace_on and the
+ * rates: after either changes (service thread, or a fork's child). */
 void gt_rec_update(void);
 
 /* Service thread: entry i of profile which (from 0; 0 past the end). */

@@ -233,6 +233,11 @@ static int same(const struct gt_stack *e, uint64_t h, const uintptr_t *pc, unsig
 	       memcmp(e->pc, pc, n * sizeof(uintptr_t)) == 0;
 }
 
+int gt_stack_table_ready(void)
+{
+	return get_table() ? 0 : -1;
+}
+
 uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 {
 	struct key k = { pc, n, flags };

@@ -73,6 +73,10 @@ void gt_stack_signal_settle(void);
  * by the records as they are (libunwind not usable there). */
 void gt_stack_signal_counts(uint64_t out[3]);
 
+/* The table exists from now on (service thread or start-up, before a
+ * hook that cannot load liburcu itself, malloc's, interns). 0, or -1. */
+int gt_stack_table_ready(void);
+
 /* The id of this pc array (+flags), adding it when new. 0 when the table is
  * full (the event then has no stack). Any thread, in_tracer > 0. */
 uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags);

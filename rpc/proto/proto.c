@@ -68,7 +68,8 @@ static void type_error(const struct gj_doc *d, int i, int arg, const char *go_ty
  * then held until its end; an int), and what serves them. */
 enum { A_NONE, A_FILE, A_FILE_SECS, A_INT };
 enum { M_START, M_STOP, M_GO, M_CPU_START, M_CPU_STOP, M_CPU, M_MODULES, M_MEM, M_FREE,
-       M_BLOCK, M_BLOCK_WRITE, M_BLOCK_RATE, M_MUTEX, M_MUTEX_WRITE, M_MUTEX_RATE };
+       M_BLOCK, M_BLOCK_WRITE, M_BLOCK_RATE, M_MUTEX, M_MUTEX_WRITE, M_MUTEX_RATE,
+       M_HEAP_WRITE };
 static const struct {
 	const char *name;
 	unsigned char args, id;
@@ -89,6 +90,7 @@ static const struct {
 	{ "debug_mutexProfile", A_FILE_SECS, M_MUTEX },
 	{ "debug_writeMutexProfile", A_FILE, M_MUTEX_WRITE },
 	{ "debug_setMutexProfileFraction", A_INT, M_MUTEX_RATE },
+	{ "debug_writeMemProfile", A_FILE, M_HEAP_WRITE },
 };
 
 static int served(const struct rpc_ops *o, unsigned id)
@@ -209,8 +211,9 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		hold = k ? RPC_HOLD_MUTEX : RPC_HOLD_BLOCK;
 		break;
 	}
-	case M_BLOCK_WRITE: case M_MUTEX_WRITE:
-		r = o->prof_write(o->ctx, id == M_MUTEX_WRITE, path, msg, len);
+	case M_BLOCK_WRITE: case M_MUTEX_WRITE: case M_HEAP_WRITE:
+		r = o->prof_write(o->ctx, id == M_HEAP_WRITE ? 2 : id == M_MUTEX_WRITE, path, msg,
+				  len);
 		break;
 	case M_BLOCK_RATE: case M_MUTEX_RATE:
 		r = o->prof_rate(o->ctx, id == M_MUTEX_RATE, rate, msg, len);

@@ -40,9 +40,10 @@ struct rpc_ops {
 	 * debug_freeOSMemory (result null). Not served where NULL. */
 	int (*mem_stats)(void *ctx, struct gb *out, char *err, size_t errlen);
 	int (*free_os_memory)(void *ctx, char *err, size_t errlen);
-	/* The block (which 0) and mutex (1) profiles, served where prof_rate
-	 * is not NULL: debug_setBlockProfileRate / SetMutexProfileFraction,
-	 * debug_writeBlockProfile / writeMutexProfile (the counts so far),
+	/* The block (which 0), mutex (1) and heap (2) profiles, served where
+	 * prof_rate is not NULL: debug_setBlockProfileRate /
+	 * SetMutexProfileFraction, debug_writeBlockProfile / writeMutexProfile
+	 * / writeMemProfile (the counts so far),
 	 * and debug_blockProfile / mutexProfile: a window of secs at rate 1,
 	 * its reply held as go_trace's (the file is written at its end). */
 	int (*prof_rate)(void *ctx, int which, int64_t rate, char *err, size_t errlen);

@@ -212,7 +212,8 @@ static int op_prof_write(void *ctx, int which, const char *file, char *err, size
 
 	(void)ctx;
 	expand(file, path, sizeof(path));
-	if (gt_prof_write_counts((unsigned)which, path, err, errlen)) {
+	if (which == 2 ? gt_prof_mem_write(path, err, errlen)
+		       : gt_prof_write_counts((unsigned)which, path, err, errlen)) {
 		fix_case(err);
 		return -1;
 	}

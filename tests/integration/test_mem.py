@@ -9,7 +9,13 @@ are what it holds within 5%; HeapSys holds them; after the frees,
 debug_freeOSMemory gives their pages back (RSS falls by most of the 16
 MiB) and HeapInuse stays. Over the client (gotrace call), the
 console (debug.memStats()), curl and socat, by the same reply; geth's
-methods with no native meaning answer -32601 as any unknown one."""
+methods with no native meaning answer -32601 as any unknown one.
+
+debug_writeMemProfile (HeapProfile): sites holding 64, 32 and 8 MiB read
+within 10% in inuse_space and alloc_space, 1 GiB of churn within 10% in
+alloc_space and ~0 in use; after the frees nothing is in use; sampling
+from load (GOTRACE_MEMPROFILE_RATE), from the first call (unset), or never
+(0)."""
 import json
 import os
 import subprocess
@@ -132,6 +138,96 @@ class Mem(unittest.TestCase):
             self.assertEqual(got, b'{"jsonrpc":"2.0","id":1,"error":{"code":-32601,'
                              b'"message":"the method ' + m.encode() +
                              b' does not exist/is not available"}}\n')
+
+
+class HeapProfile(unittest.TestCase):
+    """debug_writeMemProfile: Go's heap profile of tests/programs/heapsites.c
+    (keep64, keep32, keep8 holding 64, 32 and 8 MiB in 4 MiB blocks; churn
+    allocating 1 GiB in 4 KiB blocks, keeping none)."""
+
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def start(self, env):
+        self.sock = str(self.d / "h.sock")
+        p = gt.start_traced([gt.program("heapsites")], None, env=env, socket=self.sock,
+                            stdin=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.communicate()))
+        self.assertEqual(p.stdout.readline(), "ready\n")
+        gt.wait_until(lambda: rt.can_connect(self.sock), what=self.sock)
+        return p
+
+    def step(self, p, want):
+        p.stdin.write("next\n")
+        p.stdin.flush()
+        self.assertEqual(p.stdout.readline(), want)
+
+    def write(self, name):
+        f = self.d / name
+        self.assertEqual(rt.stream_call(self.sock, rt.req("debug_writeMemProfile", [str(f)])),
+                         rt.NULL_REPLY)
+        return f
+
+    def sites(self, f):
+        """{function: [alloc_objects, alloc_space, inuse_objects, inuse_space]}
+        for the sites (the stack's function under malloc's caller)."""
+        from test_cpu import read_profile
+        p = read_profile(f)
+        self.assertEqual(p["sample_type"], [("alloc_objects", "count"), ("alloc_space", "bytes"),
+                                            ("inuse_objects", "count"), ("inuse_space", "bytes")])
+        self.assertEqual(p["period_type"], ("space", "bytes"))
+        out = {}
+        for locs, vals in p["samples"]:
+            names = [p["functions"][fid][0] for lid in locs
+                     for fid, _ in p["locations"][lid][2]]
+            for site in ("keep64", "keep32", "keep8", "churn"):
+                if site in names:
+                    acc = out.setdefault(site, [0, 0, 0, 0])
+                    for i in range(4):
+                        acc[i] += vals[i]
+        return out
+
+    def test_known_live_set_from_load(self):
+        p = self.start({"GOTRACE_MEMPROFILE_RATE": "524288"})
+        self.step(p, "held\n")
+        f = self.write("held.pprof")
+        s = self.sites(f)
+        for site, mib in (("keep64", 64), ("keep32", 32), ("keep8", 8)):
+            self.assertLess(abs(s[site][3] - mib * MIB), mib * MIB / 10, (site, s[site]))
+            self.assertLess(abs(s[site][1] - mib * MIB), mib * MIB / 10, (site, s[site]))
+        self.assertLess(abs(s["churn"][1] - 1024 * MIB), 1024 * MIB / 10, s["churn"])
+        self.assertLess(s["churn"][3], MIB, "churn keeps nothing")
+        self.assertLess(abs(s["churn"][0] - 262144), 262144 / 10, s["churn"])
+        for go in (gt.GO, gt.GO_MODERN):
+            r = gt._go(["tool", "pprof", "-top", "-sample_index=inuse_space", str(f)], go=go,
+                       text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"keep64")
+        self.step(p, "freed\n")
+        s = self.sites(self.write("freed.pprof"))
+        for site in ("keep64", "keep32", "keep8"):
+            self.assertEqual(s[site][2:], [0, 0], (site, s[site]))
+            self.assertGreater(s[site][1], 0)   # allocated once: still counted
+        self.assertEqual(p.communicate("end\n", timeout=30)[0], "")
+        self.assertEqual(p.returncode, 0)
+
+    def test_sampling_starts_at_first_call(self):
+        p = self.start({})
+        s = self.sites(self.write("first.pprof"))
+        self.assertEqual(s, {})   # nothing sampled before
+        self.step(p, "held\n")
+        s = self.sites(self.write("second.pprof"))
+        self.assertLess(abs(s["keep64"][3] - 64 * MIB), 64 * MIB / 10, s)
+        err = p.communicate("x\nend\n", timeout=30)[1]
+        self.assertIn("heap profile: sampling from now on", err)
+
+    def test_rate_zero_never_samples(self):
+        p = self.start({"GOTRACE_MEMPROFILE_RATE": "0"})
+        self.step(p, "held\n")
+        self.assertEqual(self.sites(self.write("none.pprof")), {})
+        p.communicate("x\nend\n", timeout=30)
 
 
 if __name__ == "__main__":
