@@ -142,6 +142,18 @@ static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t 
 	return p;
 }
 
+/* The heap profile alone: the countdown inline, one call deep: this
+ * frame holds the return address into the program, which a sample's
+ * stack walk (frame records) must see (malloc itself has no frame). */
+static __attribute__((noinline)) void *malloc_sampled(void *(*r)(size_t), size_t n)
+{
+	void *p = r(n);
+
+	if (__builtin_expect(p != NULL, 1))
+		gt_hprof_alloc(p, n);
+	return p;
+}
+
 /* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST);
  * tracing, the count goes inline (free) or one call deep (malloc). */
 GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
@@ -149,8 +161,11 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 	void *(*r)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_RELAXED);
 
 	if (__builtin_expect(r != NULL, 1)) {
-		if (__builtin_expect(!watching(), 1))
+		uint64_t w = watching();
+		if (__builtin_expect(!w, 1))
 			return r(n);
+		if (w == SAMPLING)   /* the heap profile alone */
+			return malloc_sampled(r, n);
 		return malloc_traced(r, n);
 	}
 	return malloc_slow(n);
@@ -192,6 +207,10 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 		/* free(NULL) included: libc's answer */
 		if (__builtin_expect(w == 0 || p == NULL || (!(w & SAMPLING) && count_fast(p, -1, w)), 1))
 			return r(p);
+		if (w == SAMPLING) {   /* the heap profile alone: a look at its filter */
+			gt_hprof_free(p);
+			return r(p);
+		}
 	}
 	free_slow(p);
 }

@@ -70,6 +70,10 @@ struct gt_tls {
 	 * valid while fpc_gen is the table's generation. */
 	uint32_t fpc_gen;
 	uint64_t fpc[32];
+	/* The heap profile (core/record/hprof.c): bytes to allocate before
+	 * the next sample, drawn for rate generation hp_gen. */
+	int64_t hp_left;
+	uint32_t hp_gen;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

@@ -122,11 +122,42 @@ void gt_fd_epoll_add(int epfd, int fd);
 /* The malloc hooks' gate: gt_trace_on, bit 63 set while the heap profile
  * samples (core/record/hprof.h). */
 extern uint64_t gt_heap_on;
-/* The heap profile's part of a hook (the gate's bit 63 set): p (n bytes
- * asked) was allocated; p is about to be freed (before the real free: its
- * address may be handed out again at once). Nothing when in_tracer. */
-void gt_hprof_alloc(void *p, size_t n);
-void gt_hprof_free(void *p);
+/* The heap profile's part of a hook (the gate's bit 63 set), inline: p
+ * (n bytes asked) was allocated: the thread's countdown to its next
+ * sample; p is about to be freed (before the real free: its address may
+ * be handed out again at once): a look at the filter of sampled blocks'
+ * addresses. The slow paths do nothing when in_tracer. */
+extern uint8_t *gt_hprof_filter;   /* 1 << 18 counts; NULL before the first rate */
+extern uint32_t gt_hprof_gen;      /* bumped at each rate set */
+void gt_hprof_alloc_slow(void *p, size_t n);
+void gt_hprof_free_slow(void *p);
+
+static inline size_t gt_hprof_filt(uintptr_t p)
+{
+	return (size_t)((p >> 4) * 0xff51afd7ed558ccdull >> 46);
+}
+
+static inline void gt_hprof_alloc(void *p, size_t n)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	if (__builtin_expect((tls->hp_left -= (int64_t)n) < 0 ||
+			     tls->hp_gen != __atomic_load_n(&gt_hprof_gen, __ATOMIC_RELAXED), 0))
+		gt_hprof_alloc_slow(p, n);
+}
+
+static inline int gt_hprof_maybe(const void *p)
+{
+	const uint8_t *f = __atomic_load_n(&gt_hprof_filter, __ATOMIC_ACQUIRE);
+
+	return f && __atomic_load_n(&f[gt_hprof_filt((uintptr_t)p)], __ATOMIC_RELAXED);
+}
+
+static inline void gt_hprof_free(void *p)
+{
+	if (__builtin_expect(gt_hprof_maybe(p), 0))
+		gt_hprof_free_slow(p);
+}
 
 /* Heap accounting, while tracing (core/record/heap.c). usable = the real
  * allocator's malloc_usable_size of the block. */

@@ -44,11 +44,9 @@ static struct {
 } h = { .lock = GT_LOCK_INIT };
 
 static int64_t rate;             /* bytes; 0: off */
-static uint32_t rate_gen;        /* bumped at each rate set: threads redraw */
+uint32_t gt_hprof_gen;           /* bumped at each rate set: threads redraw */
+uint8_t *gt_hprof_filter;        /* h.filter, published for the hooks */
 
-/* Per thread: bytes to allocate before the next sample, for rate_gen. */
-static __thread int64_t next_sample __attribute__((tls_model("initial-exec")));
-static __thread uint32_t next_gen __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 
 static void update_gate(void)
@@ -87,6 +85,7 @@ static int map_tables(void)
 	h.figs = f;
 	h.filter = flt;
 	__atomic_store_n(&h.live, l, __ATOMIC_RELEASE);
+	__atomic_store_n(&gt_hprof_filter, flt, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -100,7 +99,7 @@ int gt_hprof_set_rate(int64_t r)
 			return e;
 	}
 	__atomic_store_n(&rate, r > 0 ? r : 0, __ATOMIC_RELEASE);
-	__atomic_add_fetch(&rate_gen, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&gt_hprof_gen, 1, __ATOMIC_RELEASE);
 	update_gate();
 	return 0;
 }
@@ -168,7 +167,7 @@ static inline size_t bucket(uintptr_t p)
 
 static inline size_t filt(uintptr_t p)
 {
-	return (size_t)((p >> 4) * 0xff51afd7ed558ccdull >> 46) & (FILTER - 1);
+	return gt_hprof_filt(p);   /* (FILTER: its 18 bits) */
 }
 
 static __attribute__((noinline)) void take(void *p, size_t n)
@@ -198,34 +197,29 @@ static __attribute__((noinline)) void take(void *p, size_t n)
 	gt_unlock(&h.lock);
 }
 
-void gt_hprof_alloc(void *p, size_t n)
+void gt_hprof_alloc_slow(void *p, size_t n)
 {
-	int64_t r = __atomic_load_n(&rate, __ATOMIC_RELAXED);
-	uint32_t g = __atomic_load_n(&rate_gen, __ATOMIC_ACQUIRE);
-
-	if (!p || r <= 0 || gt_tls.in_tracer)
-		return;
-	if (__builtin_expect(next_gen != g, 0)) {   /* a new rate: a fresh distance */
-		next_gen = g;
-		next_sample = draw(r);
-	}
-	if ((next_sample -= (int64_t)n) > 0)
-		return;
-	next_sample = draw(r);
 	struct gt_tls *tls = &gt_tls;
+	int64_t r = __atomic_load_n(&rate, __ATOMIC_RELAXED);
+	uint32_t g = __atomic_load_n(&gt_hprof_gen, __ATOMIC_ACQUIRE);
+	int fresh = tls->hp_gen != g;   /* a new rate (or thread): a fresh distance */
+
+	tls->hp_gen = g;
+	tls->hp_left = r > 0 ? draw(r) : INT64_MAX;
+	if (fresh || !p || r <= 0 || tls->in_tracer)
+		return;
 	tls->in_tracer++;
 	take(p, n);
 	tls->in_tracer--;
 }
 
-void gt_hprof_free(void *p)
+void gt_hprof_free_slow(void *p)
 {
 	struct live *live = __atomic_load_n(&h.live, __ATOMIC_ACQUIRE);
 
 	/* A block sampled while the rate was set is matched however the rate
 	 * is now (its figures stay right). */
-	if (!p || !live || gt_tls.in_tracer ||
-	    !__atomic_load_n(&h.filter[filt((uintptr_t)p)], __ATOMIC_RELAXED))
+	if (!p || !live || gt_tls.in_tracer)
 		return;
 	struct gt_tls *tls = &gt_tls;
 	tls->in_tracer++;
