@@ -1,12 +1,13 @@
 """CPU profiles of a running program (issue 25): debug_cpuProfile,
 debug_startCPUProfile, debug_stopCPUProfile, as go-ethereum's debug API.
 
-  a program burning CPU on 2 (and 8) threads, each splitting its work 3:1
+  a program burning CPU on 1, 2 and 8 threads, each splitting its work 3:1
      between burn_three() and burn_one(), beside a thread that sleeps: the
      profile (Go 1.19's and Go 1.23's `go tool pprof`: -top, -lines, -raw,
-     -traces, -http's flame graph) names both functions with file:line in that ratio (within
-     20%), the sleeping thread is absent, and the samples' total is the
-     program's CPU time over the window (per-task schedstat) within 20%;
+     -traces, -http's flame graph) names both functions with file:line in
+     that ratio (within 20%), the sleeping thread is absent, and the
+     samples' total is the program's CPU time over the window (per-task
+     schedstat) within 10% (the expirations are counted, not sampled);
      at GOTRACE_CPU_HZ=1000 over 6 CPU-seconds (the kernel checks CPU
      timers at its tick, 250 Hz here: ~1500 signals, each weighing its
      expirations; 20% is then 3 sigma of the ratio's spread); at the
@@ -239,9 +240,9 @@ class CpuCase(unittest.TestCase):
         self.assertEqual(b.call("debug_stopCPUProfile", []), rt.NULL_REPLY)
         return cpu_ns(b.pid) - c0
 
-    def check_burn(self, p, cpu, period=PERIOD // 10, ratio_tol=0.2):
+    def check_burn(self, p, cpu, period=PERIOD // 10, ratio_tol=0.2, total_tol=0.1):
         """Both functions, 3:1 within ratio_tol, the total the CPU time
-        within 20%, nothing of the sleeping thread."""
+        within total_tol, nothing of the sleeping thread."""
         self.assertEqual(p["sample_type"], [("samples", "count"), ("cpu", "nanoseconds")])
         self.assertEqual(p["period_type"], ("cpu", "nanoseconds"))
         self.assertEqual(p["period"], period)
@@ -252,7 +253,7 @@ class CpuCase(unittest.TestCase):
         total = sum(c for c, _, _ in stacks(p))
         ns = sum(v for _, v, _ in stacks(p))
         self.assertEqual(ns, total * period)
-        self.assertLess(abs(ns - cpu) / cpu, 0.2,
+        self.assertLess(abs(ns - cpu) / cpu, total_tol,
                         f"samples {total} ({ns / 1e9:.2f} s) vs CPU time {cpu / 1e9:.2f} s")
         sleeping = sum(c for c, _, names in stacks(p) if "sleeper" in names)
         self.assertLessEqual(sleeping, 1, "samples of the thread that sleeps")
@@ -297,6 +298,13 @@ class Samples(CpuCase):
             self.assertEqual(status, 200)
             self.assertIn("burn_three", body)
 
+    def test_one_thread(self):
+        b = self.burn(60, 1, env=HZ1000)
+        time.sleep(0.5)
+        f = self.d / "cpu1.pprof"
+        cpu = self.profile_cpu(b, f, 6)
+        self.check_burn(read_profile(f), cpu)
+
     def test_eight_threads(self):
         b = self.burn(60, 8, env=HZ1000)
         time.sleep(0.5)
@@ -309,7 +317,7 @@ class Samples(CpuCase):
         time.sleep(0.5)
         f = self.d / "cpu100.pprof"
         cpu = self.profile_window(b, f, 5)
-        self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4)
+        self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4, total_tol=0.2)
         self.assertEqual(b.finish()[0], 0)
 
     def test_threads_started_while_profiling_are_sampled(self):
@@ -528,7 +536,7 @@ class Together(CpuCase):
         cpu = self.profile_window(b, f, 4)
         self.assertEqual(b.call("debug_stopGoTrace", []), rt.NULL_REPLY)
         try:
-            self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4)
+            self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.4, total_tol=0.2)
         except AssertionError as e:
             b.proc.kill()
             raise AssertionError(f"{e}\nthe program's stderr: {b.proc.communicate()[1]}") from None
