@@ -39,6 +39,8 @@ static const char usage_text[] =
 	"                                                  threads waited, each blocking call\n"
 	"       gotrace mutex PID|SOCK|URL FILE SECONDS    debug_mutexProfile(FILE, SECONDS): the\n"
 	"                                                  contended locks' waits\n"
+	"       gotrace heap PID|SOCK|URL FILE             debug_writeMemProfile(FILE): what holds\n"
+	"                                                  the heap (sampling starts at the first)\n"
 	"       gotrace call PID|SOCK|URL METHOD [JSON-PARAMS]\n"
 	"                                                  any method; prints the result\n"
 	"       gotrace attach PID|SOCK|URL [--exec STMT]  console: debug.goTrace(\"f\", 5),\n"

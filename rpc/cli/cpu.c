@@ -2,8 +2,8 @@
  * `gotrace cpu` = debug_cpuProfile(FILE, SECONDS), `cpu-start` =
  * debug_startCPUProfile(FILE), `cpu-stop` = debug_stopCPUProfile(),
  * `block` = debug_blockProfile(FILE, SECONDS), `mutex` =
- * debug_mutexProfile(FILE, SECONDS). FILE is made absolute against the
- * client's directory, as for traces. */
+ * debug_mutexProfile(FILE, SECONDS), `heap` = debug_writeMemProfile(FILE).
+ * FILE is made absolute against the client's directory, as for traces. */
 #include "rpc/cli/cpu.h"
 
 #include <limits.h>
@@ -17,7 +17,7 @@
 int gt_cmd_is_cpu(const char *cmd)
 {
 	return !strcmp(cmd, "cpu") || !strcmp(cmd, "cpu-start") || !strcmp(cmd, "cpu-stop") ||
-	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex");
+	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex") || !strcmp(cmd, "heap");
 }
 
 static int whole_number(const char *s)
@@ -42,6 +42,21 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 		int r = gt_client_report(argv[2], "debug_stopCPUProfile", "[]", 0, 0);
 		if (!r)
 			fprintf(stderr, "gotrace: CPU profile stopped and written\n");
+		return r;
+	}
+	if (!strcmp(cmd, "heap")) {
+		if (argc != 4)
+			return usage("heap needs PID|SOCK|URL FILE");
+		gt_client_absolute(argv[3], abs, sizeof(abs));
+		gb_puts(&p, "[");
+		gb_jstr(&p, abs, strlen(abs));
+		gb_puts(&p, "]");
+		int r = gt_client_report(argv[2], "debug_writeMemProfile", p.p, 0, 0);
+		gb_free(&p);
+		if (!r)
+			fprintf(stderr, "gotrace: heap profile written to %s (the program's stderr says "
+				"when sampling started with this call: ask again later)\nopen it "
+				"with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
 		return r;
 	}
 	int block = !strcmp(cmd, "block"), mutex = !strcmp(cmd, "mutex");

@@ -218,7 +218,11 @@ class HeapProfile(unittest.TestCase):
         s = self.sites(self.write("first.pprof"))
         self.assertEqual(s, {})   # nothing sampled before
         self.step(p, "held\n")
-        s = self.sites(self.write("second.pprof"))
+        f = self.d / "second.pprof"   # through the client: gotrace heap
+        r = gt.run_plain([gt.CLIENT, "heap", self.sock, f])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"gotrace: heap profile written to {f}", r.stderr)
+        s = self.sites(f)
         self.assertLess(abs(s["keep64"][3] - 64 * MIB), 64 * MIB / 10, s)
         err = p.communicate("x\nend\n", timeout=30)[1]
         self.assertIn("heap profile: sampling from now on", err)
