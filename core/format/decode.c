@@ -4,28 +4,11 @@
 
 #include <string.h>
 
-static int get_uvarint(const uint8_t *buf, size_t n, size_t *off, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (unsigned i = 0, shift = 0; i < 10; i++, shift += 7) {
-		if (*off >= n)
-			return -1;
-		uint8_t b = buf[(*off)++];
-		x |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int get_str(const uint8_t *buf, size_t n, size_t *off, struct gt_rec *r)
 {
 	uint64_t len;
 
-	if (get_uvarint(buf, n, off, &len) || len > n - *off)
+	if (gt_get_uvarint(buf, n, off, &len) || len > n - *off)
 		return -1;
 	r->str = buf + *off;
 	r->str_len = (size_t)len;
@@ -49,26 +32,26 @@ int gt_decode(const uint8_t *buf, size_t n, size_t *off, struct gt_rec *r)
 		return -1;
 	if (r->type == GT_EV_String) {
 		uint64_t id;
-		if (get_uvarint(buf, n, &o, &id) || get_str(buf, n, &o, r))
+		if (gt_get_uvarint(buf, n, &o, &id) || get_str(buf, n, &o, r))
 			return -1;
 		r->args[0] = id;
 		r->nargs = 1;
 	} else if (narg < 4) {
 		for (unsigned i = 0; i < narg; i++) {
-			if (get_uvarint(buf, n, &o, &v))
+			if (gt_get_uvarint(buf, n, &o, &v))
 				return -1;
 			r->args[i] = v;
 		}
 		r->nargs = narg;
 	} else {
 		uint64_t len;
-		if (get_uvarint(buf, n, &o, &len) || len > n - o)
+		if (gt_get_uvarint(buf, n, &o, &len) || len > n - o)
 			return -1;
 		size_t start = o, end = o + (size_t)len;
 		r->payload = buf + start;
 		r->payload_len = (size_t)len;
 		while (o < end) {
-			if (get_uvarint(buf, end, &o, &v))
+			if (gt_get_uvarint(buf, end, &o, &v))
 				return -1;
 			if (r->nargs < GT_DEC_ARGS)
 				r->args[r->nargs] = v;
@@ -89,15 +72,15 @@ int gt_decode_stack(const struct gt_rec *r, uint64_t *id, struct gt_frame *f, un
 
 	if (r->type != GT_EV_Stack || !r->payload)
 		return -1;
-	if (get_uvarint(r->payload, n, &o, id) || get_uvarint(r->payload, n, &o, &nf))
+	if (gt_get_uvarint(r->payload, n, &o, id) || gt_get_uvarint(r->payload, n, &o, &nf))
 		return -1;
 	unsigned k = 0;
 	for (uint64_t i = 0; i < nf; i++) {
 		struct gt_frame fr;
-		if (get_uvarint(r->payload, n, &o, &fr.pc) ||
-		    get_uvarint(r->payload, n, &o, &fr.func) ||
-		    get_uvarint(r->payload, n, &o, &fr.file) ||
-		    get_uvarint(r->payload, n, &o, &fr.line))
+		if (gt_get_uvarint(r->payload, n, &o, &fr.pc) ||
+		    gt_get_uvarint(r->payload, n, &o, &fr.func) ||
+		    gt_get_uvarint(r->payload, n, &o, &fr.file) ||
+		    gt_get_uvarint(r->payload, n, &o, &fr.line))
 			return -1;
 		if (k < max)
 			f[k++] = fr;
@@ -138,7 +121,7 @@ void gt_scan_stacks(const uint8_t *buf, size_t n, void (*fn)(uint64_t id, void *
 		if (type == 0 || type >= GT_EV_COUNT)
 			return;
 		if (type == GT_EV_String) {
-			if (get_uvarint(buf, n, &o, &v) || get_uvarint(buf, n, &o, &len) ||
+			if (gt_get_uvarint(buf, n, &o, &v) || gt_get_uvarint(buf, n, &o, &len) ||
 			    len > n - o)
 				return;
 			o += (size_t)len;
@@ -146,20 +129,20 @@ void gt_scan_stacks(const uint8_t *buf, size_t n, void (*fn)(uint64_t id, void *
 		}
 		size_t end = n;
 		if (narg == 4) {   /* length form */
-			if (get_uvarint(buf, n, &o, &len) || len > n - o)
+			if (gt_get_uvarint(buf, n, &o, &len) || len > n - o)
 				return;
 			end = o + (size_t)len;
 			narg = ~0u;
 		}
 		for (; k < narg && o < end; k++) {
-			if (get_uvarint(buf, end, &o, &v))
+			if (gt_get_uvarint(buf, end, &o, &v))
 				return;
 			if (k == 2)
 				third = v;
 			last = v;
 		}
 		if (type == GT_EV_UserLog) {   /* its message follows the args */
-			if (get_uvarint(buf, n, &o, &len) || len > n - o)
+			if (gt_get_uvarint(buf, n, &o, &len) || len > n - o)
 				return;
 			o += (size_t)len;
 		}

@@ -23,6 +23,23 @@ static inline uint8_t *gt_put_uvarint(uint8_t *p, uint64_t v)
 	return p;
 }
 
+/* The uvarint at b[*off, n) into *v, *off past it: 0, or -1 when it is
+ * cut short or longer than 10 bytes (*off then undefined). */
+static inline int gt_get_uvarint(const uint8_t *b, size_t n, size_t *off, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (unsigned s = 0; s < 70 && *off < n; s += 7) {
+		uint8_t c = b[(*off)++];
+		x |= (uint64_t)(c & 0x7f) << s;
+		if (!(c & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* One timed event: v[0] is the timestamp delta, then the args. n <= 12.
  * Up to 3 values go inline (N = n-1); more take the length form (N = 3),
  * whose payload is then < 128 bytes, so its length is one varint byte. */

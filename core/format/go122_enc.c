@@ -212,21 +212,6 @@ int gt_v2_header_minor(const void *b, size_t n)
 	return minor >= 22 && !memcmp(s + 7, " trace\0\0\0", 9) ? minor : 0;
 }
 
-static int scan_uv(const uint8_t *b, size_t n, size_t *o, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (unsigned s = 0; s < 70 && *o < n; s += 7) {
-		uint8_t c = b[(*o)++];
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 size_t gt_v2_whole_end(const uint8_t *b, size_t n, uint64_t *gens)
 {
 	size_t o = GT_V2_HEADER_LEN, whole = 0;
@@ -236,8 +221,8 @@ size_t gt_v2_whole_end(const uint8_t *b, size_t n, uint64_t *gens)
 	while (o < n && b[o] == GT_V2_EventBatch) {
 		size_t start = o++;
 		uint64_t gen, m, ts, size;
-		if (scan_uv(b, n, &o, &gen) || scan_uv(b, n, &o, &m) || scan_uv(b, n, &o, &ts) ||
-		    scan_uv(b, n, &o, &size) || size > GT_V2_MAX_BATCH || size > n - o)
+		if (gt_get_uvarint(b, n, &o, &gen) || gt_get_uvarint(b, n, &o, &m) || gt_get_uvarint(b, n, &o, &ts) ||
+		    gt_get_uvarint(b, n, &o, &size) || size > GT_V2_MAX_BATCH || size > n - o)
 			break;
 		if (gen != cur) {
 			if (gen != cur + 1)   /* "generations out of order" */

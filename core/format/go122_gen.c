@@ -302,21 +302,6 @@ static void batch_end(struct gt_v2 *st, uint64_t ts)
 	st->tmp.len = 0;
 }
 
-static int get_uv(const uint8_t *b, size_t n, size_t *o, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (unsigned s = 0; s < 70 && *o < n; s += 7) {
-		uint8_t c = b[(*o)++];
-		x |= (uint64_t)(c & 0x7f) << s;
-		if (!(c & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* One stack of the generation: its 1.19 frames (nframes, then pc, func,
  * file, line each), their strings named, at most GT_V2_MAX_FRAMES. An
  * undefined or malformed one is written with the frames that decode. */
@@ -328,11 +313,11 @@ static void put_stack(struct gt_v2 *st, uint64_t id, uint64_t gid, uint64_t ts)
 	size_t o = 0, len = e && e->defined ? e->len : 0;
 	const uint8_t *d = len ? st->stks.data.p + e->off : NULL;
 
-	if (d && get_uv(d, len, &o, &n))
+	if (d && gt_get_uvarint(d, len, &o, &n))
 		n = 0;
 	for (; k < n && k < GT_V2_MAX_FRAMES; k++)
-		if (get_uv(d, len, &o, &f[k][0]) || get_uv(d, len, &o, &f[k][1]) ||
-		    get_uv(d, len, &o, &f[k][2]) || get_uv(d, len, &o, &f[k][3]))
+		if (gt_get_uvarint(d, len, &o, &f[k][0]) || gt_get_uvarint(d, len, &o, &f[k][1]) ||
+		    gt_get_uvarint(d, len, &o, &f[k][2]) || gt_get_uvarint(d, len, &o, &f[k][3]))
 			break;
 	*q++ = GT_V2_Stack;
 	q = gt_put_uvarint(q, gid);
@@ -378,7 +363,7 @@ int gt_v2_generation_end(struct gt_v2 *st, struct gt_v2_buf *out)
 		size_t e = o + 1;
 		uint64_t x;
 		for (int k = 0; k < 5; k++)
-			if (get_uv(st->samples.p, st->samples.len, &e, &x))
+			if (gt_get_uvarint(st->samples.p, st->samples.len, &e, &x))
 				e = st->samples.len;
 		batch_add(st, GT_V2_CPUSamples, st->samples.p + o, e - o, ts);
 		o = e;
@@ -403,8 +388,8 @@ int gt_v2_generation_end(struct gt_v2 *st, struct gt_v2_buf *out)
 	for (size_t o = 0; o < st->genstr.len;) {
 		size_t e = o + 1, k = 0;
 		uint64_t id, len;
-		if (get_uv(st->genstr.p, st->genstr.len, &e, &id) ||
-		    get_uv(st->genstr.p, st->genstr.len, &e, &len))
+		if (gt_get_uvarint(st->genstr.p, st->genstr.len, &e, &id) ||
+		    gt_get_uvarint(st->genstr.p, st->genstr.len, &e, &len))
 			break;
 		k = e + (size_t)len - o;
 		batch_add(st, GT_V2_Strings, st->genstr.p + o, k, ts);

@@ -7,12 +7,8 @@
 #include "core/prof/prof.h"
 #include "core/prof/prof_int.h"
 
-#include <time.h>
-
 #include "core/base/config.h"
-#include "core/base/fdguard.h"
 #include "core/base/log.h"
-#include "core/base/real.h"
 #include "core/record/bprof.h"
 #include "core/record/stack.h"
 #include "core/write/ctl.h"
@@ -66,20 +62,9 @@ static int next(void *ctx, size_t i, struct gt_prof_sample *s)
 int gt_prof_write_counts(unsigned which, const char *path, char *err, size_t errlen)
 {
 	struct cursor c = { which, 0 };
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
 	struct gt_prof_spec m = { { "contentions", "delay" }, { "count", "nanoseconds" },
-				  "contentions", "count", 1,
-				  (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, 0,
-				  next, &c, 2 };
-	int fd = gt_fd_open_out(path, err, errlen);
-	if (fd < 0)
-		return -1;
-	gt_fd_adopt(&fd);   /* a program closing every fd meanwhile leaves it */
-	int r = gt_prof_write(fd, path, &m, err, errlen);
-	gt_fd_release(&fd);
-	gt_close(fd);
+				  "contentions", "count", 1, 0, 0, next, &c, 2 };
+	int r = gt_prof_write_path(path, &m, err, errlen);
 	uint64_t lost = gt_bprof_lost();
 	if (lost)
 		gt_log("%s profile %s: %llu waits not counted (the table of %u stacks is full)",

@@ -8,12 +8,8 @@
 #include "core/prof/prof.h"
 #include "core/prof/prof_int.h"
 
-#include <time.h>
-
 #include "core/base/config.h"
-#include "core/base/fdguard.h"
 #include "core/base/log.h"
-#include "core/base/real.h"
 #include "core/record/hprof.h"
 #include "core/record/stack.h"
 
@@ -86,8 +82,6 @@ static int next(void *ctx, size_t i, struct gt_prof_sample *s)
 
 int gt_prof_mem_write(const char *path, char *err, size_t errlen)
 {
-	struct timespec now;
-
 	/* Sampling starts at the first profile asked for unless the
 	 * environment set a rate (GOTRACE_MEMPROFILE_RATE=0: never). */
 	if (!gt_hprof_rate() && gt_cfg.mem_rate != 0) {
@@ -99,19 +93,10 @@ int gt_prof_mem_write(const char *path, char *err, size_t errlen)
 		       (long long)r, path);
 	}
 	struct cursor c = { 0, gt_hprof_rate() ? gt_hprof_rate() : MEM_RATE_DEFAULT, { 0 } };
-	clock_gettime(CLOCK_REALTIME, &now);
 	struct gt_prof_spec m = { { "alloc_objects", "alloc_space", "inuse_objects", "inuse_space" },
 				  { "count", "bytes", "count", "bytes" }, "space", "bytes",
-				  (uint64_t)c.rate,
-				  (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec, 0,
-				  next, &c, 4 };
-	int fd = gt_fd_open_out(path, err, errlen);
-	if (fd < 0)
-		return -1;
-	gt_fd_adopt(&fd);
-	int r = gt_prof_write(fd, path, &m, err, errlen);
-	gt_fd_release(&fd);
-	gt_close(fd);
+				  (uint64_t)c.rate, 0, 0, next, &c, 4 };
+	int r = gt_prof_write_path(path, &m, err, errlen);
 	if (gt_hprof_lost())
 		gt_log("heap profile %s: %llu samples not kept (its tables are full)", path,
 		       (unsigned long long)gt_hprof_lost());

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "core/base/fdguard.h"
@@ -265,6 +266,22 @@ static int write_all(int fd, const char *path, const uint8_t *p, size_t n, char 
 	if (e)
 		gt_fmt(err, errlen, "write %s: %s", path, strerror(e));
 	return e ? -1 : 0;
+}
+
+int gt_prof_write_path(const char *path, struct gt_prof_spec *m, char *err, size_t errlen)
+{
+	struct timespec now;
+	int fd = gt_fd_open_out(path, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	gt_fd_adopt(&fd);   /* a program closing every fd meanwhile leaves it */
+	clock_gettime(CLOCK_REALTIME, &now);
+	m->time_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	int r = gt_prof_write(fd, path, m, err, errlen);
+	gt_fd_release(&fd);
+	gt_close(fd);
+	return r;
 }
 
 int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *m, char *err,

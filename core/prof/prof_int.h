@@ -88,6 +88,9 @@ struct gt_prof_spec {
 };
 int gt_prof_write(int fd, const char *path, const struct gt_prof_spec *spec, char *err,
 		  size_t errlen);
+/* The same into path, created or truncated now (as os.Create), the
+ * profile's time that of the write. */
+int gt_prof_write_path(const char *path, struct gt_prof_spec *spec, char *err, size_t errlen);
 
 /* maps.c: the loaded objects' code, as profile.proto's mappings. */
 struct gt_prof_map {

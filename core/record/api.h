@@ -19,6 +19,7 @@ extern uint64_t gt_trace_on;
  * mutex profile counts (core/record/bprof.h). Hooks of blocking calls read
  * it (acquire) instead of gt_trace_on: one load, whatever watches them. */
 extern uint64_t gt_rec_on;
+#define GT_REC_PROF (1ull << 63)
 
 /* Kinds of blocking call and the trace events they become. */
 enum gt_op_kind {

@@ -21,12 +21,18 @@ static struct ent *tab;          /* GT_BPROF_CAP entries; set once (release) */
 static int64_t rates[GT_BPROFS];
 static uint64_t lost, rnd;
 
+static int any_rate(void)
+{
+	return (__atomic_load_n(&rates[GT_BPROF_BLOCK], __ATOMIC_RELAXED) |
+		__atomic_load_n(&rates[GT_BPROF_MUTEX], __ATOMIC_RELAXED)) != 0;
+}
+
 void gt_rec_update(void)
 {
 	uint64_t on = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
 
-	if (gt_bprof_on())
-		on |= 1ull << 63;
+	if (any_rate())
+		on |= GT_REC_PROF;
 	__atomic_store_n(&gt_rec_on, on, __ATOMIC_RELEASE);
 	gt_hprof_gate();
 }
@@ -51,11 +57,6 @@ int64_t gt_bprof_rate(unsigned which)
 	return which < GT_BPROFS ? __atomic_load_n(&rates[which], __ATOMIC_RELAXED) : 0;
 }
 
-int gt_bprof_on(void)
-{
-	return (__atomic_load_n(&rates[GT_BPROF_BLOCK], __ATOMIC_RELAXED) |
-		__atomic_load_n(&rates[GT_BPROF_MUTEX], __ATOMIC_RELAXED)) != 0;
-}
 
 /* splitmix64 of a shared counter: one atomic add per sampled decision. */
 static uint64_t random64(void)
@@ -67,13 +68,12 @@ static uint64_t random64(void)
 	return z ^ (z >> 31);
 }
 
-unsigned gt_bprof_pick(unsigned kind, unsigned lock, uint64_t d, uint64_t w[2 * GT_BPROFS])
+unsigned gt_bprof_pick(unsigned lock, uint64_t d, uint64_t w[2 * GT_BPROFS])
 {
 	int64_t rb = __atomic_load_n(&rates[GT_BPROF_BLOCK], __ATOMIC_RELAXED);
 	int64_t rm = __atomic_load_n(&rates[GT_BPROF_MUTEX], __ATOMIC_RELAXED);
 	unsigned which = 0;
 
-	(void)kind;
 	if (d == 0)
 		d = 1;
 	/* Go's blocksampled and saveblockevent: a wait of at least rate ns

@@ -20,13 +20,11 @@ enum { GT_BPROF_BLOCK, GT_BPROF_MUTEX, GT_BPROFS };
 int gt_bprof_set_rate(unsigned which, int64_t rate);
 int64_t gt_bprof_rate(unsigned which);
 
-/* Hooks (op.c): a blocking call of kind (lock: a lock's wait) that waited
- * d ns. The profiles that take it: a bit per profile, w[2 * p] its count
- * (fixed point) and w[2 * p + 1] its delay. Any thread, signal-safe. */
-unsigned gt_bprof_pick(unsigned kind, unsigned lock, uint64_t d, uint64_t w[2 * GT_BPROFS]);
+/* Hooks (op.c): a blocking call (lock: a lock's wait) that waited d ns.
+ * The profiles that take it: a bit per profile, w[2 * p] its count (fixed
+ * point) and w[2 * p + 1] its delay. Any thread, signal-safe. */
+unsigned gt_bprof_pick(unsigned lock, uint64_t d, uint64_t w[2 * GT_BPROFS]);
 void gt_bprof_add(unsigned which, uint32_t sid, const uint64_t w[2 * GT_BPROFS]);
-/* Is any profile counting (what gt_op_begin_slow records in op->prof)? */
-int gt_bprof_on(void);
 
 /* gt_rec_on (and the malloc hooks' gt_heap_on) from gt_trace_on and the
  * rates: after either changes (service thread, or a fork's child). */

@@ -20,7 +20,7 @@ uint64_t gt_heap_on;
 #define LIVE_MAX (1u << 16)      /* sampled blocks alive at once */
 #define BUCKETS (1u << 14)       /* the live blocks' hash chains */
 #define STACKS (1u << 14)        /* stacks with figures */
-#define FILTER (1u << 18)        /* filter bytes */
+#define FILTER (1u << 18)        /* filter bytes: gt_hprof_filt's 18 bits */
 
 struct live {
 	uintptr_t p;
@@ -49,18 +49,13 @@ uint8_t *gt_hprof_filter;        /* h.filter, published for the hooks */
 
 static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 
-static void update_gate(void)
+void gt_hprof_gate(void)
 {
 	uint64_t on = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
 
 	if (__atomic_load_n(&rate, __ATOMIC_RELAXED))
 		on |= 1ull << 63;
 	__atomic_store_n(&gt_heap_on, on, __ATOMIC_RELEASE);
-}
-
-void gt_hprof_gate(void)
-{
-	update_gate();
 }
 
 void gt_hprof_after_fork_child(void)
@@ -100,7 +95,7 @@ int gt_hprof_set_rate(int64_t r)
 	}
 	__atomic_store_n(&rate, r > 0 ? r : 0, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&gt_hprof_gen, 1, __ATOMIC_RELEASE);
-	update_gate();
+	gt_hprof_gate();
 	return 0;
 }
 
@@ -165,11 +160,6 @@ static inline size_t bucket(uintptr_t p)
 	return (size_t)((p >> 4) * 0x9e3779b97f4a7c15ull >> 50) & (BUCKETS - 1);
 }
 
-static inline size_t filt(uintptr_t p)
-{
-	return gt_hprof_filt(p);   /* (FILTER: its 18 bits) */
-}
-
 static __attribute__((noinline)) void take(void *p, size_t n)
 {
 	uintptr_t pc[GT_STACK_MAX];
@@ -189,7 +179,7 @@ static __attribute__((noinline)) void take(void *p, size_t n)
 	size_t b = bucket((uintptr_t)p);
 	*l = (struct live){ (uintptr_t)p, sid, h.chain[b], n };
 	h.chain[b] = i;
-	uint8_t *c = &h.filter[filt((uintptr_t)p)];
+	uint8_t *c = &h.filter[gt_hprof_filt((uintptr_t)p)];
 	if (*c < 255)
 		__atomic_store_n(c, (uint8_t)(*c + 1), __ATOMIC_RELAXED);
 	f->alloc_n++;
@@ -234,7 +224,7 @@ void gt_hprof_free_slow(void *p)
 			f->free_n++;
 			f->free_b += l->size;
 		}
-		uint8_t *c = &h.filter[filt((uintptr_t)p)];
+		uint8_t *c = &h.filter[gt_hprof_filt((uintptr_t)p)];
 		if (*c && *c < 255)
 			__atomic_store_n(c, (uint8_t)(*c - 1), __ATOMIC_RELAXED);
 		uint32_t i = *at;

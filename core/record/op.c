@@ -53,15 +53,13 @@ void gt_op_begin_slow(struct gt_op *op)
 {
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
-	/* gt_rec_on was read (acquire): the session, before the clock. */
-	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE);
+	/* gt_rec_on as read (acquire), before the clock: the session, and
+	 * whether a block or mutex profile counts. */
+	uint64_t s = op->sess & ~GT_REC_PROF;
 
 	tls->in_tracer++;
+	op->prof = (op->sess & GT_REC_PROF) != 0;
 	op->sess = 0;
-	if (gt_bprof_on()) {   /* a block or mutex profile: its clock */
-		op->prof = 1;
-		op->t0 = gt_clock_fast();
-	}
 	struct gt_thread *t = s ? gt_thread_self() : NULL;
 	if (t) {
 		/* In the session already (the common case): no lock. Only the
@@ -77,6 +75,8 @@ void gt_op_begin_slow(struct gt_op *op)
 			op->t0 = gt_clock_now();
 			GT_LOCKED_RETRY(t, begin_locked(t, op, s));
 		}
+	} else if (op->prof) {   /* the profiles' clock (the trace's serves them too) */
+		op->t0 = gt_clock_fast();
 	}
 	tls->in_tracer--;
 	errno = saved;
@@ -114,7 +114,7 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 	uint64_t t1 = gt_clock_fast_x(&exact);
 	if (op->prof) {   /* the block and mutex profiles' part */
 		uint64_t w[2 * GT_BPROFS];
-		unsigned which = gt_bprof_pick(op->kind, op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);
+		unsigned which = gt_bprof_pick(op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);
 		if (which) {
 			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
 			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);

@@ -103,16 +103,6 @@ static void file_param(struct gb *p, const char *file)
 	gb_jstr(p, abs, strlen(abs));
 }
 
-static int seconds_ok(const char *s)
-{
-	if (!*s || strlen(s) > 18)
-		return 0;
-	for (const char *c = s; *c; c++)
-		if (*c < '0' || *c > '9')
-			return 0;
-	return 1;
-}
-
 /* After a trace: its summary on stderr (strace -c's place), when it is a
  * file this machine can read (not a FIFO: its reader has it), and how to
  * open it. */
@@ -136,7 +126,7 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	if (argc != (with_secs ? 5 : 4))
 		return usage(with_secs ? "trace needs PID|SOCK|URL FILE SECONDS"
 				 : "start needs PID|SOCK|URL FILE");
-	if (with_secs && !seconds_ok(argv[4]))
+	if (with_secs && !gt_client_seconds_ok(argv[4]))
 		return usage("SECONDS must be a whole number");
 	file_param(&p, argv[3]);
 	if (with_secs) {

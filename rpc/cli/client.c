@@ -147,6 +147,16 @@ static int pid_socket_by_fd(long pid, char *path, size_t size)
 	return found;
 }
 
+int gt_client_seconds_ok(const char *s)
+{
+	if (!*s || strlen(s) > 18)
+		return 0;
+	for (const char *c = s; *c; c++)
+		if (*c < '0' || *c > '9')
+			return 0;
+	return 1;
+}
+
 int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen)
 {
 	struct stat st;

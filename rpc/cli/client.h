@@ -40,5 +40,7 @@ int gt_client_ps(void);
 /* FILE as the program should open it: absolute against our cwd ("~/"
  * kept: the program expands it). */
 void gt_client_absolute(const char *file, char *out, size_t size);
+/* SECONDS as the methods take it: a whole number, at most 18 digits. */
+int gt_client_seconds_ok(const char *s);
 
 #endif

@@ -20,16 +20,6 @@ int gt_cmd_is_cpu(const char *cmd)
 	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex") || !strcmp(cmd, "heap");
 }
 
-static int whole_number(const char *s)
-{
-	if (!*s || strlen(s) > 18)
-		return 0;
-	for (const char *c = s; *c; c++)
-		if (*c < '0' || *c > '9')
-			return 0;
-	return 1;
-}
-
 int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 {
 	const char *cmd = argv[1];
@@ -44,31 +34,19 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 			fprintf(stderr, "gotrace: CPU profile stopped and written\n");
 		return r;
 	}
-	if (!strcmp(cmd, "heap")) {
-		if (argc != 4)
-			return usage("heap needs PID|SOCK|URL FILE");
-		gt_client_absolute(argv[3], abs, sizeof(abs));
-		gb_puts(&p, "[");
-		gb_jstr(&p, abs, strlen(abs));
-		gb_puts(&p, "]");
-		int r = gt_client_report(argv[2], "debug_writeMemProfile", p.p, 0, 0);
-		gb_free(&p);
-		if (!r)
-			fprintf(stderr, "gotrace: heap profile written to %s (the program's stderr says "
-				"when sampling started with this call: ask again later)\nopen it "
-				"with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
-		return r;
-	}
 	int block = !strcmp(cmd, "block"), mutex = !strcmp(cmd, "mutex");
+	int heap = !strcmp(cmd, "heap");
 	int with_secs = !strcmp(cmd, "cpu") || block || mutex;
 	const char *method = block ? "debug_blockProfile" : mutex ? "debug_mutexProfile"
+			     : heap ? "debug_writeMemProfile"
 			     : with_secs ? "debug_cpuProfile" : "debug_startCPUProfile";
 	if (argc != (with_secs ? 5 : 4))
 		return usage(block ? "block needs PID|SOCK|URL FILE SECONDS"
 			     : mutex ? "mutex needs PID|SOCK|URL FILE SECONDS"
+			     : heap ? "heap needs PID|SOCK|URL FILE"
 			     : with_secs ? "cpu needs PID|SOCK|URL FILE SECONDS"
 			     : "cpu-start needs PID|SOCK|URL FILE");
-	if (with_secs && !whole_number(argv[4]))
+	if (with_secs && !gt_client_seconds_ok(argv[4]))
 		return usage("SECONDS must be a whole number");
 	gt_client_absolute(argv[3], abs, sizeof(abs));
 	gb_puts(&p, "[");
@@ -83,7 +61,11 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 	gb_free(&p);
 	if (r)
 		return r;
-	if (block || mutex)
+	if (heap)
+		fprintf(stderr, "gotrace: heap profile written to %s (the program's stderr says "
+			"when sampling started with this call: ask again later)\nopen it "
+			"with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
+	else if (block || mutex)
 		fprintf(stderr, "gotrace: %s profile written to %s (every wait of the %s s, and "
 			"those counted before at the rate set)\nopen it with: go tool pprof -top %s\n",
 			block ? "block" : "mutex", abs, argv[4], abs);

@@ -31,17 +31,6 @@ NO_THREAD = (1 << 64) - 1
 EV_BATCH, EV_STACKS, EV_STRINGS, EV_FREQUENCY = 1, 2, 4, 8
 
 
-def uvarint(b, i):
-    v = shift = 0
-    while True:
-        c = b[i]
-        i += 1
-        v |= (c & 0x7F) << shift
-        shift += 7
-        if c < 0x80:
-            return v, i
-
-
 def batches(path):
     """[(gen, m, ts, kind, size)] of a 1.22-format file; kind is the first
     byte of the batch's data."""
@@ -51,10 +40,10 @@ def batches(path):
     out, i = [], 16
     while i < len(b):
         assert b[i] == EV_BATCH, f"offset {i}: {b[i]}"
-        gen, i = uvarint(b, i + 1)
-        m, i = uvarint(b, i)
-        ts, i = uvarint(b, i)
-        size, i = uvarint(b, i)
+        gen, i = gt._varint(b, i + 1)
+        m, i = gt._varint(b, i)
+        ts, i = gt._varint(b, i)
+        size, i = gt._varint(b, i)
         out.append((gen, m, ts, b[i] if size else None, size))
         i += size
     assert i == len(b), "the last batch is cut"
