@@ -176,6 +176,10 @@ static void disarm(void)
 
 void gt_armed_init(void)
 {
+	/* A call made through a trampoline shows the function's name. */
+#define NAME(i, name, kind, wait) gt_name_fn((uintptr_t)gt_armed_##name, #name);
+	ARMED_FNS(NAME)
+#undef NAME
 	gt_service_set_arm(prearm, arm, disarm);
 }
 

@@ -23,15 +23,15 @@ void gt_armed_init(void);
  * call, end (END may classify with fd/poll/select info). A cancellation
  * unwinding out of the call skips the end; the thread then exits, and its
  * exit handler clears what the begin set. */
-#define GT_HOOK_OP(ret, name, params, args, kind, END)  \
-	GT_EXPORT ret name params                       \
-	{                                               \
-		struct gt_op op;            \
-		ret(*real_) params = GT_REAL(name);     \
-		gt_op_begin(&op, kind);                 \
-		ret r_ = real_ args;                    \
-		END;                                    \
-		return r_;                              \
+#define GT_HOOK_OP(ret, name, params, args, kind, END)    \
+	GT_EXPORT ret name params                         \
+	{                                                 \
+		struct gt_op op;                          \
+		ret(*real_) params = GT_REAL(name);       \
+		gt_op_begin(&op, kind, (uintptr_t)real_); \
+		ret r_ = real_ args;                      \
+		END;                                      \
+		return r_;                                \
 	}
 #define GT_END_PLAIN gt_op_end(&op, (uintptr_t)real_)
 #define GT_END_FD(fd) GT_OP_END_WITH(&op, gt_op_end_slow_fd(&op, (uintptr_t)real_, fd))

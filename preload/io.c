@@ -58,7 +58,7 @@ static mode_t open_mode(int flags, va_list ap)
 		mode_t mode = open_mode(flags, ap);                    \
 		va_end(ap);                                            \
 		int (*real_)(const char *, int, ...) = GT_REAL(name);  \
-		gt_op_begin(&op, SYS);                                 \
+		gt_op_begin(&op, SYS, (uintptr_t)real_);               \
 		int r = real_(path, flags, mode);                      \
 		gt_op_end(&op, (uintptr_t)real_);                      \
 		return r;                                              \
@@ -72,7 +72,7 @@ static mode_t open_mode(int flags, va_list ap)
 		mode_t mode = open_mode(flags, ap);                         \
 		va_end(ap);                                                 \
 		int (*real_)(int, const char *, int, ...) = GT_REAL(name);  \
-		gt_op_begin(&op, SYS);                                      \
+		gt_op_begin(&op, SYS, (uintptr_t)real_);                    \
 		int r = real_(dirfd, path, flags, mode);                    \
 		gt_op_end(&op, (uintptr_t)real_);                           \
 		return r;                                                   \
@@ -96,7 +96,7 @@ GT_EXPORT int close(int fd)
 
 	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
 		return 0;
-	gt_op_begin(&op, SYS);
+	gt_op_begin(&op, SYS, (uintptr_t)real_);
 	int r = real_(fd);
 	gt_fd_note(fd, GT_FD_UNKNOWN);
 	gt_op_end(&op, (uintptr_t)real_);
@@ -181,7 +181,7 @@ GT_HOOK_OP(int, lockf64, (int fd, int cmd, off_t len), (fd, cmd, len), SYS, GT_E
 		int (*real_)(int, int, ...) = GT_REAL(name);                  \
 		if (cmd != F_SETLKW && cmd != F_OFD_SETLKW)                   \
 			return real_(fd, cmd, arg);                           \
-		gt_op_begin(&op, SYS);                                        \
+		gt_op_begin(&op, SYS, (uintptr_t)real_);                      \
 		int r = real_(fd, cmd, arg);                                  \
 		gt_op_end(&op, (uintptr_t)real_);                             \
 		return r;                                                     \

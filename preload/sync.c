@@ -57,7 +57,7 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		gt_op_begin_as(&op, SYNC, 1);                                \
+		gt_op_begin_as(&op, SYNC, 1, (uintptr_t)real_);              \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
@@ -117,7 +117,7 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 		if (errno != EAGAIN)                                         \
 			return -1;                                           \
 		errno = e_;                                                  \
-		gt_op_begin(&op, SYNC);                                      \
+		gt_op_begin(&op, SYNC, (uintptr_t)real_);                    \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
@@ -211,7 +211,7 @@ GT_EXPORT long syscall(long nr, ...)
 	}
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
-	gt_op_begin_as(&op, SYNC, 1);   /* a futex-based lock's wait (Rust's Mutex...) */
+	gt_op_begin_as(&op, SYNC, 1, (uintptr_t)real_);   /* a futex-based lock's wait (Rust's Mutex...) */
 	long r_ = real_(nr, a, b, c, d, e, f);
 	gt_op_end(&op, (uintptr_t)real_);
 	return r_;

@@ -46,6 +46,11 @@ struct gt_tls {
 	 * snapshot to declare the thread waiting or in a syscall. While set,
 	 * nested hooks (signal handlers) record no events. */
 	uint32_t in_call;
+	/* Set by debug_stacks (core/prof/stacks.c) while it looks at this
+	 * thread: a hook entering or leaving a call waits until it is clear
+	 * (gt_peek_wait), so that the call's frames stay put while they are
+	 * walked and no request signal lands in a call it would interrupt. */
+	uint32_t peek;
 	/* This thread's record (core/record/thread.h), NULL until registered. */
 	struct gt_thread *t;
 	/* Heap bytes this thread allocated minus freed since it last folded
@@ -57,6 +62,9 @@ struct gt_tls {
 	uint32_t dead;
 	/* Where the op of the call in progress lives (its stack address). */
 	uintptr_t call_sp;
+	/* That call's hook: its frame record (the program's frames above it)
+	 * and the real function it forwards to. */
+	uintptr_t call_fp, call_fn;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
 	/* A tracer thread with an fd table of its own (core/process/fdtable.c): its

@@ -29,6 +29,7 @@
 #include "core/base/lock.h"
 #include "core/base/log.h"
 #include "core/base/real.h"
+#include "core/base/sys.h"
 #include "core/record/thread.h"
 
 /* Taken by the service thread around start and stop, and by a program
@@ -37,7 +38,8 @@ static struct gt_lock lock = GT_LOCK_INIT;
 static struct {
 	uint64_t sess;          /* the profile in progress (service thread; atomic) */
 	uint32_t counter;       /* ids handed out (service thread) */
-	int installed;          /* [lock] our handler is SIGPROF's */
+	int holders;            /* [lock] who needs our handler (HOLD_*): SIGPROF's
+				   while not 0 */
 	struct sigaction saved; /* [lock] the program's, while ours is installed */
 	int fd;                 /* the profile's file (service thread) */
 	char path[GT_PATH_MAX];
@@ -45,9 +47,81 @@ static struct {
 	int taken;              /* [lock] the program took SIGPROF mid-profile */
 } p = { .fd = -1 };
 
+enum { HOLD_CPU = 1, HOLD_STACKS = 2 };
+
 static int has_handler(const struct sigaction *a)
 {
 	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;   /* sa_sigaction too */
+}
+
+/* Our handler in place for who (with lock): installed by the first holder
+ * when the program's disposition is SIG_DFL or SIG_IGN. */
+static int hold_locked(int who, char *err, size_t errlen)
+{
+	struct sigaction cur, ours = { .sa_sigaction = gt_prof_on_sigprof,
+				       .sa_flags = SA_SIGINFO | SA_RESTART };
+
+	if (p.holders) {
+		p.holders |= who;
+		return 0;
+	}
+	sigfillset(&ours.sa_mask);
+	if (GT_REAL(sigaction)(SIGPROF, NULL, &cur) || has_handler(&cur)) {
+		gt_fmt(err, errlen, "the program handles SIGPROF itself (a profiler of its own?); "
+		       "gotrace does not take it");
+		return -1;
+	}
+	p.saved = cur;
+	gt_prof_foreign_dfl = cur.sa_handler == SIG_DFL;
+	if (GT_REAL(sigaction)(SIGPROF, &ours, NULL)) {
+		gt_fmt(err, errlen, "sigaction SIGPROF: %s", strerror(errno));
+		return -1;
+	}
+	p.holders = who;
+	return 0;
+}
+
+/* who no longer needs it; the last one puts the program's disposition
+ * back (act: one it sets now instead), through SIG_IGN, which drops the
+ * SIGPROFs still pending. With lock. */
+static void release_locked(int who, const struct sigaction *act)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+
+	if (!(p.holders & who))
+		return;
+	p.holders &= ~who;
+	if (p.holders && !act)
+		return;
+	p.holders = 0;
+	GT_REAL(sigaction)(SIGPROF, &ign, NULL);
+	GT_REAL(sigaction)(SIGPROF, act ? act : &p.saved, NULL);
+}
+
+int gt_prof_sig_hold(char *err, size_t errlen)
+{
+	gt_lock(&lock);
+	int r = hold_locked(HOLD_STACKS, err, errlen);
+	gt_unlock(&lock);
+	return r;
+}
+
+int gt_prof_sig_send(int tid, siginfo_t *si)
+{
+	gt_lock(&lock);
+	/* Under the lock: the program's sigaction waits, and its handler,
+	 * once in, finds ours dropped by the SIG_IGN before it. */
+	int r = !(p.holders & HOLD_STACKS) ? -3
+		: gt_raw6(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGPROF, (long)si, 0, 0) ? -1 : 0;
+	gt_unlock(&lock);
+	return r;
+}
+
+void gt_prof_sig_release(void)
+{
+	gt_lock(&lock);
+	release_locked(HOLD_STACKS, NULL);
+	gt_unlock(&lock);
 }
 
 static void arm_one(struct gt_thread *t, void *arg)
@@ -82,15 +156,9 @@ static void disarm_one(struct gt_thread *t, void *arg)
  * (act: one it sets now instead). With lock held. */
 static void end_sampling_locked(const struct sigaction *act)
 {
-	struct sigaction ign = { .sa_handler = SIG_IGN };
-
 	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_SEQ_CST);
 	gt_thread_foreach(disarm_one, NULL);
-	if (!p.installed)
-		return;
-	GT_REAL(sigaction)(SIGPROF, &ign, NULL);
-	GT_REAL(sigaction)(SIGPROF, act ? act : &p.saved, NULL);
-	p.installed = 0;
+	release_locked(act ? p.holders : HOLD_CPU, act);
 }
 
 void gt_prof_thread_started(struct gt_thread *t)
@@ -153,8 +221,6 @@ static void close_file(void)
 
 uint64_t gt_prof_start(const char *path, char *err, size_t errlen)
 {
-	struct sigaction cur, ours = { .sa_sigaction = gt_prof_on_sigprof,
-				       .sa_flags = SA_SIGINFO | SA_RESTART };
 	struct timespec wall;
 
 	if (p.sess) {
@@ -166,24 +232,14 @@ uint64_t gt_prof_start(const char *path, char *err, size_t errlen)
 	if (open_file(path, err, errlen))
 		return 0;
 	gt_stack_prepare_signal();
-	sigfillset(&ours.sa_mask);
 	gt_lock(&lock);
-	if (GT_REAL(sigaction)(SIGPROF, NULL, &cur) || has_handler(&cur)) {
+	char why[160];
+	if (hold_locked(HOLD_CPU, why, sizeof(why))) {
 		gt_unlock(&lock);
 		close_file();
-		gt_fmt(err, errlen, "cpu profiling already in use: the program handles SIGPROF "
-		       "itself (a profiler of its own?); gotrace does not take it");
+		gt_fmt(err, errlen, "cpu profiling already in use: %s", why);
 		return 0;
 	}
-	p.saved = cur;
-	gt_prof_foreign_dfl = cur.sa_handler == SIG_DFL;
-	if (GT_REAL(sigaction)(SIGPROF, &ours, NULL)) {
-		gt_unlock(&lock);
-		close_file();
-		gt_fmt(err, errlen, "sigaction SIGPROF: %s", strerror(errno));
-		return 0;
-	}
-	p.installed = 1;
 	p.taken = 0;
 	p.period = 1000000000ull / gt_cfg.cpu_hz;
 	uint64_t s = ++p.counter;
@@ -260,7 +316,7 @@ int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old)
 
 	gt_lock(&lock);
 	errno = saved;
-	if (!p.installed) {
+	if (!p.holders) {
 		int r = GT_REAL(sigaction)(SIGPROF, act, old);
 		saved = errno;
 		gt_unlock(&lock);
@@ -270,11 +326,14 @@ int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old)
 	struct sigaction prev = p.saved;
 	if (act && has_handler(act)) {
 		/* The program takes SIGPROF (its own profiler starts): ours ends
-		 * here, the profile keeps what it has. */
+		 * here, the profile keeps what it has; a debug_stacks in
+		 * progress samples no more running threads. */
+		int cpu = p.holders & HOLD_CPU;
 		end_sampling_locked(act);
-		p.taken = 1;
-		gt_log("the program installed a SIGPROF handler: the CPU profile %s stops "
-		       "sampling here (it is written at its stop)", p.path);
+		p.taken = cpu;
+		if (cpu)
+			gt_log("the program installed a SIGPROF handler: the CPU profile %s stops "
+			       "sampling here (it is written at its stop)", p.path);
 	} else if (act) {
 		p.saved = *act;
 		gt_prof_foreign_dfl = act->sa_handler == SIG_DFL;
@@ -317,9 +376,9 @@ void gt_prof_after_fork_child(int close_fd)
 	lock.word = 0;
 	gt_thread_foreach(forget_timer, NULL);
 	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_RELAXED);
-	if (p.installed)
+	if (p.holders)
 		GT_REAL(sigaction)(SIGPROF, &p.saved, NULL);
-	p.installed = 0;
+	p.holders = 0;
 	if (p.fd >= 0 && close_fd)
 		gt_close(p.fd);
 	p.fd = -1;

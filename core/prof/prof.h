@@ -59,6 +59,11 @@ uint64_t gt_prof_window(unsigned which);   /* the window in progress, 0 none */
 int gt_prof_mem_start(int64_t rate, char *err, size_t errlen);
 int gt_prof_mem_write(const char *path, char *err, size_t errlen);
 
+/* debug_stacks: every program thread's state and stack as text, in the
+ * layout of Go's goroutine dump (core/prof/stacks.c). The text (gt_free
+ * it) and its length, or NULL with err. */
+char *gt_stacks_dump(size_t *len, char *err, size_t errlen);
+
 /* The thread observer (core/record/thread.h), registered at load: a
  * thread that starts while a profile runs gets its timer; one that ends
  * loses it. */

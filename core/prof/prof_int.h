@@ -103,4 +103,25 @@ struct gt_prof_map {
 size_t gt_prof_maps(struct gt_prof_map **out);
 void gt_prof_maps_free(struct gt_prof_map *m, size_t n);
 
+/* ctl.c: SIGPROF's handler ours for debug_stacks too (0, or -1 with err:
+ * the program handles SIGPROF); a signal for it sent to thread tid while
+ * ours is in place: 0, -3 (not ours now), -1 (failed). */
+int gt_prof_sig_hold(char *err, size_t errlen);
+void gt_prof_sig_release(void);
+int gt_prof_sig_send(int tid, siginfo_t *si);
+
+/* stacks.c: the handler's part for debug_stacks: 1 when the signal was
+ * a stack request's (answered, or late), 0 when not one. */
+int gt_stacks_on_signal(const siginfo_t *si, void *uc);
+
+/* peek.c: another thread's frames from its pc, sp and (bp_known) bp, read
+ * directly within [lo, hi) (its stack, held still), else through
+ * process_vm_readv: the return addresses, innermost (ip) first; their
+ * count (0: libunwind's generic unwinder not loaded). gt_peek_forget:
+ * objects may have changed since the last walks. */
+int gt_peek_walk(uintptr_t ip, uintptr_t sp, uintptr_t bp, int bp_known, uintptr_t lo,
+		 uintptr_t hi, uintptr_t *pc, int max);
+int gt_peek_ready(void);
+void gt_peek_forget(void);
+
 #endif

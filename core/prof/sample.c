@@ -46,6 +46,10 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
 
+	if (si->si_code == SI_QUEUE && gt_stacks_on_signal(si, uc)) {
+		errno = saved;
+		return;
+	}
 	if (si->si_code != SI_TIMER) {
 		foreign(sig);
 		errno = saved;

@@ -43,9 +43,14 @@ struct gt_op {
 
 void gt_op_begin_slow(struct gt_op *op);
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn);
+/* debug_stacks looks at this thread (tls->peek): wait until it is done. */
+void gt_peek_wait(void);
 
-/* Before the real call; lock: a lock's wait (the mutex profile's). */
-static inline void gt_op_begin_as(struct gt_op *op, unsigned kind, unsigned lock)
+/* Before the real call fn; lock: a lock's wait (the mutex profile's).
+ * Inline in the hook, whose frame record (__builtin_frame_address) holds
+ * the program's caller: debug_stacks walks the program's frames from it. */
+static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *op, unsigned kind,
+								 unsigned lock, uintptr_t fn)
 {
 	struct gt_tls *tls = &gt_tls;
 
@@ -59,19 +64,23 @@ static inline void gt_op_begin_as(struct gt_op *op, unsigned kind, unsigned lock
 	    !((uintptr_t)op >= tls->call_sp && (uintptr_t)op - tls->call_sp < (8u << 20)))
 		return;
 	tls->call_sp = (uintptr_t)op;
+	tls->call_fp = (uintptr_t)__builtin_frame_address(0);
+	tls->call_fn = fn;
 	op->kind = kind;
 	op->prof = 0;
 	op->lock = (uint16_t)lock;
-	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELAXED);
+	/* in_call, then peek: debug_stacks sets peek, then (membarrier) reads
+	 * in_call; one of the two sees the other. */
+	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&tls->peek, __ATOMIC_RELAXED) != 0, 0))
+		gt_peek_wait();
 	op->sess = __atomic_load_n(&gt_rec_on, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(op->sess != 0, 0))
 		gt_op_begin_slow(op);
 }
 
-static inline void gt_op_begin(struct gt_op *op, unsigned kind)
-{
-	gt_op_begin_as(op, kind, 0);
-}
+#define gt_op_begin(op, kind, fn) gt_op_begin_as(op, kind, 0, fn)
 
 /* Does the end of this op need core (it began while tracing, or ends
  * while tracing or profiling: a wait a profile's end cut is not counted)? */
@@ -84,6 +93,9 @@ static inline void gt_op_done(struct gt_op *op)
 {
 	op->kind = 0;
 	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(__atomic_load_n(&gt_tls.peek, __ATOMIC_RELAXED) != 0, 0))
+		gt_peek_wait();   /* its frames are being walked */
 }
 
 /* After the real call; fn = the real function's address (the innermost

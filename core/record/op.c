@@ -49,6 +49,15 @@ static int begin_locked(struct gt_thread *t, struct gt_op *op, uint64_t s)
 	return r;
 }
 
+/* debug_stacks clears peek within its time limit (core/prof/stacks.c):
+ * a request signal sent to this thread is taken here (sched_yield
+ * returns through it), before the call it could interrupt. */
+void gt_peek_wait(void)
+{
+	while (__atomic_load_n(&gt_tls.peek, __ATOMIC_ACQUIRE))
+		gt_raw(SYS_sched_yield, 0, 0, 0);
+}
+
 void gt_op_begin_slow(struct gt_op *op)
 {
 	struct gt_tls *tls = &gt_tls;

@@ -2,6 +2,7 @@
  * follow go-ethereum's rpc package so scripts written against geth read
  * the same errors. Any thread; state only in the caller's buffers. */
 #include "rpc/proto/proto.h"
+#include "rpc/proto/filter.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -66,10 +67,10 @@ static void type_error(const struct gj_doc *d, int i, int arg, const char *go_ty
 
 /* The methods: their params (none; a file; a file and seconds, the call
  * then held until its end; an int), and what serves them. */
-enum { A_NONE, A_FILE, A_FILE_SECS, A_INT };
+enum { A_NONE, A_FILE, A_FILE_SECS, A_INT, A_OPT_STR };
 enum { M_START, M_STOP, M_GO, M_CPU_START, M_CPU_STOP, M_CPU, M_MODULES, M_MEM, M_FREE,
        M_BLOCK, M_BLOCK_WRITE, M_BLOCK_RATE, M_MUTEX, M_MUTEX_WRITE, M_MUTEX_RATE,
-       M_HEAP_WRITE };
+       M_HEAP_WRITE, M_STACKS };
 static const struct {
 	const char *name;
 	unsigned char args, id;
@@ -91,6 +92,7 @@ static const struct {
 	{ "debug_writeMutexProfile", A_FILE, M_MUTEX_WRITE },
 	{ "debug_setMutexProfileFraction", A_INT, M_MUTEX_RATE },
 	{ "debug_writeMemProfile", A_FILE, M_HEAP_WRITE },
+	{ "debug_stacks", A_OPT_STR, M_STACKS },
 };
 
 static int served(const struct rpc_ops *o, unsigned id)
@@ -99,6 +101,8 @@ static int served(const struct rpc_ops *o, unsigned id)
 		return o->cpu_start != NULL;
 	if (id == M_MEM || id == M_FREE)
 		return o->mem_stats != NULL;
+	if (id == M_STACKS)
+		return o->stacks != NULL;
 	if (id >= M_BLOCK)
 		return o->prof_rate != NULL;
 	return 1;
@@ -146,6 +150,8 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 	}
 	unsigned id = methods[m].id, a = methods[m].args;
 	int want = a == A_NONE ? 0 : a == A_FILE_SECS ? 2 : 1;
+	if (a == A_OPT_STR && nargs == 0)
+		want = 0;   /* geth's optional trailing *string */
 	if (p >= 0 && d->t[p].type != GJ_ARR && d->t[p].type != GJ_NULL) {
 		snprintf(msg, len, "non-array args");
 		return RPC_INVALID_PARAMS;
@@ -183,8 +189,34 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		type_error(d, args[1], 1, "uint", msg, len);
 		return RPC_INVALID_PARAMS;
 	}
+	char filter[1024];
+	int has_filter = 0;
+	if (a == A_OPT_STR && nargs && d->t[args[0]].type != GJ_NULL) {
+		if (d->t[args[0]].type != GJ_STR) {
+			type_error(d, args[0], 0, "string", msg, len);
+			return RPC_INVALID_PARAMS;
+		}
+		if (gj_str(d, args[0], filter, sizeof(filter)) < 0) {
+			snprintf(msg, len, "invalid argument 0: filter too long or holds NUL");
+			return RPC_INVALID_PARAMS;
+		}
+		/* geth answers "" to a filter it cannot read; an error says why. */
+		if (filter[0] && rpc_filter_check(filter, msg, len))
+			return RPC_INVALID_PARAMS;
+		has_filter = filter[0] != '\0';
+	}
 	int r = 0, hold = -1;
 	switch (id) {
+	case M_STACKS:
+		c->res.len = 0;
+		if (o->stacks(o->ctx, has_filter ? filter : NULL, &c->res, msg, len))
+			return RPC_SERVER_ERROR;
+		if (c->res.oom) {
+			snprintf(msg, len, "out of memory");
+			return RPC_SERVER_ERROR;
+		}
+		*result = c->res.p;
+		return 0;
 	case M_MODULES:
 		*result = RPC_MODULES;
 		return 0;

@@ -50,6 +50,9 @@ struct rpc_ops {
 	int (*prof_write)(void *ctx, int which, const char *path, char *err, size_t errlen);
 	int (*prof_window)(void *ctx, int which, const char *path, uint64_t secs, char *err,
 			   size_t errlen);
+	/* debug_stacks(filter): the dump as a JSON string appended to out
+	 * (filter NULL: none; else checked already). Not served where NULL. */
+	int (*stacks)(void *ctx, const char *filter, struct gb *out, char *err, size_t errlen);
 };
 
 /* The methods that hold their reply; one of each at a time (one trace,

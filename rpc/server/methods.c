@@ -13,9 +13,11 @@
 #include "core/base/clock.h"
 #include "core/base/config.h"
 #include "core/base/log.h"
+#include "core/base/real.h"
 #include "core/prof/mem.h"
 #include "core/prof/prof.h"
 #include "core/write/ctl.h"
+#include "rpc/proto/filter.h"
 
 /* A reply text with held items (a batch may hold both kinds). */
 struct reply {
@@ -227,9 +229,30 @@ static int op_prof_window(void *ctx, int which, const char *file, uint64_t secs,
 	return wait_for(which ? RPC_HOLD_MUTEX : RPC_HOLD_BLOCK, file, secs, err, errlen);
 }
 
+/* geth's Stacks(filter): the dump, or the blocks the filter keeps. */
+static int op_stacks(void *ctx, const char *filter, struct gb *o, char *err, size_t errlen)
+{
+	size_t n;
+	char *d = gt_stacks_dump(&n, err, errlen);
+
+	(void)ctx;
+	if (!d)
+		return -1;
+	if (filter) {
+		struct gb f = { 0 };
+		rpc_filter_stacks(filter, d, n, &f, err, errlen);   /* checked already */
+		gb_jstr(o, f.p ? f.p : "", f.len);
+		gb_free(&f);
+	} else {
+		gb_jstr(o, d, n);
+	}
+	gt_free(d);
+	return 0;
+}
+
 const struct rpc_ops gt_rpc_methods = {
 	NULL, op_start, op_stop, op_go_trace, op_cpu_start, op_cpu_stop, op_cpu_profile,
-	op_mem_stats, op_free_os_memory, op_prof_rate, op_prof_write, op_prof_window
+	op_mem_stats, op_free_os_memory, op_prof_rate, op_prof_write, op_prof_window, op_stacks
 };
 
 void gt_rpc_hold(struct conn *c, struct gb *head, struct rpc_held *held)

@@ -44,7 +44,7 @@ static void sleep_us(long us)
 static void op(unsigned i, long us)
 {
 	struct gt_op o;
-	gt_op_begin(&o, 1 + i % (GT_OP_KINDS - 1));
+	gt_op_begin(&o, 1 + i % (GT_OP_KINDS - 1), 0);
 	sleep_us(us);
 	gt_op_end(&o, (uintptr_t)nanosleep);
 }
@@ -226,7 +226,7 @@ static void *spinner(void *arg)
 {
 	for (unsigned i = 0; i < SPIN_OPS; i++) {
 		struct gt_op o;
-		gt_op_begin(&o, GT_OP_SYSCALL);
+		gt_op_begin(&o, GT_OP_SYSCALL, 0);
 		gt_op_end(&o, (uintptr_t)read);
 	}
 	return arg;

@@ -8,6 +8,7 @@
 #include "rpc/proto/framing.h"
 #include "rpc/proto/json.h"
 #include "rpc/proto/proto.h"
+#include "rpc/proto/filter.h"
 #include "tests/unit/check_main.h"
 
 /* ------------------------------------------------------------- json */
@@ -222,8 +223,30 @@ static int f_window(void *ctx, int which, const char *path, uint64_t secs, char 
 	return 0;
 }
 
+/* debug_stacks: a dump of three blocks, filtered as the server does. */
+static const char dump[] = "goroutine 1 [running, thread 10 \"main\"]:\nmain(...)\n\tm.c:3\n\n"
+			   "goroutine 2 [syscall, read, thread 11]:\nread(...)\n\tlibc.so.6\n"
+			   "reader(...)\n\tm.c:9\n\n"
+			   "goroutine 3 [sync, pthread_mutex_lock, thread 12]:\nlocker(...)\n\tm.c:20\n\n";
+
+static int f_stacks(void *ctx, const char *filter, struct gb *out, char *err, size_t n)
+{
+	(void)ctx;
+	if (!filter) {
+		gb_jstr(out, dump, strlen(dump));
+		return 0;
+	}
+	struct gb f = { 0 };
+	if (rpc_filter_stacks(filter, dump, strlen(dump), &f, err, n))
+		return -1;
+	gb_jstr(out, f.p ? f.p : "", f.len);
+	gb_free(&f);
+	return 0;
+}
+
 static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_cpu_start, f_cpu_stop,
-				    f_cpu_profile, f_mem, f_free, f_rate, f_write, f_window };
+				    f_cpu_profile, f_mem, f_free, f_rate, f_write, f_window,
+				    f_stacks };
 
 static void reset(void)
 {
@@ -412,7 +435,7 @@ START_TEST(proto_cpu_methods)
 	ck_assert_int_eq(cpu_calls, calls);   /* none ran */
 	/* Where the server has no profiler, the methods are not there. */
 	static const struct rpc_ops plain = { NULL, f_start, f_stop, f_go, NULL, NULL, NULL,
-					      NULL, NULL, NULL, NULL, NULL };
+					      NULL, NULL, NULL, NULL, NULL, NULL };
 	struct gb out = { 0 };
 	struct rpc_held held;
 	const char *in = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopCPUProfile\",\"id\":1}";
@@ -420,6 +443,50 @@ START_TEST(proto_cpu_methods)
 	gb_put(&out, "", 0);
 	ck_assert_str_eq(out.p, E("1", -32601, "the method debug_stopCPUProfile does not exist/is not available"));
 	gb_free(&out);
+}
+END_TEST
+
+/* The text debug_stacks' reply carries, as a C string. */
+static void expect_stacks(const char *params, const char *want)
+{
+	char in[512];
+	struct gb w = { 0 };
+
+	snprintf(in, sizeof(in), "{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\"%s%s,\"id\":1}",
+		 params ? ",\"params\":" : "", params ? params : "");
+	gb_puts(&w, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":");
+	gb_jstr(&w, want, strlen(want));
+	gb_puts(&w, "}\n");
+	expect(in, w.p);
+	gb_free(&w);
+}
+
+START_TEST(proto_stacks)
+{
+	expect_stacks(NULL, dump);
+	expect_stacks("[]", dump);
+	expect_stacks("[null]", dump);
+	expect_stacks("[\"\"]", dump);
+	/* geth's expressions: words, &&, ||, !, parentheses */
+	expect_stacks("[\"reader\"]", "goroutine 2 [syscall, read, thread 11]:\nread(...)\n"
+		      "\tlibc.so.6\nreader(...)\n\tm.c:9\n\n");
+	expect_stacks("[\"m.c:3 || pthread_mutex_lock\"]",
+		      "goroutine 1 [running, thread 10 \"main\"]:\nmain(...)\n\tm.c:3\n\n"
+		      "goroutine 3 [sync, pthread_mutex_lock, thread 12]:\nlocker(...)\n\tm.c:20\n\n");
+	expect_stacks("[\"goroutine && !(running || syscall)\"]",
+		      "goroutine 3 [sync, pthread_mutex_lock, thread 12]:\nlocker(...)\n\tm.c:20\n\n");
+	expect_stacks("[\"nothing_like_it\"]", "");
+	/* what geth cannot read it answers with "": here, an error that says why */
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":[\"(a || b\"],\"id\":1}",
+	       E("1", -32602, "invalid filter: expected ) at \\\"\\\""));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":[\"a &&\"],\"id\":1}",
+	       E("1", -32602, "invalid filter: expected a word, found the end at \\\"\\\""));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":[\"a b\"],\"id\":1}",
+	       E("1", -32602, "invalid filter: unexpected text at \\\"b\\\""));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":[1],\"id\":1}",
+	       E("1", -32602, "invalid argument 0: json: cannot unmarshal number into Go value of type string"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":[\"a\",\"b\"],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 1"));
 }
 END_TEST
 
@@ -770,6 +837,7 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_cpu_methods);
 	tcase_add_test(p, proto_cpu_held);
 	tcase_add_test(p, proto_mem_methods);
+	tcase_add_test(p, proto_stacks);
 	tcase_add_test(p, proto_block_mutex_methods);
 	tcase_add_test(f, framing_stream);
 	tcase_add_test(f, framing_stream_too_large);
