@@ -214,8 +214,22 @@ int gt_client_report(const char *target, const char *method, const char *params,
 	/* no note when debug_goTrace's seconds are not known here, or huge */
 	int note_ms = wait_s < 0 || wait_s > INT_MAX / 1000 - 3 ? -1 : (wait_s + 3) * 1000;
 	r = gt_client_call(sock, method, params, &res, &code, err, sizeof(err), note_ms, target);
-	if (r == 0 && print)
+	if (r == 0 && print == 2 && res.p && res.p[0] == '"') {
+		/* A string result as its text (debug_stacks' dump). */
+		struct gj_doc d;
+		char e[64];
+		if (gj_parse(&d, res.p, res.len, e, sizeof(e)) == 0 && d.t[0].type == GJ_STR) {
+			size_t cap = res.len + 1;
+			char *txt = malloc(cap);
+			long n = txt ? gj_str(&d, 0, txt, cap) : -1;
+			if (n >= 0)
+				fwrite(txt, 1, (size_t)n, stdout);
+			free(txt);
+		}
+		gj_free(&d);
+	} else if (r == 0 && print) {
 		printf("%s\n", res.p ? res.p : "null");
+	}
 	else if (r == 1)
 		fprintf(stderr, "gotrace: %s: %s (code %d)\n", method, err, code);
 	else if (r < 0)

@@ -25,7 +25,7 @@ int gt_client_call(const char *path, const char *method, const char *params,
 		   const char *note);
 
 /* Resolve target, call, and report: the result printed on stdout when
- * print, errors on stderr ("gotrace: METHOD: MESSAGE (code N)"). wait_s:
+ * print (2: a string result as its text), errors on stderr ("gotrace: METHOD: MESSAGE (code N)"). wait_s:
  * how long the call itself waits (debug_goTrace's seconds), -1 unknown; an
  * answer 3 s later than that gets a note on why it may be late. The exit
  * status: 0 ok, 1 an RPC or connection error, 2 a target refused (a bad

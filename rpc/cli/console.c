@@ -127,7 +127,7 @@ static int console_one(const char *target, const char *line)
 		gb_free(&params);
 		return 2;
 	}
-	r = gt_client_report(target, method, params.p, 1, -1);
+	r = gt_client_report(target, method, params.p, strcmp(method, "debug_stacks") ? 1 : 2, -1);
 	gb_free(&params);
 	return r;
 }
@@ -272,7 +272,7 @@ static int welcome(const char *target, const char *sock)
 	gj_free(&d);
 	gb_free(&res);
 	printf("\ndebug.startGoTrace(\"f\"), debug.stopGoTrace(), debug.goTrace(\"f\", SECONDS), "
-	       "rpc.modules\nTo exit, press Ctrl-D or type exit\n");
+	       "debug.stacks(), rpc.modules\nTo exit, press Ctrl-D or type exit\n");
 	fflush(stdout);
 	return 0;
 }

@@ -17,7 +17,8 @@
 int gt_cmd_is_cpu(const char *cmd)
 {
 	return !strcmp(cmd, "cpu") || !strcmp(cmd, "cpu-start") || !strcmp(cmd, "cpu-stop") ||
-	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex") || !strcmp(cmd, "heap");
+	       !strcmp(cmd, "block") || !strcmp(cmd, "mutex") || !strcmp(cmd, "heap") ||
+	       !strcmp(cmd, "stacks");
 }
 
 int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
@@ -32,6 +33,18 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 		int r = gt_client_report(argv[2], "debug_stopCPUProfile", "[]", 0, 0);
 		if (!r)
 			fprintf(stderr, "gotrace: CPU profile stopped and written\n");
+		return r;
+	}
+	if (!strcmp(cmd, "stacks")) {
+		if (argc != 3 && argc != 4)
+			return usage("stacks needs PID|SOCK|URL [FILTER]");
+		if (argc == 4) {
+			gb_puts(&p, "[");
+			gb_jstr(&p, argv[3], strlen(argv[3]));
+			gb_puts(&p, "]");
+		}
+		int r = gt_client_report(argv[2], "debug_stacks", argc == 4 ? p.p : "[]", 2, 0);
+		gb_free(&p);
 		return r;
 	}
 	int block = !strcmp(cmd, "block"), mutex = !strcmp(cmd, "mutex");

@@ -31,8 +31,10 @@ static void skip(struct ev *e)
 
 static void fail(struct ev *e, const char *what)
 {
-	if (!e->bad)
+	if (!e->bad && *e->s)
 		snprintf(e->err, e->errlen, "invalid filter: %s at \"%.20s\"", what, e->s);
+	else if (!e->bad)
+		snprintf(e->err, e->errlen, "invalid filter: %s at its end", what);
 	e->bad = 1;
 }
 
@@ -77,7 +79,7 @@ static int unary(struct ev *e)
 	while (word_char(*e->s))
 		e->s++;
 	if (e->s == w) {
-		fail(e, *w ? "expected a word" : "expected a word, found the end");
+		fail(e, "expected a word");
 		return 0;
 	}
 	return contains(e, w, (size_t)(e->s - w));
