@@ -576,10 +576,15 @@ class Together(CpuCase):
         samples = re.findall(r"^M=(-?\d+) P=-?\d+ G=(\d+) StackSample .*\nStack=\n"
                              r"((?:\t.*\n)+)", out, re.M)
         self.assertEqual(len(samples), len(got))
+        in_burn = 0
         for m, g, stk in samples:
             self.assertIn(m, ms.get(g, ()), f"sample of G {g} on M {m}")
-            self.assertRegex(stk, r"^\t(burn_three|burn_one) @ 0x[0-9a-f]+\n\t\t\S*cpuburn\.c:\d+\n"
-                                  r"\tburner @", stk)
+            # in a burn function called by burner, or (seen once in CI) in
+            # burner's own loop, between the calls
+            self.assertRegex(stk, r"^\t((burn_three|burn_one) @ 0x[0-9a-f]+\n\t\t\S*cpuburn\.c:\d+"
+                                  r"\n\t)?burner @", stk)
+            in_burn += not stk.startswith("\tburner @")
+        self.assertGreater(in_burn, 0.9 * len(samples))
         self.assertEqual(len({g for _, g, _ in samples}), 2, "the two burners' goroutines")
         self.assertEqual(b.finish()[0], 0)
 
