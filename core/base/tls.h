@@ -47,9 +47,9 @@ struct gt_tls {
 	 * nested hooks (signal handlers) record no events. */
 	uint32_t in_call;
 	/* Set by debug_stacks (core/prof/stacks.c) while it looks at this
-	 * thread: a hook entering or leaving a call waits until it is clear
-	 * (gt_peek_wait), so that the call's frames stay put while they are
-	 * walked and no request signal lands in a call it would interrupt. */
+	 * thread: a hook entering a call waits until it is clear
+	 * (gt_peek_wait), so that no request signal lands in a call it would
+	 * interrupt (poll, nanosleep: EINTR). */
 	uint32_t peek;
 	/* This thread's record (core/record/thread.h), NULL until registered. */
 	struct gt_thread *t;
@@ -60,10 +60,8 @@ struct gt_tls {
 	/* Set once the thread's exit handler ran: no more events, but its
 	 * frees (later TLS destructors) still count. */
 	uint32_t dead;
-	/* Where the op of the call in progress lives (its stack address). */
-	uintptr_t call_sp;
-	/* That call's hook: its frame record (the program's frames above it)
-	 * and the real function it forwards to. */
+	/* The hook of the call in progress: its frame record (on the stack;
+	 * the program's frames above it) and the real function it forwards to. */
 	uintptr_t call_fp, call_fn;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;

@@ -3,8 +3,11 @@
  * goroutine profile at debug=2), without disturbing the program:
  * - a thread waiting in a call we hook is read from outside: the hook's
  *   frame record gives the program's pc, sp and bp, and libunwind walks
- *   from there (core/prof/peek.c) while the thread is held in place (its
- *   tls->peek: a hook leaving the call waits until the walk is over);
+ *   from there (core/prof/peek.c); a walk the thread left the call
+ *   during (its call_fp or call_fn changed, or in_call cleared) is done
+ *   again: the hooks pay nothing to be held still, and a stale read of
+ *   its stack cannot fault (the stack stays mapped: the thread's exit
+ *   waits for its record's lock, ours);
  * - a running thread, or one asleep in a futex wait (a lock, a condition
  *   variable, a semaphore: the kernel restarts those after a handler,
  *   unseen), takes a SIGPROF sent to it alone (rt_tgsigqueueinfo with our
@@ -262,15 +265,18 @@ static void look_at(struct gt_thread *t, struct look *L)
 	uint32_t kind = __atomic_load_n(&tls->in_call, __ATOMIC_ACQUIRE);
 	uintptr_t fp = tls->call_fp, fn = tls->call_fn;
 	char st = proc_state(tid, comm, sizeof(comm));
+	int tries = 0;
+again:
 	if (kind && kind < GT_OP_KINDS && fp) {
 		/* The hook's frame record: the program's bp and pc; the
-		 * thread's stack (held) is read directly up to its top. */
+		 * thread's stack is read directly up to its top (mapped while
+		 * we hold the record's lock, which its exit waits for). */
 		const uintptr_t *f = (const uintptr_t *)fp;
 		uintptr_t top = 0;
 		pthread_attr_t a;
 		void *lo;
 		size_t sz;
-		if (held && pthread_getattr_np((pthread_t)t->self, &a) == 0) {
+		if (pthread_getattr_np((pthread_t)t->self, &a) == 0) {
 			if (pthread_attr_getstack(&a, &lo, &sz) == 0 && fp >= (uintptr_t)lo &&
 			    fp < (uintptr_t)lo + sz)
 				top = (uintptr_t)lo + sz;
@@ -278,6 +284,14 @@ static void look_at(struct gt_thread *t, struct look *L)
 		}
 		L->fn = fn;
 		L->n = gt_peek_walk(f[1], fp + 16, f[0], 1, top ? fp : 0, top, L->pc, DEPTH);
+		/* Still in that call: the frames are its. */
+		uint32_t k2 = __atomic_load_n(&tls->in_call, __ATOMIC_ACQUIRE);
+		uintptr_t fp2 = tls->call_fp, fn2 = tls->call_fn;
+		if ((k2 != kind || fp2 != fp || fn2 != fn) && ++tries < 4) {
+			kind = k2, fp = fp2, fn = fn2;
+			st = proc_state(tid, comm, sizeof(comm));
+			goto again;
+		}
 		const char *name = fn ? gt_stack_fn_name(fn) : NULL;
 		snprintf(L->state, sizeof(L->state), "%s%s%s", kind_word[kind], name ? ", " : "",
 			 name ? name : "");

@@ -58,13 +58,15 @@ static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *o
 	if (tls->in_tracer)
 		return;
 	/* In a call already: a signal handler's call (deeper on this stack, or
-	 * on a distant sigaltstack) records nothing. A call shallower on the
-	 * same stack means the old one was left by siglongjmp: it is over. */
+	 * on a distant sigaltstack) records nothing. A call as deep or
+	 * shallower on the same stack means the old one was left by siglongjmp:
+	 * it is over. (Hook frames, not ops, are compared: at one depth every
+	 * hook's frame record is at the same address.) */
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
 	if (__builtin_expect(tls->in_call != 0, 0) &&
-	    !((uintptr_t)op >= tls->call_sp && (uintptr_t)op - tls->call_sp < (8u << 20)))
+	    !(fp >= tls->call_fp && fp - tls->call_fp < (8u << 20)))
 		return;
-	tls->call_sp = (uintptr_t)op;
-	tls->call_fp = (uintptr_t)__builtin_frame_address(0);
+	tls->call_fp = fp;
 	tls->call_fn = fn;
 	op->kind = kind;
 	op->prof = 0;
@@ -93,9 +95,6 @@ static inline void gt_op_done(struct gt_op *op)
 {
 	op->kind = 0;
 	__atomic_store_n(&gt_tls.in_call, 0, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (__builtin_expect(__atomic_load_n(&gt_tls.peek, __ATOMIC_RELAXED) != 0, 0))
-		gt_peek_wait();   /* its frames are being walked */
 }
 
 /* After the real call; fn = the real function's address (the innermost
