@@ -11,6 +11,7 @@
 #include "rpc/proto/framing.h"
 #include "rpc/proto/json.h"
 #include "rpc/proto/proto.h"
+#include "rpc/proto/filter.h"
 
 static int session;
 
@@ -75,8 +76,28 @@ static int f_window(void *ctx, int which, const char *path, uint64_t secs, char 
 	return f_go(ctx, path, secs, err, n);
 }
 
+/* debug_stacks: a fixed dump, through the filter as the server does. */
+static int f_stacks(void *ctx, const char *filter, struct gb *out, char *err, size_t n)
+{
+	static const char d[] = "goroutine 1 [running, thread 1]:\nmain(...)\n\tm.c:1\n\n"
+				"goroutine 2 [syscall, read, thread 2]:\nr(...)\n\tm.c:2\n\n";
+	struct gb f = { 0 };
+
+	(void)ctx;
+	if (filter && rpc_filter_stacks(filter, d, sizeof(d) - 1, &f, err, n)) {
+		gb_free(&f);
+		return -1;
+	}
+	if (filter)
+		gb_jstr(out, f.p ? f.p : "", f.len);
+	else
+		gb_jstr(out, d, sizeof(d) - 1);
+	gb_free(&f);
+	return 0;
+}
+
 static const struct rpc_ops ops = { NULL, f_start, f_stop, f_go, f_start, f_stop, f_go,
-				    f_mem, f_free, f_rate, f_write, f_window };
+				    f_mem, f_free, f_rate, f_write, f_window, f_stacks };
 
 /* Every reply must be valid JSON text (one value per line). */
 static void check_replies(const struct gb *out)
