@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import gttest as gt  # noqa: E402
 import test_rpc as rt  # noqa: E402  (module only)
-from test_cpu import pprof, read_profile, stacks  # noqa: E402
+from test_cpu import flame_graph, pprof, read_profile, stacks  # noqa: E402
 
 SITES = ("wait_long", "wait_a", "wait_b")
 
@@ -125,11 +125,16 @@ class Profiles(unittest.TestCase):
         for s in SITES:
             self.assertNear(trace_sites[s][1], blk[s][1], f"trace's sync profile, {s}")
         gt.trace_events(str(t))   # Go 1.19, 1.22 and 1.23 read the trace
-        for go in (gt.GO, gt.GO_MODERN):
+        for go in (gt.GO, gt.GO122, gt.GO_MODERN):
             for f in files.values():
                 self.assertIn("pthread_mutex_lock", pprof(f, "-top", go=go))
                 lines = pprof(f, "-traces", "-lines", go=go)
                 self.assertRegex(lines, r"contend \S*waits\.c:\d+\n\s+wait_long \S*waits\.c:\d+")
+        for go in (gt.GO, gt.GO_MODERN):   # pprof -http's pages: the flame graph
+            for f in files.values():
+                status, body = flame_graph(f, go)
+                self.assertEqual(status, 200)
+                self.assertIn("wait_long", body)
         self.assertEqual(w.end(), (0, ""))
 
     def test_rates_windows_and_errors(self):

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 import gttest as gt  # noqa: E402
 import test_rpc as rt  # noqa: E402  (module only)
+from test_cpu import flame_graph  # noqa: E402
 
 HOLD = r"""
 #include <stdio.h>
@@ -200,11 +201,18 @@ class HeapProfile(unittest.TestCase):
         self.assertLess(abs(s["churn"][1] - 1024 * MIB), 1024 * MIB / 10, s["churn"])
         self.assertLess(s["churn"][3], MIB, "churn keeps nothing")
         self.assertLess(abs(s["churn"][0] - 262144), 262144 / 10, s["churn"])
-        for go in (gt.GO, gt.GO_MODERN):
+        for go in (gt.GO, gt.GO122, gt.GO_MODERN):
             r = gt._go(["tool", "pprof", "-top", "-sample_index=inuse_space", str(f)], go=go,
                        text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout, r"keep64")
+            r = gt._go(["tool", "pprof", "-traces", "-lines", str(f)], go=go, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"keep64 \S*\.c:\d+")
+        for go in (gt.GO, gt.GO_MODERN):   # pprof -http's pages: the flame graph
+            status, body = flame_graph(f, go)
+            self.assertEqual(status, 200)
+            self.assertIn("keep64", body)
         self.step(p, "freed\n")
         s = self.sites(self.write("freed.pprof"))
         for site in ("keep64", "keep32", "keep8"):
