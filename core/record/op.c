@@ -115,7 +115,6 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 {
 	struct gt_tls *tls = &gt_tls;
 	int saved = errno;
-	uintptr_t pc[GT_STACK_MAX];
 	uint32_t sid = 0;
 	int exact;
 
@@ -125,8 +124,7 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 		uint64_t w[2 * GT_BPROFS];
 		unsigned which = gt_bprof_pick(op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);
 		if (which) {
-			unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
-			sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+			sid = gt_stack_capture_id(fn, gt_cfg.stack_depth, fn ? GT_STK_FN : 0);
 			gt_bprof_add(which, sid, w);
 		}
 	}
@@ -149,10 +147,8 @@ static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(cons
 		if (block) {
 			if (classify)
 				op->kind = classify(ctx);
-			if (!sid) {
-				unsigned n = gt_stack_capture(pc, gt_cfg.stack_depth, fn);
-				sid = gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
-			}
+			if (!sid)
+				sid = gt_stack_capture_id(fn, gt_cfg.stack_depth, fn ? GT_STK_FN : 0);
 		}
 		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}

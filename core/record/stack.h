@@ -50,6 +50,9 @@ void gt_stack_after_fork(int child);
  * skipped, the walk stops at our thread trampoline, and fn (when non-zero)
  * becomes frame 0. Returns the number of frames. Call with in_tracer > 0. */
 unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn);
+/* The id (gt_stack_intern) of that stack with flags: the same as capture
+ * then intern, faster when it is the thread's last one. 0: none. */
+uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags);
 
 /* The same from a signal's context (ucontext: the handler's third
  * argument), for the CPU profiler's SIGPROF handler: pc[0] is the
