@@ -256,10 +256,10 @@ void gt_stack_forget_code(void)
  * to be exact: *unknown is then the first address without a verdict yet
  * (0: one known not to keep its record, or no walk). */
 static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown,
-					   const uintptr_t *prev, unsigned prev_n)
+					   const uintptr_t *prev, unsigned prev_n, uintptr_t *from)
 {
 	struct gt_tls *tls = &gt_tls;
-	uintptr_t *fp = __builtin_frame_address(0);
+	uintptr_t *fp = from ? from : __builtin_frame_address(0);
 	uintptr_t hi = tls->stack_hi;
 	unsigned n = 0;
 
@@ -334,7 +334,10 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 			pc[k++] = fn;
 		if (last.n > k && last.gen == gen && last.flags == flags && (!fn || last.pc[0] == fn))
 			pn = last.n - k;
-		int m = fp_walk(pc + k, max - k, &unknown, last.pc + k, pn);
+		/* From the hook's frame record when in its call: our frames
+		 * below it need no walking. */
+		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
+		int m = fp_walk(pc + k, max - k, &unknown, last.pc + k, pn, from);
 		if (m >= 0) {
 			n = k + (unsigned)m;
 			if (pn && n == last.n) {
@@ -433,7 +436,7 @@ unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 #if !defined(__SANITIZE_THREAD__)
 	/* The common case: frame records, straight into pc. */
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
-		int m = fp_walk(pc + k, max - k, &unknown, NULL, 0);
+		int m = fp_walk(pc + k, max - k, &unknown, NULL, 0, NULL);
 		if (m >= 0)
 			return k + (unsigned)m;
 	}
