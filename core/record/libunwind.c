@@ -58,6 +58,7 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 	X(init_local, unw_init_local)           \
 	X(get_reg, unw_get_reg)                 \
 	X(step, unw_step)                       \
+	X(get_save_loc, unw_get_save_loc)       \
 	X(set_caching_policy, unw_set_caching_policy)
 static struct {
 #define UNW_FIELD(field, fn) __typeof__(fn) *field;
@@ -144,16 +145,43 @@ int gt_unw_load(void)
 	return 0;
 }
 
+/* How the frame at ip (sp, bp before libunwind's step; ip2, sp2, bp2 its
+ * caller's after it, c the cursor there) finds its caller: 1 its frame
+ * record at bp; GT_FPV_RULE(off, k) the caller's sp (the CFA) at sp + 8 *
+ * off with the return address just below it, and the caller's rbp saved
+ * at CFA - 8 * k (k 0: left as it was); 0 neither (a frame that realigns
+ * its stack, or a big one). The reads are inside the frame. */
+static int frame_kind(unw_cursor_t *c, unw_word_t sp, unw_word_t bp, unw_word_t ip2,
+		      unw_word_t sp2, unw_word_t bp2)
+{
+	if (sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 && ((const uintptr_t *)bp)[1] == ip2)
+		return 1;
+	unw_word_t d = sp2 - sp;
+	if (sp2 <= sp || (d & 7) || d / 8 > GT_FPV_OFF_MAX || ((const uintptr_t *)sp2)[-1] != ip2)
+		return 0;
+	unw_save_loc_t loc;
+	unsigned k = 0;
+	if (unw.get_save_loc(c, UNW_X86_64_RBP, &loc) == 0 && loc.type == UNW_SLT_MEMORY &&
+	    loc.u.addr >= sp && loc.u.addr < sp2) {
+		k = (unsigned)((sp2 - loc.u.addr) / 8);
+		if ((sp2 - loc.u.addr) & 7 || k > GT_FPV_K_MAX || *(const uintptr_t *)loc.u.addr != bp2)
+			return 0;
+	} else if (bp2 != bp) {
+		return 0;
+	}
+	return GT_FPV_RULE(d / 8, k);
+}
+
 /* libunwind's CFI walk from here: the program's return addresses into
- * pcs, and in good whether each frame keeps its frame record (rbp: the
- * caller's sp is rbp + 16, [rbp] and [rbp + 8] hold the caller's rbp and
- * pc). *whole: the walk reached the outermost frame. Their count, or -1
+ * pcs, and in good how each frame finds its caller (frame_kind: its frame
+ * record, where the caller's sp is rbp + 16 and [rbp], [rbp + 8] hold the
+ * caller's rbp and pc; or a rule from its sp). *whole: the walk reached the outermost frame. Their count, or -1
  * when libunwind is not ready. */
 __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, int *whole)
 {
 	unw_context_t uc;
 	unw_cursor_t c;
-	unw_word_t ip, bp;
+	unw_word_t ip, sp, bp;
 	int m = 0;
 
 	*whole = 0;
@@ -161,7 +189,8 @@ __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, in
 		return -1;
 	gt_tls.unw_setup = 1;   /* busy: a SIGPROF handler does not walk too */
 	if (unw.getcontext(&uc) == 0 && unw.init_local(&c, &uc) == 0 &&
-	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
+	    unw.get_reg(&c, UNW_REG_IP, &ip) == 0 && unw.get_reg(&c, UNW_REG_SP, &sp) == 0 &&
+	    unw.get_reg(&c, UNW_X86_64_RBP, &bp) == 0) {
 		int prog = 0;
 		while (m < max) {
 			int r = unw.step(&c);
@@ -180,12 +209,12 @@ __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, in
 			if (!gt_stack_is_self(ip)) {
 				prog = 1;
 				pcs[m] = ip;
-				good[m++] = sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
-					    ((const uintptr_t *)bp)[1] == ip2;
+				good[m++] = frame_kind(&c, sp, bp, ip2, sp2, bp2);
 			} else if (prog) {
 				break;   /* our trampoline */
 			}
 			ip = ip2;
+			sp = sp2;
 			bp = bp2;
 		}
 	}
@@ -250,8 +279,7 @@ int gt_unw_walk_context(void *uctx, uintptr_t top, uintptr_t *pcs, int *good, in
 				*leaf = leaf_kind(sp, bp, ip2, sp2, bp2);
 				good[m] = 0;
 			} else {
-				good[m] = sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 &&
-					  ((const uintptr_t *)bp)[1] == ip2;
+				good[m] = frame_kind(&c, sp, bp, ip2, sp2, bp2);
 			}
 			pcs[m++] = ip;
 			ip = ip2;

@@ -92,7 +92,7 @@ static int fp_backtrace(void **buf, int max)
 }
 
 /* GOTRACE_UNWIND=auto (the default): frame records where they are exact,
- * libunwind elsewhere. Whether a frame keeps its record is a property of
+ * a frame without one by its rule (below), libunwind elsewhere. Whether a frame keeps its record is a property of
  * the code at its return address: a function built with frame pointers has
  * CFA = rbp + 16 at every call it makes, one built without does not (and
  * the record rbp points to then is an ancestor's, or garbage). libunwind's
@@ -115,7 +115,11 @@ static int fp_backtrace(void **buf, int max)
 #define FPV_GOOD (1ull << 63)
 #define FPV_BAD (1ull << 62)
 #define FPV_END (FPV_GOOD | FPV_BAD)   /* libc's start-up code: the stack ends */
-#define FPV_PC (FPV_BAD - 1)
+/* A bad verdict may carry a rule (GT_FPV_RULE's bits 2..16) in bits 47..61:
+ * user-space pcs are below 1 << 47 (a pc above keeps no rule). */
+#define FPV_PC ((1ull << 47) - 1)
+#define FPV_RULE_SHIFT 45   /* GT_FPV_RULE >> 2 << 47 */
+#define FPV_RULE (((1ull << 62) - 1) & ~FPV_PC)
 
 static uint64_t *fpv;        /* 1 << FPV_BITS entries, mapped at the first trace */
 static uintptr_t libc_lo, libc_hi, entry;   /* libc's code; the program's _start */
@@ -130,41 +134,62 @@ static inline uint64_t *fpv_at(uintptr_t pc, unsigned i)
 	return &fpv[(h + i) & ((1u << FPV_BITS) - 1)];
 }
 
-/* 1: keeps its record at this return address; 2: libc's start-up code
- * (the main thread's stack ends there); -1: neither; 0: unknown. */
-static inline int fpv_get(uintptr_t pc)
+/* The table's entry for pc (pc | verdict bits | rule), 0: unknown. */
+static inline uint64_t fpv_entry(uintptr_t pc)
 {
 	for (unsigned i = 0; i < FPV_PROBES; i++) {
 		uint64_t v = __atomic_load_n(fpv_at(pc, i), __ATOMIC_RELAXED);
 		if (!v)
 			return 0;
 		if ((v & FPV_PC) == pc)
-			return (v & FPV_END) == FPV_END ? 2 : v & FPV_GOOD ? 1 : -1;
+			return v;
 	}
 	return 0;
 }
 
-/* fpv_get through this thread's cache of the addresses it last found to
- * keep their records (the bare pc; other verdicts are rarer: one per walk
- * at most, the main thread's end). A walk in a loop then reads one line
- * of TLS per frame instead of a line of the 512 KB table (after a syscall
- * each was a cache and TLB miss: ~40 ns a 10-frame walk on a VM). */
+/* An entry as a verdict: 1 keeps its record at this return address; 2
+ * libc's start-up code (the main thread's stack ends there); a rule (>= 3,
+ * GT_FPV_RULE: found from its sp); -1 none of those; 0 unknown. */
+static inline int fpv_decode(uint64_t v)
+{
+	if (!v)
+		return 0;
+	if ((v & FPV_END) == FPV_END)
+		return 2;
+	if (v & FPV_GOOD)
+		return 1;
+	return v & FPV_RULE ? (int)((v & FPV_RULE) >> FPV_RULE_SHIFT) | 3 : -1;
+}
+
+static inline int fpv_get(uintptr_t pc)
+{
+	return fpv_decode(fpv_entry(pc));
+}
+
+/* fpv_get through this thread's cache of the entries it last used that
+ * let a walk go on (a record, or a rule; the main thread's end is met once
+ * per walk at most). A walk in a loop then reads one line of TLS per frame
+ * instead of a line of the 512 KB table (after a syscall each was a cache
+ * and TLB miss: ~40 ns a 10-frame walk on a VM). */
 static inline int fpv_get_cached(struct gt_tls *tls, uintptr_t pc)
 {
 	uint64_t *e = &tls->fpc[((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> 59];
 
-	if (*e == pc)
-		return 1;
-	int r = fpv_get(pc);
-	if (r == 1)
-		*e = pc;
+	if ((*e & FPV_PC) == pc && *e)
+		return fpv_decode(*e);
+	uint64_t v = fpv_entry(pc);
+	int r = fpv_decode(v);
+	if (r == 1 || r >= 3)
+		*e = v;
 	return r;
 }
 
 static void fpv_put(uintptr_t pc, int verdict)
 {
-	uint64_t want = (uint64_t)pc | (verdict == 2 ? FPV_END : verdict > 0 ? FPV_GOOD : FPV_BAD);
+	uint64_t want = (uint64_t)pc | (verdict == 2 ? FPV_END : verdict == 1 ? FPV_GOOD : FPV_BAD);
 
+	if (verdict >= 3)
+		want |= ((uint64_t)(unsigned)verdict << FPV_RULE_SHIFT) & FPV_RULE;
 	if (!pc || ((uint64_t)pc & ~FPV_PC))
 		return;
 	for (unsigned i = 0; i < FPV_PROBES; i++) {
@@ -216,7 +241,8 @@ int gt_fpv_verdict(uintptr_t pc)
 		memset(tls->fpc, 0, sizeof(tls->fpc));
 		tls->fpc_gen = gen;
 	}
-	return fpv_get_cached(tls, pc);
+	int v = fpv_get_cached(tls, pc);
+	return v >= 3 ? -1 : v;   /* the signal walk follows records only */
 }
 
 static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
@@ -250,13 +276,16 @@ void gt_stack_forget_code(void)
 	__atomic_fetch_add(&fpv_gen, 1, __ATOMIC_RELEASE);   /* and every thread's cache */
 }
 
-/* The frame-record walk of GOTRACE_UNWIND=auto: the program's frames into
+/* A frame without a record gets a rule with its verdict (its CFA from its
+ * sp, where it saved rbp: libunwind.c's frame_kind), so libunwind is paid
+ * once per return address, not per stack. */
+/* The frame walk of GOTRACE_UNWIND=auto: the program's frames into
  * pc (ours skipped; our thread trampoline, or on the main thread libc's
  * start-up code, ends it), their count. -1 when the records are not known
  * to be exact: *unknown is then the first address without a verdict yet
  * (0: one known not to keep its record, or no walk). */
 static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown,
-					   const uintptr_t *prev, unsigned prev_n, uintptr_t *from)
+					   uintptr_t *from)
 {
 	struct gt_tls *tls = &gt_tls;
 	uintptr_t *fp = from ? from : __builtin_frame_address(0);
@@ -264,16 +293,18 @@ static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_
 	unsigned n = 0;
 
 	*unknown = 0;
-	if (!hi || !fpv)
+	if (!hi || !fpv || (uintptr_t)(fp + 2) > hi)
 		return -1;
 	uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
 	if (tls->fpc_gen != gen) {
 		memset(tls->fpc, 0, sizeof(tls->fpc));
 		tls->fpc_gen = gen;
 	}
-	while (n < max && (uintptr_t)(fp + 2) <= hi) {
-		uintptr_t *next = (uintptr_t *)fp[0];
-		uintptr_t ret = fp[1];
+	/* A frame: the return address into its code, its sp then (the
+	 * callee's CFA) and its rbp; from the record at fp first. */
+	uintptr_t ret = fp[1], sp = (uintptr_t)(fp + 2), bp = fp[0];
+	while (n < max) {
+		int v;
 		if (!ret)
 			return -1;
 		if (gt_stack_is_self(ret)) {
@@ -281,44 +312,52 @@ static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_
 				count(&n_fp);
 				return (int)n;   /* our thread trampoline: the stack ends */
 			}
+			v = 1;   /* our code keeps its records */
 		} else {
-			/* As in the last stack, short of its last frame (the
-			 * main thread's end, maybe): its verdict was 1. */
-			int v = n + 1 < prev_n && prev[n] == ret ? 1 : fpv_get_cached(tls, ret);
-			if (v != 1) {
-				if (v == 2) {
-					pc[n++] = ret;
-					count(&n_fp);
-					return (int)n;   /* libc's start-up code: the main thread's end */
-				}
+			v = fpv_get_cached(tls, ret);
+			if (v == 2) {
+				pc[n++] = ret;
+				count(&n_fp);
+				return (int)n;   /* libc's start-up code: the main thread's end */
+			}
+			if (v <= 0) {
 				if (v == 0)
 					*unknown = ret;
 				return -1;
 			}
 			pc[n++] = ret;
 		}
-		if (next <= fp || (uintptr_t)next & 7)
-			return -1;
-		fp = next;
+		if (v == 1) {   /* its record at bp, above the callee's */
+			if (bp <= sp - 16 || (bp & 7) || bp + 16 > hi)
+				return -1;
+			const uintptr_t *r = (const uintptr_t *)bp;
+			ret = r[1];
+			sp = bp + 16;
+			bp = r[0];
+		} else {   /* its CFA from its sp (a rule libunwind's steps taught) */
+			uintptr_t cfa = sp + 8 * GT_FPV_RULE_OFF(v);
+			unsigned k = GT_FPV_RULE_K(v);
+			if (cfa > hi)
+				return -1;
+			ret = ((const uintptr_t *)cfa)[-1];
+			if (k)
+				bp = ((const uintptr_t *)cfa)[-(long)k];
+			sp = cfa;
+		}
 	}
-	if (n == max) {
-		count(&n_fp);
-		return (int)n;   /* as deep as asked */
-	}
-	return -1;
+	count(&n_fp);
+	return (int)n;   /* as deep as asked */
 }
 
-/* The last stack this thread's events had (frame records): a call in a
- * loop has the same one each time, so the walk skips the verdicts of the
- * frames it shares with it and the id comes without a lookup (hashing and
- * comparing a 10-frame stack: ~160 instructions). Valid for the verdict
- * table's generation gen. */
+/* The last stack this thread's events had: a call in a loop has the same
+ * one each time, and its id comes without hashing and a lookup (~160
+ * instructions for 10 frames). Valid for the verdict table's gen. */
 #define LAST_MAX 24
 static __thread struct {
 	uint32_t gen, sid, flags;
 	unsigned n;   /* 0: none */
 	uintptr_t pc[LAST_MAX];
-} last __attribute__((tls_model("initial-exec")));
+} last __attribute__((tls_model("initial-exec"), unused));
 
 uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 {
@@ -337,7 +376,7 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 		/* From the hook's frame record when in its call: our frames
 		 * below it need no walking. */
 		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
-		int m = fp_walk(pc + k, max - k, &unknown, last.pc + k, pn, from);
+		int m = fp_walk(pc + k, max - k, &unknown, from);
 		if (m >= 0) {
 			n = k + (unsigned)m;
 			if (pn && n == last.n) {
@@ -436,7 +475,7 @@ unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 #if !defined(__SANITIZE_THREAD__)
 	/* The common case: frame records, straight into pc. */
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
-		int m = fp_walk(pc + k, max - k, &unknown, NULL, 0, NULL);
+		int m = fp_walk(pc + k, max - k, &unknown, NULL);
 		if (m >= 0)
 			return k + (unsigned)m;
 	}

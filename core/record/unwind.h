@@ -22,6 +22,17 @@ enum { GT_LEAF_UNKNOWN, GT_LEAF_RECORD, GT_LEAF_NOFRAME, GT_LEAF_OTHER };
 int gt_unw_walk_context(void *uc, uintptr_t top, uintptr_t *pcs, int *good, int max,
 			int *whole, int *leaf, int may_setup);
 
+/* A frame without a record whose caller the walk still finds (learned
+ * from libunwind's steps: core/record/libunwind.c): its CFA (the caller's
+ * sp) is its sp + 8 * off (1..GT_FPV_OFF_MAX), the return address just
+ * below, and the caller's rbp is saved at CFA - 8 * k (1..GT_FPV_K_MAX),
+ * or left as it was (0). As a good[] value of the walks: >= 3. */
+#define GT_FPV_OFF_MAX 511u
+#define GT_FPV_K_MAX 63u
+#define GT_FPV_RULE(off, k) (int)(3u | (unsigned)(off) << 2 | (unsigned)(k) << 11)
+#define GT_FPV_RULE_OFF(r) (((unsigned)(r) >> 2) & 511u)
+#define GT_FPV_RULE_K(r) (((unsigned)(r) >> 11) & 63u)
+
 /* The frame-record verdicts (core/record/unwind.c) for the signal walk
  * (core/record/unwind_sig.c): a return address's (1 keeps its record, 2
  * the main thread's end, -1 neither, 0 unknown; 0 too before the first
