@@ -222,18 +222,16 @@ __attribute__((noinline)) int gt_unw_walk(uintptr_t *pcs, int *good, int max, in
 	return m;
 }
 
-/* How the interrupted frame at ip (sp, bp) keeps its caller, from the
+/* How the interrupted frame at ip (sp, bp) finds its caller, from the
  * caller's registers libunwind's step found (ip2, sp2, bp2): its own frame
- * record at bp, or no frame at all (the return address at sp, bp the
- * caller's). The reads are inside the frame: at the CFA - 16 and - 8. */
-static int leaf_kind(unw_word_t sp, unw_word_t bp, unw_word_t ip2, unw_word_t sp2,
-		     unw_word_t bp2)
+ * record at bp, or a rule from its sp (frame_kind: a leaf without a frame
+ * is the rule of offset 8). */
+static int leaf_kind(unw_cursor_t *c, unw_word_t sp, unw_word_t bp, unw_word_t ip2,
+		     unw_word_t sp2, unw_word_t bp2)
 {
-	if (sp2 == bp + 16 && ((const uintptr_t *)bp)[0] == bp2 && ((const uintptr_t *)bp)[1] == ip2)
-		return GT_LEAF_RECORD;
-	if (sp2 == sp + 8 && ((const uintptr_t *)sp)[0] == ip2 && bp2 == bp)
-		return GT_LEAF_NOFRAME;
-	return GT_LEAF_OTHER;
+	int k = frame_kind(c, sp, bp, ip2, sp2, bp2);
+
+	return k == 1 ? GT_LEAF_RECORD : k >= 3 ? k : GT_LEAF_OTHER;
 }
 
 int gt_unw_walk_context(void *uctx, uintptr_t top, uintptr_t *pcs, int *good, int max,
@@ -276,7 +274,7 @@ int gt_unw_walk_context(void *uctx, uintptr_t top, uintptr_t *pcs, int *good, in
 			    unw.get_reg(&c, UNW_X86_64_RBP, &bp2))
 				break;
 			if (m == 0) {
-				*leaf = leaf_kind(sp, bp, ip2, sp2, bp2);
+				*leaf = leaf_kind(&c, sp, bp, ip2, sp2, bp2);
 				good[m] = 0;
 			} else {
 				good[m] = frame_kind(&c, sp, bp, ip2, sp2, bp2);

@@ -174,9 +174,10 @@ static inline int fpv_get(uintptr_t pc)
 static inline int fpv_get_cached(struct gt_tls *tls, uintptr_t pc)
 {
 	uint64_t *e = &tls->fpc[((uint64_t)pc * 0x9e3779b97f4a7c15ull) >> 59];
+	uint64_t c = *e;   /* once: a signal handler's walk may change it */
 
-	if ((*e & FPV_PC) == pc && *e)
-		return fpv_decode(*e);
+	if (c && (c & FPV_PC) == pc)
+		return fpv_decode(c);
 	uint64_t v = fpv_entry(pc);
 	int r = fpv_decode(v);
 	if (r == 1 || r >= 3)
@@ -265,6 +266,11 @@ static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_
 	return gt_unw_backtrace(buf, max);
 }
 
+uint32_t gt_fpv_generation(void)
+{
+	return __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
+}
+
 void gt_stack_forget_code(void)
 {
 	uint64_t *t = __atomic_load_n(&fpv, __ATOMIC_RELAXED);
@@ -279,49 +285,49 @@ void gt_stack_forget_code(void)
 /* A frame without a record gets a rule with its verdict (its CFA from its
  * sp, where it saved rbp: libunwind.c's frame_kind), so libunwind is paid
  * once per return address, not per stack. */
-/* The frame walk of GOTRACE_UNWIND=auto: the program's frames into
- * pc (ours skipped; our thread trampoline, or on the main thread libc's
- * start-up code, ends it), their count. -1 when the records are not known
- * to be exact: *unknown is then the first address without a verdict yet
- * (0: one known not to keep its record, or no walk). */
-static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown,
-					   uintptr_t *from)
+/* The frame walk of GOTRACE_UNWIND=auto (core/record/unwind.h). */
+int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
+		unsigned *np, unsigned max, int sig, uintptr_t *unknown)
 {
 	struct gt_tls *tls = &gt_tls;
-	uintptr_t *fp = from ? from : __builtin_frame_address(0);
-	uintptr_t hi = tls->stack_hi;
-	unsigned n = 0;
+	unsigned n = *np, n0 = n;
 
-	*unknown = 0;
-	if (!hi || !fpv || (uintptr_t)(fp + 2) > hi)
+	if (!fpv)
 		return -1;
 	uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
 	if (tls->fpc_gen != gen) {
 		memset(tls->fpc, 0, sizeof(tls->fpc));
 		tls->fpc_gen = gen;
 	}
-	/* A frame: the return address into its code, its sp then (the
-	 * callee's CFA) and its rbp; from the record at fp first. */
-	uintptr_t ret = fp[1], sp = (uintptr_t)(fp + 2), bp = fp[0];
-	while (n < max) {
+	for (;; *np = n) {
 		int v;
+		if (n >= max) {
+			count(&n_fp);
+			return 0;   /* as deep as asked */
+		}
 		if (!ret)
 			return -1;
 		if (gt_stack_is_self(ret)) {
-			if (n) {
+			/* Our thread trampoline (its record at the top - 16) ends
+			 * the stack; a hook's walk ends at any frame of ours past
+			 * the program's, a signal's keeps them. */
+			if (bp == hi - 16 || (!sig && n > n0)) {
 				count(&n_fp);
-				return (int)n;   /* our thread trampoline: the stack ends */
+				return 0;
 			}
 			v = 1;   /* our code keeps its records */
+			if (sig)
+				pc[n++] = ret;
 		} else {
 			v = fpv_get_cached(tls, ret);
 			if (v == 2) {
 				pc[n++] = ret;
+				*np = n;
 				count(&n_fp);
-				return (int)n;   /* libc's start-up code: the main thread's end */
+				return 0;   /* libc's start-up code: the main thread's end */
 			}
 			if (v <= 0) {
-				if (v == 0)
+				if (v == 0 && unknown)
 					*unknown = ret;
 				return -1;
 			}
@@ -345,61 +351,19 @@ static __attribute__((unused)) int fp_walk(uintptr_t *pc, unsigned max, uintptr_
 			sp = cfa;
 		}
 	}
-	count(&n_fp);
-	return (int)n;   /* as deep as asked */
 }
 
-/* The last stack this thread's events had: a call in a loop has the same
- * one each time, and its id comes without hashing and a lookup (~160
- * instructions for 10 frames). Valid for the verdict table's gen. */
-#define LAST_MAX 24
-static __thread struct {
-	uint32_t gen, sid, flags;
-	unsigned n;   /* 0: none */
-	uintptr_t pc[LAST_MAX];
-} last __attribute__((tls_model("initial-exec"), unused));
-
-uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
+int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
 {
-	uintptr_t pc[GT_STACK_MAX];
-	unsigned n;
+	uintptr_t *fp = from ? from : __builtin_frame_address(0);
+	uintptr_t hi = gt_tls.stack_hi;
+	unsigned n = 0;
 
-#if !defined(__SANITIZE_THREAD__)
-	if (gt_cfg.unwind == GT_UNWIND_AUTO && max) {
-		uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
-		unsigned k = 0, pn = 0;
-		uintptr_t unknown;
-		if (fn)
-			pc[k++] = fn;
-		if (last.n > k && last.gen == gen && last.flags == flags && (!fn || last.pc[0] == fn))
-			pn = last.n - k;
-		/* From the hook's frame record when in its call: our frames
-		 * below it need no walking. */
-		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
-		int m = fp_walk(pc + k, max - k, &unknown, from);
-		if (m >= 0) {
-			n = k + (unsigned)m;
-			if (pn && n == last.n) {
-				unsigned i = k;
-				while (i < n && pc[i] == last.pc[i])
-					i++;
-				if (i == n)
-					return last.sid;
-			}
-			uint32_t sid = gt_stack_intern(pc, n, flags);
-			if (sid && n <= LAST_MAX) {
-				memcpy(last.pc, pc, n * sizeof(*pc));
-				last.n = n;
-				last.gen = gen;
-				last.flags = flags;
-				last.sid = sid;
-			}
-			return sid;
-		}
-	}
-#endif
-	n = gt_stack_capture(pc, max, fn);
-	return gt_stack_intern(pc, n, flags);
+	*unknown = 0;
+	if (!hi || (uintptr_t)(fp + 2) > hi ||
+	    gt_fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown))
+		return -1;
+	return (int)n;
 }
 
 /* GOTRACE_UNWIND=fp or libunwind; auto when fp_walk could not: libunwind,
@@ -475,7 +439,7 @@ unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn)
 #if !defined(__SANITIZE_THREAD__)
 	/* The common case: frame records, straight into pc. */
 	if (gt_cfg.unwind == GT_UNWIND_AUTO) {
-		int m = fp_walk(pc + k, max - k, &unknown, NULL);
+		int m = gt_fp_walk(pc + k, max - k, &unknown, NULL);
 		if (m >= 0)
 			return k + (unsigned)m;
 	}

@@ -18,7 +18,7 @@ int gt_unw_walk(uintptr_t *pcs, int *good, int max, int *whole);
  * unknown). may_setup: libunwind's own one-time set-up (it opens a pipe)
  * may run here. Signal-safe. Count, or -1 when libunwind is not loaded,
  * not set up and may not be, or busy on this thread. */
-enum { GT_LEAF_UNKNOWN, GT_LEAF_RECORD, GT_LEAF_NOFRAME, GT_LEAF_OTHER };
+enum { GT_LEAF_UNKNOWN, GT_LEAF_RECORD, GT_LEAF_OTHER = 3 };   /* or a rule: > OTHER */
 int gt_unw_walk_context(void *uc, uintptr_t top, uintptr_t *pcs, int *good, int max,
 			int *whole, int *leaf, int may_setup);
 
@@ -32,6 +32,24 @@ int gt_unw_walk_context(void *uc, uintptr_t top, uintptr_t *pcs, int *good, int 
 #define GT_FPV_RULE(off, k) (int)(3u | (unsigned)(off) << 2 | (unsigned)(k) << 11)
 #define GT_FPV_RULE_OFF(r) (((unsigned)(r) >> 2) & 511u)
 #define GT_FPV_RULE_K(r) (((unsigned)(r) >> 11) & 63u)
+
+/* The frame walk from a frame's state: ret (the return address into its
+ * code), sp (its sp then: the callee's CFA), bp (its rbp), up to the
+ * stack's top hi: the return addresses into pc[*n..max) (*n advanced),
+ * each frame stepped by its record or its rule. sig: a signal's walk, which
+ * keeps our frames; a hook's ends at the first of ours past the program's.
+ * 0 when exact to its end (our thread trampoline, the main thread's end,
+ * max); -1 when not known (*unknown, if not NULL: the first address without
+ * a verdict, 0 for one known bad). Signal-safe. */
+int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
+		unsigned *n, unsigned max, int sig, uintptr_t *unknown);
+
+/* The hooks' walk (gt_fpv_walk), from the record at from (a hook's) or at
+ * its own frame: the program's frames into pc (ours skipped), their count;
+ * -1 when they are not known exact (*unknown: the first address without
+ * a verdict). gt_fpv_generation: bumped when the verdicts are forgotten. */
+int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from);
+uint32_t gt_fpv_generation(void);
 
 /* The frame-record verdicts (core/record/unwind.c) for the signal walk
  * (core/record/unwind_sig.c): a return address's (1 keeps its record, 2

@@ -17,11 +17,13 @@
 
 /* The interrupted pc's verdict, as fpv's for return addresses, in a table
  * of its own (interrupted pcs are many; return addresses, which the
- * tracer's walks need, must keep their room): pc | kind << 62, CAS into
- * empty slots; when full, pcs stay unknown (libunwind then). */
+ * tracer's walks need, must keep their room): pc | kind << 62, a rule's
+ * bits (GT_FPV_RULE >> 2) at 47..61 with kind OTHER; CAS into empty
+ * slots; when full, pcs stay unknown (libunwind then). */
 #define LEAF_BITS 14
 #define LEAF_PROBES 8
-#define LEAF_PC ((1ull << 62) - 1)
+#define LEAF_PC ((1ull << 47) - 1)
+#define LEAF_RULE (((1ull << 62) - 1) & ~LEAF_PC)
 
 static uint64_t *leafv;               /* mapped by gt_stack_prepare_signal */
 static uintptr_t ldso_lo, ldso_hi;    /* the dynamic loader's code */
@@ -53,14 +55,17 @@ static int leaf_get(uintptr_t pc)
 		if (!v)
 			return GT_LEAF_UNKNOWN;
 		if ((v & LEAF_PC) == pc)
-			return (int)(v >> 62);
+			return v & LEAF_RULE ? (int)((v & LEAF_RULE) >> 45) | 3 : (int)(v >> 62);
 	}
 	return GT_LEAF_UNKNOWN;
 }
 
 static void leaf_put(uintptr_t pc, int kind)
 {
-	uint64_t want = (uint64_t)pc | (uint64_t)kind << 62;
+	uint64_t want = (uint64_t)pc | (uint64_t)(kind >= 3 ? GT_LEAF_OTHER : kind) << 62;
+
+	if (kind > GT_LEAF_OTHER)   /* a rule */
+		want |= ((uint64_t)(unsigned)kind << 45) & LEAF_RULE;
 
 	if (!pc || (pc & ~LEAF_PC) || kind == GT_LEAF_UNKNOWN)
 		return;
@@ -157,25 +162,29 @@ unsigned gt_stack_capture_signal(void *ucontext, uintptr_t *pc, unsigned max, in
 
 	if (!max)
 		return 0;
-	if (gt_cfg.unwind == GT_UNWIND_AUTO && hi && leafv) {
-		int kind = leaf_get(rip);
+	if (gt_cfg.unwind == GT_UNWIND_AUTO && hi && leafv && rsp >= 4096 && rsp < hi) {
+		/* The interrupted frame's caller by its record or its rule,
+		 * then the frame walk (records and rules) from there. */
+		int kind = leaf_get(rip), ok = 0;
+		uintptr_t ret = 0, sp = 0, bp = rbp;
 		pc[n++] = rip;
-		if (kind == GT_LEAF_NOFRAME && max > 1 && rsp >= 4096 && rsp + 8 <= hi) {
-			uintptr_t ret = *(const uintptr_t *)rsp;
-			int v = gt_fpv_verdict(ret);
-			if (v == 2) {
-				pc[n++] = ret;
-				count(0);
-				return n;
+		if (kind == GT_LEAF_RECORD && rbp >= rsp && rbp + 16 <= hi && !(rbp & 7)) {
+			ret = ((const uintptr_t *)rbp)[1];
+			sp = rbp + 16;
+			bp = ((const uintptr_t *)rbp)[0];
+			ok = 1;
+		} else if (kind > GT_LEAF_OTHER) {
+			uintptr_t cfa = rsp + 8 * GT_FPV_RULE_OFF(kind);
+			unsigned k = GT_FPV_RULE_K(kind);
+			if (cfa <= hi) {
+				ret = ((const uintptr_t *)cfa)[-1];
+				if (k)
+					bp = ((const uintptr_t *)cfa)[-(long)k];
+				sp = cfa;
+				ok = 1;
 			}
-			if (v == 1) {
-				pc[n++] = ret;
-				if (records(rbp, rsp, hi, pc, &n, max, 1) == 0) {
-					count(0);
-					return n;
-				}
-			}
-		} else if (kind == GT_LEAF_RECORD && records(rbp, rsp, hi, pc, &n, max, 1) == 0) {
+		}
+		if (ok && gt_fpv_walk(ret, sp, bp, hi, pc, &n, max, 1, NULL) == 0) {
 			count(0);
 			return n;
 		}
