@@ -312,7 +312,7 @@ static pid_t gettid_(void)
 
 /* Registers a thread found in a hook. Its start routine is unknown: take
  * the outermost frame of its stack (the trampoline cut does not apply). */
-struct gt_thread *gt_thread_self(void)
+struct gt_thread *gt_thread_self_slow(void)
 {
 	struct gt_tls *tls = &gt_tls;
 	uintptr_t pc[GT_STACK_MAX];

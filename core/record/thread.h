@@ -94,7 +94,13 @@ void gt_thread_foreach(void (*fn)(struct gt_thread *t, void *arg), void *arg);
 /* This thread's live record, registering a thread the tracer has not seen
  * (created before load, or by raw clone). NULL on tracer threads, after the
  * thread's exit handler ran, or before init. Call with in_tracer > 0. */
-struct gt_thread *gt_thread_self(void);
+struct gt_thread *gt_thread_self_slow(void);
+static inline struct gt_thread *gt_thread_self(void)
+{
+	struct gt_thread *t = gt_tls.t;
+
+	return __builtin_expect(t != NULL, 1) ? t : gt_thread_self_slow();
+}
 /* Register the calling thread as the main thread (constructor). */
 void gt_thread_init_main(void);
 /* Install the exit handler (pthread key destructor) for the calling thread. */
