@@ -58,17 +58,35 @@ void gt_peek_wait(void)
 		gt_raw(SYS_sched_yield, 0, 0, 0);
 }
 
+static void begin_rest(struct gt_op *op, uint64_t s);
+
 void gt_op_begin_slow(struct gt_op *op)
 {
 	struct gt_tls *tls = &gt_tls;
-	int saved = errno;
 	/* gt_rec_on as read (acquire), before the clock: the session, and
 	 * whether a block or mutex profile counts. */
 	uint64_t s = op->sess & ~GT_REC_PROF;
 
-	tls->in_tracer++;
 	op->prof = (op->sess & GT_REC_PROF) != 0;
 	op->sess = 0;
+	/* The common case first: a registered thread in the session. Its
+	 * steps touch no errno and call nothing a hook could be. */
+	struct gt_thread *t = s ? tls->t : NULL;
+	if (t && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s) {
+		op->t0 = gt_clock_fast();
+		note_op(t, op, s);
+		op->sess = s;
+		return;
+	}
+	begin_rest(op, s);
+}
+
+/* The rest of a begin: a thread to register or to enter the session. */
+static __attribute__((noinline)) void begin_rest(struct gt_op *op, uint64_t s)
+{
+	struct gt_tls *tls = &gt_tls;
+	int saved = errno;
+	tls->in_tracer++;
 	struct gt_thread *t = s ? gt_thread_self() : NULL;
 	if (t) {
 		/* In the session already (the common case): no lock. Only the
@@ -110,13 +128,29 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 
 /* The common end: record the call if it waited long enough. classify
  * refines the kind (socket or not...) only for calls that are recorded. */
-static void end_common(struct gt_op *op, uintptr_t fn, unsigned (*classify)(const void *),
-		       const void *ctx)
+/* The common end, before end_common: a call too short to record, in the
+ * session, no profile counting: no lock, no errno, no call (and, apart
+ * from end_common, no registers to save). 1: done. */
+static inline int end_fast(struct gt_op *op)
+{
+	struct gt_thread *t = gt_tls.t;
+
+	if (op->prof || !op->sess || !t || __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != op->sess)
+		return 0;
+	uint64_t t1 = gt_clock_fast();
+	if ((t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns)
+		return 0;
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+	return 1;
+}
+
+static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
+						 unsigned (*classify)(const void *), const void *ctx)
 {
 	struct gt_tls *tls = &gt_tls;
-	int saved = errno;
 	uint32_t sid = 0;
 	int exact;
+	int saved = errno;
 
 	tls->in_tracer++;
 	uint64_t t1 = gt_clock_fast_x(&exact);
@@ -159,6 +193,8 @@ out:
 
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
 {
+	if (end_fast(op))
+		return;
 	end_common(op, fn, NULL, NULL);
 }
 
@@ -169,6 +205,8 @@ static unsigned cls_fd(const void *ctx)
 
 void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd)
 {
+	if (end_fast(op))
+		return;
 	end_common(op, fn, cls_fd, &fd);
 }
 
@@ -185,6 +223,8 @@ static unsigned cls_poll(const void *ctx)
 
 void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n)
 {
+	if (end_fast(op))
+		return;
 	struct poll_ctx c = { p, n };
 	end_common(op, fn, cls_poll, &c);
 }
@@ -203,6 +243,8 @@ static unsigned cls_select(const void *ctx)
 void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
 			   const void *w, const void *e)
 {
+	if (end_fast(op))
+		return;
 	struct select_ctx c = { nfds, r, w, e };
 	end_common(op, fn, cls_select, &c);
 }
@@ -214,5 +256,7 @@ static unsigned cls_epoll(const void *ctx)
 
 void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 {
+	if (end_fast(op))
+		return;
 	end_common(op, fn, cls_epoll, &epfd);
 }
