@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,6 +139,20 @@ static ssize_t read_proc(int tid, const char *what, char *buf, size_t cap)
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+/* When a thread last got the CPU, in ms of the scheduler's clock
+ * (/proc/.../sched's se.exec_start, CONFIG_SCHED_DEBUG kernels): -1 when
+ * not known. A thread asleep since has been waiting that long. */
+static double ran_at(int tid)
+{
+	char buf[1024];
+	const char *k = "se.exec_start";
+
+	if (read_proc(tid, "sched", buf, sizeof(buf)) <= 0)
+		return -1;
+	char *p = strstr(buf, k), *colon = p ? strchr(p, ':') : NULL;
+	return colon ? strtod(colon + 1, NULL) : -1;
 }
 
 /* The kernel's state letter and the name (comm) of a thread: 0 when gone. */
@@ -265,6 +280,8 @@ static void look_at(struct gt_thread *t, struct look *L)
 	uint32_t kind = __atomic_load_n(&tls->in_call, __ATOMIC_ACQUIRE);
 	uintptr_t fp = tls->call_fp, fn = tls->call_fn;
 	char st = proc_state(tid, comm, sizeof(comm));
+	/* Before any signal of ours makes it run. */
+	double then = st && st != 'R' ? ran_at(tid) : -1;
 	int tries = 0;
 again:
 	if (kind && kind < GT_OP_KINDS && fp) {
@@ -330,6 +347,13 @@ again:
 	}
 	__atomic_store_n(&tls->peek, 0, __ATOMIC_RELEASE);
 	size_t l = strlen(L->state);
+	/* How long it has waited, as Go says it: whole minutes, from one. */
+	double now = then >= 0 && st != 'R' ? ran_at(gt_gettid()) : -1;
+	if (then >= 0 && now - then >= 60000.0) {
+		snprintf(L->state + l, sizeof(L->state) - l, ", %ld minutes",
+			 (long)((now - then) / 60000.0));
+		l = strlen(L->state);
+	}
 	const char *name = t->name[0] ? t->name : comm;
 	snprintf(L->state + l, sizeof(L->state) - l, ", thread %d%s%s%s", tid, name[0] ? " \"" : "",
 		 name, name[0] ? "\"" : "");
