@@ -143,7 +143,7 @@ class Mem(unittest.TestCase):
 
 class HeapProfile(unittest.TestCase):
     """debug_writeMemProfile: Go's heap profile of tests/programs/heapsites.c
-    (keep64, keep32, keep8 holding 64, 32 and 8 MiB in 4 MiB blocks; churn
+    (keep64, keep32, keep8 holding 64, 32 and 8 MiB in 8 MiB blocks; churn
     allocating 1 GiB in 4 KiB blocks, keeping none)."""
 
     def setUp(self):

@@ -1,6 +1,8 @@
 /* tests/programs/heapsites.c - a known live heap for the heap profile
- * (issue 26): keep64 holds 16 blocks of 4 MiB (64 MiB), keep32 8 (32 MiB),
- * keep8 2 (8 MiB); churn allocates and frees 262144 blocks of 4 KiB (1 GiB
+ * (issue 26): keep64 holds 8 blocks of 8 MiB (64 MiB), keep32 4 (32 MiB),
+ * keep8 1 (8 MiB): at Go's 512 KiB rate a block of 8 MiB is missed with
+ * probability e^-16 (one of 4 MiB, e^-8: CI once lost one of keep32's,
+ * 12% of the site); churn allocates and frees 262144 blocks of 4 KiB (1 GiB
  * allocated, none kept).
  *
  *   heapsites      prints "ready", waits for a line, allocates, prints
@@ -18,15 +20,15 @@ static int nblocks;
 static __attribute__((noinline)) void keep(int n)
 {
 	for (int i = 0; i < n; i++) {
-		char *p = malloc(4 * MB);
-		memset(p, 1, 4 * MB);
+		char *p = malloc(8 * MB);
+		memset(p, 1, 8 * MB);
 		blocks[nblocks++] = p;
 	}
 }
 
-static __attribute__((noinline)) void keep64(void) { keep(16); }
-static __attribute__((noinline)) void keep32(void) { keep(8); }
-static __attribute__((noinline)) void keep8(void) { keep(2); }
+static __attribute__((noinline)) void keep64(void) { keep(8); }
+static __attribute__((noinline)) void keep32(void) { keep(4); }
+static __attribute__((noinline)) void keep8(void) { keep(1); }
 
 static __attribute__((noinline)) void churn(void)
 {
