@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/base/config.h"
+#include "core/base/procfs.h"
 #include "core/base/sys.h"
 #include "core/process/kick.h"
 #include "core/process/api.h"
@@ -104,37 +105,7 @@ out:
 	errno = saved;
 }
 
-static GT_RAW long raw_read_file(const char *path, char *buf, long size)
-{
-	long fd = gt_raw6(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
-	if (fd < 0)
-		return -1;
-	long r = gt_raw6(SYS_read, fd, (long)buf, size - 1, 0, 0, 0);
-	gt_raw6(SYS_close, fd, 0, 0, 0, 0, 0);
-	if (r < 0)
-		return -1;
-	buf[r] = 0;
-	return r;
-}
 
-static GT_RAW const char *hex(const char *s, uint64_t *v)
-{
-	*v = 0;
-	while (*s == ' ')
-		s++;
-	if (s[0] == '0' && s[1] == 'x')
-		s += 2;
-	for (;; s++) {
-		unsigned c = (unsigned char)*s, x;
-		if (c >= '0' && c <= '9')
-			x = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			x = c - 'a' + 10;
-		else
-			return s;
-		*v = *v << 4 | x;
-	}
-}
 
 /* May a read of the program's fd wait (not a file, directory or block
  * device)? Its fd table is not ours: through /proc/self/fd, the leader's. */
@@ -166,12 +137,12 @@ static GT_RAW int kick_blocked(void)
 	char b[4096];   /* Groups: can be long; not found is "blocked" */
 	uint64_t mask;
 
-	if (raw_read_file(k.status, b, sizeof(b)) <= 0)
+	if (gt_raw_read_file(k.status, b, sizeof(b)) <= 0)
 		return 1;
 	for (const char *s = b; *s; s++)
 		if (s[0] == '\n' && s[1] == 'S' && s[2] == 'i' && s[3] == 'g' && s[4] == 'B' &&
 		    s[5] == 'l' && s[6] == 'k' && s[7] == ':') {
-			const char *e = hex(s + 9, &mask);
+			const char *e = gt_scan_hex(s + 9, &mask);
 			return e == s + 9 || (mask >> (KICK_SIG - 1) & 1);
 		}
 	return 1;
@@ -187,24 +158,10 @@ static GT_RAW void kick_undo(void)
 		gt_raw6(SYS_rt_sigaction, KICK_SIG, (long)&dfl, 0, 8, 0, 0);
 }
 
-/* The call the thread waits in, from /proc/self/task/PID/syscall: its
- * number, six arguments, stack pointer and pc. 0 when it waits in none
- * ("running", or "-1 sp pc"). The text goes to b. */
+/* The call the thread waits in (core/base/procfs.h); the text goes to b. */
 static GT_RAW int kick_call(char *b, long size, uint64_t *nr, uint64_t a[8])
 {
-	const char *s = b;
-
-	if (raw_read_file(k.sys, b, size) <= 0 || *s < '0' || *s > '9')
-		return 0;
-	for (*nr = 0; *s >= '0' && *s <= '9'; s++)
-		*nr = *nr * 10 + (uint64_t)(*s - '0');
-	for (int i = 0; i < 8; i++) {
-		const char *e = hex(s, &a[i]);
-		if (e == s)
-			return 0;
-		s = e;
-	}
-	return 1;
+	return gt_proc_syscall(k.sys, b, size, nr, a);
 }
 
 static GT_RAW int same_text(const char *x, const char *y)
@@ -247,7 +204,7 @@ static GT_RAW void kick_look(void)
 	/* Still in it, a moment before the signal: a call that returned in
 	 * between and a next one that a handler would end with EINTR (poll,
 	 * nanosleep) are a few microseconds' chance, not the looks'. */
-	if (raw_read_file(k.sys, again, sizeof(again)) <= 0 || !same_text(b, again))
+	if (gt_raw_read_file(k.sys, again, sizeof(again)) <= 0 || !same_text(b, again))
 		return;
 	k.a1 = a[0];
 	k.sp = a[6];

@@ -22,7 +22,6 @@
 #include "core/prof/prof.h"
 #include "core/prof/prof_int.h"
 
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <signal.h>
@@ -36,6 +35,7 @@
 #include "core/base/clock.h"
 #include "core/base/fdguard.h"
 #include "core/base/log.h"
+#include "core/base/procfs.h"
 #include "core/base/real.h"
 #include "core/base/sys.h"
 #include "core/record/stack.h"
@@ -130,15 +130,7 @@ static ssize_t read_proc(int tid, const char *what, char *buf, size_t cap)
 	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/%s", tid, what);
-	int fd = (int)gt_raw(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = gt_raw(SYS_read, fd, (long)buf, (long)cap - 1);
-	gt_raw(SYS_close, fd, 0, 0);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
+	return gt_raw_read_file(path, buf, (long)cap);
 }
 
 /* When a thread last got the CPU, in ms of the scheduler's clock
@@ -169,21 +161,21 @@ static char proc_state(int tid, char *comm, size_t cap)
 	return r[2];
 }
 
-/* The system call a thread sleeps in (its number), and its sp and pc:
- * -1 when it runs (or the file says nothing). */
+/* The system call a thread sleeps in (its number), its first argument
+ * after the address (a futex's op), sp and pc: -1 when it runs or is in
+ * none. */
 static long proc_syscall(int tid, uintptr_t *sp, uintptr_t *pc, unsigned long *a1)
 {
-	char buf[256];
-	unsigned long v[9];
+	char path[64], buf[256];
+	uint64_t nr, a[8];
 
-	if (read_proc(tid, "syscall", buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", (long *)&v[0], &v[1], &v[2], &v[3],
-		   &v[4], &v[5], &v[6], &v[7], &v[8]) != 9)
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	if (!gt_proc_syscall(path, buf, sizeof(buf), &nr, a))
 		return -1;
-	*a1 = v[2];
-	*sp = v[7];
-	*pc = v[8];
-	return (long)v[0];
+	*a1 = a[1];
+	*sp = a[6];
+	*pc = a[7];
+	return (long)nr;
 }
 
 static void sleep_us(long us)
@@ -322,8 +314,6 @@ again:
 			/* Signalled only when held (a call it enters meanwhile
 			 * waits for the signal) and our handler is SIGPROF's. */
 			int n = held ? by_signal(tid, L->pc) : -2;
-			if (n == 0)   /* the first signal walk set libunwind up */
-				n = by_signal(tid, L->pc);
 			L->from_signal = n > 0;
 			L->n = n > 0 ? n : 0;
 			if (n <= 0)

@@ -231,21 +231,6 @@ void gt_fpv_learn(const uintptr_t *pcs, int *good, int m, int whole)
 		fpv_put(pcs[k], good[k]);
 }
 
-int gt_fpv_verdict(uintptr_t pc)
-{
-	struct gt_tls *tls = &gt_tls;
-
-	if (!__atomic_load_n(&fpv, __ATOMIC_RELAXED))
-		return 0;
-	uint32_t gen = __atomic_load_n(&fpv_gen, __ATOMIC_ACQUIRE);
-	if (tls->fpc_gen != gen) {
-		memset(tls->fpc, 0, sizeof(tls->fpc));
-		tls->fpc_gen = gen;
-	}
-	int v = fpv_get_cached(tls, pc);
-	return v >= 3 ? -1 : v;   /* the signal walk follows records only */
-}
-
 static __attribute__((noinline, unused)) int learn(void **buf, int max, uintptr_t pc)
 {
 	uintptr_t pcs[GT_STACK_MAX + 24];

@@ -51,12 +51,9 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
 int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from);
 uint32_t gt_fpv_generation(void);
 
-/* The frame-record verdicts (core/record/unwind.c) for the signal walk
- * (core/record/unwind_sig.c): a return address's (1 keeps its record, 2
- * the main thread's end, -1 neither, 0 unknown; 0 too before the first
- * trace or profile mapped the table), and learning them from a libunwind
- * walk (good[] may be changed: the main thread's end marked). */
-int gt_fpv_verdict(uintptr_t pc);
+/* Learning the verdicts (core/record/unwind.c) from a libunwind walk, the
+ * signal walk's (core/record/unwind_sig.c) or a hook's (good[]: as
+ * frame_kind says; may be changed: the main thread's end marked). */
 void gt_fpv_learn(const uintptr_t *pcs, int *good, int m, int whole);
 
 /* The walks so far, counted while GOTRACE_DEBUG is on (gt_cfg.debug):

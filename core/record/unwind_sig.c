@@ -86,39 +86,25 @@ void gt_stack_prepare_signal(void)
 		gt_stack_text(0, "/ld-linux", &ldso_lo, &ldso_hi);
 }
 
-/* Frame records from fp up, into pc[*n..max): bounded by [lo, hi) of this
- * thread's stack, each record above the last, ending at our thread
- * trampoline (a return address of ours whose record is at hi - 16), at the
- * main thread's end, or at max. checked: every return address must be known
- * to keep its record (1, or 2: the main thread's end); -1 otherwise (the
- * walk is not known exact). Unchecked (GOTRACE_UNWIND=fp): as far as the
- * bounds allow. */
-static int records(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pc, unsigned *n,
-		   unsigned max, int checked)
+/* GOTRACE_UNWIND=fp, or libunwind not usable here: the frame records from
+ * fp up as they are, into pc[*n..max), as far as the bounds allow: [lo, hi)
+ * of this thread's stack, each record above the last, ending at our thread
+ * trampoline (a return address of ours whose record is at hi - 16). (The
+ * checked walk is gt_fpv_walk's.) */
+static void records(uintptr_t fp, uintptr_t lo, uintptr_t hi, uintptr_t *pc, unsigned *n,
+		    unsigned max)
 {
 	while (*n < max) {
 		if (fp < lo || fp + 16 > hi || (fp & 7))
-			return checked ? -1 : 0;
+			return;
 		uintptr_t next = ((const uintptr_t *)fp)[0], ret = ((const uintptr_t *)fp)[1];
-		if (!ret)
-			return checked ? -1 : 0;
-		if (next == hi - 16 && gt_stack_is_self(ret))
-			return 0;   /* our thread trampoline */
-		if (checked) {
-			int v = gt_fpv_verdict(ret);
-			if (v == 2) {
-				pc[(*n)++] = ret;
-				return 0;
-			}
-			if (v != 1)
-				return -1;
-		}
+		if (!ret || (next == hi - 16 && gt_stack_is_self(ret)))
+			return;   /* the end, or our thread trampoline */
 		pc[(*n)++] = ret;
 		if (next <= fp)
-			return checked ? -1 : 0;
+			return;
 		fp = next;
 	}
-	return 0;
 }
 
 /* libunwind from the context, learning what it shows. -1: not usable. */
@@ -202,6 +188,6 @@ unsigned gt_stack_capture_signal(void *ucontext, uintptr_t *pc, unsigned max, in
 	count(2);
 	pc[n++] = rip;
 	if (hi)
-		records(rbp, rsp, hi, pc, &n, max, 0);
+		records(rbp, rsp, hi, pc, &n, max);
 	return n;
 }

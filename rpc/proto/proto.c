@@ -175,13 +175,16 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		type_error(d, args[0], 0, "int", msg, len);
 		return RPC_INVALID_PARAMS;
 	}
-	if ((a == A_FILE || a == A_FILE_SECS) && d->t[args[0]].type != GJ_NULL) {
+	/* The string argument: a file, or debug_stacks' filter (in path too). */
+	if ((a == A_FILE || a == A_FILE_SECS || (a == A_OPT_STR && nargs)) &&
+	    d->t[args[0]].type != GJ_NULL) {
 		if (d->t[args[0]].type != GJ_STR) {
 			type_error(d, args[0], 0, "string", msg, len);
 			return RPC_INVALID_PARAMS;
 		}
 		if (gj_str(d, args[0], path, sizeof(path)) < 0) {
-			snprintf(msg, len, "invalid argument 0: file name too long or holds NUL");
+			snprintf(msg, len, "invalid argument 0: %s too long or holds NUL",
+				 a == A_OPT_STR ? "filter" : "file name");
 			return RPC_INVALID_PARAMS;
 		}
 	}
@@ -189,40 +192,18 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		type_error(d, args[1], 1, "uint", msg, len);
 		return RPC_INVALID_PARAMS;
 	}
-	char filter[1024];
-	int has_filter = 0;
-	if (a == A_OPT_STR && nargs && d->t[args[0]].type != GJ_NULL) {
-		if (d->t[args[0]].type != GJ_STR) {
-			type_error(d, args[0], 0, "string", msg, len);
-			return RPC_INVALID_PARAMS;
-		}
-		if (gj_str(d, args[0], filter, sizeof(filter)) < 0) {
-			snprintf(msg, len, "invalid argument 0: filter too long or holds NUL");
-			return RPC_INVALID_PARAMS;
-		}
-		/* geth answers "" to a filter it cannot read; an error says why. */
-		if (filter[0] && rpc_filter_check(filter, msg, len))
-			return RPC_INVALID_PARAMS;
-		has_filter = filter[0] != '\0';
-	}
+	/* geth answers "" to a filter it cannot read; an error says why. */
+	if (a == A_OPT_STR && path[0] && rpc_filter_check(path, msg, len))
+		return RPC_INVALID_PARAMS;
 	int r = 0, hold = -1;
 	switch (id) {
-	case M_STACKS:
-		c->res.len = 0;
-		if (o->stacks(o->ctx, has_filter ? filter : NULL, &c->res, msg, len))
-			return RPC_SERVER_ERROR;
-		if (c->res.oom) {
-			snprintf(msg, len, "out of memory");
-			return RPC_SERVER_ERROR;
-		}
-		*result = c->res.p;
-		return 0;
 	case M_MODULES:
 		*result = RPC_MODULES;
 		return 0;
-	case M_MEM:
+	case M_MEM: case M_STACKS:   /* results their methods build in c->res */
 		c->res.len = 0;
-		if (o->mem_stats(o->ctx, &c->res, msg, len))
+		if (id == M_MEM ? o->mem_stats(o->ctx, &c->res, msg, len)
+				: o->stacks(o->ctx, path[0] ? path : NULL, &c->res, msg, len))
 			return RPC_SERVER_ERROR;
 		if (c->res.oom) {
 			snprintf(msg, len, "out of memory");
