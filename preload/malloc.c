@@ -17,7 +17,7 @@ static size_t boot_used;   /* atomic bump pointer */
 
 static inline int is_boot(const void *p)
 {
-	return (const uint8_t *)p >= boot && (const uint8_t *)p < boot + BOOT_SIZE;
+	return (uintptr_t)p - (uintptr_t)boot < BOOT_SIZE;
 }
 
 /* Bootstrap block: [size][pad to align][data]; zeroed (never reused). */
@@ -142,20 +142,21 @@ static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t 
 	return p;
 }
 
-/* The heap profile alone: the countdown inline, one call deep: this
- * frame holds the return address into the program, which a sample's
- * stack walk (frame records) must see (malloc itself has no frame). */
+/* The heap profile alone, an allocation to sample: one call deep, so that
+ * this frame holds the return address into the program, which the
+ * sample's stack walk (frame records) must see (malloc has no frame). */
 static __attribute__((noinline)) void *malloc_sampled(void *(*r)(size_t), size_t n)
 {
 	void *p = r(n);
 
-	if (__builtin_expect(p != NULL, 1))
-		gt_hprof_alloc(p, n);
+	gt_hprof_alloc_slow(p, n);
 	return p;
 }
 
-/* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST);
- * tracing, the count goes inline (free) or one call deep (malloc). */
+/* malloc and free, idle: a check and a tail jump (see GT_IDLE_FAST); the
+ * heap profile alone: the countdown or the filter's bit inline, then the
+ * same tail jump; tracing, the count goes inline (free) or one call deep
+ * (malloc). */
 GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 {
 	void *(*r)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_RELAXED);
@@ -164,8 +165,8 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 		uint64_t w = watching();
 		if (__builtin_expect(!w, 1))
 			return r(n);
-		if (w == SAMPLING)   /* the heap profile alone */
-			return malloc_sampled(r, n);
+		if (w == SAMPLING)
+			return __builtin_expect(gt_hprof_skip(n), 1) ? r(n) : malloc_sampled(r, n);
 		return malloc_traced(r, n);
 	}
 	return malloc_slow(n);
@@ -204,13 +205,16 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 
 	if (__builtin_expect(r && !is_boot(p), 1)) {
 		uint64_t w = watching();
-		/* free(NULL) included: libc's answer */
-		if (__builtin_expect(w == 0 || p == NULL || (!(w & SAMPLING) && count_fast(p, -1, w)), 1))
+		if (__builtin_expect(w == 0, 1))
 			return r(p);
-		if (w == SAMPLING) {   /* the heap profile alone: a look at its filter */
-			gt_hprof_free(p);
+		if (w == SAMPLING) {   /* the heap profile alone (NULL's bit is never set) */
+			if (__builtin_expect(gt_hprof_maybe(p), 0))
+				gt_hprof_free_slow(p);
 			return r(p);
 		}
+		/* free(NULL) included: libc's answer */
+		if (p == NULL || (!(w & SAMPLING) && count_fast(p, -1, w)))
+			return r(p);
 	}
 	free_slow(p);
 }

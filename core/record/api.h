@@ -138,31 +138,43 @@ extern uint64_t gt_heap_on;
  * (n bytes asked) was allocated: the thread's countdown to its next
  * sample; p is about to be freed (before the real free: its address may
  * be handed out again at once): a look at the filter of sampled blocks'
- * addresses. The slow paths do nothing when in_tracer. */
-extern uint8_t *gt_hprof_filter;   /* 1 << 18 counts; NULL before the first rate */
+ * addresses: a bit per address hash, set while a sampled block may be
+ * there. The slow paths do nothing when in_tracer. */
+#define GT_HPROF_BITS 15   /* the filter: 1 << 15 bits, 4 KiB, stays in L1 */
+extern uint64_t gt_hprof_bits[(1u << GT_HPROF_BITS) / 64];
 extern uint32_t gt_hprof_gen;      /* bumped at each rate set */
 void gt_hprof_alloc_slow(void *p, size_t n);
 void gt_hprof_free_slow(void *p);
 
-static inline size_t gt_hprof_filt(uintptr_t p)
+/* The filter's bit for a block's address: blocks are 16-byte aligned; the
+ * bits above the window fold in. */
+static inline uint32_t gt_hprof_slot(uintptr_t p)
 {
-	return (size_t)((p >> 4) * 0xff51afd7ed558ccdull >> 46);
+	return (uint32_t)((p >> 4) ^ (p >> (4 + GT_HPROF_BITS))) & ((1u << GT_HPROF_BITS) - 1);
+}
+
+/* The countdown alone, before the real call: 0 when this allocation of n
+ * bytes is to be sampled (then gt_hprof_alloc_slow once it has its
+ * address), 1 when not. */
+static inline int gt_hprof_skip(size_t n)
+{
+	struct gt_tls *tls = &gt_tls;
+
+	return (tls->hp_left -= (int64_t)n) >= 0 &&
+	       tls->hp_gen == __atomic_load_n(&gt_hprof_gen, __ATOMIC_RELAXED);
 }
 
 static inline void gt_hprof_alloc(void *p, size_t n)
 {
-	struct gt_tls *tls = &gt_tls;
-
-	if (__builtin_expect((tls->hp_left -= (int64_t)n) < 0 ||
-			     tls->hp_gen != __atomic_load_n(&gt_hprof_gen, __ATOMIC_RELAXED), 0))
+	if (__builtin_expect(!gt_hprof_skip(n), 0))
 		gt_hprof_alloc_slow(p, n);
 }
 
 static inline int gt_hprof_maybe(const void *p)
 {
-	const uint8_t *f = __atomic_load_n(&gt_hprof_filter, __ATOMIC_ACQUIRE);
+	uint32_t b = gt_hprof_slot((uintptr_t)p);
 
-	return f && __atomic_load_n(&f[gt_hprof_filt((uintptr_t)p)], __ATOMIC_RELAXED);
+	return (__atomic_load_n(&gt_hprof_bits[b >> 6], __ATOMIC_RELAXED) >> (b & 63)) & 1;
 }
 
 static inline void gt_hprof_free(void *p)

@@ -3,7 +3,10 @@
  * at the default rate that is once per 512 KiB allocated. The sampled
  * blocks live in a chained table whose nodes come from a pool mapped at
  * the first rate set (nothing here calls malloc); a free looks there only
- * when a byte filter on the address says a sampled block may be at it. */
+ * when the filter's bit for its address is set. The bits are the counts'
+ * shadow: each count (saturating) says how many live sampled blocks hash
+ * to its slot, under the lock; the hooks read only the 4 KiB of bits,
+ * which stay in L1 where 256 KiB of counts missed it (issue 26). */
 #include "core/record/hprof.h"
 
 #include <errno.h>
@@ -20,7 +23,7 @@ uint64_t gt_heap_on;
 #define LIVE_MAX (1u << 16)      /* sampled blocks alive at once */
 #define BUCKETS (1u << 14)       /* the live blocks' hash chains */
 #define STACKS (1u << 14)        /* stacks with figures */
-#define FILTER (1u << 18)        /* filter bytes: gt_hprof_filt's 18 bits */
+#define SLOTS (1u << GT_HPROF_BITS)   /* the filter's counts and bits */
 
 struct live {
 	uintptr_t p;
@@ -39,13 +42,13 @@ static struct {
 	uint32_t *chain;         /* BUCKETS heads: index + 1 */
 	uint32_t free_head;      /* free nodes: index + 1 */
 	struct fig *figs;        /* STACKS, open addressing on sid */
-	uint8_t *filter;         /* live sampled blocks per address hash (saturating) */
+	uint8_t *count;          /* SLOTS: live sampled blocks per slot (saturating) */
 	uint64_t lost;
 } h = { .lock = GT_LOCK_INIT };
 
 static int64_t rate;             /* bytes; 0: off */
 uint32_t gt_hprof_gen;           /* bumped at each rate set: threads redraw */
-uint8_t *gt_hprof_filter;        /* h.filter, published for the hooks */
+uint64_t gt_hprof_bits[SLOTS / 64];   /* bit s: count[s] != 0 */
 
 static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 
@@ -70,17 +73,16 @@ static int map_tables(void)
 	struct live *l = gt_map(LIVE_MAX * sizeof(*l));
 	uint32_t *c = gt_map(BUCKETS * sizeof(*c));
 	struct fig *f = gt_map(STACKS * sizeof(*f));
-	uint8_t *flt = gt_map(FILTER);
-	if (!l || !c || !f || !flt)
+	uint8_t *cnt = gt_map(SLOTS);
+	if (!l || !c || !f || !cnt)
 		return -ENOMEM;   /* (a mapping that worked stays: small, once) */
 	for (uint32_t i = 0; i < LIVE_MAX; i++)
 		l[i].next = i + 2 <= LIVE_MAX ? i + 2 : 0;
 	h.free_head = 1;
 	h.chain = c;
 	h.figs = f;
-	h.filter = flt;
+	h.count = cnt;
 	__atomic_store_n(&h.live, l, __ATOMIC_RELEASE);
-	__atomic_store_n(&gt_hprof_filter, flt, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -179,9 +181,9 @@ static __attribute__((noinline)) void take(void *p, size_t n)
 	size_t b = bucket((uintptr_t)p);
 	*l = (struct live){ (uintptr_t)p, sid, h.chain[b], n };
 	h.chain[b] = i;
-	uint8_t *c = &h.filter[gt_hprof_filt((uintptr_t)p)];
-	if (*c < 255)
-		__atomic_store_n(c, (uint8_t)(*c + 1), __ATOMIC_RELAXED);
+	uint32_t s = gt_hprof_slot((uintptr_t)p);
+	if (h.count[s] < 255 && !h.count[s]++)
+		__atomic_fetch_or(&gt_hprof_bits[s >> 6], 1ull << (s & 63), __ATOMIC_RELAXED);
 	f->alloc_n++;
 	f->alloc_b += n;
 	gt_unlock(&h.lock);
@@ -228,9 +230,9 @@ void gt_hprof_free_slow(void *p)
 			f->free_n++;
 			f->free_b += l->size;
 		}
-		uint8_t *c = &h.filter[gt_hprof_filt((uintptr_t)p)];
-		if (*c && *c < 255)
-			__atomic_store_n(c, (uint8_t)(*c - 1), __ATOMIC_RELAXED);
+		uint32_t s = gt_hprof_slot((uintptr_t)p);
+		if (h.count[s] < 255 && !--h.count[s])   /* (255: set for good) */
+			__atomic_fetch_and(&gt_hprof_bits[s >> 6], ~(1ull << (s & 63)), __ATOMIC_RELAXED);
 		uint32_t i = *at;
 		*at = l->next;
 		l->next = h.free_head;
