@@ -15,6 +15,7 @@ GT_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	struct gt_thread *rec = gt_thread_prepare(fn, arg, (uintptr_t)real);
 	int r;
 
+	gt_solo_end();
 	if (!rec) {
 		r = real(th, attr, fn, arg);
 	} else {

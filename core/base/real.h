@@ -13,6 +13,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -26,6 +27,9 @@
 
 struct timespec;
 typedef const struct timespec *gt_ts;
+struct aiocb;
+struct aiocb64;
+struct gaicb;
 
 /* X(name, return type, (params)) */
 #define GT_REAL_FNS(X)                                                                     \
@@ -158,7 +162,28 @@ typedef const struct timespec *gt_ts;
 	X(memalign, void *, (size_t, size_t))                                             \
 	X(valloc, void *, (size_t))                                                       \
 	X(pvalloc, void *, (size_t))                                                      \
-	X(malloc_usable_size, size_t, (void *))
+	X(malloc_usable_size, size_t, (void *))                                           \
+	X(fopen, FILE *, (const char *, const char *))                                    \
+	X(fopen64, FILE *, (const char *, const char *))                                  \
+	X(fdopen, FILE *, (int, const char *))                                            \
+	X(tmpfile, FILE *, (void))                                                        \
+	X(tmpfile64, FILE *, (void))                                                      \
+	X(popen, FILE *, (const char *, const char *))                                    \
+	X(fmemopen, FILE *, (void *, size_t, const char *))                               \
+	X(open_memstream, FILE *, (char **, size_t *))                                    \
+	X(fopencookie, FILE *, (void *, const char *, cookie_io_functions_t))             \
+	X(thrd_create, int, (unsigned long *, int (*)(void *), void *))                   \
+	X(timer_create, int, (clockid_t, struct sigevent *, timer_t *))                   \
+	X(mq_notify, int, (int, const struct sigevent *))                                 \
+	X(aio_read, int, (struct aiocb *))                                                \
+	X(aio_read64, int, (struct aiocb64 *))                                            \
+	X(aio_write, int, (struct aiocb *))                                               \
+	X(aio_write64, int, (struct aiocb64 *))                                           \
+	X(aio_fsync, int, (int, struct aiocb *))                                          \
+	X(aio_fsync64, int, (int, struct aiocb64 *))                                      \
+	X(lio_listio, int, (int, struct aiocb *const[], int, struct sigevent *))          \
+	X(lio_listio64, int, (int, struct aiocb64 *const[], int, struct sigevent *))      \
+	X(getaddrinfo_a, int, (int, struct gaicb *[], int, struct sigevent *))
 
 struct gt_real {
 #define GT_REAL_FIELD(name, ret, params) ret(*name) params;

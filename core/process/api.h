@@ -51,6 +51,13 @@ void gt_service_safe_point(int kind, uintptr_t caller, int wait);
  * from load does not): the service's own calls and trace files must not
  * be theirs to refuse. */
 void gt_service_needed(void);
+/* A one-thread program's streams take no lock while our service thread
+ * runs (core/process/solo.c). gt_solo_file: the fopen family made stream
+ * f (or NULL). gt_solo_end: a thread is about to be made (pthread_create,
+ * thrd_create, or a glibc call that makes its own): every stream takes its
+ * lock again, for good. */
+void gt_solo_file(void *f);
+void gt_solo_end(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
 /* Safe points (core/process/safe.c). */

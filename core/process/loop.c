@@ -22,6 +22,7 @@
 #include "core/base/log.h"
 #include "core/base/sys.h"
 #include "core/process/api.h"
+#include "core/process/solo.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/fdtable.h"
@@ -135,6 +136,7 @@ static void *service_main(void *arg)
 		gt_fd_unlock();
 	}
 	for (;;) {
+		gt_solo_begin();
 		int timeout = gt_prof_session() ? GT_PROF_DRAIN_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
 		int n = 0;

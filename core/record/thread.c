@@ -121,7 +121,7 @@ static int zombie(const char *tid)
 /* Only this thread and ours left? Counts the live tasks in /proc/self/task
  * (getdents64, no stdio, no malloc): a thread we never met still keeps the
  * process alive, as it would keep glibc from exiting. */
-static int only_tracer_threads_left(void)
+int gt_thread_alone(void)
 {
 	char buf[4096];
 	int fd = gt_open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -295,7 +295,7 @@ static void on_thread_exit(void *arg)
 	if (was_main)
 		__atomic_store_n(&main_gone, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_sub_fetch(&live_threads, 1, __ATOMIC_SEQ_CST) == 0 &&
-	    __atomic_load_n(&main_gone, __ATOMIC_SEQ_CST) && only_tracer_threads_left())
+	    __atomic_load_n(&main_gone, __ATOMIC_SEQ_CST) && gt_thread_alone())
 		exit(0);   /* what glibc does when the last thread leaves */
 }
 

@@ -127,6 +127,9 @@ void gt_thread_tracer_add(int delta);
 /* Join tracer thread th (task tid), wait until its task has left the thread
  * group, then count it out: unshare and the exit check see it gone. */
 void gt_thread_tracer_join(pthread_t th, int tid);
+/* At most one program thread left, by /proc/self/task's live tasks (a
+ * thread we never met counts): the others are ours. No stdio, no malloc. */
+int gt_thread_alone(void);
 /* Program threads alive that we know of (main included). */
 int gt_thread_program_count(void);
 

@@ -1,0 +1,13 @@
+/* core/process/solo.h - a one-thread program's streams take no lock while
+ * our service thread runs (solo.c). */
+#ifndef GT_PROCESS_SOLO_H
+#define GT_PROCESS_SOLO_H
+
+#include "core/process/api.h"   /* gt_solo_file, gt_solo_end */
+
+/* The service thread, at each turn of its loop: solo mode if the program
+ * has one thread (and glibc's streams are as solo.c describes); cheap
+ * once decided. */
+void gt_solo_begin(void);
+
+#endif
