@@ -165,7 +165,7 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 		uint64_t w = watching();
 		if (__builtin_expect(!w, 1))
 			return r(n);
-		if (w == SAMPLING)
+		if (!(w << 1))   /* w == SAMPLING: the heap profile alone */
 			return __builtin_expect(gt_hprof_skip(n), 1) ? r(n) : malloc_sampled(r, n);
 		return malloc_traced(r, n);
 	}
@@ -207,7 +207,7 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 		uint64_t w = watching();
 		if (__builtin_expect(w == 0, 1))
 			return r(p);
-		if (w == SAMPLING) {   /* the heap profile alone (NULL's bit is never set) */
+		if (!(w << 1)) {   /* w == SAMPLING: the heap profile alone (NULL's bit is never set) */
 			if (__builtin_expect(gt_hprof_maybe(p), 0))
 				gt_hprof_free_slow(p);
 			return r(p);

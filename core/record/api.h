@@ -155,13 +155,13 @@ static inline uint32_t gt_hprof_slot(uintptr_t p)
 
 /* The countdown alone, before the real call: 0 when this allocation of n
  * bytes is to be sampled (then gt_hprof_alloc_slow once it has its
- * address), 1 when not. */
+ * address), 1 when not. A new thread's countdown is 0: its first
+ * allocation goes to the slow path, which draws its first distance. The
+ * rate is set once (off to on); were it set again, each thread would take
+ * it up at its next sample (the slow path compares gt_hprof_gen). */
 static inline int gt_hprof_skip(size_t n)
 {
-	struct gt_tls *tls = &gt_tls;
-
-	return (tls->hp_left -= (int64_t)n) >= 0 &&
-	       tls->hp_gen == __atomic_load_n(&gt_hprof_gen, __ATOMIC_RELAXED);
+	return (gt_tls.hp_left -= (int64_t)n) >= 0;
 }
 
 static inline void gt_hprof_alloc(void *p, size_t n)
