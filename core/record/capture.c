@@ -16,6 +16,7 @@ static __thread struct {
 	uint32_t gen, sid, flags;
 	unsigned n;   /* 0: none */
 	uintptr_t pc[LAST_MAX];
+	int32_t v[LAST_MAX];   /* each frame's verdict: the walk's hint */
 } last __attribute__((tls_model("initial-exec"), unused));
 
 uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
@@ -33,21 +34,21 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 		if (last.n > k && last.gen == gen && last.flags == flags && (!fn || last.pc[0] == fn))
 			pn = last.n - k;
 		/* From the hook's frame record when in its call: our frames
-		 * below it need no walking. */
+		 * below it need no walking. The last stack is the walk's hint:
+		 * its frames' verdicts come without a look-up, and when every
+		 * frame is the same, so is the id. */
 		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
-		int m = gt_fp_walk(pc + k, max - k, &unknown, from);
+		int32_t v[GT_STACK_MAX];
+		struct gt_walk_hint h = { last.pc + k, last.v + k, pn, v + k, 0 };
+		int m = gt_fp_walk_hinted(pc + k, max - k, &unknown, from, &h);
 		if (m >= 0) {
 			n = k + (unsigned)m;
-			if (pn && n == last.n) {
-				unsigned i = k;
-				while (i < n && pc[i] == last.pc[i])
-					i++;
-				if (i == n)
-					return last.sid;
-			}
+			if (pn && n == last.n && h.same)
+				return last.sid;
 			uint32_t sid = gt_stack_intern(pc, n, flags);
 			if (sid && n <= LAST_MAX) {
 				memcpy(last.pc, pc, n * sizeof(*pc));
+				memcpy(last.v + k, v + k, (n - k) * sizeof(*v));
 				last.n = n;
 				last.gen = gen;
 				last.flags = flags;

@@ -270,9 +270,13 @@ void gt_stack_forget_code(void)
 /* A frame without a record gets a rule with its verdict (its CFA from its
  * sp, where it saved rbp: libunwind.c's frame_kind), so libunwind is paid
  * once per return address, not per stack. */
-/* The frame walk of GOTRACE_UNWIND=auto (core/record/unwind.h). */
-int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
-		unsigned *np, unsigned max, int sig, uintptr_t *unknown)
+/* The frame walk of GOTRACE_UNWIND=auto (core/record/unwind.h); with
+ * hints (h), a frame whose return address is the hint's at its depth takes
+ * the hint's verdict: no self check, no cache probe (verdicts depend on
+ * the address alone, within one generation). */
+static inline __attribute__((always_inline)) int
+fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc, unsigned *np,
+	 unsigned max, int sig, uintptr_t *unknown, struct gt_walk_hint *h)
 {
 	struct gt_tls *tls = &gt_tls;
 	unsigned n = *np, n0 = n;
@@ -292,7 +296,16 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
 		}
 		if (!ret)
 			return -1;
-		if (gt_stack_is_self(ret)) {
+		if (h && n < h->n && ret == h->pc[n]) {
+			v = h->v[n];
+			h->out[n] = v;
+			pc[n++] = ret;
+			if (v == 2) {
+				*np = n;
+				count(&n_fp);
+				return 0;
+			}
+		} else if (gt_stack_is_self(ret)) {
 			/* Our thread trampoline (its record at the top - 16) ends
 			 * the stack; a hook's walk ends at any frame of ours past
 			 * the program's, a signal's keeps them. */
@@ -305,6 +318,10 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
 				pc[n++] = ret;
 		} else {
 			v = fpv_get_cached(tls, ret);
+			if (h) {
+				h->same = 0;
+				h->out[n] = v;
+			}
 			if (v == 2) {
 				pc[n++] = ret;
 				*np = n;
@@ -338,6 +355,12 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
 	}
 }
 
+int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
+		unsigned *np, unsigned max, int sig, uintptr_t *unknown)
+{
+	return fpv_walk(ret, sp, bp, hi, pc, np, max, sig, unknown, NULL);
+}
+
 int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
 {
 	uintptr_t *fp = from ? from : __builtin_frame_address(0);
@@ -346,7 +369,22 @@ int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
 
 	*unknown = 0;
 	if (!hi || (uintptr_t)(fp + 2) > hi ||
-	    gt_fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown))
+	    fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown, NULL))
+		return -1;
+	return (int)n;
+}
+
+int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from,
+		      struct gt_walk_hint *h)
+{
+	uintptr_t *fp = from ? from : __builtin_frame_address(0);
+	uintptr_t hi = gt_tls.stack_hi;
+	unsigned n = 0;
+
+	*unknown = 0;
+	h->same = 1;
+	if (!hi || (uintptr_t)(fp + 2) > hi ||
+	    fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown, h))
 		return -1;
 	return (int)n;
 }

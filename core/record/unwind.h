@@ -49,6 +49,21 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
  * -1 when they are not known exact (*unknown: the first address without
  * a verdict). gt_fpv_generation: bumped when the verdicts are forgotten. */
 int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from);
+/* The same walk with the thread's last stack as its hint: pc[0..n) and
+ * their verdicts v[0..n) (1, 2 or a rule: as out says) for the frames at
+ * the same depths, verdicts taken without a look-up where the address is
+ * the same. out[i]: frame i's verdict (i < the count returned); same: 1
+ * when every frame was the hint's (then the stack is the hint's when the
+ * counts agree). */
+struct gt_walk_hint {
+	const uintptr_t *pc;
+	const int32_t *v;
+	unsigned n;
+	int32_t *out;
+	int same;
+};
+int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from,
+		      struct gt_walk_hint *h);
 uint32_t gt_fpv_generation(void);
 
 /* Learning the verdicts (core/record/unwind.c) from a libunwind walk, the
