@@ -10,19 +10,14 @@
 #include "core/record/fd.h"
 #include "core/record/api.h"
 
-
-int gt_fd_is_socket(int fd)
+int gt_fd_probe(int fd)
 {
 	struct stat st;
-	unsigned k = (unsigned)fd < GT_FD_MAX ?
-		__atomic_load_n(&gt_fd_kind[fd], __ATOMIC_RELAXED) : GT_FD_UNKNOWN;
+	int saved = errno;
+	unsigned k = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? GT_FD_SOCKET : GT_FD_OTHER;
 
-	if (k == GT_FD_UNKNOWN) {
-		int saved = errno;
-		k = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? GT_FD_SOCKET : GT_FD_OTHER;
-		errno = saved;
-		gt_fd_note(fd, k);
-	}
+	errno = saved;
+	gt_fd_note(fd, k);
 	return k == GT_FD_SOCKET;
 }
 
@@ -32,11 +27,6 @@ void gt_fd_epoll_add(int epfd, int fd)
 	    __atomic_load_n(&gt_fd_kind[epfd], __ATOMIC_RELAXED) != GT_FD_EPOLL_NET &&
 	    gt_fd_is_socket(fd))
 		gt_fd_note(epfd, GT_FD_EPOLL_NET);
-}
-
-unsigned gt_fd_classify(int fd)
-{
-	return gt_fd_is_socket(fd) ? GT_OP_NET : GT_OP_SYSCALL;
 }
 
 unsigned gt_fd_classify_poll(const struct pollfd *p, unsigned long n)

@@ -280,6 +280,8 @@ fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
 {
 	struct gt_tls *tls = &gt_tls;
 	unsigned n = *np, n0 = n;
+	const uintptr_t *hpc = h ? h->pc : NULL;
+	unsigned hn = h ? h->n : 0;
 
 	if (!fpv)
 		return -1;
@@ -294,17 +296,16 @@ fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
 			count(&n_fp);
 			return 0;   /* as deep as asked */
 		}
-		if (!ret)
-			return -1;
-		if (h && n < h->n && ret == h->pc[n]) {
+		if (h && n < hn && ret == hpc[n]) {   /* (never 0) */
 			v = h->v[n];
-			h->out[n] = v;
 			pc[n++] = ret;
 			if (v == 2) {
 				*np = n;
 				count(&n_fp);
 				return 0;
 			}
+		} else if (!ret) {
+			return -1;
 		} else if (gt_stack_is_self(ret)) {
 			/* Our thread trampoline (its record at the top - 16) ends
 			 * the stack; a hook's walk ends at any frame of ours past
@@ -320,7 +321,8 @@ fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
 			v = fpv_get_cached(tls, ret);
 			if (h) {
 				h->same = 0;
-				h->out[n] = v;
+				if (n < h->cap)
+					h->v[n] = v;
 			}
 			if (v == 2) {
 				pc[n++] = ret;

@@ -50,16 +50,16 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
  * a verdict). gt_fpv_generation: bumped when the verdicts are forgotten. */
 int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from);
 /* The same walk with the thread's last stack as its hint: pc[0..n) and
- * their verdicts v[0..n) (1, 2 or a rule: as out says) for the frames at
- * the same depths, verdicts taken without a look-up where the address is
- * the same. out[i]: frame i's verdict (i < the count returned); same: 1
- * when every frame was the hint's (then the stack is the hint's when the
- * counts agree). */
+ * their verdicts v[0..n) (1, 2 or a rule) for the frames at the same
+ * depths; a frame whose address is the hint's takes its verdict without a
+ * look-up. A frame that differs has its verdict written to v (below cap),
+ * so that v then holds the new stack's when the walk succeeds (and must be
+ * forgotten when it fails). same: 1 when every frame was the hint's (the
+ * stack is the hint's when the counts agree too). */
 struct gt_walk_hint {
 	const uintptr_t *pc;
-	const int32_t *v;
-	unsigned n;
-	int32_t *out;
+	int32_t *v;
+	unsigned n, cap;
 	int same;
 };
 int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from,
