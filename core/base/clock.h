@@ -37,8 +37,10 @@ void gt_clock_prepare(void);
 /* The service thread, every loop tick while tracing: look again. */
 void gt_clock_tick(void);
 
-/* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
-static inline uint64_t gt_clock_fast_x(int *exact)
+/* The TSC's time into *ns: 1, or 0 (nothing read) when there is no usable
+ * TSC or a look is in progress. Calls nothing: a hook's fast path that
+ * reads the clock this way keeps no registers across a call. */
+static inline int gt_clock_try_fast(uint64_t *ns)
 {
 #if defined(__x86_64__)
 	struct gt_clock_anchor *a = &gt_clock_anchor;
@@ -50,8 +52,8 @@ static inline uint64_t gt_clock_fast_x(int *exact)
 		uint32_t s = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
 		uint64_t mult = __atomic_load_n(&a->mult, __ATOMIC_SEQ_CST);
 		if (!mult || (s & 1))
-			break;
-		uint64_t ns = __atomic_load_n(&a->ns, __ATOMIC_SEQ_CST);
+			return 0;
+		uint64_t base = __atomic_load_n(&a->ns, __ATOMIC_SEQ_CST);
 		uint64_t tsc = __atomic_load_n(&a->tsc, __ATOMIC_SEQ_CST);
 		uint64_t now = __builtin_ia32_rdtsc();
 		if (__atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) != s)
@@ -59,10 +61,24 @@ static inline uint64_t gt_clock_fast_x(int *exact)
 		/* A TSC behind the anchor (another CPU's, a little behind):
 		 * the anchor's time. */
 		uint64_t d = now > tsc ? now - tsc : 0;
-		*exact = 0;
-		return ns + (uint64_t)(((unsigned __int128)d * mult) >> 32);
+		*ns = base + (uint64_t)(((unsigned __int128)d * mult) >> 32);
+		return 1;
 	}
+#else
+	(void)ns;
+	return 0;
 #endif
+}
+
+/* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
+static inline uint64_t gt_clock_fast_x(int *exact)
+{
+	uint64_t ns;
+
+	if (gt_clock_try_fast(&ns)) {
+		*exact = 0;
+		return ns;
+	}
 	*exact = 1;
 	return gt_clock_now();
 }

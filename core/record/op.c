@@ -72,13 +72,14 @@ void gt_op_begin_slow(struct gt_op *op)
 	/* The common case first: a registered thread in the session. Its
 	 * steps touch no errno and call nothing a hook could be. */
 	struct gt_thread *t = s ? tls->t : NULL;
-	if (t && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s) {
-		op->t0 = gt_clock_fast();
+	uint64_t t0;
+	if (t && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s && gt_clock_try_fast(&t0)) {
+		op->t0 = t0;
 		note_op(t, op, s);
 		op->sess = s;
 		return;
 	}
-	begin_rest(op, s);
+	begin_rest(op, s);   /* (a tail call: this path saves no register) */
 }
 
 /* The rest of a begin: a thread to register or to enter the session. */
@@ -135,9 +136,10 @@ static inline int end_fast(struct gt_op *op)
 {
 	struct gt_thread *t = gt_tls.t;
 
-	if (op->prof || !op->sess || !t || __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != op->sess)
-		return 0;
-	uint64_t t1 = gt_clock_fast();
+	uint64_t t1;
+	if (op->prof || !op->sess || !t || __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != op->sess ||
+	    !gt_clock_try_fast(&t1))
+		return 0;   /* (end_common reads the clock its own way) */
 	if ((t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns)
 		return 0;
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
