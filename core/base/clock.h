@@ -14,6 +14,8 @@
 #define GT_CLOCK_H
 
 #include <stdint.h>
+
+#include "core/base/visibility.h"
 #include <time.h>
 
 static inline uint64_t gt_clock_now(void)
@@ -30,7 +32,7 @@ struct gt_clock_anchor {
 	uint64_t ns, tsc;
 	uint64_t mult;   /* ns = ticks * mult >> 32; 0: no usable TSC (yet) */
 };
-extern struct gt_clock_anchor gt_clock_anchor;
+extern struct gt_clock_anchor gt_clock_anchor GT_HIDDEN;
 
 /* Once, before the first trace: is the TSC the kernel's clocksource? */
 void gt_clock_prepare(void);

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "core/base/visibility.h"
+
 /* GOTRACE_UNWIND: auto (frame records where known exact, else libunwind),
  * libunwind, fp (frame records only). */
 enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
@@ -55,7 +57,7 @@ struct gt_config {
 	const char *home;        /* HOME at load, for "~/" in trace file names */
 };
 
-extern struct gt_config gt_cfg;
+extern struct gt_config gt_cfg GT_HIDDEN;
 
 /* Fill gt_cfg from the environment; bad values are reported ("gotrace:
  * GOTRACE_BUFFER_MB=x: not a number, using 64") and replaced by defaults. */

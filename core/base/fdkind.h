@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "core/base/visibility.h"
+
 #include "core/base/tls.h"
 
 /* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
@@ -13,7 +15,7 @@
 /* GT_FD_NOWAIT: no socket, and a read never waits (a regular file, a
  * memory device: preload/armed.c asks, for GOTRACE_LAZY's safe points). */
 enum gt_fd_kind { GT_FD_UNKNOWN = 0, GT_FD_SOCKET, GT_FD_OTHER, GT_FD_EPOLL_NET, GT_FD_NOWAIT };
-extern uint8_t gt_fd_kind[GT_FD_MAX];
+extern uint8_t gt_fd_kind[GT_FD_MAX] GT_HIDDEN;
 
 static inline void gt_fd_note(int fd, unsigned kind)
 {

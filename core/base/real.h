@@ -9,6 +9,8 @@
 #define GT_BASE_REAL_H
 
 #include <poll.h>
+
+#include "core/base/visibility.h"
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -191,11 +193,11 @@ struct gt_real {
 #undef GT_REAL_FIELD
 };
 
-extern struct gt_real gt_real;
+extern struct gt_real gt_real GT_HIDDEN;
 
 /* > 0 while dlsym runs for us: dlsym may allocate, and the malloc hooks
  * then serve it from their bootstrap buffer (preload/malloc.c). */
-extern int gt_real_resolving;
+extern int gt_real_resolving GT_HIDDEN;
 
 /* Resolve one function (dlsym RTLD_NEXT). A function libc lacks (older
  * glibc) gets a stub that fails with ENOSYS. */

@@ -7,6 +7,8 @@
 #define GT_RECORD_API_H
 
 #include <stddef.h>
+
+#include "core/base/visibility.h"
 #include <stdint.h>
 
 #include "core/base/tls.h"
@@ -14,11 +16,11 @@
 /* The session now recording, 0 when idle. Written by the service thread
  * (release) after the start snapshot; hooks read it (acquire) before they
  * read the clock, so their times follow the snapshot's. */
-extern uint64_t gt_trace_on;
+extern uint64_t gt_trace_on GT_HIDDEN;
 /* The blocking calls' gate: gt_trace_on, with bit 63 set while a block or
  * mutex profile counts (core/record/bprof.h). Hooks of blocking calls read
  * it (acquire) instead of gt_trace_on: one load, whatever watches them. */
-extern uint64_t gt_rec_on;
+extern uint64_t gt_rec_on GT_HIDDEN;
 #define GT_REC_PROF (1ull << 63)
 
 /* Kinds of blocking call and the trace events they become. */
@@ -133,7 +135,7 @@ void gt_fd_epoll_add(int epfd, int fd);
 
 /* The malloc hooks' gate: gt_trace_on, bit 63 set while the heap profile
  * samples (core/record/hprof.h). */
-extern uint64_t gt_heap_on;
+extern uint64_t gt_heap_on GT_HIDDEN;
 /* The heap profile's part of a hook (the gate's bit 63 set), inline: p
  * (n bytes asked) was allocated: the thread's countdown to its next
  * sample; p is about to be freed (before the real free: its address may
@@ -141,8 +143,8 @@ extern uint64_t gt_heap_on;
  * addresses: a bit per address hash, set while a sampled block may be
  * there. The slow paths do nothing when in_tracer. */
 #define GT_HPROF_BITS 15   /* the filter: 1 << 15 bits, 4 KiB, stays in L1 */
-extern uint64_t gt_hprof_bits[(1u << GT_HPROF_BITS) / 64];
-extern uint32_t gt_hprof_gen;      /* bumped at each rate set */
+extern uint64_t gt_hprof_bits[(1u << GT_HPROF_BITS) / 64] GT_HIDDEN;
+extern uint32_t gt_hprof_gen GT_HIDDEN;      /* bumped at each rate set */
 void gt_hprof_alloc_slow(void *p, size_t n);
 void gt_hprof_free_slow(void *p);
 
@@ -189,7 +191,7 @@ static inline void gt_hprof_free(void *p)
 
 /* Set at trace start (before the session is published): the allocator we
  * forward to is glibc's, whose block sizes gt_glibc_usable reads. */
-extern int gt_heap_glibc;
+extern int gt_heap_glibc GT_HIDDEN;
 
 /* glibc's malloc_usable_size of a block in use, read from its chunk header
  * (malloc/malloc.c: the size word before the block, low bits flags, bit 1

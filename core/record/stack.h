@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "core/base/visibility.h"
+
 #include <urcu/rculfhash.h>
 
 #define GT_STACK_MAX 64
@@ -96,7 +98,7 @@ void gt_stack_name_fn(uintptr_t real, const char *name);
 const char *gt_stack_fn_name(uintptr_t real);
 
 /* Is pc inside libgotrace's own code? */
-extern uintptr_t gt_self_lo, gt_self_hi;
+extern GT_HIDDEN uintptr_t gt_self_lo, gt_self_hi;
 static inline int gt_stack_is_self(uintptr_t pc)
 {
 	return pc >= gt_self_lo && pc < gt_self_hi;
