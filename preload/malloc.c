@@ -207,9 +207,8 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 		uint64_t w = watching();
 		if (__builtin_expect(w == 0, 1))
 			return r(p);
-		if (!(w << 1)) {   /* w == SAMPLING: the heap profile alone (NULL's bit is never set) */
-			if (__builtin_expect(gt_hprof_maybe(p), 0))
-				gt_hprof_free_slow(p);
+		if (!(w << 1)) {   /* w == SAMPLING: the heap profile alone */
+			gt_hprof_free(p);   /* (NULL: its slow path finds no block) */
 			return r(p);
 		}
 		/* free(NULL) included: libc's answer */

@@ -39,12 +39,7 @@ GT_STREAM(fopencookie, (void *c, const char *mode, cookie_io_functions_t io), (c
 		return GT_REAL(name) args;            \
 	}
 
-GT_EXPORT int thrd_create(thrd_t *t, thrd_start_t fn, void *arg)
-{
-	gt_solo_end();
-	return GT_REAL(thrd_create)(t, fn, arg);
-}
-
+GT_THREADS(int, thrd_create, (thrd_t *t, thrd_start_t fn, void *arg), (t, fn, arg), 1)
 #define BY_THREAD(ev) ((ev) && (ev)->sigev_notify == SIGEV_THREAD)
 GT_THREADS(int, timer_create, (clockid_t c, struct sigevent *ev, timer_t *t), (c, ev, t),
 	   BY_THREAD(ev))

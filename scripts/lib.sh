@@ -80,10 +80,12 @@ gt_backports() {
 # gt_build DIR [meson setup options...]: configure DIR unless it already is
 # (meson regenerates by itself when meson.build files change), then compile.
 gt_build() {
+	gt_setup "$@" && meson compile -C "$GT_ROOT/$1"
+}
+
+# gt_setup DIR [meson setup options...]: configure DIR unless it already is.
+gt_setup() {
 	local dir=$1
 	shift
-	if [ ! -f "$GT_ROOT/$dir/build.ninja" ]; then
-		(cd "$GT_ROOT" && meson setup "$dir" "$@") || return 1
-	fi
-	meson compile -C "$GT_ROOT/$dir"
+	[ -f "$GT_ROOT/$dir/build.ninja" ] || (cd "$GT_ROOT" && meson setup "$dir" "$@")
 }

@@ -14,9 +14,9 @@
 #define GT_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "core/base/visibility.h"
-#include <time.h>
 
 static inline uint64_t gt_clock_now(void)
 {

@@ -4,9 +4,8 @@
 
 #include <stdint.h>
 
-#include "core/base/visibility.h"
-
 #include "core/base/tls.h"
+#include "core/base/visibility.h"
 
 /* Socket or not, per fd: decides net vs syscall (and poll/select/epoll)
  * events. Filled lazily (fstat) by core in the slow path only; preload

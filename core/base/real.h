@@ -9,8 +9,6 @@
 #define GT_BASE_REAL_H
 
 #include <poll.h>
-
-#include "core/base/visibility.h"
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -26,6 +24,7 @@
 #include <time.h>
 
 #include "core/base/fdkind.h"
+#include "core/base/visibility.h"
 
 struct timespec;
 typedef const struct timespec *gt_ts;

@@ -49,7 +49,7 @@ extern FILE *_IO_list_all __attribute__((weak));
 extern void _IO_list_lock(void) __attribute__((weak));
 extern void _IO_list_unlock(void) __attribute__((weak));
 
-int gt_solo;                   /* atomic: the program's streams take no lock */
+static int gt_solo;            /* atomic: the program's streams take no lock */
 static int ended;              /* atomic: a thread was made: never again */
 static int unusable;           /* service thread: decided against solo mode */
 

@@ -7,11 +7,10 @@
 #define GT_RECORD_API_H
 
 #include <stddef.h>
-
-#include "core/base/visibility.h"
 #include <stdint.h>
 
 #include "core/base/tls.h"
+#include "core/base/visibility.h"
 
 /* The session now recording, 0 when idle. Written by the service thread
  * (release) after the start snapshot; hooks read it (acquire) before they

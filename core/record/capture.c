@@ -40,11 +40,9 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
 		struct gt_walk_hint h = { last.pc + k, last.v + k, pn, LAST_MAX - k, 0 };
 		int m = gt_fp_walk_hinted(pc + k, max - k, &unknown, from, &h);
-		if (m >= 0) {
-			n = k + (unsigned)m;
-			if (pn && n == last.n && h.same)
-				return last.sid;
-		}
+		n = k + (unsigned)m;
+		if (m >= 0 && pn && n == last.n && h.same)
+			return last.sid;
 		last.n = 0;   /* last.v now holds some of this walk's verdicts */
 		if (m >= 0) {
 			uint32_t sid = gt_stack_intern(pc, n, flags);

@@ -82,7 +82,8 @@ void gt_op_begin_slow(struct gt_op *op)
 	begin_rest(op, s);   /* (a tail call: this path saves no register) */
 }
 
-/* The rest of a begin: a thread to register or to enter the session. */
+/* The rest of a begin: a thread to register or to enter the session, or
+ * no TSC to read. */
 static __attribute__((noinline)) void begin_rest(struct gt_op *op, uint64_t s)
 {
 	struct gt_tls *tls = &gt_tls;
@@ -90,7 +91,7 @@ static __attribute__((noinline)) void begin_rest(struct gt_op *op, uint64_t s)
 	tls->in_tracer++;
 	struct gt_thread *t = s ? gt_thread_self() : NULL;
 	if (t) {
-		/* In the session already (the common case): no lock. Only the
+		/* In the session already (without a TSC): no lock. Only the
 		 * stopper changes t->sess behind our back, and then a stale
 		 * answer costs nothing: op_sess will not match. The TSC's time
 		 * then: this thread's events so far are at least as late as the
@@ -127,8 +128,6 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 	return s ? gt_emit_enter_locked(t, s, gt_clock_now()) : 0;
 }
 
-/* The common end: record the call if it waited long enough. classify
- * refines the kind (socket or not...) only for calls that are recorded. */
 /* The common end, before end_common: a call too short to record, in the
  * session, no profile counting: no lock, no errno, no call (and, apart
  * from end_common, no registers to save). 1: done. */
@@ -146,6 +145,8 @@ static inline int end_fast(struct gt_op *op)
 	return 1;
 }
 
+/* The rest of an end: record the call if it waited long enough. classify
+ * refines the kind (socket or not...) only for calls that are recorded. */
 static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 						 unsigned (*classify)(const void *), const void *ctx)
 {

@@ -6,10 +6,9 @@
 #define GT_STACK_H
 
 #include <stdint.h>
+#include <urcu/rculfhash.h>
 
 #include "core/base/visibility.h"
-
-#include <urcu/rculfhash.h>
 
 #define GT_STACK_MAX 64
 

@@ -363,32 +363,30 @@ int gt_fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr
 	return fpv_walk(ret, sp, bp, hi, pc, np, max, sig, unknown, NULL);
 }
 
-int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
+/* gt_fp_walk's body, from the record at fp; h constant at each use. */
+static inline __attribute__((always_inline)) int
+fp_walk(uintptr_t *fp, uintptr_t *pc, unsigned max, uintptr_t *unknown, struct gt_walk_hint *h)
 {
-	uintptr_t *fp = from ? from : __builtin_frame_address(0);
 	uintptr_t hi = gt_tls.stack_hi;
 	unsigned n = 0;
 
 	*unknown = 0;
 	if (!hi || (uintptr_t)(fp + 2) > hi ||
-	    fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown, NULL))
+	    fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown, h))
 		return -1;
 	return (int)n;
+}
+
+int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
+{
+	return fp_walk(from ? from : __builtin_frame_address(0), pc, max, unknown, NULL);
 }
 
 int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from,
 		      struct gt_walk_hint *h)
 {
-	uintptr_t *fp = from ? from : __builtin_frame_address(0);
-	uintptr_t hi = gt_tls.stack_hi;
-	unsigned n = 0;
-
-	*unknown = 0;
 	h->same = 1;
-	if (!hi || (uintptr_t)(fp + 2) > hi ||
-	    fpv_walk(fp[1], (uintptr_t)(fp + 2), fp[0], hi, pc, &n, max, 0, unknown, h))
-		return -1;
-	return (int)n;
+	return fp_walk(from ? from : __builtin_frame_address(0), pc, max, unknown, h);
 }
 
 /* GOTRACE_UNWIND=fp or libunwind; auto when fp_walk could not: libunwind,

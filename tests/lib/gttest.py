@@ -244,12 +244,12 @@ def parse_events(text, types=None):
     for line in text.splitlines():
         if not line.strip():
             continue
-        if types is not None and line.split(" ", 2)[1:2][0] not in types:
-            continue
         m = _LINE.match(line)
         if not m:
             raise TraceError(f"unexpected line in go tool trace -d output: {line!r}")
         ts, typ, p, g, off, rest = m.groups()
+        if types is not None and typ not in types:
+            continue
         events.append(Event(int(ts), typ, int(p), int(g), int(off),
                             _parse_args(typ, rest, line)))
     return events
