@@ -10,7 +10,10 @@
  * stdin, then releases them 20 ms apart (reader, locker, waiter, receiver,
  * sleeper), joins them, and then does it all again once more with the
  * threads blocked 30 ms each (so the trace also has waits that begin and
- * end inside it). Prints "done"; exit 0. */
+ * end inside it). Prints "done"; exit 0. `blockers -v` first prints the
+ * waits each thread measured around its call, summed by profile:
+ * "waited syscall=NS sync=NS net=NS" (a run's own figures: under load two
+ * runs differ by more than a profile may). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,21 +31,40 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int go;
 static volatile sig_atomic_t woken;
 static volatile pid_t tids[5];
+enum { W_SYSCALL, W_SYNC, W_NET, W_N };
+static long long waited[W_N];   /* ns, atomic adds */
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void add_wait(int w, long long since)
+{
+	__atomic_add_fetch(&waited[w], now_ns() - since, __ATOMIC_RELAXED);
+}
 
 static void *reader(void *a)
 {
 	char c;
 
 	tids[0] = (pid_t)syscall(SYS_gettid);
+	long long t = now_ns();
 	if (read(pipe_fd[0], &c, 1) != 1)
 		perror("read");
+	add_wait(W_SYSCALL, t);
 	return a;
 }
 
 static void *locker(void *a)
 {
 	tids[1] = (pid_t)syscall(SYS_gettid);
+	long long t = now_ns();
 	pthread_mutex_lock(&mu);
+	add_wait(W_SYNC, t);
 	pthread_mutex_unlock(&mu);
 	return a;
 }
@@ -51,8 +73,11 @@ static void *waiter(void *a)
 {
 	pthread_mutex_lock(&cmu);
 	tids[2] = (pid_t)syscall(SYS_gettid);
-	while (!go)
+	while (!go) {
+		long long t = now_ns();
 		pthread_cond_wait(&cv, &cmu);
+		add_wait(W_SYNC, t);
+	}
 	go = 0;
 	pthread_mutex_unlock(&cmu);
 	return a;
@@ -63,8 +88,10 @@ static void *receiver(void *a)
 	char c;
 
 	tids[3] = (pid_t)syscall(SYS_gettid);
+	long long t = now_ns();
 	if (recv(sock[0], &c, 1, 0) != 1)
 		perror("recv");
+	add_wait(W_NET, t);
 	return a;
 }
 
@@ -147,7 +174,7 @@ static void round_trip(int wait_for_line)
 		pthread_join(th[i], NULL);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct sigaction sa;
 
@@ -160,6 +187,9 @@ int main(void)
 	}
 	round_trip(1);
 	round_trip(0);
+	if (argc > 1 && !strcmp(argv[1], "-v"))
+		printf("waited syscall=%lld sync=%lld net=%lld\n", waited[W_SYSCALL],
+		       waited[W_SYNC], waited[W_NET]);
 	puts("done");
 	return 0;
 }
