@@ -137,7 +137,7 @@ static void *service_main(void *arg)
 	}
 	for (;;) {
 		gt_solo_begin();
-		int timeout = gt_prof_session() ? GT_PROF_DRAIN_MS : gt_ctl_session() ? 100 : -1;
+		int timeout = gt_prof_session() ? GT_PROF_TICK_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
 		int n = 0;
 

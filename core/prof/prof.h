@@ -29,9 +29,12 @@ int gt_prof_stop(char *err, size_t errlen);
 /* The profile in progress (0: none). */
 uint64_t gt_prof_session(void);
 
-/* Every turn of the service loop while a profile runs: move the threads'
- * samples out of their rings. How long the loop may sleep meanwhile, ms. */
+/* Every turn of the service loop while a profile runs: arm the timers of
+ * the threads started since the last, and every GT_PROF_DRAIN_MS move the
+ * threads' samples out of their rings. How long the loop may sleep
+ * meanwhile: GT_PROF_TICK_MS. */
 void gt_prof_drain(void);
+#define GT_PROF_TICK_MS 10
 #define GT_PROF_DRAIN_MS 50
 
 /* Stacks can be taken by hooks from now on (the walks, liburcu, the stack

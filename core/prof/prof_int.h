@@ -25,6 +25,8 @@ struct gt_prof_thread {
 	uint32_t head;      /* words written: the handler (release) */
 	uint32_t tail;      /* words read: the service thread (release) */
 	uint32_t lost;      /* samples dropped: the handler (relaxed) */
+	uint32_t missed;    /* expirations the timer, armed late, did not see:
+			       set before it is armed, taken by the handler */
 	uint32_t mask;      /* [const] ring words - 1 */
 	uint64_t w[];
 };
@@ -42,7 +44,10 @@ extern uint32_t gt_prof_sampling;
 /* sample.c: the handler, arming a thread (t->lock held). */
 void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc);
 struct gt_thread;
-int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns);
+/* late: the thread has run since its start without a timer (armed by the
+ * service thread, core/prof/ctl.c): its first sample weighs the periods of
+ * CPU time it has used. */
+int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns, int late);
 void gt_prof_disarm_locked(struct gt_thread *t);
 /* What the handler does with a SIGPROF that is not our timer's: the
  * program's disposition (SIG_DFL: the process ends by it; SIG_IGN:

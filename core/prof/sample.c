@@ -87,6 +87,8 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 	/* The timer's expirations since its last signal count too (a thread
 	 * that blocked SIGPROF, a late delivery): the sample weighs them. */
 	uint32_t weight = 1 + (si->si_overrun > 0 ? (uint32_t)si->si_overrun : 0);
+	if (__atomic_load_n(&pt->missed, __ATOMIC_RELAXED))
+		weight += __atomic_exchange_n(&pt->missed, 0, __ATOMIC_RELAXED);
 	if (weight > 0xffffff)
 		weight = 0xffffff;
 	/* A trace in progress that this thread has not entered (it computes,
@@ -125,7 +127,7 @@ static uint32_t ring_words(void)
 	return w;
 }
 
-int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns)
+int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns, int late)
 {
 	struct gt_prof_thread *pt = t->prof;
 
@@ -153,9 +155,22 @@ int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns)
 	long r = gt_raw(SYS_timer_create, (long)clk, (long)&sev, (long)&id);
 	if (r < 0)
 		return (int)r;
+	/* Armed late, the timer expires where one armed at the thread's start
+	 * would have: at the next whole period of its CPU time; or at once
+	 * when that one would have expired already, weighing those periods. */
+	uint64_t first = period_ns, m = 0;
+	struct timespec used;
+	if (late && gt_raw(SYS_clock_gettime, (long)clk, (long)&used, 0) == 0) {
+		uint64_t u = (uint64_t)used.tv_sec * 1000000000u + (uint64_t)used.tv_nsec;
+		m = u / period_ns;
+		first = m ? 1 : period_ns - u % period_ns;
+	}
+	/* The first expiry stands for one period; the handler adds the rest. */
+	__atomic_store_n(&pt->missed, m > 1 ? (uint32_t)(m - 1 < 0xffff ? m - 1 : 0xffff) : 0,
+			 __ATOMIC_RELAXED);
 	struct itimerspec its = {
 		.it_interval = { (time_t)(period_ns / 1000000000), (long)(period_ns % 1000000000) },
-		.it_value = { (time_t)(period_ns / 1000000000), (long)(period_ns % 1000000000) },
+		.it_value = { (time_t)(first / 1000000000), (long)(first % 1000000000) },
 	};
 	r = gt_raw(SYS_timer_settime, id, 0, (long)&its);
 	if (r < 0) {

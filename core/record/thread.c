@@ -173,9 +173,9 @@ struct gt_thread *gt_thread_alloc(void)
 	/* Everything but the lock we hold: others (the stopper's walk) may be
 	 * waiting on its word, and a store over it would lose their wake-up. */
 	_Static_assert(offsetof(struct gt_thread, lock) == 0, "the lock comes first");
-	struct gt_prof_thread *prof = t->prof;   /* core/prof's, kept with the record */
-	memset((char *)t + sizeof(t->lock), 0, sizeof(*t) - sizeof(t->lock));
-	t->prof = prof;
+	memset((char *)t + sizeof(t->lock), 0,
+	       offsetof(struct gt_thread, prof) - sizeof(t->lock));   /* core/prof's kept */
+	__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
 	t->goid = __atomic_fetch_add(&next_goid, 1, __ATOMIC_RELAXED);
 	t->state = GT_T_EMBRYO;
 	gt_unlock(&t->lock);

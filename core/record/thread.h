@@ -62,13 +62,16 @@ struct gt_thread {
 	uint32_t op_kind;
 	uint64_t waited_ns;      /* time waited for the writer, not yet logged
 				    (owner adds atomically; logged under lock) */
-	/* CPU profiling's state for this thread (core/prof/): allocated by
-	 * that layer the first time the record is profiled, [lock], and kept
-	 * with the record when it is reused (gt_thread_alloc keeps it); record/
-	 * never reads it. */
-	struct gt_prof_thread *prof;
-
 	struct gt_thread *next_free; /* free list, under the registry lock */
+
+	/* CPU profiling's state for this thread (core/prof/), last: kept
+	 * when the record is reused (gt_thread_alloc clears what is above);
+	 * record/ never reads it. prof: allocated by that layer the first
+	 * time the record is profiled, [lock]. prof_new: the profile that was
+	 * sampling when the thread started, until the service thread has
+	 * armed its timer (atomic: read there without the lock). */
+	struct gt_prof_thread *prof;
+	uint32_t prof_new;
 };
 
 /* A P id (one per thread in a session) and the time of its last event, so

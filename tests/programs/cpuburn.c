@@ -12,6 +12,9 @@
  *   take   it installs such a handler at SECONDS/2 (in the middle of a
  *          profile of ours)
  *   fork   a child forked at SECONDS/2 burns 1 s and exits by itself
+ *   short  each of the THREADS is a relay instead: it starts a thread
+ *          (short_burner) that calls burn_three() and burn_one() once,
+ *          ~80 ms, joins it, and starts the next
  * At the end it prints what it saw of SIGPROF's disposition (it must not
  * see ours) and "cpuburn: done"; its exit status is 0. */
 #include <pthread.h>
@@ -71,6 +74,25 @@ static void *burner(void *arg)
 	while (!stop) {
 		burn_three();
 		burn_one();
+	}
+	return NULL;
+}
+
+static void *short_burner(void *arg)
+{
+	rng += (unsigned long)arg * 0x9e3779b97f4a7c15ul;
+	burn_three();
+	burn_one();
+	return NULL;
+}
+
+static void *relay(void *arg)
+{
+	for (long k = 1; !stop; k++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, short_burner, (void *)((long)arg << 20 | k)))
+			break;
+		pthread_join(t, NULL);
 	}
 	return NULL;
 }
@@ -140,9 +162,10 @@ int main(int argc, char **argv)
 		own_profiler();
 	pthread_create(&sl, NULL, sleeper, NULL);
 	for (int i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, burner, (void *)(long)(i + 1));
+		pthread_create(&th[i], NULL, strcmp(mode, "short") ? burner : relay,
+			       (void *)(long)(i + 1));
 	long mid = 0;
-	if (*mode) {
+	if (*mode && strcmp(mode, "short")) {
 		sleep_s(secs / 2);
 		mid = handler_calls;
 		if (!strcmp(mode, "take")) {
