@@ -10,7 +10,8 @@
 #include "core/base/log.h"
 
 struct gt_config gt_cfg = { .file = "", .cpu_file = "", .socket = "", .http = "", .http_vhosts = "localhost",
-			    .http_cors = "", .runtime_dir = "", .home = "" };
+			    .http_cors = "", .runtime_dir = "", .home = "",
+			    .cache_home = "", .debug_cache = "" };
 
 #define GT_BLOCK_NS_DEFAULT 10000ull    /* see README: chosen by measurement */
 #define GT_BUFFER_MB_DEFAULT 64ull
@@ -18,7 +19,7 @@ struct gt_config gt_cfg = { .file = "", .cpu_file = "", .socket = "", .http = ""
 
 /* Copies of the strings, each below GT_PATH_MAX (http: 128, vhosts and
  * cors: 512 each). */
-static char pool[5 * GT_PATH_MAX + 128 + 2 * 512] GT_COLD_BSS;
+static char pool[7 * GT_PATH_MAX + 128 + 2 * 512] GT_COLD_BSS;
 static size_t pool_used;
 
 static const char *copy_env(const char *name, size_t max)
@@ -102,6 +103,8 @@ void gt_config_load(void)
 	gt_cfg.valgrind = pre && strstr(pre, "/vgpreload_") != NULL;
 	gt_cfg.runtime_dir = copy_env("XDG_RUNTIME_DIR", GT_PATH_MAX);
 	gt_cfg.home = copy_env("HOME", GT_PATH_MAX);
+	gt_cfg.cache_home = copy_env("XDG_CACHE_HOME", GT_PATH_MAX);
+	gt_cfg.debug_cache = copy_env("GOTRACE_DEBUG_CACHE", GT_PATH_MAX);
 	errno = saved;
 }
 

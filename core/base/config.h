@@ -55,6 +55,10 @@ struct gt_config {
 	int valgrind;
 	const char *runtime_dir; /* XDG_RUNTIME_DIR at load ("" = unset) */
 	const char *home;        /* HOME at load, for "~/" in trace file names */
+	const char *cache_home;  /* XDG_CACHE_HOME at load ("" = unset) */
+	const char *debug_cache; /* GOTRACE_DEBUG_CACHE: inflated debug files'
+				  * directory, "off" for none ("" = default,
+				  * core/write/debugcache.c) */
 };
 
 extern struct gt_config gt_cfg GT_HIDDEN;

@@ -21,6 +21,7 @@
 
 #include "core/base/log.h"
 #include "core/base/sys.h"
+#include "core/write/debugcache.h"
 #include "core/write/symhint.h"
 
 
@@ -155,13 +156,13 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_A
 	static const char *const where[] = { "%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s" };
 	const unsigned char *id;
 	GElf_Addr id_vaddr;
-	int fd = dw.dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
-
-	if (fd >= 0 || !link || !file || file[0] != '/' || strchr(link, '/'))
-		return fd;
 	int id_len = dw.dwfl_module_build_id(mod, &id, &id_vaddr);
-	if (id_len <= 0)
-		return -1;
+	int fd = gt_debugcache_find(id, id_len, out, dw.dwelf_elf_gnu_build_id);
+
+	if (fd < 0)
+		fd = dw.dwfl_build_id_find_debuginfo(mod, ud, name, base, file, link, crc, out);
+	if (fd >= 0 || !link || !file || file[0] != '/' || strchr(link, '/') || id_len <= 0)
+		return fd;
 	int dir_len = (int)(strrchr(file, '/') - file);
 	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
 		char path[4096];
@@ -177,7 +178,7 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *name, Dwarf_A
 		if (e)
 			dw.elf_end(e);
 		if (same && (*out = strdup(path)))
-			return fd;
+			return gt_debugcache_swap(fd, out, id, id_len, dw.dwelf_elf_gnu_build_id);
 		gt_close(fd);
 	}
 	return -1;

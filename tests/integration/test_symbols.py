@@ -259,5 +259,86 @@ class Stripped(unittest.TestCase):
                          r"\(shown as noid\+0x\.\.\.\); it has no build id")
 
 
+def compressed_sections(f):
+    """Sections of f with SHF_COMPRESSED (readelf's flag C)."""
+    out = []
+    for ln in run("readelf", "-SW", f).splitlines():
+        if re.match(r"^\s*\[\s*\d+\]", ln):
+            tok = ln.split("]", 1)[1].split()   # name type addr off size es [flg] lk inf al
+            if len(tok) == 10 and "C" in tok[6]:
+                out.append(tok[0])
+    return out
+
+
+class DebugCache(unittest.TestCase):
+    """A program whose DWARF is in a separate debug file with compressed
+    sections (as Debian's -dbg packages ship them), found by its
+    .gnu_debuglink: the first traced run writes an inflated copy, named by
+    build id, into GOTRACE_DEBUG_CACHE; later runs read the copy; both
+    name the same functions and lines as the debug file itself (=off)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp_ctx = gt.tempdir()
+        cls.tmp = d = cls.tmp_ctx.__enter__()
+        full = gt.compile_c(SOURCE, d / "linked")
+        run("objcopy", "--only-keep-debug", "--compress-debug-sections=zlib", full,
+            d / "linked.debug")
+        run("strip", "--strip-all", full)
+        run("objcopy", f"--add-gnu-debuglink={d / 'linked.debug'}", full)
+        cls.exe, cls.bid = full, build_id(full)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp_ctx.__exit__(None, None, None)
+
+    def traced(self, name, cache, debug=False):
+        trace = str(self.tmp / f"{name}.trace")
+        env = {"GOTRACE_DEBUG_CACHE": str(cache)}
+        if debug:
+            env["GOTRACE_DEBUG"] = "1"
+        r = gt.run_traced([self.exe], trace, env=env, timeout=60)
+        self.assertEqual((r.returncode, r.stdout), (0, "read 4\n"), r.stderr)
+        if not debug:
+            self.assertEqual(r.stderr, "")
+        top = gt.pprof_top(trace, "syscall", lines=True)
+        return r.stderr, {k for k in top if k.split()[0] in ("leaf_reader", "middle_reader")}
+
+    def test_fixture(self):
+        self.assertTrue(self.bid)
+        self.assertIn(".debug_info", compressed_sections(self.tmp / "linked.debug"))
+
+    def test_copy_written_then_read(self):
+        cache = self.tmp / "c1" / "deeper"
+        copy = cache / f"{self.bid}.debug"
+        _, lines_off = self.traced("off", "off")
+        self.assertEqual(len(lines_off), 2, lines_off)
+        for k in lines_off:
+            self.assertRegex(k, r"^\w+ \S*linked\.c:\d+$")
+        self.assertFalse(os.path.exists(self.tmp / "c1"))
+        _, lines1 = self.traced("first", cache)
+        self.assertEqual(lines1, lines_off)
+        self.assertTrue(copy.is_file())
+        self.assertEqual(compressed_sections(copy), [])
+        self.assertEqual(build_id(copy), self.bid)
+        self.assertEqual(oct(os.stat(cache).st_mode & 0o777), "0o700")
+        ino = os.stat(copy).st_ino
+        err, lines2 = self.traced("second", cache, debug=True)
+        self.assertEqual(lines2, lines_off)
+        self.assertIn(f"gotrace: debug cache: {copy}\n", err)
+        self.assertEqual(os.stat(copy).st_ino, ino, "read, not written again")
+
+    def test_wrong_copy_replaced(self):
+        """A file under the build id's name that is not that build id's
+        debug file is not read: a right copy replaces it."""
+        cache = self.tmp / "c2"
+        cache.mkdir()
+        copy = cache / f"{self.bid}.debug"
+        shutil.copy(shutil.which("true"), copy)
+        _, lines = self.traced("replaced", cache)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(build_id(copy), self.bid)
+
+
 if __name__ == "__main__":
     unittest.main()
