@@ -44,6 +44,29 @@ void gt_clock_prepare(void)
 #endif
 }
 
+uint64_t gt_clock_ns_of(uint64_t v)
+{
+	struct gt_clock_anchor *a = &gt_clock_anchor;
+
+	if (!(v & GT_CLOCK_RAW))
+		return v;
+	v &= ~GT_CLOCK_RAW;
+	for (;;) {   /* as gt_clock_try_fast, either side of the anchor */
+		uint32_t s = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
+		uint64_t mult = __atomic_load_n(&a->mult, __ATOMIC_SEQ_CST);
+		uint64_t base = __atomic_load_n(&a->ns, __ATOMIC_SEQ_CST);
+		uint64_t tsc = __atomic_load_n(&a->tsc, __ATOMIC_SEQ_CST);
+		if (s & 1)   /* a look in progress (maybe under us, in a handler) */
+			return gt_clock_now() - gt_clock_raw_elapsed(v);
+		if (__atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) != s)
+			continue;
+		if (v >= tsc)
+			return base + (uint64_t)(((unsigned __int128)(v - tsc) * mult) >> 32);
+		uint64_t back = (uint64_t)(((unsigned __int128)(tsc - v) * mult) >> 32);
+		return back < base ? base - back : 0;
+	}
+}
+
 /* A rate from looks at least 10 ms apart; the base stays the first look,
  * so it only gets more exact, and the anchor moves to every look. */
 void gt_clock_tick(void)

@@ -72,6 +72,41 @@ static inline int gt_clock_try_fast(uint64_t *ns)
 #endif
 }
 
+/* A call's start as the bare TSC, tagged GT_CLOCK_RAW (bit 63: no time in
+ * ns has it), for a hook's fast path: most calls only ask how long they
+ * took, which needs neither the anchor's sequence count nor its base.
+ * 1, or 0 without a usable TSC. gt_clock_ns_of gives the time. */
+#define GT_CLOCK_RAW (1ull << 63)
+static inline int gt_clock_try_raw(uint64_t *v)
+{
+#if defined(__x86_64__)
+	if (!__atomic_load_n(&gt_clock_anchor.mult, __ATOMIC_RELAXED))
+		return 0;
+	*v = __builtin_ia32_rdtsc() | GT_CLOCK_RAW;
+	return 1;
+#else
+	(void)v;
+	return 0;
+#endif
+}
+
+/* ns since raw (gt_clock_try_raw's), at the rate of the last look: how
+ * long a call took, to compare with GOTRACE_BLOCK_NS. */
+static inline uint64_t gt_clock_raw_elapsed(uint64_t raw)
+{
+#if defined(__x86_64__)
+	uint64_t mult = __atomic_load_n(&gt_clock_anchor.mult, __ATOMIC_RELAXED);
+	uint64_t r = raw & ~GT_CLOCK_RAW, now = __builtin_ia32_rdtsc();
+	return now > r ? (uint64_t)(((unsigned __int128)(now - r) * mult) >> 32) : 0;
+#else
+	(void)raw;
+	return 0;
+#endif
+}
+
+/* A time in ns, or a raw TSC start converted by the anchor (signal-safe). */
+uint64_t gt_clock_ns_of(uint64_t v);
+
 /* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
 static inline uint64_t gt_clock_fast_x(int *exact)
 {

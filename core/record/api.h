@@ -36,7 +36,8 @@ enum gt_op_kind {
 
 struct gt_op {
 	uint64_t sess;  /* session seen at begin (0: idle) */
-	uint64_t t0;    /* begin time when sess != 0 or prof */
+	uint64_t t0;    /* begin time when sess != 0 or prof: ns, or the TSC
+			   tagged GT_CLOCK_RAW (core/base/clock.h) */
 	uint32_t kind;  /* 0: this call is not recorded (nested/tracer) */
 	uint16_t prof;  /* a block or mutex profile counted at begin */
 	uint16_t lock;  /* a lock's wait (the mutex profile's): gt_op_begin_as */

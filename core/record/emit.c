@@ -458,7 +458,7 @@ void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 	if (t->g == GT_G_RUNNING) {
 		/* The owner sets these without the lock: kind last (release). */
 		uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);
-		uint64_t t0 = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
+		uint64_t t0 = gt_clock_ns_of(__atomic_load_n(&t->op_t0, __ATOMIC_RELAXED));
 		if (kind && __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) == s) {
 			put_block(t, kind, t0, 0);   /* open-ended wait */
 			stopped = kind == GT_OP_SYSCALL;

@@ -73,7 +73,7 @@ void gt_op_begin_slow(struct gt_op *op)
 	 * steps touch no errno and call nothing a hook could be. */
 	struct gt_thread *t = s ? tls->t : NULL;
 	uint64_t t0;
-	if (t && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s && gt_clock_try_fast(&t0)) {
+	if (t && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == s && gt_clock_try_raw(&t0)) {
 		op->t0 = t0;
 		note_op(t, op, s);
 		op->sess = s;
@@ -135,12 +135,9 @@ static inline int end_fast(struct gt_op *op)
 {
 	struct gt_thread *t = gt_tls.t;
 
-	uint64_t t1;
 	if (op->prof || !op->sess || !t || __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != op->sess ||
-	    !gt_clock_try_fast(&t1))
+	    !(op->t0 & GT_CLOCK_RAW) || gt_clock_raw_elapsed(op->t0) >= gt_cfg.block_ns)
 		return 0;   /* (end_common reads the clock its own way) */
-	if ((t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns)
-		return 0;
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 	return 1;
 }
@@ -156,6 +153,7 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 	int saved = errno;
 
 	tls->in_tracer++;
+	op->t0 = gt_clock_ns_of(op->t0);   /* (before t1: the anchor may move) */
 	uint64_t t1 = gt_clock_fast_x(&exact);
 	if (op->prof) {   /* the block and mutex profiles' part */
 		uint64_t w[2 * GT_BPROFS];

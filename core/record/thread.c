@@ -258,7 +258,7 @@ static int cancelled_locked(struct gt_thread *t, uint64_t now)
 
 	if (!kind || !t->sess || __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) != t->sess)
 		return 0;
-	uint64_t t0 = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
+	uint64_t t0 = gt_clock_ns_of(__atomic_load_n(&t->op_t0, __ATOMIC_RELAXED));
 	return gt_emit_block_locked(t, kind, t0, now > t0 ? now : t0, 0);
 }
 

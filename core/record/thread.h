@@ -56,7 +56,8 @@ struct gt_thread {
 	uint64_t last_ts;        /* last timestamp written on our P */
 	struct gt_pslot *ps;     /* our P while in sess */
 	struct gt_chunk *chunk;  /* current batch, NULL until needed */
-	uint64_t op_sess, op_t0; /* blocking call in progress while tracing:
+	uint64_t op_sess, op_t0; /* blocking call in progress while tracing
+				    (op_t0: gt_clock_ns_of gives its time):
 				    owner-written without the lock (atomics,
 				    op_kind last), read by the stopper */
 	uint32_t op_kind;
