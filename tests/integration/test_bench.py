@@ -36,9 +36,9 @@ class Bench(unittest.TestCase):
         for name in names:
             with self.subTest(workload=name):
                 # plain idle +sock +thrd trace t122 all cpu strace ltrace uftrace lttng
-                # perf-sw heaptr events/s KB/s ns/ev
+                # perf-g perf-sw heaptr events/s KB/s ns/ev
                 m = re.search(rf"^{name} +({NUM}) +({NUM}) +({NUM}) +({NUM}|-) +({NUM}) +({NUM}) "
-                              rf"+(\S+) +({NUM}) +- +- +- +- +- +- +({NUM}) +({NUM}) +({NUM})",
+                              rf"+(\S+) +({NUM}) +- +- +- +- +- +- +- +({NUM}) +({NUM}) +({NUM})",
                               self.r.stdout, re.M)
                 self.assertTrue(m, f"no row for {name}:\n{self.r.stdout}")
                 plain, idle, sock, trace, t122, cpu = (float(m.group(i)) for i in (1, 2, 3, 5, 6, 8))
