@@ -153,7 +153,8 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 	int saved = errno;
 
 	tls->in_tracer++;
-	op->t0 = gt_clock_ns_of(op->t0);   /* (before t1: the anchor may move) */
+	if (op->sess || op->prof)   /* (else no t0: the call began untraced) */
+		op->t0 = gt_clock_ns_of(op->t0);   /* before t1: the anchor may move */
 	uint64_t t1 = gt_clock_fast_x(&exact);
 	if (op->prof) {   /* the block and mutex profiles' part */
 		uint64_t w[2 * GT_BPROFS];
