@@ -40,8 +40,8 @@ void gt_clock_prepare(void);
 void gt_clock_tick(void);
 
 /* The TSC's time into *ns: 1, or 0 (nothing read) when there is no usable
- * TSC or a look is in progress. Calls nothing: a hook's fast path that
- * reads the clock this way keeps no registers across a call. */
+ * TSC or a look is in progress. (A hook's fast path reads the bare TSC
+ * instead: gt_clock_try_raw.) */
 static inline int gt_clock_try_fast(uint64_t *ns)
 {
 #if defined(__x86_64__)

@@ -124,19 +124,6 @@ void gt_prof_sig_release(void)
 	gt_unlock(&lock);
 }
 
-static void arm_one(struct gt_thread *t, void *arg)
-{
-	int *failed = arg, locked = gt_thread_lock_service(t, 1000000);
-
-	if (locked <= 0)
-		return;   /* stuck: not sampled */
-	if (t->state == GT_T_LIVE && !(t->flags & GT_TF_INTERNAL) &&
-	    __atomic_load_n(&gt_prof_sampling, __ATOMIC_RELAXED) &&
-	    gt_prof_arm_locked(t, p.period, 0) < 0)
-		(*failed)++;
-	gt_unlock(&t->lock);
-}
-
 /* A thread that starts while a profile samples does not arm its own timer:
  * the service thread arms it at its next tick (GT_PROF_TICK_MS), if it
  * still runs then. Most threads of a program that makes many live less
@@ -157,39 +144,41 @@ void gt_prof_thread_started(struct gt_thread *t)
 		__atomic_store_n(&arm_pending, 1, __ATOMIC_SEQ_CST);
 }
 
+/* A pass over the records for profile s: at its start, every live thread
+ * (late 0); at a tick, those started since (late 1: prof_new marks them,
+ * and a record whose owner holds its lock waits for the next tick). */
 struct arm_scan {
 	uint32_t s;
-	int busy, failed;
+	int late, busy, failed;
 };
 
-static void arm_new(struct gt_thread *t, void *arg)
+static void arm_one(struct gt_thread *t, void *arg)
 {
 	struct arm_scan *a = arg;
 
-	if (__atomic_load_n(&t->prof_new, __ATOMIC_SEQ_CST) != a->s)
+	if (a->late && __atomic_load_n(&t->prof_new, __ATOMIC_SEQ_CST) != a->s)
 		return;
-	int locked = gt_thread_lock_service(t, 100);
-	if (locked < 0)
-		a->busy = 1;   /* its owner holds it: the next tick */
+	int locked = gt_thread_lock_service(t, a->late ? 100 : 1000000);
+	if (locked < 0 && a->late)
+		a->busy = 1;
 	if (locked <= 0)
-		return;
+		return;   /* stuck for good (or, at the start, past a second): not sampled */
 	/* Read again under the lock, as gt_prof_thread_started did before:
-	 * a stop that cleared it disarms this record after us. */
+	 * an end that cleared it disarms this record after us. */
 	if (t->state == GT_T_LIVE && !(t->flags & GT_TF_INTERNAL) &&
 	    __atomic_load_n(&gt_prof_sampling, __ATOMIC_SEQ_CST) == a->s &&
-	    gt_prof_arm_locked(t, p.period, 1) < 0)
+	    gt_prof_arm_locked(t, p.period, a->late) < 0)
 		a->failed++;
-	__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
+	if (a->late)
+		__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
 	gt_unlock(&t->lock);
 }
 
-static void arm_started(uint32_t s)
+static void arm_all(uint32_t s, int late)
 {
-	struct arm_scan a = { s, 0, 0 };
+	struct arm_scan a = { s, late, 0, 0 };
 
-	if (!__atomic_exchange_n(&arm_pending, 0, __ATOMIC_SEQ_CST))
-		return;
-	gt_thread_foreach(arm_new, &a);
+	gt_thread_foreach(arm_one, &a);
 	if (a.busy)
 		__atomic_store_n(&arm_pending, 1, __ATOMIC_SEQ_CST);
 	if (a.failed)
@@ -299,10 +288,7 @@ uint64_t gt_prof_start(const char *path, char *err, size_t errlen)
 	p.t0 = gt_clock_now();
 	__atomic_store_n(&gt_prof_sampling, (uint32_t)s, __ATOMIC_SEQ_CST);
 	gt_unlock(&lock);
-	int failed = 0;
-	gt_thread_foreach(arm_one, &failed);
-	if (failed)
-		gt_log("CPU profile: no timer for %d thread(s); they are not sampled", failed);
+	arm_all((uint32_t)s, 0);
 	gt_fmt(p.path, sizeof(p.path), "%s", path);
 	__atomic_store_n(&p.sess, s, __ATOMIC_RELAXED);
 	return s;
@@ -354,7 +340,8 @@ void gt_prof_drain(void)
 
 	if (!s)
 		return;
-	arm_started(s);
+	if (__atomic_exchange_n(&arm_pending, 0, __ATOMIC_SEQ_CST))
+		arm_all(s, 1);   /* the threads started since the last tick */
 	uint64_t now = gt_clock_now();
 	if (now - last >= GT_PROF_DRAIN_MS * 1000000ull) {
 		last = now;

@@ -169,13 +169,14 @@ out:
 	return r;
 }
 
-static int same_id(int fd, const unsigned char *id, int id_len,
-		   ssize_t (*build_id)(Elf *, const void **))
+/* fd's file has build id id (and, plain: no compressed section). */
+static int has_id(int fd, const unsigned char *id, int id_len,
+		  ssize_t (*build_id)(Elf *, const void **), int plain)
 {
 	const void *got;
 	Elf *e = c.elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	int same = e && build_id(e, &got) == id_len && !memcmp(got, id, (size_t)id_len) &&
-		   !compressed(e);
+		   !(plain && compressed(e));
 
 	if (e)
 		c.elf_end(e);
@@ -193,70 +194,48 @@ static int id_path(char *out, size_t size, const char *dir, const unsigned char 
 	return n < size && (size_t)snprintf(out + n, size - n, "%s", suffix) < size - n ? 0 : -1;
 }
 
-/* The cache's copy for id: its fd, or -1. */
+/* The cache's copy of id: its name into name (0), or -1 (the cache is
+ * off, or id unusable); *cfd its fd, or -1 while there is no right copy. */
 static int cached(const unsigned char *id, int id_len, ssize_t (*build_id)(Elf *, const void **),
-		  char *name, size_t size)
+		  char *name, size_t size, int *cfd)
 {
 	if (id_len <= 0 || id_len > 64 || !ready() || id_path(name, size, c.dir, id, id_len, 0, ".debug"))
 		return -1;
-	int cfd = gt_open(name, O_RDONLY | O_CLOEXEC);
-	if (cfd >= 0 && !same_id(cfd, id, id_len, build_id)) {
-		gt_close(cfd);
-		return -1;
+	*cfd = gt_open(name, O_RDONLY | O_CLOEXEC);
+	if (*cfd >= 0 && !has_id(*cfd, id, id_len, build_id, 1)) {
+		gt_close(*cfd);
+		*cfd = -1;
 	}
+	return 0;
+}
+
+/* The copy (cfd, name) in place of fd (-1: none) and *path. */
+static int use(int cfd, const char *name, int fd, char **path)
+{
+	char *p = strdup(name);
+
+	if (!p) {
+		gt_close(cfd);
+		return fd;
+	}
+	if (gt_cfg.debug && *path)
+		gt_log("debug cache: %s for %s", name, *path);
+	else if (gt_cfg.debug)
+		gt_log("debug cache: %s", name);
+	gt_free(*path);
+	*path = p;
+	if (fd >= 0)
+		gt_close(fd);
 	return cfd;
 }
 
-int gt_debugcache_find(const unsigned char *id, int id_len, char **path,
-		       ssize_t (*build_id)(Elf *, const void **))
+/* fd's file, when its sections are compressed, inflated into the cache as
+ * name: the copy's fd; else (or failing that) fd. */
+static int inflate(int fd, char **path, const char *name)
 {
-	char name[GT_PATH_MAX];
-
-	if (!ready())
-		return -1;   /* libdw's own search */
-	int fd = cached(id, id_len, build_id, name, sizeof(name));
-	if (fd >= 0) {
-		char *p = strdup(name);
-		if (!p) {
-			gt_close(fd);
-			return -1;
-		}
-		*path = p;
-		if (gt_cfg.debug)
-			gt_log("debug cache: %s", name);
-		return fd;
-	}
-	/* libdw's first place (its default debuginfo path), read here: from
-	 * there it would open the file itself, before we could swap it. */
-	if (id_len < 2 || id_path(name, sizeof(name), "/usr/lib/debug/.build-id", id, id_len, 1,
-				  ".debug") || (fd = gt_open(name, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
+	char tmp[GT_PATH_MAX + 32];
 	Elf *e = c.elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	const void *got;
-	int same = e && build_id(e, &got) == id_len && !memcmp(got, id, (size_t)id_len);
-	if (e)
-		c.elf_end(e);
-	if (!same || !(*path = strdup(name))) {
-		gt_close(fd);
-		return -1;
-	}
-	return gt_debugcache_swap(fd, path, id, id_len, build_id);
-}
 
-int gt_debugcache_swap(int fd, char **path, const unsigned char *id, int id_len,
-		       ssize_t (*build_id)(Elf *, const void **))
-{
-	char name[GT_PATH_MAX], tmp[GT_PATH_MAX + 32];
-
-	if (fd < 0)
-		return fd;
-	int cfd = cached(id, id_len, build_id, name, sizeof(name));
-	if (cfd >= 0)
-		goto use;
-	if (!c.ok)
-		return fd;
-	/* Is fd's file compressed at all? */
-	Elf *e = c.elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!e)
 		return fd;
 	if (!compressed(e) || make_dir(c.dir)) {
@@ -275,19 +254,41 @@ int gt_debugcache_swap(int fd, char **path, const unsigned char *id, int id_len,
 		unlink(tmp);
 		return fd;
 	}
-	cfd = gt_open(name, O_RDONLY | O_CLOEXEC);
-	if (cfd < 0)
-		return fd;
-use:
-	if (gt_cfg.debug)
-		gt_log("debug cache: %s for %s", name, *path ? *path : "?");
-	char *p = strdup(name);
-	if (!p) {
-		gt_close(cfd);
-		return fd;
+	int cfd = gt_open(name, O_RDONLY | O_CLOEXEC);
+	return cfd >= 0 ? use(cfd, name, fd, path) : fd;
+}
+
+int gt_debugcache_find(const unsigned char *id, int id_len, char **path,
+		       ssize_t (*build_id)(Elf *, const void **))
+{
+	char name[GT_PATH_MAX], std[GT_PATH_MAX];
+	int fd, cfd;
+
+	if (cached(id, id_len, build_id, name, sizeof(name), &cfd))
+		return -1;   /* libdw's own search */
+	if (cfd >= 0) {
+		*path = NULL;
+		return use(cfd, name, -1, path);
 	}
-	gt_free(*path);
-	*path = p;
-	gt_close(fd);
-	return cfd;
+	/* libdw's first place (its default debuginfo path), read here: from
+	 * there it would open the file itself, before we could swap it. */
+	if (id_len < 2 || id_path(std, sizeof(std), "/usr/lib/debug/.build-id", id, id_len, 1,
+				  ".debug") || (fd = gt_open(std, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (!has_id(fd, id, id_len, build_id, 0) || !(*path = strdup(std))) {
+		gt_close(fd);
+		return -1;
+	}
+	return inflate(fd, path, name);
+}
+
+int gt_debugcache_swap(int fd, char **path, const unsigned char *id, int id_len,
+		       ssize_t (*build_id)(Elf *, const void **))
+{
+	char name[GT_PATH_MAX];
+	int cfd;
+
+	if (fd < 0 || cached(id, id_len, build_id, name, sizeof(name), &cfd))
+		return fd;
+	return cfd >= 0 ? use(cfd, name, fd, path) : inflate(fd, path, name);
 }
