@@ -205,7 +205,9 @@ extern int gt_heap_glibc GT_HIDDEN;
 #define GT_GLIBC_USABLE 1
 static inline size_t gt_glibc_usable(const void *p)
 {
-	size_t h = ((const size_t *)p)[-1];
+	/* Through an integer: the header is outside the object the compiler
+	 * sees malloc return, and -Warray-bounds (-O3) would say so. */
+	size_t h = *(const size_t *)((uintptr_t)p - sizeof(size_t));
 
 	return (h & ~(size_t)7) - 8 - (h & 2) * 4;   /* - 16 when mmapped */
 }
