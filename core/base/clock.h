@@ -90,18 +90,30 @@ static inline int gt_clock_try_raw(uint64_t *v)
 #endif
 }
 
-/* ns since raw (gt_clock_try_raw's), at the rate of the last look: how
- * long a call took, to compare with GOTRACE_BLOCK_NS. */
-static inline uint64_t gt_clock_raw_elapsed(uint64_t raw)
+/* The TSC now, tagged as gt_clock_try_raw's (only where that gave 1). */
+static inline uint64_t gt_clock_raw_now(void)
 {
 #if defined(__x86_64__)
-	uint64_t mult = __atomic_load_n(&gt_clock_anchor.mult, __ATOMIC_RELAXED);
-	uint64_t r = raw & ~GT_CLOCK_RAW, now = __builtin_ia32_rdtsc();
-	return now > r ? (uint64_t)(((unsigned __int128)(now - r) * mult) >> 32) : 0;
+	return __builtin_ia32_rdtsc() | GT_CLOCK_RAW;
 #else
-	(void)raw;
 	return 0;
 #endif
+}
+
+/* ns from raw a to raw b, at the rate of the last look. */
+static inline uint64_t gt_clock_raw_between(uint64_t a, uint64_t b)
+{
+	uint64_t mult = __atomic_load_n(&gt_clock_anchor.mult, __ATOMIC_RELAXED);
+
+	a &= ~GT_CLOCK_RAW;
+	b &= ~GT_CLOCK_RAW;
+	return b > a ? (uint64_t)(((unsigned __int128)(b - a) * mult) >> 32) : 0;
+}
+
+/* ns since raw (gt_clock_try_raw's): how long a call took so far. */
+static inline uint64_t gt_clock_raw_elapsed(uint64_t raw)
+{
+	return gt_clock_raw_between(raw, gt_clock_raw_now());
 }
 
 /* A time in ns, or a raw TSC start converted by the anchor (signal-safe). */

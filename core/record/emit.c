@@ -212,6 +212,8 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 	t->seq = 0;
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 	uint32_t decl = t->decl_sess == s ? t->decl : GT_DECL_NONE;
+	if (decl != GT_DECL_NONE && t->last_ts < t->decl_ts)
+		t->last_ts = t->decl_ts;   /* after the GoCreate that declared us */
 	if (decl == GT_DECL_NONE)   /* self-announce: no goroutine runs on our P yet */
 		gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, t->goid, ssid, 0);
 	gt_emit_put_locked(t, ts, GT_EV_ProcStart, 1, (uint64_t)t->tid, 0, 0);
@@ -337,6 +339,7 @@ int gt_emit_create_locked(struct gt_thread *t, struct gt_thread *child, uint32_t
 	gt_emit_put_locked(t, ts, GT_EV_GoCreate, 3, child->goid, ssid, sid);
 	child->decl_sess = t->sess;
 	child->decl = GT_DECL_RUNNABLE;
+	child->decl_ts = t->last_ts;   /* (clamped: maybe a TSC time, later than the clock's) */
 	return 0;
 }
 

@@ -130,32 +130,42 @@ static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32
 
 /* The common end, before end_common: a call too short to record, in the
  * session, no profile counting: no lock, no errno, no call (and, apart
- * from end_common, no registers to save). 1: done. */
-static inline int end_fast(struct gt_op *op)
+ * from end_common, no registers to save). 0: done. Else end_common's t1:
+ * the TSC as read here (tagged GT_CLOCK_RAW) for a call to record, or 1
+ * (nothing read: end_common reads the clock its own way). */
+static inline uint64_t end_fast(struct gt_op *op)
 {
 	struct gt_thread *t = gt_tls.t;
 
 	if (op->prof || !op->sess || !t || __atomic_load_n(&t->sess, __ATOMIC_RELAXED) != op->sess ||
-	    !(op->t0 & GT_CLOCK_RAW) || gt_clock_raw_elapsed(op->t0) >= gt_cfg.block_ns)
-		return 0;   /* (end_common reads the clock its own way) */
+	    !(op->t0 & GT_CLOCK_RAW))
+		return 1;
+	uint64_t now = gt_clock_raw_now();
+	if (gt_clock_raw_between(op->t0, now) >= gt_cfg.block_ns)
+		return now;
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
-	return 1;
+	return 0;
 }
 
 /* The rest of an end: record the call if it waited long enough. classify
  * refines the kind (socket or not...) only for calls that are recorded. */
 static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
-						 unsigned (*classify)(const void *), const void *ctx)
+						 unsigned (*classify)(const void *), const void *ctx,
+						 uint64_t t1)
 {
-	struct gt_tls *tls = &gt_tls;
 	uint32_t sid = 0;
-	int exact;
 	int saved = errno;
 
-	tls->in_tracer++;
+	gt_tls.in_tracer++;   /* (not through a pointer: GCC 12's UBSan null
+				 * check of &gt_tls read stale flags here) */
 	if (op->sess || op->prof)   /* (else no t0: the call began untraced) */
 		op->t0 = gt_clock_ns_of(op->t0);   /* before t1: the anchor may move */
-	uint64_t t1 = gt_clock_fast_x(&exact);
+	/* The end as end_fast read it, or now. A recorded call ends at the
+	 * TSC's time too: clock_gettime here was a sixth of an event's cost.
+	 * Its thread's later events are clamped to it, and a thread it
+	 * creates starts after its GoCreate (decl_ts), so a TSC time a
+	 * little ahead of the clock breaks no order. */
+	t1 = (t1 & GT_CLOCK_RAW) ? gt_clock_ns_of(t1) : gt_clock_fast();
 	if (op->prof) {   /* the block and mutex profiles' part */
 		uint64_t w[2 * GT_BPROFS];
 		unsigned which = gt_bprof_pick(op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);
@@ -169,12 +179,8 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 		/* (The TSC's time may read a little behind the begin's, after a
 		 * look moved the anchor: a duration of 0.) */
 		int block = op->sess && (t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns;
-		if (block) {   /* recorded: it ends at the clock's time */
-			if (!exact)
-				t1 = gt_clock_now();
-			if (op->t0 > t1)
-				op->t0 = t1;
-		}
+		if (block && op->t0 > t1)
+			op->t0 = t1;
 		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess) {
 			/* Too short to record, in the session: no lock. */
 			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
@@ -189,15 +195,17 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
 	}
 out:
-	tls->in_tracer--;
+	gt_tls.in_tracer--;
 	errno = saved;
 }
 
 void gt_op_end_slow(struct gt_op *op, uintptr_t fn)
 {
-	if (end_fast(op))
+	uint64_t t1 = end_fast(op);
+
+	if (!t1)
 		return;
-	end_common(op, fn, NULL, NULL);
+	end_common(op, fn, NULL, NULL, t1);
 }
 
 static unsigned cls_fd(const void *ctx)
@@ -207,9 +215,11 @@ static unsigned cls_fd(const void *ctx)
 
 void gt_op_end_slow_fd(struct gt_op *op, uintptr_t fn, int fd)
 {
-	if (end_fast(op))
+	uint64_t t1 = end_fast(op);
+
+	if (!t1)
 		return;
-	end_common(op, fn, cls_fd, &fd);
+	end_common(op, fn, cls_fd, &fd, t1);
 }
 
 struct poll_ctx {
@@ -225,10 +235,12 @@ static unsigned cls_poll(const void *ctx)
 
 void gt_op_end_slow_poll(struct gt_op *op, uintptr_t fn, const struct pollfd *p, unsigned long n)
 {
-	if (end_fast(op))
+	uint64_t t1 = end_fast(op);
+
+	if (!t1)
 		return;
 	struct poll_ctx c = { p, n };
-	end_common(op, fn, cls_poll, &c);
+	end_common(op, fn, cls_poll, &c, t1);
 }
 
 struct select_ctx {
@@ -245,10 +257,12 @@ static unsigned cls_select(const void *ctx)
 void gt_op_end_slow_select(struct gt_op *op, uintptr_t fn, int nfds, const void *r,
 			   const void *w, const void *e)
 {
-	if (end_fast(op))
+	uint64_t t1 = end_fast(op);
+
+	if (!t1)
 		return;
 	struct select_ctx c = { nfds, r, w, e };
-	end_common(op, fn, cls_select, &c);
+	end_common(op, fn, cls_select, &c, t1);
 }
 
 static unsigned cls_epoll(const void *ctx)
@@ -258,7 +272,9 @@ static unsigned cls_epoll(const void *ctx)
 
 void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 {
-	if (end_fast(op))
+	uint64_t t1 = end_fast(op);
+
+	if (!t1)
 		return;
-	end_common(op, fn, cls_epoll, &epfd);
+	end_common(op, fn, cls_epoll, &epfd, t1);
 }

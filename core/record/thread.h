@@ -48,6 +48,8 @@ struct gt_thread {
 	/* Session state, all [lock]. */
 	uint64_t decl_sess;      /* session that declared this thread ... */
 	uint32_t decl;           /* ... and how (enum gt_decl) */
+	uint64_t decl_ts;        /* ... at this time (its GoCreate's): the
+				    thread's first event is not earlier */
 	uint32_t g;              /* goroutine state in sess (enum gt_gstate) */
 	uint64_t sess;           /* session entered (0: none); changed under the
 				    lock with atomic stores, read lock-free by

@@ -117,6 +117,7 @@ static void declare(struct gt_thread *t, void *arg)
 				t->decl = GT_DECL_WAITING;
 			}
 			t->decl_sess = sn->s;
+			t->decl_ts = ctl.last_ts;
 		}
 	}
 	gt_unlock(&t->lock);
