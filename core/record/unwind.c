@@ -389,6 +389,12 @@ int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t
 	return fp_walk(from ? from : __builtin_frame_address(0), pc, max, unknown, h);
 }
 
+/* A walk capture.c found the same as its thread's last, counted. */
+void gt_stack_count_fp(void)
+{
+	count(&n_fp);
+}
+
 /* GOTRACE_UNWIND=fp or libunwind; auto when fp_walk could not: libunwind,
  * learning the address fp_walk did not know first. */
 static int backtrace_(void **buf, int max, uintptr_t unknown)

@@ -64,6 +64,7 @@ struct gt_walk_hint {
 };
 int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from,
 		      struct gt_walk_hint *h);
+void gt_stack_count_fp(void);
 uint32_t gt_fpv_generation(void);
 
 /* Learning the verdicts (core/record/unwind.c) from a libunwind walk, the

@@ -25,13 +25,18 @@ static uintptr_t got[GT_STACK_MAX];
 static unsigned ngot;
 static unsigned want_max = GT_STACK_MAX;
 static uintptr_t want_fn;
+static int want_id;   /* capture an id (gt_stack_capture_id) into got_id */
+static uint32_t got_id;
 
 /* The chain's last hop: capture here, as a hook would. */
 static __attribute__((noinline)) unsigned capture(const struct hop *h)
 {
 	(void)h;
 	gt_tls.in_tracer++;
-	ngot = gt_stack_capture(got, want_max, want_fn);
+	if (want_id)
+		got_id = gt_stack_capture_id(want_fn, want_max, 0);
+	else
+		ngot = gt_stack_capture(got, want_max, want_fn);
 	gt_tls.in_tracer--;
 	__asm__ volatile("" : : : "memory");
 	return 0;
@@ -242,6 +247,64 @@ START_TEST(forget_code)
 }
 END_TEST
 
+/* The id of chain a-b-c: the thread's last stack's when the walk finds
+ * the same frames (gt_fp_walk_same), else a walk's and a look-up. */
+static uint32_t id3(unsigned (*a)(const struct hop *), unsigned (*b)(const struct hop *),
+		    unsigned (*c)(const struct hop *))
+{
+	want_id = 1;
+	run3(a, b, c);
+	want_id = 0;
+	return got_id;
+}
+
+/* The id of the pcs gt_stack_capture walks for chain a-b-c. */
+static uint32_t interned3(unsigned (*a)(const struct hop *), unsigned (*b)(const struct hop *),
+			  unsigned (*c)(const struct hop *))
+{
+	run3(a, b, c);
+	return gt_stack_intern(got, ngot, 0);
+}
+
+/* The last stack is reused only when every frame is the same and the walk
+ * would stop where it stopped: a frame changed, max or fn changed, each
+ * gives the id of its own frames. */
+START_TEST(last_stack)
+{
+	setup(GT_UNWIND_AUTO);
+	uint32_t fp = interned3(hop_fp, hop_fp, hop_fp);
+	uint32_t mid = interned3(hop_fp, hop_nofp, hop_fp);
+	uint32_t clob = interned3(hop_clobber, hop_fp, hop_fp);
+	ck_assert_uint_ne(fp, 0);
+	ck_assert_uint_ne(fp, mid);
+	ck_assert_uint_ne(clob, fp);
+	for (int i = 0; i < 3; i++) {   /* each twice: a walk, then the same */
+		ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
+		ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
+		ck_assert_uint_eq(id3(hop_fp, hop_nofp, hop_fp), mid);   /* a rule's frame */
+		ck_assert_uint_eq(id3(hop_fp, hop_nofp, hop_fp), mid);
+		ck_assert_uint_eq(id3(hop_clobber, hop_fp, hop_fp), clob);
+		ck_assert_uint_eq(id3(hop_clobber, hop_fp, hop_fp), clob);
+	}
+	want_max = 2;   /* cut: same first frames, not the same stack */
+	uint32_t two = interned3(hop_fp, hop_fp, hop_fp);
+	ck_assert_uint_ne(two, fp);
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), two);
+	want_max = GT_STACK_MAX;
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
+	want_max = 2;
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), two);
+	want_max = GT_STACK_MAX;
+	want_fn = 0xabc;   /* fn as frame 0, then the same frames */
+	uint32_t fn = interned3(hop_fp, hop_fp, hop_fp);
+	ck_assert_uint_ne(fn, fp);
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fn);
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fn);
+	want_fn = 0;
+	ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
+}
+END_TEST
+
 /* A thread started through a trampoline of ours: its records end at the
  * top it notes (its own frame), and each thread keeps its own cache. */
 static void *thread_main(void *arg)
@@ -282,6 +345,7 @@ int main(void)
 	tcase_add_test(tc, deep);
 	tcase_add_test(tc, forget_code);
 	tcase_add_test(tc, thread);
+	tcase_add_test(tc, last_stack);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
