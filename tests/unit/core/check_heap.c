@@ -3,7 +3,9 @@
  * realloc'd), and gt_heap_begin turns it on only for glibc's allocator.
  * Under ASan/TSan the allocator is the sanitizer's, and with MALLOC_CHECK_
  * old glibcs check blocks in libc: then the check is that gt_heap_begin
- * says so (and the header is not read). */
+ * says so (and the header is not read). The heap profile's sampled blocks
+ * are found again at their free through both filters (regions, slots),
+ * whose bits clear when the last block under them goes. */
 #include <check.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include "core/process/api.h"
 #include "core/record/api.h"
 #include "core/record/heap.h"
+#include "core/record/hprof.h"
+#include "core/record/stack.h"
 #include "tests/unit/check_main.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -77,11 +81,75 @@ START_TEST(usable_matches_glibc)
 }
 END_TEST
 
+/* The sampled figures summed over stacks. */
+static void sums(uint64_t *alloc_n, uint64_t *free_n)
+{
+	struct gt_hprof_entry e;
+	size_t i = 0;
+
+	*alloc_n = *free_n = 0;
+	while (gt_hprof_get(&i, &e)) {
+		*alloc_n += e.alloc_n;
+		*free_n += e.free_n;
+	}
+}
+
+static int all_clear(const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i])
+			return 0;
+	return 1;
+}
+
+/* Addresses only (never read): a block per 64 KiB region, two in some. */
+#define NB 128
+static uintptr_t addr(unsigned i)
+{
+	return 0x7f1200000000ull + (uintptr_t)(i % 96) * 0x10000 + (i / 96) * 0x40;
+}
+
+START_TEST(sampled_blocks_found_at_free)
+{
+	uint64_t a, f;
+
+	ck_assert_int_eq(gt_stack_init(), 0);
+	gt_stack_thread_init(0);
+	ck_assert_int_eq(gt_hprof_set_rate(1), 0);   /* every allocation */
+	for (unsigned i = 0; i < NB; i++)
+		gt_hprof_alloc_slow((void *)addr(i), 64);
+	sums(&a, &f);
+	ck_assert_uint_eq(a, NB);
+	ck_assert_uint_eq(f, 0);
+	for (unsigned i = 0; i < NB; i++)
+		ck_assert_msg(gt_hprof_maybe((void *)addr(i)), "block %u not seen", i);
+	/* a region with no sampled block: no look at the slots */
+	ck_assert(!gt_hprof_maybe((void *)(addr(0) + 200 * 0x10000)));
+	for (unsigned i = 0; i < NB; i += 2)
+		gt_hprof_free((void *)addr(i));   /* as the hook does */
+	sums(&a, &f);
+	ck_assert_uint_eq(f, NB / 2);
+	for (unsigned i = 1; i < NB; i += 2)
+		ck_assert_msg(gt_hprof_maybe((void *)addr(i)), "block %u lost", i);
+	for (unsigned i = 1; i < NB; i += 2)
+		gt_hprof_free((void *)addr(i));
+	sums(&a, &f);
+	ck_assert_uint_eq(f, NB);
+	ck_assert(all_clear(gt_hprof_regions, sizeof(gt_hprof_regions) / 8));
+	ck_assert(all_clear(gt_hprof_bits, sizeof(gt_hprof_bits) / 8));
+	gt_hprof_free((void *)addr(5));   /* freed twice: found no more */
+	sums(&a, &f);
+	ck_assert_uint_eq(f, NB);
+	gt_hprof_set_rate(0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("heap");
 	TCase *tc = tcase_create("usable");
 	tcase_add_test(tc, usable_matches_glibc);
+	tcase_add_test(tc, sampled_blocks_found_at_free);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
