@@ -340,6 +340,40 @@ START_TEST(create_heap_log_flush)
 }
 END_TEST
 
+/* A recorded call ends at a TSC time, which may run a little ahead of the
+ * clock another thread reads: a thread created just after starts no
+ * earlier than the GoCreate that declared it (decl_ts), or Go's parsers
+ * would find its start before its creation ("time stamps out of order"). */
+START_TEST(child_after_its_create)
+{
+	session();
+	struct gt_thread *t = thread(TID), *c = thread(TID + 1);
+	uint64_t g = t->goid, cg = c->goid;
+
+	c->start_pc = PC + 64;
+	uint32_t css = gt_emit_start_sid(c);
+	ck_assert_int_eq(ENTER(t, 1000), 0);
+	ck_assert_int_eq(BLOCK(t, SLEEP, 1100, 5000, SID1), 0);   /* ends ahead */
+	ck_assert_int_eq(CREATE(t, c, css, SID2, 1200), 0);   /* clamped to 5000 */
+	ck_assert_uint_eq(c->decl_ts, 5000);
+	FLUSH(t);
+	ck_assert_int_eq(ENTER(c, 1300), 0);   /* the child's clock, behind */
+	uint32_t p = t->ps->id, cp = c->ps->id;
+	ck_assert_int_eq(CLOSE(c, 6000), 0);
+	ck_assert_int_eq(CLOSE(t, 6000), 0);
+	struct want w[] = {
+		W_ENTER(1000, g, TID), W_BLOCK(GoSleep, 1100, 5000, g, 2, SID1),
+		W(GoCreate, 5000, 3, cg, css, SID2),
+		W(ProcStart, 5000, 1, TID + 1), W(GoStart, 5000, 2, cg, 1), W_CLOSE(6000),
+		W_CLOSE(6000),
+	};
+	ck_assert_int_eq(take(), NW(w));
+	expect(0, p, w, 7);
+	expect(7, cp, w + 7, 4);
+	expect(11, p, w + 11, 2);
+}
+END_TEST
+
 /* Threads the start snapshot declared (ctl.c's declare): a waiter's wait
  * ends with a GoUnblock carrying its start stack, a syscall's with a
  * GoSysExit, both seq 2 (after P 0's GoCreate, GoWaiting/GoInSyscall); a
@@ -489,6 +523,7 @@ int main(void)
 	tcase_add_test(tc, enter_block_close);
 	tcase_add_test(tc, labels_and_wait_log);
 	tcase_add_test(tc, create_heap_log_flush);
+	tcase_add_test(tc, child_after_its_create);
 	tcase_add_test(tc, declared_reuse_exit);
 	tcase_add_test(tc, pool_dry);
 	tcase_add_test(tc, rollover);
