@@ -172,26 +172,8 @@ static inline void gt_hprof_alloc(void *p, size_t n)
 		gt_hprof_alloc_slow(p, n);
 }
 
-/* In front of the filter, one cache line: a bit per 64 KiB region (folded)
- * that holds a live sampled block. Every free reads it, so it stays in L1
- * where the 4 KiB filter, read at a random word, did not under a storm of
- * allocations (perf: half of the free hook's samples at that load); most
- * frees end here. */
-#define GT_HPROF_REGION_BITS 9
-extern uint64_t gt_hprof_regions[(1u << GT_HPROF_REGION_BITS) / 64] GT_HIDDEN;
-
-static inline uint32_t gt_hprof_region(uintptr_t p)
-{
-	return (uint32_t)((p >> 16) ^ (p >> (16 + GT_HPROF_REGION_BITS))) &
-	       ((1u << GT_HPROF_REGION_BITS) - 1);
-}
-
 static inline int gt_hprof_maybe(const void *p)
 {
-	uint32_t r = gt_hprof_region((uintptr_t)p);
-
-	if (!((__atomic_load_n(&gt_hprof_regions[r >> 6], __ATOMIC_RELAXED) >> (r & 63)) & 1))
-		return 0;
 	uint32_t b = gt_hprof_slot((uintptr_t)p);
 
 	return (__atomic_load_n(&gt_hprof_bits[b >> 6], __ATOMIC_RELAXED) >> (b & 63)) & 1;

@@ -6,8 +6,7 @@
  * when the filter's bit for its address is set. The bits are the counts'
  * shadow: each count (saturating) says how many live sampled blocks hash
  * to its slot, under the lock; the hooks read only the 4 KiB of bits,
- * which stay in L1 where 256 KiB of counts missed it (issue 26), and only
- * when the block's 64 KiB region holds a sampled block (api.h). */
+ * which stay in L1 where 256 KiB of counts missed it (issue 26). */
 #include "core/record/hprof.h"
 
 #include <errno.h>
@@ -44,27 +43,12 @@ static struct {
 	uint32_t free_head;      /* free nodes: index + 1 */
 	struct fig *figs;        /* STACKS, open addressing on sid */
 	uint8_t *count;          /* SLOTS: live sampled blocks per slot (saturating) */
-	uint32_t regions[1u << GT_HPROF_REGION_BITS];   /* the same per region */
 	uint64_t lost;
 } h = { .lock = GT_LOCK_INIT };
 
 static int64_t rate;             /* bytes; 0: off */
 uint32_t gt_hprof_gen;           /* bumped at each rate set: threads redraw */
 uint64_t gt_hprof_bits[SLOTS / 64];   /* bit s: count[s] != 0 */
-uint64_t gt_hprof_regions[(1u << GT_HPROF_REGION_BITS) / 64]
-	__attribute__((aligned(64)));   /* bit r: regions[r] != 0 */
-
-/* A live sampled block at p: its region's count and bit (under the lock). */
-static void region_add(uintptr_t p, int d)
-{
-	uint32_t r = gt_hprof_region(p);
-	uint64_t bit = 1ull << (r & 63);
-
-	if (d > 0 && !h.regions[r]++)
-		__atomic_fetch_or(&gt_hprof_regions[r >> 6], bit, __ATOMIC_RELAXED);
-	else if (d < 0 && !--h.regions[r])
-		__atomic_fetch_and(&gt_hprof_regions[r >> 6], ~bit, __ATOMIC_RELAXED);
-}
 
 static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 
@@ -200,7 +184,6 @@ static __attribute__((noinline)) void take(void *p, size_t n)
 	uint32_t s = gt_hprof_slot((uintptr_t)p);
 	if (h.count[s] < 255 && !h.count[s]++)
 		__atomic_fetch_or(&gt_hprof_bits[s >> 6], 1ull << (s & 63), __ATOMIC_RELAXED);
-	region_add((uintptr_t)p, 1);
 	f->alloc_n++;
 	f->alloc_b += n;
 	gt_unlock(&h.lock);
@@ -250,7 +233,6 @@ void gt_hprof_free_slow(void *p)
 		uint32_t s = gt_hprof_slot((uintptr_t)p);
 		if (h.count[s] < 255 && !--h.count[s])   /* (255: set for good) */
 			__atomic_fetch_and(&gt_hprof_bits[s >> 6], ~(1ull << (s & 63)), __ATOMIC_RELAXED);
-		region_add((uintptr_t)p, -1);
 		uint32_t i = *at;
 		*at = l->next;
 		l->next = h.free_head;
