@@ -296,6 +296,8 @@ fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
 			count(&n_fp);
 			return 0;   /* as deep as asked */
 		}
+		if (h && n < h->cap)
+			h->bp[n] = bp;   /* (a frame of ours skipped: overwritten) */
 		if (h && n < hn && ret == hpc[n]) {   /* (never 0) */
 			v = h->v[n];
 			pc[n++] = ret;

@@ -55,10 +55,13 @@ int gt_fp_walk(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t *from)
  * look-up. A frame that differs has its verdict written to v (below cap),
  * so that v then holds the new stack's when the walk succeeds (and must be
  * forgotten when it fails). same: 1 when every frame was the hint's (the
- * stack is the hint's when the counts agree too). */
+ * stack is the hint's when the counts agree too). bp (below cap): each
+ * frame's frame pointer as the walk found it, for the next walk_same
+ * (core/record/capture.c). */
 struct gt_walk_hint {
 	const uintptr_t *pc;
 	int32_t *v;
+	uintptr_t *bp;
 	unsigned n, cap;
 	int same;
 };

@@ -266,6 +266,20 @@ static uint32_t interned3(unsigned (*a)(const struct hop *), unsigned (*b)(const
 	return gt_stack_intern(got, ngot, 0);
 }
 
+/* id3 from deeper on this stack: the same frames with other frame
+ * pointers (walk_same checks each then, instead of taking the hint's). */
+static __attribute__((noinline)) uint32_t id3_deeper(unsigned (*a)(const struct hop *),
+						     unsigned (*b)(const struct hop *),
+						     unsigned (*c)(const struct hop *))
+{
+	volatile char pad[272];
+
+	pad[0] = 1;
+	uint32_t id = id3(a, b, c);
+	__asm__ volatile("" : : "r"(pad) : "memory");
+	return id;
+}
+
 /* The last stack is reused only when every frame is the same and the walk
  * would stop where it stopped: a frame changed, max or fn changed, each
  * gives the id of its own frames. */
@@ -281,6 +295,7 @@ START_TEST(last_stack)
 	for (int i = 0; i < 3; i++) {   /* each twice: a walk, then the same */
 		ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
 		ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), fp);
+		ck_assert_uint_eq(id3_deeper(hop_fp, hop_fp, hop_fp), fp);
 		ck_assert_uint_eq(id3(hop_fp, hop_nofp, hop_fp), mid);   /* a rule's frame */
 		ck_assert_uint_eq(id3(hop_fp, hop_nofp, hop_fp), mid);
 		ck_assert_uint_eq(id3(hop_clobber, hop_fp, hop_fp), clob);
