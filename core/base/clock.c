@@ -44,27 +44,55 @@ void gt_clock_prepare(void)
 #endif
 }
 
-uint64_t gt_clock_ns_of(uint64_t v)
+/* A raw TSC value v (untagged) in ns by one look: either side of it. */
+static inline uint64_t at(uint64_t v, uint64_t base, uint64_t tsc, uint64_t mult)
+{
+	if (v >= tsc)
+		return base + (uint64_t)(((unsigned __int128)(v - tsc) * mult) >> 32);
+	uint64_t back = (uint64_t)(((unsigned __int128)(tsc - v) * mult) >> 32);
+	return back < base ? base - back : 0;
+}
+
+/* *v (and *w, when given), each a time in ns or a raw TSC value, in ns by
+ * one consistent look at the anchor (as gt_clock_try_fast reads it). */
+static void ns_of(uint64_t *v, uint64_t *w)
 {
 	struct gt_clock_anchor *a = &gt_clock_anchor;
 
-	if (!(v & GT_CLOCK_RAW))
-		return v;
-	v &= ~GT_CLOCK_RAW;
-	for (;;) {   /* as gt_clock_try_fast, either side of the anchor */
+	for (;;) {
 		uint32_t s = __atomic_load_n(&a->seq, __ATOMIC_SEQ_CST);
 		uint64_t mult = __atomic_load_n(&a->mult, __ATOMIC_SEQ_CST);
 		uint64_t base = __atomic_load_n(&a->ns, __ATOMIC_SEQ_CST);
 		uint64_t tsc = __atomic_load_n(&a->tsc, __ATOMIC_SEQ_CST);
-		if (s & 1)   /* a look in progress (maybe under us, in a handler) */
-			return gt_clock_now() - gt_clock_raw_elapsed(v);
+		if (s & 1) {   /* a look in progress (maybe under us, in a handler) */
+			uint64_t now = gt_clock_now();
+			if (*v & GT_CLOCK_RAW)
+				*v = now - gt_clock_raw_elapsed(*v);
+			if (w && (*w & GT_CLOCK_RAW))
+				*w = now - gt_clock_raw_elapsed(*w);
+			return;
+		}
 		if (__atomic_load_n(&a->seq, __ATOMIC_SEQ_CST) != s)
 			continue;
-		if (v >= tsc)
-			return base + (uint64_t)(((unsigned __int128)(v - tsc) * mult) >> 32);
-		uint64_t back = (uint64_t)(((unsigned __int128)(tsc - v) * mult) >> 32);
-		return back < base ? base - back : 0;
+		if (*v & GT_CLOCK_RAW)
+			*v = at(*v & ~GT_CLOCK_RAW, base, tsc, mult);
+		if (w && (*w & GT_CLOCK_RAW))
+			*w = at(*w & ~GT_CLOCK_RAW, base, tsc, mult);
+		return;
 	}
+}
+
+uint64_t gt_clock_ns_of(uint64_t v)
+{
+	if (v & GT_CLOCK_RAW)
+		ns_of(&v, NULL);
+	return v;
+}
+
+void gt_clock_ns_of2(uint64_t *v, uint64_t *w)
+{
+	if ((*v | *w) & GT_CLOCK_RAW)
+		ns_of(v, w);
 }
 
 /* A rate from looks at least 10 ms apart; the base stays the first look,

@@ -118,6 +118,8 @@ static inline uint64_t gt_clock_raw_elapsed(uint64_t raw)
 
 /* A time in ns, or a raw TSC start converted by the anchor (signal-safe). */
 uint64_t gt_clock_ns_of(uint64_t v);
+/* Both of them so, by one look at the anchor: a call's start and end. */
+void gt_clock_ns_of2(uint64_t *v, uint64_t *w);
 
 /* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
 static inline uint64_t gt_clock_fast_x(int *exact)

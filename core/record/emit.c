@@ -25,11 +25,19 @@ void gt_emit_set_drain(void (*drain)(void))
 }
 
 /* Make room for need bytes plus a batch header in t's chunk. */
+/* need bytes (and 32 to spare) left in t's chunk. */
+static inline int has_room(const struct gt_thread *t, size_t need)
+{
+	const struct gt_chunk *c = t->chunk;
+
+	return c && GT_CHUNK_DATA - c->len >= need + 32;
+}
+
 int gt_emit_room_locked(struct gt_thread *t, size_t need)
 {
 	struct gt_chunk *c = t->chunk;
 
-	if (c && GT_CHUNK_DATA - c->len >= need + 32)
+	if (has_room(t, need))
 		return 0;
 	struct gt_chunk *n = gt_buf_get(0, NULL);
 	if (!n)
@@ -41,11 +49,10 @@ int gt_emit_room_locked(struct gt_thread *t, size_t need)
 	return 0;
 }
 
-/* Append one timed event. ts never goes back on a P: it is clamped to the
- * P's last time (the next owner of a reused P starts from there too). */
-/* Clamp ts to the P's last time; open the batch (EvBatch) of an empty
- * chunk. Returns where the next event goes. */
-static uint8_t *batch(struct gt_thread *t, uint64_t *ts)
+/* Clamp ts to the P's last time (ts never goes back on a P; the next
+ * owner of a reused P starts from there too); open the batch (EvBatch) of
+ * an empty chunk. Returns where the next event goes. */
+static inline __attribute__((always_inline)) uint8_t *batch(struct gt_thread *t, uint64_t *ts)
 {
 	struct gt_chunk *c = t->chunk;
 	uint8_t *p = c->data + c->len;
@@ -317,7 +324,7 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 {
 	if (!t->sess || t->g != GT_G_RUNNING || kind == 0 || kind >= GT_OP_KINDS)
 		return -ESRCH;
-	if (gt_emit_room_locked(t, GROUP_MAX))
+	if (!has_room(t, GROUP_MAX) && gt_emit_room_locked(t, GROUP_MAX))   /* (its test inline) */
 		return -EAGAIN;
 	if (!t->waited_ns && (!t->name[0] || t->label_sess == t->sess)) {
 		put_block_group(t, kind, t0, t1, sid);
@@ -378,8 +385,6 @@ int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const ch
 	return 0;
 }
 
-/* Leave the session: ProcStop unless the P stopped already (a syscall's
- * block), queue the batch, free the P. */
 /* Out of the session: the batch queued, the P free. */
 static void drop(struct gt_thread *t)
 {
@@ -396,6 +401,7 @@ static void drop(struct gt_thread *t)
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 }
 
+/* Leave the session: ProcStop unless the P stopped (a syscall's block). */
 static void leave(struct gt_thread *t, uint64_t ts, int stopped)
 {
 	if (!stopped)

@@ -158,14 +158,19 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 
 	gt_tls.in_tracer++;   /* (not through a pointer: GCC 12's UBSan null
 				 * check of &gt_tls read stale flags here) */
-	if (op->sess || op->prof)   /* (else no t0: the call began untraced) */
-		op->t0 = gt_clock_ns_of(op->t0);   /* before t1: the anchor may move */
 	/* The end as end_fast read it, or now. A recorded call ends at the
 	 * TSC's time too: clock_gettime here was a sixth of an event's cost.
 	 * Its thread's later events are clamped to it, and a thread it
 	 * creates starts after its GoCreate (decl_ts), so a TSC time a
-	 * little ahead of the clock breaks no order. */
-	t1 = (t1 & GT_CLOCK_RAW) ? gt_clock_ns_of(t1) : gt_clock_fast();
+	 * little ahead of the clock breaks no order. Both ends by one look
+	 * at the anchor; else the start before now: the anchor may move. */
+	if (t1 & GT_CLOCK_RAW) {   /* (end_fast read it: the call began traced) */
+		gt_clock_ns_of2(&op->t0, &t1);
+	} else {
+		if (op->sess || op->prof)   /* (else no t0: the call began untraced) */
+			op->t0 = gt_clock_ns_of(op->t0);
+		t1 = gt_clock_fast();
+	}
 	if (op->prof) {   /* the block and mutex profiles' part */
 		uint64_t w[2 * GT_BPROFS];
 		unsigned which = gt_bprof_pick(op->lock, t1 > op->t0 ? t1 - op->t0 : 0, w);

@@ -71,6 +71,24 @@ START_TEST(agrees)
 	int64_t diff = (int64_t)(f1 - f0) - (int64_t)(c1 - c0);
 	ck_assert_msg(diff < (int64_t)SLACK && diff > -(int64_t)SLACK, "duration off by %lld ns",
 		      (long long)diff);
+	/* Raw starts (a hook's) in ns: one at a time or a call's two ends by
+	 * one look, the same times, inside the clock's around them; a time
+	 * already in ns passes through. */
+	uint64_t r0, r1, c2 = gt_clock_now();
+	if (!gt_clock_try_raw(&r0))
+		return;   /* no usable TSC: nothing raw (checked above) */
+	sleep_ms(2);
+	ck_assert(gt_clock_try_raw(&r1));
+	uint64_t c3 = gt_clock_now(), p0 = r0, p1 = r1;
+	gt_clock_ns_of2(&p0, &p1);
+	ck_assert_uint_eq(p0, gt_clock_ns_of(r0));
+	ck_assert_uint_eq(p1, gt_clock_ns_of(r1));
+	ck_assert_msg(p0 + SLACK >= c2 && p1 <= c3 + SLACK && p1 >= p0 + 2000000 - SLACK,
+		      "%llu..%llu not in %llu..%llu", (unsigned long long)p0,
+		      (unsigned long long)p1, (unsigned long long)c2, (unsigned long long)c3);
+	uint64_t q0 = 12345, q1 = p1;
+	gt_clock_ns_of2(&q0, &q1);
+	ck_assert(q0 == 12345 && q1 == p1);
 }
 END_TEST
 
