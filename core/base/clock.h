@@ -4,8 +4,8 @@
  *
  * gt_clock_fast: the same time from the TSC where the kernel keeps time by
  * it (clocksource tsc): ~12 ns against ~30 for clock_gettime. Hooks read it
- * at both ends of a blocking call while tracing, and only a call long
- * enough to record reads the clock (its end); most calls are too short.
+ * at both ends of a blocking call while tracing (raw: gt_clock_try_raw),
+ * and a call long enough to record converts both (gt_clock_ns_of2).
  * It is the clock's time at the service thread's last look (every loop
  * tick while tracing) plus the ticks since, at the rate measured between
  * its looks: off by at most the drift of a tick's interval (~ns). Until
