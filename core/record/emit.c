@@ -24,7 +24,6 @@ void gt_emit_set_drain(void (*drain)(void))
 	drain_fn = drain;
 }
 
-/* Make room for need bytes plus a batch header in t's chunk. */
 /* need bytes (and 32 to spare) left in t's chunk. */
 static inline int has_room(const struct gt_thread *t, size_t need)
 {
@@ -33,6 +32,7 @@ static inline int has_room(const struct gt_thread *t, size_t need)
 	return c && GT_CHUNK_DATA - c->len >= need + 32;
 }
 
+/* Make room for need bytes plus a batch header in t's chunk. */
 int gt_emit_room_locked(struct gt_thread *t, size_t need)
 {
 	struct gt_chunk *c = t->chunk;
