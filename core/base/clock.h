@@ -121,24 +121,11 @@ uint64_t gt_clock_ns_of(uint64_t v);
 /* Both of them so, by one look at the anchor: a call's start and end. */
 void gt_clock_ns_of2(uint64_t *v, uint64_t *w);
 
-/* gt_clock_fast; *exact says whether it was gt_clock_now's time. */
-static inline uint64_t gt_clock_fast_x(int *exact)
+static inline uint64_t gt_clock_fast(void)
 {
 	uint64_t ns;
 
-	if (gt_clock_try_fast(&ns)) {
-		*exact = 0;
-		return ns;
-	}
-	*exact = 1;
-	return gt_clock_now();
-}
-
-static inline uint64_t gt_clock_fast(void)
-{
-	int exact;
-
-	return gt_clock_fast_x(&exact);
+	return gt_clock_try_fast(&ns) ? ns : gt_clock_now();
 }
 
 #endif
