@@ -141,11 +141,29 @@ static void drain_one(struct gt_thread *t, void *arg)
 		a.lost += lost;
 }
 
+/* The threads that ended without a timer's sample: [ours, start + 1]
+ * (a return address one past the start routine's entry names it). */
+static void drain_shorts(uint32_t sess)
+{
+	struct gt_prof_short sh[GT_PROF_SHORT_MAX];
+	uint64_t lost;
+	unsigned n = gt_prof_short_take(sh, &lost);
+
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t pc[2] = { (uintptr_t)gt_prof_short_thread, sh[i].fn + 1 };
+		if (sess && sh[i].sess == sess)
+			gt_prof_agg_add(pc, sh[i].fn ? 2 : 1, sh[i].weight);
+	}
+	if (sess)
+		a.lost += lost;
+}
+
 void gt_prof_agg_drain(uint32_t sess)
 {
 	struct drain d = { sess };
 
 	gt_thread_foreach(drain_one, &d);
+	drain_shorts(sess);
 	gt_ctl_cpu_flush();
 }
 

@@ -27,6 +27,11 @@ struct gt_prof_thread {
 	uint32_t lost;      /* samples dropped: the handler (relaxed) */
 	uint32_t missed;    /* expirations the timer, armed late, did not see:
 			       set before it is armed, taken by the handler */
+	uint32_t seen;      /* expirations weighed since it was armed (the
+			       handler's, on the thread) */
+	uint64_t base;      /* [t->lock] the thread's CPU time at the arming
+			       (0 when armed late: its whole life counts) */
+	uint64_t phase;     /* [t->lock] its timer's first expiry past base */
 	uint32_t mask;      /* [const] ring words - 1 */
 	uint64_t w[];
 };
@@ -49,6 +54,32 @@ struct gt_thread;
  * CPU time it has used. */
 int gt_prof_arm_locked(struct gt_thread *t, uint64_t period_ns, int late);
 void gt_prof_disarm_locked(struct gt_thread *t);
+/* A thread that ends before a timer of its own has weighed its CPU time
+ * (it lived less than the service thread's tick, or its first expiry,
+ * weighing the periods before it was armed, never came): the samples a
+ * timer would have taken, without a stack, under its start routine below
+ * a frame of ours, gt_prof_short_thread, named gotrace._ShortThread
+ * (Go names such samples runtime._ExternalCode). Kept per profile and
+ * start routine until the service thread's next drain. */
+#define GT_PROF_SHORT_MAX 64
+struct gt_prof_short {
+	uintptr_t fn;
+	uint32_t sess, weight;
+};
+void gt_prof_short_thread(void);
+/* The expirations of a timer at random phase over the calling thread's CPU
+ * time so far (the timer it never had), life_ns: the wall time it lived. */
+uint32_t gt_prof_unarmed_weight(uint64_t period_ns, uint64_t life_ns);
+/* On the thread, its timer armed (t->lock held): the expirations of its
+ * CPU time so far that no signal weighed (those within a tick of its end,
+ * which the kernel checks CPU timers at, and the periods a late arming
+ * put on a first expiry that never came). */
+uint32_t gt_prof_unseen_weight(struct gt_thread *t, uint64_t period_ns);
+void gt_prof_short_add(uint32_t sess, uintptr_t fn, uint32_t weight);
+/* Service thread: the entries so far (out: GT_PROF_SHORT_MAX), emptied;
+ * *lost: the weight that found no room. */
+unsigned gt_prof_short_take(struct gt_prof_short *out, uint64_t *lost);
+
 /* What the handler does with a SIGPROF that is not our timer's: the
  * program's disposition (SIG_DFL: the process ends by it; SIG_IGN:
  * nothing). Set by ctl.c under its lock; read by the handler. */

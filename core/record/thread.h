@@ -72,9 +72,11 @@ struct gt_thread {
 	 * record/ never reads it. prof: allocated by that layer the first
 	 * time the record is profiled, [lock]. prof_new: the profile that was
 	 * sampling when the thread started, until the service thread has
-	 * armed its timer (atomic: read there without the lock). */
+	 * armed its timer (atomic: read there without the lock); prof_t0: the
+	 * thread's, set with it. */
 	struct gt_prof_thread *prof;
 	uint32_t prof_new;
+	uint64_t prof_t0;        /* its start's gt_clock_now, while prof_new */
 };
 
 /* A P id (one per thread in a session) and the time of its last event, so

@@ -15,6 +15,8 @@
  *   short  each of the THREADS is a relay instead: it starts a thread
  *          (short_burner) that calls burn_three() and burn_one() once,
  *          ~80 ms, joins it, and starts the next
+ *   tiny   as short, with calls 1/20 as long: threads of ~4 ms, which
+ *          end before a CPU-time timer of theirs would be armed
  * At the end it prints what it saw of SIGPROF's disposition (it must not
  * see ours) and "cpuburn: done"; its exit status is 0. */
 #include <pthread.h>
@@ -34,6 +36,7 @@
  * spread, ~6% over 1,500 samples (binomial), falls to ~2%. */
 #define UNIT 12000000
 
+static long unit = UNIT;
 static volatile int stop;
 static volatile unsigned long sink;
 static volatile long handler_calls;
@@ -54,7 +57,7 @@ __attribute__((noinline)) void burn_three(void)
 {
 	unsigned long x = sink;
 
-	for (long i = 0, n = units(3 * UNIT); i < n; i++)
+	for (long i = 0, n = units(3 * unit); i < n; i++)
 		x = x * 6364136223846793005ul + 1442695040888963407ul + (x >> 29);
 	sink = x;
 }
@@ -63,7 +66,7 @@ __attribute__((noinline)) void burn_one(void)
 {
 	unsigned long x = sink;
 
-	for (long i = 0, n = units(UNIT); i < n; i++)
+	for (long i = 0, n = units(unit); i < n; i++)
 		x = x * 6364136223846793005ul + 1442695040888963407ul + (x >> 29);
 	sink = x;
 }
@@ -157,6 +160,10 @@ int main(int argc, char **argv)
 
 	if (n < 1 || n > 64)
 		n = 2;
+	if (!strcmp(mode, "tiny")) {
+		unit = UNIT / 20;
+		mode = "short";
+	}
 	printf("cpuburn: SIGPROF at start: %s\n", disposition());
 	if (!strcmp(mode, "own"))
 		own_profiler();
