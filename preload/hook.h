@@ -9,6 +9,9 @@
 
 /* The safe points of a one-thread program's endpoint (preload/armed.c). */
 void gt_armed_init(void);
+/* The malloc hooks' fast idle path from now on, if no bootstrap block is
+ * out (preload/malloc.c). */
+void gt_malloc_ready(void);
 
 /* A hook whose idle path is one check and a tail jump to libc (locks: tens
  * of ns each): no frame of its own, the traced path in a separate function

@@ -16,6 +16,7 @@ __attribute__((constructor(101))) static void gt_preload_init(void)
 	gt_tls.in_tracer++;
 	gt_real_set_named(gt_name_fn);
 	gt_real_init();
+	gt_malloc_ready();
 	gt_fatal_init(GT_REAL(sigaction));
 	gt_service_set_client(&gt_rpc_server);
 	gt_armed_init();

@@ -18,7 +18,7 @@
 #include "core/record/api.h"
 #include "core/record/stack.h"
 
-uint64_t gt_heap_on;
+uint64_t gt_heap_on = GT_HEAP_BOOT;
 
 #define LIVE_MAX (1u << 16)      /* sampled blocks alive at once */
 #define BUCKETS (1u << 14)       /* the live blocks' hash chains */
@@ -55,10 +55,14 @@ static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 void gt_hprof_gate(void)
 {
 	uint64_t on = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
+	uint64_t old = __atomic_load_n(&gt_heap_on, __ATOMIC_RELAXED);
 
 	if (__atomic_load_n(&rate, __ATOMIC_RELAXED))
-		on |= 1ull << 63;
-	__atomic_store_n(&gt_heap_on, on, __ATOMIC_RELEASE);
+		on |= GT_HEAP_SAMPLING;
+	/* GT_HEAP_BOOT is the malloc hooks' own: kept as it is. */
+	while (!__atomic_compare_exchange_n(&gt_heap_on, &old, on | (old & GT_HEAP_BOOT), 0,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
 }
 
 void gt_hprof_after_fork_child(void)
