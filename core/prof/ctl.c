@@ -438,6 +438,7 @@ void gt_prof_after_fork_child(int close_fd)
 	/* The child has none of the parent's timers; its pending signals are
 	 * none; our handler is its copy of the parent's disposition. */
 	lock.word = 0;
+	gt_prof_short_after_fork_child();
 	gt_thread_foreach(forget_timer, NULL);
 	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_RELAXED);
 	if (p.holders)

@@ -79,6 +79,7 @@ void gt_prof_short_add(uint32_t sess, uintptr_t fn, uint32_t weight);
 /* Service thread: the entries so far (out: GT_PROF_SHORT_MAX), emptied;
  * *lost: the weight that found no room. */
 unsigned gt_prof_short_take(struct gt_prof_short *out, uint64_t *lost);
+void gt_prof_short_after_fork_child(void);
 
 /* What the handler does with a SIGPROF that is not our timer's: the
  * program's disposition (SIG_DFL: the process ends by it; SIG_IGN:

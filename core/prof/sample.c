@@ -277,6 +277,13 @@ void gt_prof_short_add(uint32_t sess, uintptr_t fn, uint32_t weight)
 	gt_unlock(&short_lock);
 }
 
+void gt_prof_short_after_fork_child(void)
+{
+	short_lock = (struct gt_lock)GT_LOCK_INIT;   /* another thread may have held it */
+	nshorts = 0;
+	shorts_lost = 0;
+}
+
 unsigned gt_prof_short_take(struct gt_prof_short *out, uint64_t *lost)
 {
 	gt_lock(&short_lock);
