@@ -162,6 +162,26 @@ static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t 
 	return p;
 }
 
+static __attribute__((noinline)) void *counted_slow(void *p, size_t n)
+{
+	return counted(p, n);
+}
+
+/* Tracing alone, the common case of malloc_traced: the count after the
+ * call with nothing else kept across it (one callee-saved register, not
+ * four: 59 instructions a malloc were 45 of ours, callgrind). A frame of
+ * its own holds the return address into the program for count()'s
+ * stacks, as malloc_traced's does. */
+static __attribute__((noinline)) void *malloc_counted(size_t n)
+{
+	void *p = gt_real.malloc(n);
+	uint64_t w = __atomic_load_n(&gt_heap_on, __ATOMIC_RELAXED);
+
+	if (__builtin_expect(p && w && !(w & (SAMPLING | BOOT)) && count_fast(p, 1, w), 1))
+		return p;
+	return counted_slow(p, n);
+}
+
 /* The heap profile alone, an allocation to sample: one call deep, so that
  * this frame holds the return address into the program, which the
  * sample's stack walk (frame records) must see (malloc has no frame). */
@@ -206,7 +226,7 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 		return __builtin_expect(gt_hprof_skip(n), 1) ? gt_real.malloc(n)
 							      : malloc_sampled(gt_real.malloc, n);
 	if (!(w & (BOOT | SAMPLING)))   /* tracing alone: the real functions known */
-		return malloc_traced(gt_real.malloc, n);
+		return malloc_counted(n);
 	return malloc_gated(n);
 }
 
