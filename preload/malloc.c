@@ -230,7 +230,11 @@ GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 	return malloc_gated(n);
 }
 
-GT_EXPORT void *calloc(size_t n, size_t m)
+/* calloc, realloc and the aligned ones, idle: as malloc (the gate at 0
+ * says the real functions are known and no bootstrap block is out). */
+#define GATE_IDLE() __builtin_expect(!__atomic_load_n(&gt_heap_on, __ATOMIC_ACQUIRE), 1)
+
+static __attribute__((noinline)) void *calloc_gated(size_t n, size_t m)
 {
 	if (BOOTSTRAPPING(calloc)) {
 		size_t t;
@@ -241,6 +245,13 @@ GT_EXPORT void *calloc(size_t n, size_t m)
 		return boot_alloc(t, 0);
 	}
 	return counted(GT_REAL(calloc)(n, m), n * m);
+}
+
+GT_IDLE_FAST GT_EXPORT void *calloc(size_t n, size_t m)
+{
+	if (GATE_IDLE())
+		return gt_real.calloc(n, m);
+	return calloc_gated(n, m);
 }
 
 static __attribute__((noinline)) void free_slow(void *p)
@@ -294,7 +305,7 @@ GT_IDLE_FAST GT_EXPORT void free(void *p)
 	free_gated(p);
 }
 
-GT_EXPORT void *realloc(void *p, size_t n)
+static __attribute__((noinline)) void *realloc_gated(void *p, size_t n)
 {
 	if (p && is_boot(p)) {
 		void *q = malloc(n);
@@ -318,6 +329,13 @@ GT_EXPORT void *realloc(void *p, size_t n)
 	if (q && (w & SAMPLING))
 		gt_hprof_alloc(q, n);
 	return q;
+}
+
+GT_IDLE_FAST GT_EXPORT void *realloc(void *p, size_t n)
+{
+	if (GATE_IDLE())
+		return gt_real.realloc(p, n);
+	return realloc_gated(p, n);
 }
 
 GT_EXPORT void *reallocarray(void *p, size_t n, size_t m)
@@ -346,12 +364,18 @@ GT_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	return r;
 }
 
-#define ALIGNED_HOOK(name)                                        \
-	GT_EXPORT void *name(size_t align, size_t n)              \
-	{                                                         \
-		if (BOOTSTRAPPING(name))                          \
-			return boot_alloc(n, align);              \
-		return counted(GT_REAL(name)(align, n), n);       \
+#define ALIGNED_HOOK(name)                                                       \
+	static __attribute__((noinline)) void *name##_gated(size_t align, size_t n) \
+	{                                                                        \
+		if (BOOTSTRAPPING(name))                                         \
+			return boot_alloc(n, align);                             \
+		return counted(GT_REAL(name)(align, n), n);                      \
+	}                                                                        \
+	GT_IDLE_FAST GT_EXPORT void *name(size_t align, size_t n)                \
+	{                                                                        \
+		if (GATE_IDLE())                                                 \
+			return gt_real.name(align, n);                           \
+		return name##_gated(align, n);                                   \
 	}
 ALIGNED_HOOK(aligned_alloc)
 ALIGNED_HOOK(memalign)
