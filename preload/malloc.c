@@ -144,34 +144,17 @@ static __attribute__((noinline)) void *malloc_slow(size_t n)
 	return counted(GT_REAL(malloc)(n), n);
 }
 
-static __attribute__((noinline)) void count_slow(void *p, uint64_t s, size_t req)
-{
-	count(usable(p), s, req);
-}
-
-/* The session is read again after the call: one register less to keep. */
-static __attribute__((noinline)) void *malloc_traced(void *(*r)(size_t), size_t n)
-{
-	void *p = r(n);
-	uint64_t w = watching(), s = w & ~SAMPLING;
-
-	if (__builtin_expect(p && s, 1) && !count_fast(p, 1, s))
-		count_slow(p, s, n);
-	if (__builtin_expect(p && (w & SAMPLING), 0))
-		gt_hprof_alloc(p, n);
-	return p;
-}
-
 static __attribute__((noinline)) void *counted_slow(void *p, size_t n)
 {
 	return counted(p, n);
 }
 
-/* Tracing alone, the common case of malloc_traced: the count after the
- * call with nothing else kept across it (one callee-saved register, not
- * four: 59 instructions a malloc were 45 of ours, callgrind). A frame of
- * its own holds the return address into the program for count()'s
- * stacks, as malloc_traced's does. */
+/* Tracing (the session is read again after the call): the count from the
+ * chunk header with nothing else kept across the call (one callee-saved
+ * register, where the general path kept four: 45 instructions of ours a
+ * malloc, callgrind); the rest, heap sampling too, in counted_slow. A
+ * frame of its own holds the return address into the program for the
+ * stacks of count() and of a sample. */
 static __attribute__((noinline)) void *malloc_counted(size_t n)
 {
 	void *p = gt_real.malloc(n);
@@ -207,7 +190,7 @@ static __attribute__((noinline)) void *malloc_gated(size_t n)
 		return r(n);
 	if (!(w << 1))   /* w == SAMPLING: the heap profile alone */
 		return gt_hprof_skip(n) ? r(n) : malloc_sampled(r, n);
-	return malloc_traced(r, n);
+	return malloc_counted(n);
 }
 
 /* malloc and free, idle: a load of the gate and a tail jump (see

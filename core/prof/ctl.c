@@ -226,14 +226,14 @@ void gt_prof_thread_exiting(struct gt_thread *t)
 		return;
 	gt_lock(&t->lock);
 	struct gt_prof_thread *pt = t->prof;
-	if (pt && pt->armed && pt->tid == t->tid)
+	if (s && pt && pt->armed && pt->tid == t->tid)
 		w = gt_prof_unseen_weight(t, p.period);
 	else if (s && __atomic_load_n(&t->prof_new, __ATOMIC_SEQ_CST) == s)
 		w = gt_prof_unarmed_weight(p.period, gt_clock_now() - t->prof_t0);
 	__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
 	gt_prof_disarm_locked(t);
 	gt_unlock(&t->lock);
-	if (w && s)
+	if (w)
 		gt_prof_short_add(s, t->start_pc, w);
 }
 

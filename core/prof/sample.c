@@ -15,6 +15,7 @@
 #include "core/base/clock.h"
 #include "core/base/config.h"
 #include "core/base/lock.h"
+#include "core/base/mix.h"
 #include "core/base/real.h"
 #include "core/base/sys.h"
 #include "core/record/api.h"
@@ -136,11 +137,7 @@ static uint32_t ring_words(void)
  * the expected count is CPU / period exactly. */
 static uint64_t phase(uint64_t period_ns, uint32_t salt)
 {
-	uint64_t x = gt_clock_now() ^ (uint64_t)salt << 32 ^ 0x9e3779b97f4a7c15ull;
-
-	x = (x ^ x >> 30) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ x >> 27) * 0x94d049bb133111ebull;
-	return (x ^ x >> 31) % period_ns + 1;
+	return gt_mix64(gt_clock_now() ^ (uint64_t)salt << 32 ^ 0x9e3779b97f4a7c15ull) % period_ns + 1;
 }
 
 /* The thread's own CPU time (ns), or 0. */

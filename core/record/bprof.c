@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "core/base/arena.h"
+#include "core/base/mix.h"
 #include "core/record/api.h"
 #include "core/record/hprof.h"
 
@@ -61,11 +62,7 @@ int64_t gt_bprof_rate(unsigned which)
 /* splitmix64 of a shared counter: one atomic add per sampled decision. */
 static uint64_t random64(void)
 {
-	uint64_t z = __atomic_add_fetch(&rnd, 0x9e3779b97f4a7c15ull, __ATOMIC_RELAXED);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return gt_mix64(__atomic_add_fetch(&rnd, 0x9e3779b97f4a7c15ull, __ATOMIC_RELAXED));
 }
 
 unsigned gt_bprof_pick(unsigned lock, uint64_t d, uint64_t w[2 * GT_BPROFS])
