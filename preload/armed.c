@@ -174,12 +174,27 @@ static void disarm(void)
 	}
 }
 
-void gt_armed_init(void)
-{
-	/* A call made through a trampoline shows the function's name. */
-#define NAME(i, name, kind, wait) gt_name_fn((uintptr_t)gt_armed_##name, #name);
+static const char *const names[N_STUBS] = {
+#define NAME(i, name, kind, wait) [i] = #name,
 	ARMED_FNS(NAME)
 #undef NAME
+};
+
+/* A call made through a trampoline shows the function's name; so does the
+ * real one while its slot holds the trampoline (gt_real names it else).
+ * Asked by the writer, for a frame no other name fits. */
+static const char *name_of(uintptr_t pc)
+{
+	for (int i = 0; i < N_STUBS; i++)
+		if (pc == (uintptr_t)tramp[i] ||
+		    pc == (uintptr_t)__atomic_load_n(&saved[i], __ATOMIC_RELAXED))
+			return names[i];
+	return NULL;
+}
+
+void gt_armed_init(void)
+{
+	gt_name_resolver(name_of);
 	gt_service_set_arm(prearm, arm, disarm);
 }
 

@@ -14,7 +14,6 @@ __attribute__((constructor(101))) static void gt_preload_init(void)
 	int saved = errno;
 
 	gt_tls.in_tracer++;
-	gt_real_set_named(gt_name_fn);
 	gt_real_init();
 	gt_malloc_ready();
 	gt_fatal_init(GT_REAL(sigaction));

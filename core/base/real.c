@@ -3,6 +3,8 @@
  * hooks serve it from their bootstrap buffer. */
 #include "core/base/real.h"
 
+#include "core/base/elfsym.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,7 +14,6 @@
 
 struct gt_real gt_real;
 int gt_real_resolving;
-static void (*gt_real_named)(uintptr_t fn, const char *name);
 
 /* For functions this libc lacks: the program cannot be calling them
  * through us unless it found them somewhere; fail like a missing syscall. */
@@ -49,36 +50,66 @@ static const char *display_name(const char *name)
 	return names[i];
 }
 
-void *gt_real_resolve(const char *name)
+static void *resolve(const char *name, int fast)
 {
-	__atomic_fetch_add(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
-	void *p = dlsym(RTLD_NEXT, name);
-	__atomic_fetch_sub(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+	void *p = fast ? gt_elfsym_next(name) : NULL;
 
-	if (!p)
-		return (void *)enosys;
-	void (*named)(uintptr_t, const char *) = __atomic_load_n(&gt_real_named, __ATOMIC_ACQUIRE);
-	if (named)
-		named((uintptr_t)p, display_name(name));
-	return p;
+	if (!p) {
+		__atomic_fetch_add(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+		p = dlsym(RTLD_NEXT, name);
+		__atomic_fetch_sub(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+	}
+
+	return p ? p : (void *)enosys;
 }
 
+void *gt_real_resolve(const char *name)
+{
+	return resolve(name, 0);
+}
+
+/* The constructor's look-ups read the objects' tables (elfsym.c): ~150
+ * instructions a name where dlsym takes ~1,100. Lazy ones, which may run
+ * in any thread at any time, keep dlsym and its lock. */
 void gt_real_init(void)
 {
 #define GT_REAL_INIT(name, ret, params)                                           \
 	if (!gt_real.name)                                                        \
-		gt_real.name = (__typeof__(gt_real.name))gt_real_resolve(#name);
+		gt_real.name = (__typeof__(gt_real.name))resolve(#name, 1);
 	GT_REAL_FNS(GT_REAL_INIT)
 #undef GT_REAL_INIT
 }
 
-void gt_real_set_named(void (*named)(uintptr_t fn, const char *name))
+/* Each entry's display name, made the first time a stack asks for it. */
+enum { N_REAL = 0
+#define GT_REAL_ONE(name, ret, params) +1
+	GT_REAL_FNS(GT_REAL_ONE)
+#undef GT_REAL_ONE
+};
+static const char *shown[N_REAL];
+
+static const char *shown_name(unsigned i, const char *name)
 {
-	__atomic_store_n(&gt_real_named, named, __ATOMIC_RELEASE);
-#define GT_REAL_NAME(name, ret, params)                                           \
-	if (__atomic_load_n(&gt_real.name, __ATOMIC_RELAXED) &&                 \
-	    (void *)gt_real.name != (void *)enosys)                             \
-		named((uintptr_t)gt_real.name, display_name(#name));
-	GT_REAL_FNS(GT_REAL_NAME)
-#undef GT_REAL_NAME
+	const char *s = __atomic_load_n(&shown[i], __ATOMIC_ACQUIRE);
+
+	if (!s) {
+		s = display_name(name);
+		__atomic_store_n(&shown[i], s, __ATOMIC_RELEASE);
+	}
+	return s;
+}
+
+const char *gt_real_name_of(uintptr_t fn)
+{
+	unsigned i = 0;
+
+	if (!fn || fn == (uintptr_t)enosys)
+		return NULL;
+#define GT_REAL_FIND(name, ret, params)                                            \
+	if ((uintptr_t)__atomic_load_n(&gt_real.name, __ATOMIC_RELAXED) == fn)      \
+		return shown_name(i, #name);                                         \
+	i++;
+	GT_REAL_FNS(GT_REAL_FIND)
+#undef GT_REAL_FIND
+	return NULL;
 }

@@ -203,11 +203,10 @@ extern int gt_real_resolving GT_HIDDEN;
 void *gt_real_resolve(const char *name);
 /* Resolve every function of the table not resolved yet. */
 void gt_real_init(void);
-/* Tell named(fn, name) of each function resolved, with the name stacks show
- * for it ("read" for __read_chk): at once for those resolved so far, then
- * as each is resolved. An upward call (stacks are named in record/),
- * registered once at load. */
-void gt_real_set_named(void (*named)(uintptr_t fn, const char *name));
+/* The name stacks show for the function of the table at fn ("read" for
+ * __read_chk; the first entry's name where two share an address), or NULL
+ * if fn is none of them. Asked when a trace or profile is written. */
+const char *gt_real_name_of(uintptr_t fn);
 
 static inline void *gt_real_get(void **slot, const char *name)
 {

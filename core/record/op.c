@@ -23,9 +23,9 @@
 uint64_t gt_trace_on;
 
 
-void gt_name_fn(uintptr_t real, const char *name)
+void gt_name_resolver(const char *(*name_of)(uintptr_t pc))
 {
-	gt_stack_name_fn(real, name);
+	gt_stack_set_namer(name_of);
 }
 
 /* The call in progress, for the stopper to write as an open-ended wait.

@@ -14,6 +14,7 @@
 
 #include "core/base/arena.h"
 #include "core/base/config.h"
+#include "core/base/real.h"
 #include "core/record/api.h"
 #include "core/base/lock.h"
 #include "core/base/log.h"
@@ -312,8 +313,8 @@ static struct {
 } names[MAX_NAMES];
 static uint32_t nnames;   /* release-published under id_lock */
 
-/* At load, once per real function: appended, not searched (an address
- * named twice keeps its first name, the one the lookup finds). */
+/* Appended, not searched (an address named twice keeps its first name,
+ * the one the lookup finds). */
 void gt_stack_name_fn(uintptr_t real, const char *name)
 {
 	if (!real)
@@ -328,6 +329,13 @@ void gt_stack_name_fn(uintptr_t real, const char *name)
 	gt_unlock(&id_lock);
 }
 
+static const char *(*namer)(uintptr_t pc);
+
+void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc))
+{
+	__atomic_store_n(&namer, name_of, __ATOMIC_RELEASE);
+}
+
 const char *gt_stack_fn_name(uintptr_t real)
 {
 	uint32_t n = __atomic_load_n(&nnames, __ATOMIC_ACQUIRE);
@@ -335,5 +343,10 @@ const char *gt_stack_fn_name(uintptr_t real)
 	for (uint32_t i = 0; i < n; i++)
 		if (names[i].pc == real)
 			return names[i].name;
-	return NULL;
+
+	const char *name = gt_real_name_of(real);
+	const char *(*f)(uintptr_t) = __atomic_load_n(&namer, __ATOMIC_ACQUIRE);
+	if (!name && f)
+		name = f(real);
+	return name;
 }

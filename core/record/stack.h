@@ -91,9 +91,13 @@ const struct gt_stack *gt_stack_get(uint32_t id);
 /* Number of ids handed out so far (ids are 1..count). */
 uint32_t gt_stack_count(void);
 
-/* Names of the real functions the hooks forward to (gt_name_fn): the
- * writer names FN frames with them ("read", not "__libc_read"). */
+/* Names of FN frames (the real functions the hooks forward to, "read",
+ * not "__libc_read"; our own markers such as gotrace._ShortThread): the
+ * writer names them with gt_stack_fn_name. gt_real's functions are named
+ * by core/base/real.c, preload's trampolines by the namer it registers,
+ * any other address by gt_stack_name_fn. */
 void gt_stack_name_fn(uintptr_t real, const char *name);
+void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc));
 const char *gt_stack_fn_name(uintptr_t real);
 
 /* Is pc inside libgotrace's own code? */

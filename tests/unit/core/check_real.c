@@ -1,0 +1,95 @@
+/* check_real.c - the constructor's own look-up (core/base/elfsym.c) gives
+ * what dlsym(RTLD_NEXT) gives, for every real function of the table and for
+ * the cases it must get right: a versioned name (the default version, not
+ * the compat one), a name an object ahead of libc also defines (the first
+ * wins), a name only hidden versions define (none), an absent name. Where it
+ * cannot be sure (an IFUNC) it says so (NULL), and gt_real_init then asks
+ * dlsym. The test executable is "our object" here: core is linked into
+ * it, so RTLD_NEXT from it and the walk after its map search the same
+ * objects, as they do from the preloaded library. */
+#include <check.h>
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "core/base/elfsym.h"
+#include "core/base/real.h"
+#include "tests/unit/check_main.h"
+
+int gt_elfsym_ahead_only(void);
+
+static const char *const names[] = {
+#define NAME(name, ret, params) #name,
+	GT_REAL_FNS(NAME)
+#undef NAME
+};
+
+START_TEST(test_table_matches_dlsym)
+{
+	unsigned same = 0, unsure = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		void *ours = gt_elfsym_next(names[i]);
+		void *theirs = dlsym(RTLD_NEXT, names[i]);
+
+		if (!ours && theirs) {
+			unsure++;
+			continue;
+		}
+		ck_assert_msg(ours == theirs, "%s: %p, dlsym %p", names[i], ours, theirs);
+		same++;
+	}
+	/* a few are IFUNCs or absent; most must be answered */
+	ck_assert_msg(same > 100 && unsure < 8, "same %u, unsure %u", same, unsure);
+}
+END_TEST
+
+START_TEST(test_cases)
+{
+	/* default version GLIBC_2.3.2, not the compat GLIBC_2.2.5 */
+	ck_assert_ptr_eq(gt_elfsym_next("pthread_cond_wait"), dlsym(RTLD_NEXT, "pthread_cond_wait"));
+	ck_assert_ptr_eq(gt_elfsym_next("pthread_cond_wait"),
+			 dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.3.2"));
+	ck_assert_ptr_ne(gt_elfsym_next("realpath"), dlvsym(RTLD_NEXT, "realpath", "GLIBC_2.2.5"));
+	ck_assert_ptr_eq(gt_elfsym_next("realpath"), dlsym(RTLD_NEXT, "realpath"));
+	/* the object ahead of libc wins, as for the loader */
+	void *fry = gt_elfsym_next("strfry");
+	ck_assert_ptr_nonnull(fry);
+	ck_assert_ptr_eq(fry, dlsym(RTLD_NEXT, "strfry"));
+	ck_assert_ptr_ne(fry, dlsym(dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD), "strfry"));
+	ck_assert_ptr_eq(gt_elfsym_next("gt_elfsym_ahead_only"), (void *)gt_elfsym_ahead_only);
+	/* only hidden (compat) versions: the loader gives none */
+	ck_assert_ptr_null(dlsym(RTLD_NEXT, "sys_errlist"));
+	ck_assert_ptr_null(gt_elfsym_next("sys_errlist"));
+	ck_assert_ptr_null(gt_elfsym_next("gt_no_such_function_anywhere"));
+	/* an IFUNC: dlsym runs its resolver, we do not guess */
+	ck_assert_ptr_null(gt_elfsym_next("strlen"));
+	ck_assert_ptr_nonnull(dlsym(RTLD_NEXT, "strlen"));
+}
+END_TEST
+
+/* gt_real_init fills the table through it, dlsym behind it. */
+START_TEST(test_real_init)
+{
+	gt_real_init();
+#define SAME(name, ret, params)                                                         \
+	{                                                                               \
+		void *d = dlsym(RTLD_NEXT, #name);                                      \
+		if (d)                                                                  \
+			ck_assert_msg((void *)gt_real.name == d, #name);                \
+	}
+	GT_REAL_FNS(SAME)
+#undef SAME
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("real");
+	TCase *tc = tcase_create("elfsym");
+
+	tcase_add_test(tc, test_table_matches_dlsym);
+	tcase_add_test(tc, test_cases);
+	tcase_add_test(tc, test_real_init);
+	suite_add_tcase(s, tc);
+	return gt_check_run(s);
+}
