@@ -8,17 +8,38 @@
 #include "core/base/config.h"
 #include "core/base/tls.h"
 
-/* The last stack this thread's events had: a call in a loop has the same
- * one each time, and its id comes without hashing and a lookup (~160
- * instructions for 10 frames). Valid for the verdict table's gen. */
+/* The last stacks this thread's events had, by call site: a call in a
+ * loop has the same one each time, and its id comes without hashing and
+ * a lookup (~160 instructions for 10 frames). Four, each for a site (the
+ * real function and the hook's return address), taken in turn: a loop of
+ * calls at up to four sites (read then write, lock then wait) finds each
+ * its own; with one, st-syscalls' read and write missed every time. Each
+ * valid for the verdict table's gen. */
 #define LAST_MAX 24
-static __thread struct {
+#define LAST_WAYS 4
+struct last {
+	uintptr_t site;
 	uint32_t gen, sid, flags;
 	unsigned n;   /* 0: none */
 	uintptr_t pc[LAST_MAX];
 	int32_t v[LAST_MAX];   /* each frame's verdict: the walk's hint */
 	uintptr_t bp[LAST_MAX];   /* each frame's frame pointer, as walked */
-} last __attribute__((tls_model("initial-exec"), unused));
+};
+static __thread struct last lasts[LAST_WAYS] __attribute__((tls_model("initial-exec"), unused));
+static __thread unsigned lasts_next __attribute__((tls_model("initial-exec"), unused));
+
+#if !defined(__SANITIZE_THREAD__)
+static struct last *last_of(uintptr_t site)
+{
+	for (unsigned i = 0; i < LAST_WAYS; i++)
+		if (lasts[i].site == site)
+			return &lasts[i];
+	struct last *l = &lasts[lasts_next++ % LAST_WAYS];
+	l->site = site;
+	l->n = 0;
+	return l;
+}
+#endif
 
 #if !defined(__SANITIZE_THREAD__)
 /* Whether the walk from the record at from gives h's frames, with the
@@ -93,34 +114,36 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 		uint32_t gen = gt_fpv_generation();
 		unsigned k = 0, pn = 0;
 		uintptr_t unknown;
+		/* From the hook's frame record when in its call: our frames
+		 * below it need no walking. The site's last stack is the
+		 * walk's hint: its frames' verdicts come without a look-up,
+		 * and when every frame is the same, so is the id. */
+		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
+		uintptr_t site = fn ^ (from ? from[1] : 0);
+		struct last *last = last_of(site);
 		if (fn)
 			pc[k++] = fn;
-		if (last.n > k && last.gen == gen && last.flags == flags && (!fn || last.pc[0] == fn))
-			pn = last.n - k;
-		/* From the hook's frame record when in its call: our frames
-		 * below it need no walking. The last stack is the walk's hint:
-		 * its frames' verdicts come without a look-up, and when every
-		 * frame is the same, so is the id. */
-		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
-		struct gt_walk_hint h = { last.pc + k, last.v + k, last.bp + k, pn, LAST_MAX - k, 0 };
+		if (last->n > k && last->gen == gen && last->flags == flags && (!fn || last->pc[0] == fn))
+			pn = last->n - k;
+		struct gt_walk_hint h = { last->pc + k, last->v + k, last->bp + k, pn, LAST_MAX - k, 0 };
 		if (pn && walk_same(from, &h, max - k)) {
 			if (gt_cfg.debug)
 				gt_stack_count_fp();
-			return last.sid;
+			return last->sid;
 		}
 		int m = gt_fp_walk_hinted(pc + k, max - k, &unknown, from, &h);
 		n = k + (unsigned)m;
-		if (m >= 0 && pn && n == last.n && h.same)
-			return last.sid;
-		last.n = 0;   /* last.v now holds some of this walk's verdicts */
+		if (m >= 0 && pn && n == last->n && h.same)
+			return last->sid;
+		last->n = 0;   /* last->v now holds some of this walk's verdicts */
 		if (m >= 0) {
 			uint32_t sid = gt_stack_intern(pc, n, flags);
 			if (sid && n <= LAST_MAX) {
-				memcpy(last.pc, pc, n * sizeof(*pc));
-				last.n = n;
-				last.gen = gen;
-				last.flags = flags;
-				last.sid = sid;
+				memcpy(last->pc, pc, n * sizeof(*pc));
+				last->n = n;
+				last->gen = gen;
+				last->flags = flags;
+				last->sid = sid;
 			}
 			return sid;
 		}

@@ -125,7 +125,7 @@ static uint64_t *fpv;        /* 1 << FPV_BITS entries, mapped at the first trace
 static uintptr_t libc_lo, libc_hi, entry;   /* libc's code; the program's _start */
 static int fpv_full;         /* atomic */
 static uint32_t fpv_gen;     /* atomic: bumped when the table is emptied */
-static uint64_t n_fp, n_unw, n_learn;   /* atomic; counted with GOTRACE_DEBUG */
+static uint64_t n_fp, n_unw, n_learn, n_same;   /* atomic; counted with GOTRACE_DEBUG */
 
 static inline uint64_t *fpv_at(uintptr_t pc, unsigned i)
 {
@@ -395,6 +395,12 @@ int gt_fp_walk_hinted(uintptr_t *pc, unsigned max, uintptr_t *unknown, uintptr_t
 void gt_stack_count_fp(void)
 {
 	count(&n_fp);
+	count(&n_same);
+}
+
+uint64_t gt_stack_same_count(void)
+{
+	return __atomic_load_n(&n_same, __ATOMIC_RELAXED);
 }
 
 /* GOTRACE_UNWIND=fp or libunwind; auto when fp_walk could not: libunwind,
@@ -423,13 +429,11 @@ void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned)
 
 void gt_stack_log_stats(void)
 {
-	uint64_t fp, unw, learned;
-
-	if (!gt_cfg.debug)
-		return;
-	gt_stack_walk_counts(&fp, &unw, &learned);
-	gt_log("unwind: %llu frame-record walks, %llu libunwind, %llu learned",
-	       (unsigned long long)fp, (unsigned long long)unw, (unsigned long long)learned);
+#define N(x) (unsigned long long)__atomic_load_n(&x, __ATOMIC_RELAXED)
+	if (gt_cfg.debug)
+		gt_log("unwind: %llu frame-record walks (%llu a site's last stack again), %llu "
+		       "libunwind, %llu learned", N(n_fp), N(n_same), N(n_unw), N(n_learn));
+#undef N
 }
 
 /* Loaded when the first trace starts (before the session is published),

@@ -78,5 +78,8 @@ void gt_fpv_learn(const uintptr_t *pcs, int *good, int m, int whole);
 /* The walks so far, counted while GOTRACE_DEBUG is on (gt_cfg.debug):
  * frame-record walks, libunwind walks, and those of them that learned. */
 void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned);
+/* Of the frame-record walks, those that found a site's last stack again
+ * (core/record/capture.c: the id without a lookup). */
+uint64_t gt_stack_same_count(void);
 
 #endif

@@ -320,6 +320,36 @@ START_TEST(last_stack)
 }
 END_TEST
 
+/* A loop of calls at a few sites (fn read, then write, then a lock):
+ * each site keeps its last stack, so that every call after the first
+ * round finds its own again, with the right id. */
+START_TEST(sites_alternating)
+{
+	static const uintptr_t fns[3] = { 0x1111, 0x2222, 0x3333 };
+	uint32_t ids[3];
+
+	setup(GT_UNWIND_AUTO);
+	for (int i = 0; i < 3; i++) {
+		want_fn = fns[i];
+		ids[i] = interned3(hop_fp, hop_fp, hop_fp);
+		ck_assert_uint_ne(ids[i], 0);
+	}
+	ck_assert_uint_ne(ids[0], ids[1]);
+	for (int i = 0; i < 3; i++) {   /* warm: each site's stack kept */
+		want_fn = fns[i];
+		ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), ids[i]);
+	}
+	uint64_t same0 = gt_stack_same_count();
+	for (int r = 0; r < 10; r++)
+		for (int i = 0; i < 3; i++) {
+			want_fn = fns[i];
+			ck_assert_uint_eq(id3(hop_fp, hop_fp, hop_fp), ids[i]);
+		}
+	ck_assert_uint_eq(gt_stack_same_count() - same0, 30);
+	want_fn = 0;
+}
+END_TEST
+
 /* A thread started through a trampoline of ours: its records end at the
  * top it notes (its own frame), and each thread keeps its own cache. */
 static void *thread_main(void *arg)
@@ -361,6 +391,7 @@ int main(void)
 	tcase_add_test(tc, forget_code);
 	tcase_add_test(tc, thread);
 	tcase_add_test(tc, last_stack);
+	tcase_add_test(tc, sites_alternating);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
