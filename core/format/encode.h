@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/format/events.h"
 
@@ -21,6 +22,29 @@ static inline uint8_t *gt_put_uvarint(uint8_t *p, uint64_t v)
 	}
 	*p++ = (uint8_t)v;
 	return p;
+}
+
+/* A value's uvarint kept for the next time (a thread's goid and tid go
+ * into every group of its events): 4 bytes stored, n of them used, so the
+ * buffer needs 3 bytes of room past the event. v == key: encoded. */
+struct gt_uvc {
+	uint64_t key;
+	uint32_t w, n;   /* n 0: none yet */
+};
+
+static inline uint8_t *gt_put_uvc(uint8_t *p, struct gt_uvc *c, uint64_t v)
+{
+	if (__builtin_expect(c->key != v || !c->n, 0)) {
+		uint8_t b[10] = { 0 };
+		unsigned n = (unsigned)(gt_put_uvarint(b, v) - b);
+		if (n > 4)
+			return gt_put_uvarint(p, v);
+		memcpy(&c->w, b, 4);
+		c->key = v;
+		c->n = n;
+	}
+	memcpy(p, &c->w, 4);
+	return p + c->n;
 }
 
 /* The uvarint at b[*off, n) into *v, *off past it: 0, or -1 when it is

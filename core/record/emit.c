@@ -14,22 +14,13 @@
 #include "core/format/encode.h"
 #include "core/base/log.h"
 #include "core/record/stack.h"
-
-#define GROUP_MAX 512   /* bytes of the largest group (enter with a log) */
+#include "core/record/emit_int.h"
 
 static void (*drain_fn)(void);
 
 void gt_emit_set_drain(void (*drain)(void))
 {
 	drain_fn = drain;
-}
-
-/* need bytes (and 32 to spare) left in t's chunk. */
-static inline int has_room(const struct gt_thread *t, size_t need)
-{
-	const struct gt_chunk *c = t->chunk;
-
-	return c && GT_CHUNK_DATA - c->len >= need + 32;
 }
 
 /* Make room for need bytes plus a batch header in t's chunk. */
@@ -47,33 +38,6 @@ int gt_emit_room_locked(struct gt_thread *t, size_t need)
 	n->sess = t->sess;
 	t->chunk = n;
 	return 0;
-}
-
-/* Clamp ts to the P's last time (ts never goes back on a P; the next
- * owner of a reused P starts from there too); open the batch (EvBatch) of
- * an empty chunk. Returns where the next event goes. */
-static inline __attribute__((always_inline)) uint8_t *batch(struct gt_thread *t, uint64_t *ts)
-{
-	struct gt_chunk *c = t->chunk;
-	uint8_t *p = c->data + c->len;
-
-	if (*ts < t->last_ts)
-		*ts = t->last_ts;
-	if (c->len == 0) {
-		c->p = t->ps->id;
-		c->sess = t->sess;
-		p = gt_put_batch(p, c->p, *ts);
-		c->last_ts = *ts;
-	}
-	return p;
-}
-
-/* Tell the writer to look at c's stack ids (gt_stack_defined): id may be
- * one this trace has not defined yet. */
-static inline void note_stack(struct gt_chunk *c, uint64_t id)
-{
-	if (!gt_stack_known(id))
-		c->stacks = 1;
 }
 
 void gt_emit_put_locked(struct gt_thread *t, uint64_t ts, unsigned type, unsigned nargs,
@@ -159,14 +123,6 @@ static void put_wait_log(struct gt_thread *t, uint64_t ts)
 #define LABEL_IDS (1ull << 32)
 static uint64_t next_label = LABEL_IDS;   /* atomic */
 
-/* The label of t's goroutine, once defined in this session (label()). */
-static inline uint64_t known_label(const struct gt_thread *t)
-{
-	if (!t->name[0])   /* the main thread: the process, unless named */
-		return t->flags & GT_TF_MAIN ? GT_STR_PROCESS : 0;
-	return t->label_sid;
-}
-
 static uint64_t label(struct gt_thread *t)
 {
 	if (!t->name[0])
@@ -182,7 +138,7 @@ static uint64_t label(struct gt_thread *t)
 	return t->label_sid;
 }
 
-static void start_g(struct gt_thread *t, uint64_t ts)
+void gt_emit_start_g(struct gt_thread *t, uint64_t ts)
 {
 	uint64_t lb = t->chunk->len ? label(t) : 0;
 
@@ -230,109 +186,7 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 		gt_emit_put_locked(t, ts, GT_EV_GoSysExit, 3, t->goid, 2, 0);
 	if (decl == GT_DECL_WAITING || decl == GT_DECL_SYSCALL)
 		t->seq = 2;
-	start_g(t, ts);
-	return 0;
-}
-
-static const uint8_t block_ev[GT_OP_KINDS] = {
-	[GT_OP_NET] = GT_EV_GoBlockNet,
-	[GT_OP_SELECT] = GT_EV_GoBlockSelect,
-	[GT_OP_SYNC] = GT_EV_GoBlockSync,
-	[GT_OP_COND] = GT_EV_GoBlockCond,
-	[GT_OP_SLEEP] = GT_EV_GoSleep,
-};
-
-/* The block event(s) at t0. A syscall is what the runtime writes when its
- * P is handed off: GoSysCall, GoSysBlock, ProcStop (go-trace-format.md
- * 12.1: without the ProcStop, Go 1.23's viewer panics at start-up); the
- * thread's next group starts its P again (put_unblock). */
-static void put_block(struct gt_thread *t, unsigned kind, uint64_t t0, uint32_t sid)
-{
-	if (kind == GT_OP_SYSCALL) {
-		gt_emit_put_locked(t, t0, GT_EV_GoSysCall, 1, sid, 0, 0);
-		gt_emit_put_locked(t, t0, GT_EV_GoSysBlock, 0, 0, 0, 0);
-		gt_emit_put_locked(t, t0, GT_EV_ProcStop, 0, 0, 0, 0);
-	} else {
-		gt_emit_put_locked(t, t0, block_ev[kind], 1, sid, 0, 0);
-	}
-	t->g = GT_G_WAITING;
-}
-
-/* The end of a wait at t1: ProcStart + GoSysExit for a syscall, else a
- * self-GoUnblock carrying the wait's stack (Go 1.23+'s profiles skip
- * transitions without one: a wait would never end there). */
-static void put_unblock(struct gt_thread *t, unsigned kind, uint64_t t1, uint32_t sid)
-{
-	if (kind == GT_OP_SYSCALL) {
-		gt_emit_put_locked(t, t1, GT_EV_ProcStart, 1, (uint64_t)t->tid, 0, 0);
-		gt_emit_put_locked(t, t1, GT_EV_GoSysExit, 3, t->goid, ++t->seq, 0);
-	} else {
-		gt_emit_put_locked(t, t1, GT_EV_GoUnblock, 3, t->goid, ++t->seq, sid);
-	}
-}
-
-/* The common group of a recorded call in one pass: what put_block, the
- * unblock and start_g write event by event, with one clamp, one batch check
- * and one commit. Callgrind, event_cost: 622 instructions an event in the
- * emit before, 306 after. The thread's label string, when it has one, was
- * written already in this trace (the caller checks). */
-static void put_block_group(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,
-			    uint32_t sid)
-{
-	struct gt_chunk *c = t->chunk;
-	uint8_t *p = batch(t, &t0);
-	uint64_t v[4];
-
-	if (t1 < t0)
-		t1 = t0;
-	note_stack(c, sid);
-	v[0] = t0 - c->last_ts;
-	v[1] = sid;
-	if (kind == GT_OP_SYSCALL) {
-		p = gt_put_event(p, GT_EV_GoSysCall, v, 2);
-		p = gt_put_event(p, GT_EV_GoSysBlock, (const uint64_t[]){ 0 }, 1);
-		p = gt_put_event(p, GT_EV_ProcStop, (const uint64_t[]){ 0 }, 1);
-		p = gt_put_event(p, GT_EV_ProcStart, (const uint64_t[]){ t1 - t0, (uint64_t)t->tid }, 2);
-		v[0] = 0;
-	} else {
-		p = gt_put_event(p, block_ev[kind], v, 2);
-		v[0] = t1 - t0;
-	}
-	/* The woken thread unblocks itself: no cross-thread seq. */
-	v[1] = t->goid;
-	v[2] = ++t->seq;
-	v[3] = sid;
-	if (kind == GT_OP_SYSCALL)
-		p = gt_put_event(p, GT_EV_GoSysExit, (const uint64_t[]){ 0, t->goid, v[2], 0 }, 4);
-	else
-		p = gt_put_event(p, GT_EV_GoUnblock, v, 4);
-	v[0] = 0;
-	v[2] = ++t->seq;
-	if ((v[3] = known_label(t))) {
-		p = gt_put_event(p, GT_EV_GoStartLabel, v, 4);
-	} else {
-		p = gt_put_event(p, GT_EV_GoStart, v, 3);
-	}
-	c->last_ts = t1;
-	t->last_ts = t1;
-	__atomic_store_n(&c->len, (uint32_t)(p - c->data), __ATOMIC_RELEASE);
-	t->g = GT_G_RUNNING;
-}
-
-int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64_t t1,
-			 uint32_t sid)
-{
-	if (!t->sess || t->g != GT_G_RUNNING || kind == 0 || kind >= GT_OP_KINDS)
-		return -ESRCH;
-	if (!has_room(t, GROUP_MAX) && gt_emit_room_locked(t, GROUP_MAX))   /* (its test inline) */
-		return -EAGAIN;
-	if (!t->waited_ns && (!t->name[0] || t->label_sess == t->sess)) {
-		put_block_group(t, kind, t0, t1, sid);
-		return 0;
-	}
-	put_block(t, kind, t0, sid);
-	put_unblock(t, kind, t1, sid);
-	start_g(t, t1);
+	gt_emit_start_g(t, ts);
 	return 0;
 }
 
@@ -469,7 +323,7 @@ void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 		uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);
 		uint64_t t0 = gt_clock_ns_of(__atomic_load_n(&t->op_t0, __ATOMIC_RELAXED));
 		if (kind && __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) == s) {
-			put_block(t, kind, t0, 0);   /* open-ended wait */
+			gt_emit_put_block(t, kind, t0, 0);   /* open-ended wait */
 			stopped = kind == GT_OP_SYSCALL;
 		} else {
 			gt_emit_put_locked(t, ts, GT_EV_GoSched, 1, 0, 0, 0);

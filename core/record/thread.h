@@ -16,6 +16,7 @@
 
 #include "core/record/api.h"
 #include "core/base/lock.h"
+#include "core/format/encode.h"
 
 enum gt_tstate { GT_T_FREE = 0, GT_T_EMBRYO, GT_T_LIVE, GT_T_EXITING };
 enum gt_tflag { GT_TF_INTERNAL = 1, GT_TF_MAIN = 2, GT_TF_ADOPTED = 4 };
@@ -55,6 +56,7 @@ struct gt_thread {
 				    lock with atomic stores, read lock-free by
 				    the owner */
 	uint64_t seq;            /* goroutine sequence number in sess */
+	struct gt_uvc enc_goid, enc_tid;   /* their uvarints, for the groups */
 	uint64_t last_ts;        /* last timestamp written on our P */
 	struct gt_pslot *ps;     /* our P while in sess */
 	struct gt_chunk *chunk;  /* current batch, NULL until needed */

@@ -248,6 +248,41 @@ START_TEST(enter_block_close)
 }
 END_TEST
 
+/* The groups write goid and tid from caches of their uvarints: values of
+ * 1 to 4 bytes and past 4 (written as they come), a cache made for
+ * another value (a record reused for a thread of another tid). */
+START_TEST(group_varint_caches)
+{
+	session();
+	struct gt_thread *t = thread(4194303);   /* pid_max: 4 bytes */
+	uint64_t g = t->goid;
+
+	ck_assert_int_eq(ENTER(t, 1000), 0);
+	ck_assert_int_eq(BLOCK(t, SYSCALL, 1100, 1200, SID1), 0);
+	ck_assert_int_eq(BLOCK(t, SYSCALL, 1300, 1400, SID2), 0);   /* from the cache */
+	t->tid = 7;
+	ck_assert_int_eq(BLOCK(t, SYSCALL, 1500, 1600, SID1), 0);   /* not its value */
+	t->goid = 1ull << 40;                                        /* 6 bytes */
+	ck_assert_int_eq(BLOCK(t, SYNC, 1700, 1800, SID2), 0);
+	ck_assert_int_eq(BLOCK(t, SYSCALL, 1900, 2000, SID1), 0);
+	t->goid = g;
+	ck_assert_int_eq(BLOCK(t, NET, 2100, 2200, SID2), 0);
+	ck_assert_int_eq(CLOSE(t, 2300), 0);
+	struct want w[] = {
+		W_ENTER(1000, g, 4194303),
+		W_SYSCALL(1100, 1200, g, 2, SID1, 4194303), W(GoStart, 1200, 2, g, 3),
+		W_SYSCALL(1300, 1400, g, 4, SID2, 4194303), W(GoStart, 1400, 2, g, 5),
+		W_SYSCALL(1500, 1600, g, 6, SID1, 7), W(GoStart, 1600, 2, g, 7),
+		W_BLOCK(GoBlockSync, 1700, 1800, 1ull << 40, 8, SID2),
+		W_SYSCALL(1900, 2000, 1ull << 40, 10, SID1, 7), W(GoStart, 2000, 2, 1ull << 40, 11),
+		W_BLOCK(GoBlockNet, 2100, 2200, g, 12, SID2),
+		W_CLOSE(2300),
+	};
+	ck_assert_int_eq(take(), NW(w));
+	expect(0, chunks[0].p, w, NW(w));
+}
+END_TEST
+
 /* A named thread's label: a String written inline (an id above the
  * writer's) then GoStartLabel; a new name writes a new String. Groups that
  * write a label or a "gotrace.wait" log go event by event, the others in
@@ -522,6 +557,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, enter_block_close);
 	tcase_add_test(tc, labels_and_wait_log);
+	tcase_add_test(tc, group_varint_caches);
 	tcase_add_test(tc, create_heap_log_flush);
 	tcase_add_test(tc, child_after_its_create);
 	tcase_add_test(tc, declared_reuse_exit);
