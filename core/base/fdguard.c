@@ -118,12 +118,19 @@ int gt_fd_ours(int fd)
 /* Where our fds go: above the numbers programs use first, but inside the
  * kernel's initial 64-slot fd table. A higher fd would grow the table, and
  * that is visible: select() ignores fds beyond the table but fails with
- * EBADF on closed ones inside it. A dup2 onto ours moves ours anyway. */
+ * EBADF on closed ones inside it. A dup2 onto ours moves ours anyway.
+ * The limit is read once (prlimit64 took ~1 us, two per fd we keep, 6 of
+ * them at a process's start); a program that lowers it below 41 later
+ * gets EINVAL from F_DUPFD, and then the floor is 3. Under fd_lock. */
 static int floor_fd(void)
 {
-	struct rlimit rl;
+	static int floor;
 
-	return getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64 ? 40 : 3;
+	if (!floor) {
+		struct rlimit rl;
+		floor = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 64 ? 40 : 3;
+	}
+	return floor;
 }
 
 /* Move *slot to a fresh high fd. Under fd_lock. */
@@ -132,6 +139,8 @@ static int move_locked(int *slot)
 	int old = *slot;
 	int fd = gt_fcntl(old, F_DUPFD_CLOEXEC, floor_fd());
 
+	if (fd < 0 && errno == EINVAL && floor_fd() > 3)
+		fd = gt_fcntl(old, F_DUPFD_CLOEXEC, 3);
 	if (fd < 0)
 		return -errno;
 	mark(fd, 1);
