@@ -2,39 +2,29 @@
  * and the thread's last stack reused without a lookup. */
 #include "core/record/stack.h"
 #include "core/record/unwind.h"
+#include "core/record/thread.h"
 
 #include <string.h>
 
 #include "core/base/config.h"
 #include "core/base/tls.h"
 
-/* The last stacks this thread's events had, by call site: a call in a
- * loop has the same one each time, and its id comes without hashing and
- * a lookup (~160 instructions for 10 frames). Four, each for a site (the
- * real function and the hook's return address), taken in turn: a loop of
- * calls at up to four sites (read then write, lock then wait) finds each
- * its own; with one, st-syscalls' read and write missed every time. Each
- * valid for the verdict table's gen. */
-#define LAST_MAX 24
-#define LAST_WAYS 4
-struct last {
-	uintptr_t site;
-	uint32_t gen, sid, flags;
-	unsigned n;   /* 0: none */
-	uintptr_t pc[LAST_MAX];
-	int32_t v[LAST_MAX];   /* each frame's verdict: the walk's hint */
-	uintptr_t bp[LAST_MAX];   /* each frame's frame pointer, as walked */
-};
-static __thread struct last lasts[LAST_WAYS] __attribute__((tls_model("initial-exec"), unused));
-static __thread unsigned lasts_next __attribute__((tls_model("initial-exec"), unused));
+/* The last stacks of a thread's events, by call site (struct gt_thread's
+ * sites): a call in a loop has the same one each time, and its id comes
+ * without hashing and a lookup (~160 instructions for 10 frames). Four,
+ * each for a site (the real function and the hook's return address),
+ * taken in turn: a loop of calls at up to four sites (read then write,
+ * lock then wait) finds each its own; with one, st-syscalls' read and
+ * write missed every time. Each valid for the verdict table's gen. */
+#define LAST_MAX GT_SITE_MAX
 
 #if !defined(__SANITIZE_THREAD__)
-static struct last *last_of(uintptr_t site)
+static struct gt_site_stack *last_of(struct gt_thread *t, uintptr_t site)
 {
-	for (unsigned i = 0; i < LAST_WAYS; i++)
-		if (lasts[i].site == site)
-			return &lasts[i];
-	struct last *l = &lasts[lasts_next++ % LAST_WAYS];
+	for (unsigned i = 0; i < GT_SITE_WAYS; i++)
+		if (t->sites[i].site == site)
+			return &t->sites[i];
+	struct gt_site_stack *l = &t->sites[t->site_next++ % GT_SITE_WAYS];
 	l->site = site;
 	l->n = 0;
 	return l;
@@ -110,7 +100,9 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 	unsigned n;
 
 #if !defined(__SANITIZE_THREAD__)
-	if (gt_cfg.unwind == GT_UNWIND_AUTO && max) {
+	struct gt_thread *t = gt_tls.t;
+
+	if (gt_cfg.unwind == GT_UNWIND_AUTO && max && t) {
 		uint32_t gen = gt_fpv_generation();
 		unsigned k = 0, pn = 0;
 		uintptr_t unknown;
@@ -120,7 +112,7 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 		 * and when every frame is the same, so is the id. */
 		uintptr_t *from = gt_tls.in_call ? (uintptr_t *)gt_tls.call_fp : NULL;
 		uintptr_t site = fn ^ (from ? from[1] : 0);
-		struct last *last = last_of(site);
+		struct gt_site_stack *last = last_of(t, site);
 		if (fn)
 			pc[k++] = fn;
 		if (last->n > k && last->gen == gen && last->flags == flags && (!fn || last->pc[0] == fn))

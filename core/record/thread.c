@@ -176,6 +176,8 @@ struct gt_thread *gt_thread_alloc(void)
 	memset((char *)t + sizeof(t->lock), 0,
 	       offsetof(struct gt_thread, prof) - sizeof(t->lock));   /* core/prof's kept */
 	__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < GT_SITE_WAYS; i++)
+		t->sites[i].n = 0, t->sites[i].site = 0;
 	t->goid = __atomic_fetch_add(&next_goid, 1, __ATOMIC_RELAXED);
 	t->state = GT_T_EMBRYO;
 	gt_unlock(&t->lock);

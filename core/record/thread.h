@@ -28,6 +28,9 @@ struct gt_chunk;
 struct gt_pslot;
 struct gt_prof_thread;
 
+#define GT_SITE_MAX 24   /* frames of a site's last stack */
+#define GT_SITE_WAYS 4
+
 struct gt_thread {
 	struct gt_lock lock;
 	uint32_t state;          /* [lock] enum gt_tstate */
@@ -79,6 +82,20 @@ struct gt_thread {
 	struct gt_prof_thread *prof;
 	uint32_t prof_new;
 	uint64_t prof_t0;        /* its start's gt_clock_now, while prof_new */
+
+	/* core/record/capture.c's: the last stacks of a few call sites, the
+	 * owner's alone (here, not in TLS: 2 KB of static TLS would make a
+	 * dlopen of the library fail). Emptied by gt_thread_alloc (n, site),
+	 * not cleared: the rest is valid only with n. */
+	unsigned site_next;
+	struct gt_site_stack {
+		uintptr_t site;
+		uint32_t gen, sid, flags;
+		unsigned n;   /* 0: none */
+		uintptr_t pc[GT_SITE_MAX];
+		int32_t v[GT_SITE_MAX];   /* each frame's verdict: the walk's hint */
+		uintptr_t bp[GT_SITE_MAX];   /* each frame's frame pointer, as walked */
+	} sites[GT_SITE_WAYS];
 };
 
 /* A P id (one per thread in a session) and the time of its last event, so

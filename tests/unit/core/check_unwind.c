@@ -17,6 +17,7 @@
 #include "core/base/tls.h"
 #include "core/record/api.h"
 #include "core/record/stack.h"
+#include "core/record/thread.h"
 #include "core/record/unwind.h"
 #include "tests/unit/check_main.h"
 #include "tests/unit/core/unwind/hop.h"
@@ -90,6 +91,8 @@ static void setup(int mode)
 	ck_assert_int_eq(gt_stack_init(), 0);
 	gt_stack_thread_init(0);   /* main thread: the stack _start found */
 	gt_stack_prepare();        /* libunwind, the verdict table */
+	if (!gt_tls.t)
+		gt_tls.t = gt_thread_alloc();   /* its record keeps the sites' stacks */
 	ck_assert_int_eq(gt_cfg.unwind, mode);   /* libunwind was loaded */
 	want_max = GT_STACK_MAX;
 	want_fn = 0;
@@ -356,6 +359,7 @@ static void *thread_main(void *arg)
 {
 	(void)arg;
 	gt_stack_thread_init((uintptr_t)__builtin_frame_address(0) + 16);
+	gt_tls.t = gt_thread_alloc();   /* a record of its own: its own sites */
 	struct counts c0 = counts();
 	run3(hop_fp, hop_fp, hop_fp);
 	run3(hop_fp, hop_fp, hop_fp);
