@@ -112,14 +112,21 @@ static int lookup(const struct obj *o, const char *name, uint32_t h, void **out)
 	return nversioned ? UNSURE : MISS;
 }
 
-/* The objects after ours, parsed once: the constructor looks up ~130
- * names in a row (one thread; see elfsym.h). */
+/* The objects after ours, parsed once for a batch of look-ups: the
+ * constructor's ~150 names in a row (one thread; see elfsym.h), after
+ * gt_elfsym_forget. */
 static struct {
 	const struct link_map *self;
 	unsigned n;
 	struct link_map *map[16];
 	struct obj obj[16];
 } seen;
+
+void gt_elfsym_forget(void)
+{
+	seen.self = NULL;
+	seen.n = 0;
+}
 
 void *gt_elfsym_next(const char *name)
 {

@@ -26,5 +26,8 @@ static inline uint32_t gt_elf_gnu_hash(const char *s)
  * our object not in the base namespace's list): the caller then asks
  * dlsym. */
 void *gt_elfsym_next(const char *name);
+/* Before a batch of look-ups: what the last batch parsed of the objects is
+ * forgotten (a dlclose since may have unmapped it). */
+void gt_elfsym_forget(void);
 
 #endif

@@ -73,6 +73,7 @@ void *gt_real_resolve(const char *name)
  * in any thread at any time, keep dlsym and its lock. */
 void gt_real_init(void)
 {
+	gt_elfsym_forget();
 #define GT_REAL_INIT(name, ret, params)                                           \
 	if (!gt_real.name)                                                        \
 		gt_real.name = (__typeof__(gt_real.name))resolve(#name, 1);
