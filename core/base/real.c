@@ -4,6 +4,7 @@
 #include "core/base/real.h"
 
 #include "core/base/elfsym.h"
+#include "core/base/log.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -50,15 +51,28 @@ static const char *display_name(const char *name)
 	return names[i];
 }
 
+static void *next_dlsym(const char *name)
+{
+	__atomic_fetch_add(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+	void *p = dlsym(RTLD_NEXT, name);
+	__atomic_fetch_sub(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+	return p;
+}
+
+/* fast: 1 the objects' tables first, 2 (GOTRACE_DEBUG) both, a
+ * difference said on stderr and dlsym's answer taken. */
 static void *resolve(const char *name, int fast)
 {
 	void *p = fast ? gt_elfsym_next(name) : NULL;
 
-	if (!p) {
-		__atomic_fetch_add(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
-		p = dlsym(RTLD_NEXT, name);
-		__atomic_fetch_sub(&gt_real_resolving, 1, __ATOMIC_SEQ_CST);
+	if (p && fast > 1) {
+		void *d = next_dlsym(name);
+		if (d != p)
+			gt_log("real: %s: the objects' hash tables say %p, dlsym %p", name, p, d);
+		p = d;
 	}
+	if (!p)
+		p = next_dlsym(name);
 
 	return p ? p : (void *)enosys;
 }
@@ -73,10 +87,13 @@ void *gt_real_resolve(const char *name)
  * in any thread at any time, keep dlsym and its lock. */
 void gt_real_init(void)
 {
+	const char *dbg = getenv("GOTRACE_DEBUG");
+	int fast = dbg && *dbg && strcmp(dbg, "0") ? 2 : 1;
+
 	gt_elfsym_forget();
 #define GT_REAL_INIT(name, ret, params)                                           \
 	if (!gt_real.name)                                                        \
-		gt_real.name = (__typeof__(gt_real.name))resolve(#name, 1);
+		gt_real.name = (__typeof__(gt_real.name))resolve(#name, fast);
 	GT_REAL_FNS(GT_REAL_INIT)
 #undef GT_REAL_INIT
 }
