@@ -10,6 +10,7 @@
 #include <check.h>
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/base/elfsym.h"
@@ -86,6 +87,28 @@ START_TEST(test_cases)
 }
 END_TEST
 
+/* An object without a GNU hash table (dlopened RTLD_GLOBAL: last in the
+ * chain, in the global scope), then one with it defining the same name:
+ * the loader finds the first one's, which the look-up cannot read, so it
+ * must leave the name to dlsym, not answer with the second's. */
+START_TEST(test_sysv_only_object)
+{
+	const char *sysv = getenv("GT_ELFSYM_SYSV"), *later = getenv("GT_ELFSYM_LATER");
+
+	ck_assert_msg(sysv && later, "GT_ELFSYM_SYSV, GT_ELFSYM_LATER not set (meson test sets them)");
+	void *h = dlopen(sysv, RTLD_NOW | RTLD_GLOBAL), *h2 = dlopen(later, RTLD_NOW | RTLD_GLOBAL);
+	ck_assert_msg(h && h2, "%s", dlerror());
+	void *first = dlsym(RTLD_NEXT, "gt_elfsym_sysv_only");
+	ck_assert_ptr_eq(first, dlsym(h, "gt_elfsym_sysv_only"));
+	ck_assert_ptr_ne(first, dlsym(h2, "gt_elfsym_sysv_only"));
+	gt_elfsym_forget();
+	ck_assert_ptr_null(gt_elfsym_next("gt_elfsym_sysv_only"));
+	/* names found before it are answered as before */
+	ck_assert_ptr_eq(gt_elfsym_next("read"), dlsym(RTLD_NEXT, "read"));
+	ck_assert_ptr_nonnull(gt_elfsym_next("read"));
+}
+END_TEST
+
 /* gt_real_init fills the table through it, dlsym behind it. */
 START_TEST(test_real_init)
 {
@@ -109,6 +132,7 @@ int main(void)
 	tcase_add_test(tc, test_table_matches_dlsym);
 	tcase_add_test(tc, test_cases);
 	tcase_add_test(tc, test_real_init);
+	tcase_add_test(tc, test_sysv_only_object);
 	suite_add_tcase(s, tc);
 	return gt_check_run(s);
 }
