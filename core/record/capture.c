@@ -1,5 +1,6 @@
 /* core/record/capture.c - an event's stack id: the hooks' frame walk,
- * and the thread's last stack reused without a lookup. */
+ * and the last stack of each of a thread's call sites reused without a
+ * lookup. */
 #include "core/record/stack.h"
 #include "core/record/unwind.h"
 #include "core/record/thread.h"
