@@ -51,6 +51,16 @@ static int obj_of(const struct link_map *l, struct obj *o)
 	return o->sym && o->str;
 }
 
+/* The hash the loader and the GNU hash section use (h * 33 + c). */
+static uint32_t gnu_hash(const char *s)
+{
+	uint32_t h = 5381;
+
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
 enum { MISS, FOUND, UNSURE };
 
 /* One object: FOUND with *out, MISS, or UNSURE. */
@@ -145,7 +155,7 @@ void *gt_elfsym_next(const char *name)
 		seen.n = 0;
 	}
 
-	uint32_t h = gt_elf_gnu_hash(name);
+	uint32_t h = gnu_hash(name);
 	unsigned k = 0;
 	for (struct link_map *m = l->l_next; m; m = m->l_next, k++) {
 		struct obj o, *op = &o;

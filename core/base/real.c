@@ -82,7 +82,7 @@ void *gt_real_resolve(const char *name)
 	return resolve(name, 0);
 }
 
-/* The constructor's look-ups read the objects' tables (elfsym.c): ~150
+/* The constructor's look-ups read the objects' tables (elfsym.c): ~320
  * instructions a name where dlsym takes ~1,100. Lazy ones, which may run
  * in any thread at any time, keep dlsym and its lock. */
 void gt_real_init(void)
