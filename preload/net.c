@@ -43,9 +43,9 @@ static inline void gt_end_and_note(struct gt_op *op, uintptr_t fn, int fd)
 	gt_op_end(op, fn);
 }
 
-GT_HOOK_OP(int, accept, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l), NET,
+GT_HOOK_OP_FRAMED(int, accept, (int fd, struct sockaddr *a, socklen_t *l), (fd, a, l), NET,
 	   END_NEW_SOCKET)
-GT_HOOK_OP(int, accept4, (int fd, struct sockaddr *a, socklen_t *l, int f), (fd, a, l, f), NET,
+GT_HOOK_OP_FRAMED(int, accept4, (int fd, struct sockaddr *a, socklen_t *l, int f), (fd, a, l, f), NET,
 	   END_NEW_SOCKET)
 GT_HOOK_OP(int, connect, (int fd, const struct sockaddr *a, socklen_t l), (fd, a, l), NET,
 	   GT_END_PLAIN)
@@ -66,7 +66,7 @@ GT_HOOK_OP(int, sendmmsg, (int fd, struct mmsghdr *m, unsigned n, int f), (fd, m
 	   GT_END_PLAIN)
 GT_HOOK_OP(ssize_t, __recv_chk, (int fd, void *b, size_t n, size_t bl, int f), (fd, b, n, bl, f),
 	   NET, GT_END_PLAIN)
-GT_HOOK_OP(ssize_t, __recvfrom_chk,
+GT_HOOK_OP_FRAMED(ssize_t, __recvfrom_chk,
 	   (int fd, void *b, size_t n, size_t bl, int f, struct sockaddr *a, socklen_t *l),
 	   (fd, b, n, bl, f, a, l), NET, GT_END_PLAIN)
 

@@ -283,3 +283,57 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 		return;
 	end_common(op, fn, cls_epoll, &epfd, t1);
 }
+
+/* The end of a call an idle stub began (preload/hook.h), at gt_op_ret,
+ * once a trace or profile runs: nothing was read at its begin, so it is
+ * what gt_op_end makes of a call that began idle (the trace's enter if
+ * the start snapshot declared the thread in it). */
+__attribute__((used)) void gt_op_end_idle(void)
+{
+	struct gt_op op = { 0 };
+
+	op.kind = gt_tls.in_call;
+	gt_op_end_slow(&op, gt_tls.call_fn);
+}
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+/* Where a call an idle stub made returns: rsp at the stub's frame record,
+ * [rsp] the program's rbp, [rsp+8] its return address. The unwind table
+ * says so from the byte before (a return address's own), so that a walk
+ * from inside the real function reaches the program. rax (the result)
+ * and errno are kept. */
+__attribute__((naked, used)) void gt_op_ret_frame(void)
+{
+	__asm__ volatile(".cfi_def_cfa_offset 16\n\t"
+			 ".cfi_offset %%rbp, -16\n\t"
+			 "nop\n"
+			 ".globl gt_op_ret\n"
+			 ".hidden gt_op_ret\n"
+			 ".type gt_op_ret, @function\n"
+			 "gt_op_ret:\n\t"
+			 "cmpq $0, gt_rec_on(%%rip)\n\t"
+			 "jne 1f\n"
+			 "2:\tmovq gt_tls@gottpoff(%%rip), %%r11\n\t"
+			 "movl $0, %%fs:%c[call](%%r11)\n\t"
+			 "movq 8(%%rsp), %%r11\n\t"
+			 "addq $16, %%rsp\n\t"
+			 ".cfi_remember_state\n\t"
+			 ".cfi_def_cfa_offset 0\n\t"
+			 ".cfi_register %%rip, %%r11\n\t"
+			 ".cfi_restore %%rbp\n\t"
+			 "jmp *%%r11\n"
+			 ".cfi_restore_state\n"
+			 "1:\tpushq %%rax\n\t"
+			 ".cfi_adjust_cfa_offset 8\n\t"
+			 "subq $8, %%rsp\n\t"
+			 ".cfi_adjust_cfa_offset 8\n\t"
+			 "call gt_op_end_idle\n\t"
+			 "addq $8, %%rsp\n\t"
+			 ".cfi_adjust_cfa_offset -8\n\t"
+			 "popq %%rax\n\t"
+			 ".cfi_adjust_cfa_offset -8\n\t"
+			 "jmp 2b\n"
+			 :
+			 : [call] "i"(offsetof(struct gt_tls, in_call)));
+}
+#endif
