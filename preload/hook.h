@@ -43,7 +43,7 @@ void gt_malloc_ready(void);
 		return r_;                                \
 	}
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef GT_OP_STUBS
 /* The same, whose idle path returns from the real function straight to the
  * program. A hook that calls the real function and returns adds a return
  * after the system call, and there the return predictor has lost its
@@ -65,7 +65,6 @@ void gt_malloc_ready(void);
  * gdb, perf, ours) walk through it. */
 #define GT_NARG(...) GT_NARG_(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define GT_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, n, ...) n
-void gt_op_ret(void);
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
 	_Static_assert(GT_NARG params <= 6, #name ": arguments on the stack: GT_HOOK_OP_FRAMED"); \
 	static __attribute__((noinline, used))                                               \

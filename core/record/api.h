@@ -86,6 +86,15 @@ static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *o
 
 #define gt_op_begin(op, kind, fn) gt_op_begin_as(op, kind, 0, fn)
 
+/* Hooks of blocking calls whose idle path is a stub (preload/hook.h):
+ * the real function returns to gt_op_ret (core/record/op.c), which finds
+ * the program's return address in the frame record at its sp. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define GT_OP_STUBS 1
+void gt_op_ret(void) GT_HIDDEN;
+void gt_op_end_idle(void) GT_HIDDEN;
+#endif
+
 /* Does the end of this op need core (it began while tracing, or ends
  * while tracing or profiling: a wait a profile's end cut is not counted)? */
 static inline int gt_op_slow(const struct gt_op *op)

@@ -296,7 +296,7 @@ __attribute__((used)) void gt_op_end_idle(void)
 	gt_op_end_slow(&op, gt_tls.call_fn);
 }
 
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef GT_OP_STUBS
 /* Where a call an idle stub made returns: rsp at the stub's frame record,
  * [rsp] the program's rbp, [rsp+8] its return address. The unwind table
  * says so from the byte before (a return address's own), so that a walk
@@ -323,7 +323,10 @@ __attribute__((naked, used)) void gt_op_ret_frame(void)
 			 ".cfi_restore %%rbp\n\t"
 			 "jmp *%%r11\n"
 			 ".cfi_restore_state\n"
-			 "1:\tpushq %%rax\n\t"
+			 /* rbp at the stub's frame record while we call:
+			  * a walk from here reaches the program's frame */
+			 "1:\tmovq %%rsp, %%rbp\n\t"
+			 "pushq %%rax\n\t"
 			 ".cfi_adjust_cfa_offset 8\n\t"
 			 "subq $8, %%rsp\n\t"
 			 ".cfi_adjust_cfa_offset 8\n\t"
@@ -332,6 +335,7 @@ __attribute__((naked, used)) void gt_op_ret_frame(void)
 			 ".cfi_adjust_cfa_offset -8\n\t"
 			 "popq %%rax\n\t"
 			 ".cfi_adjust_cfa_offset -8\n\t"
+			 "movq (%%rsp), %%rbp\n\t"
 			 "jmp 2b\n"
 			 :
 			 : [call] "i"(offsetof(struct gt_tls, in_call)));

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "core/record/api.h"
+
 /* dlopen libunwind: 1, or 0 (no libunwind stacks then). */
 int gt_unw_load(void);
 /* unw_backtrace; 0 frames while libunwind is not loaded (or ready). */
@@ -81,5 +83,25 @@ void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned);
 /* Of the frame-record walks, those that found a site's last stack again
  * (core/record/capture.c: the id without a lookup). */
 uint64_t gt_stack_same_count(void);
+
+/* A return to gt_op_ret: a hook's stub made a frame record at the real
+ * function's CFA, sp (preload/hook.h), and the program's caller is there.
+ * Steps over it; -1: it does not fit below hi. */
+static inline int gt_stub_step(uintptr_t *ret, uintptr_t *sp, uintptr_t *bp, uintptr_t hi)
+{
+#ifdef GT_OP_STUBS
+	if (*ret == (uintptr_t)gt_op_ret) {
+		const uintptr_t *r = (const uintptr_t *)*sp;
+		if (*sp + 16 > hi)
+			return -1;
+		*ret = r[1];
+		*bp = r[0];
+		*sp += 16;
+	}
+#else
+	(void)ret, (void)sp, (void)bp, (void)hi;
+#endif
+	return 0;
+}
 
 #endif

@@ -395,6 +395,29 @@ class Samples(CpuCase):
         self.assertLess(abs(total - cpu) / cpu, 0.05,
                         f"samples {total / 1e9:.2f} s vs CPU time {cpu / 1e9:.2f} s")
 
+    def test_calls_into_libc_keep_their_caller(self):
+        """Threads that spend their time inside libc's read and write (a
+        pipe of their own, at 1000 Hz): a sample there names the program's
+        function that made the call. The hooks' stubs return through
+        gt_op_ret, which keeps the program's return address in a frame
+        record of its own; a walk that took it for one of our frames
+        skipped that function (pipe_read, pipe_write: 3% of such samples
+        had it)."""
+        b = self.burn(60, 2, mode="pipe", env=HZ1000)
+        f = self.d / "pipe.pprof"
+        self.profile_cpu(b, f, 2)
+        inside = callers = 0
+        for count, _, names in stacks(read_profile(f)):
+            i = next((k for k, n in enumerate(names) if n in ("read", "write", "__write")), None)
+            if i is None:
+                continue
+            inside += count
+            if set(names[i + 1:i + 2]) & {"pipe_read", "pipe_write"}:
+                callers += count
+        self.assertGreater(inside, 200, "too few samples inside read and write")
+        self.assertGreater(callers / inside, 0.95,
+                           f"{callers} of {inside} samples inside read and write name their caller")
+
     def tiny(self, name, env, period):
         """A profile of 4 CPU-seconds of threads of ~4 ms CPU each: each
         ends before the service thread's tick would arm its timer. The

@@ -17,6 +17,9 @@
  *          ~80 ms, joins it, and starts the next
  *   tiny   as short, with calls 1/20 as long: threads of ~4 ms, which
  *          end before a CPU-time timer of theirs would be armed
+ *   pipe   each of the THREADS writes a byte to a pipe of its own and
+ *          reads it back (pipe_write, pipe_read), in a loop: its CPU time
+ *          is spent inside libc's write and read and the kernel
  * At the end it prints what it saw of SIGPROF's disposition (it must not
  * see ours) and "cpuburn: done"; its exit status is 0. */
 #include <pthread.h>
@@ -78,6 +81,36 @@ static void *burner(void *arg)
 		burn_three();
 		burn_one();
 	}
+	return NULL;
+}
+
+__attribute__((noinline)) void pipe_write(int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		abort();
+}
+
+__attribute__((noinline)) void pipe_read(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1)
+		abort();
+}
+
+static void *piper(void *arg)
+{
+	int p[2];
+
+	(void)arg;
+	if (pipe(p))
+		abort();
+	while (!stop) {
+		pipe_write(p[1]);
+		pipe_read(p[0]);
+	}
+	close(p[0]);
+	close(p[1]);
 	return NULL;
 }
 
@@ -169,10 +202,11 @@ int main(int argc, char **argv)
 		own_profiler();
 	pthread_create(&sl, NULL, sleeper, NULL);
 	for (int i = 0; i < n; i++)
-		pthread_create(&th[i], NULL, strcmp(mode, "short") ? burner : relay,
+		pthread_create(&th[i], NULL, !strcmp(mode, "pipe") ? piper
+					     : strcmp(mode, "short") ? burner : relay,
 			       (void *)(long)(i + 1));
 	long mid = 0;
-	if (*mode && strcmp(mode, "short")) {
+	if (*mode && strcmp(mode, "short") && strcmp(mode, "pipe")) {
 		sleep_s(secs / 2);
 		mid = handler_calls;
 		if (!strcmp(mode, "take")) {
