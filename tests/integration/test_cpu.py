@@ -338,12 +338,13 @@ class Samples(CpuCase):
         self.check_burn(read_profile(f), cpu)
 
     def test_default_100_hz(self):
-        b = self.burn(7, 2)
+        """5 CPU-seconds however busy the machine (a 5 s window once got
+        2 of them, and ~400 samples: see test_profile_and_trace_at_once)."""
+        b = self.burn(60, 2)
         time.sleep(0.5)
         f = self.d / "cpu100.pprof"
-        cpu = self.profile_window(b, f, 5)
+        cpu = self.profile_cpu(b, f, 5)
         self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.15, total_tol=0.2)
-        self.assertEqual(b.finish()[0], 0)
 
     def test_threads_started_while_profiling_are_sampled(self):
         # The profile starts first; the program's threads come after.
@@ -657,14 +658,18 @@ class Signals(CpuCase):
 
 class Together(CpuCase):
     def test_profile_and_trace_at_once(self):
+        """At 1000 Hz, as the ratio tests: at 100 Hz, on a CI machine whose
+        other tests left these threads ~2 of the window's 8 CPU-seconds,
+        ~400 samples put burn_three:burn_one at 3.47 (316:91), outside
+        15%, with nothing wrong."""
         # GOTRACE_DEBUG: a failure shows how the stacks were walked
-        b = self.burn(7, 2, env={"GOTRACE_DEBUG": "1"})
+        b = self.burn(7, 2, env={"GOTRACE_DEBUG": "1", **HZ1000})
         t, f = self.d / "both.trace", self.d / "both.pprof"
         self.assertEqual(b.call("debug_startGoTrace", [str(t)]), rt.NULL_REPLY)
         cpu = self.profile_window(b, f, 4)
         self.assertEqual(b.call("debug_stopGoTrace", []), rt.NULL_REPLY)
         try:
-            self.check_burn(read_profile(f), cpu, period=PERIOD, ratio_tol=0.15, total_tol=0.2)
+            self.check_burn(read_profile(f), cpu, ratio_tol=0.15, total_tol=0.2)
         except AssertionError as e:
             b.proc.kill()
             raise AssertionError(f"{e}\nthe program's stderr: {b.proc.communicate()[1]}") from None
