@@ -15,7 +15,7 @@ Go's tools accept.
    P they run on (ProcStart), which must be the id the thread printed.
 2. tests/programs/interrupt.c cancel: threads blocked in read and recv are
    cancelled; output and exit status as without the tracer; trace parses.
-3. interrupt.c eintr / nested: calls interrupted by a handler installed
+3. interrupt.c eintr / nested / jump: calls interrupted by a handler installed
    without SA_RESTART return -1/EINTR as without the tracer; a handler that
    calls write, malloc and nanosleep while its thread is blocked in read
    leaves a trace the viewer loads."""
@@ -362,6 +362,30 @@ class Interrupted(unittest.TestCase):
         self.assertTrue(150 * MS < rows["read"][0] < 400 * MS,
                         f"main's read lasted ~180 ms (3 x 40 ms + 60 ms): {rows['read']}")
         gt.check_ui(trace, mmu="some", goroutine_traces=3)
+
+    def test_siglongjmp_out_of_a_read(self):
+        """A SIGALRM handler siglongjmps out of a read twice, two calls
+        deep; main then reads again at that depth (30 ms) and sleeps.
+        Output and exit status as without the library, idle (the read's
+        stub left in_call set behind it) and traced; the trace parses,
+        and the later read is recorded with its caller, so the calls left
+        by the jumps did not make it look like a signal handler's."""
+        trace = str(self.tmp / "jump.trace")
+        compare_runs(self, [gt.program("interrupt"), "jump"], 6, JUMP_OUT, trace)
+        ev = gt.trace_events(trace)
+        states = gt.goroutine_states(ev)
+        self.assertEqual([g for g, s in states.items() if s == "running"], [], states)
+        rows = gt.pprof_top(trace, "syscall")
+        self.assertIn("blocked_read", rows, rows)
+        self.assertGreater(rows["blocked_read"][1], 20 * MS, f"main's 30 ms read: {rows}")
+
+
+JUMP_OUT = """\
+jumped out of read 1
+jumped out of read 2
+main read: ret=1
+main slept
+"""
 
 
 if __name__ == "__main__":

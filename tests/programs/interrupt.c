@@ -15,11 +15,16 @@
  *                      blocked in read (restarted each time), and hits a
  *                      thread blocked in nanosleep (which returns EINTR).
  *                      Exit 5.
+ *   interrupt jump     a SIGALRM handler siglongjmps out of a read that
+ *                      main makes two calls deep (blocked_read), twice;
+ *                      main then blocks in a read of its own (a helper
+ *                      writes after 30 ms) and in a nanosleep. Exit 6.
  * stdout is deterministic. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +318,55 @@ static int do_nested(void)
 	return 5;
 }
 
+/* ------------------------------------------------------------ jump */
+
+static sigjmp_buf jump_to;
+
+static void on_alrm_jump(int sig)
+{
+	(void)sig;
+	siglongjmp(jump_to, 1);
+}
+
+__attribute__((noinline)) ssize_t blocked_read(int fd)
+{
+	char c;
+
+	return read(fd, &c, 1);
+}
+
+__attribute__((noinline)) ssize_t deeper_read(int fd)
+{
+	return blocked_read(fd) + 0 * getpid();
+}
+
+static int do_jump(void)
+{
+	struct sigaction sa = { .sa_handler = on_alrm_jump };
+	struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+	int p[2];
+	pthread_t w;
+
+	if (pipe(p) || pipe(mpipe) || sigaction(SIGALRM, &sa, NULL))
+		return 1;
+	for (volatile int k = 1; k <= 2; k++) {
+		if (sigsetjmp(jump_to, 1) == 0) {
+			setitimer(ITIMER_REAL, &it, NULL);
+			ssize_t n = deeper_read(p[0]);
+			printf("read %d returned %zd (no jump!)\n", k, n);
+		} else {
+			printf("jumped out of read %d\n", k);
+		}
+	}
+	pthread_create(&w, NULL, late_writer, NULL);
+	ssize_t n = deeper_read(mpipe[0]);
+	pthread_join(w, NULL);
+	printf("main read: ret=%zd\n", n);
+	msleep(30);
+	printf("main slept\n");
+	return 6;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "cancel"))
@@ -321,6 +375,8 @@ int main(int argc, char **argv)
 		return do_eintr();
 	if (argc == 2 && !strcmp(argv[1], "nested"))
 		return do_nested();
-	fprintf(stderr, "usage: interrupt cancel|eintr|nested\n");
+	if (argc == 2 && !strcmp(argv[1], "jump"))
+		return do_jump();
+	fprintf(stderr, "usage: interrupt cancel|eintr|nested|jump\n");
 	return 2;
 }
