@@ -62,7 +62,8 @@ void gt_malloc_ready(void);
  * debug_stacks looking, no real function yet) takes the framed body.
  * The stack keeps 16-byte alignment, and gt_op_ret's unwind table
  * describes its frame, so unwinders (a cancellation, a C++ exception,
- * gdb, perf, ours) walk through it. */
+ * gdb, perf, libunwind) walk through it; our frame walk steps over it
+ * (gt_stub_step, core/record/unwind.h). */
 #define GT_NARG(...) GT_NARG_(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define GT_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, n, ...) n
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
