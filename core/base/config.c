@@ -39,7 +39,7 @@ static const char *copy_env(const char *name, size_t max)
 	return dst;
 }
 
-static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t max)
+static uint64_t env_num(const char *name, uint64_t def, uint64_t min, uint64_t max, int say)
 {
 	const char *v = getenv(name);
 	char *end;
@@ -49,12 +49,23 @@ static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t m
 	errno = 0;
 	unsigned long long x = strtoull(v, &end, 10);
 	if (errno || *end || x < min || x > max || *v == '-') {
-		gt_log("%s=%s: not a number in [%llu, %llu], using %llu", name, v,
-		       (unsigned long long)min, (unsigned long long)max,
-		       (unsigned long long)def);
+		if (say)
+			gt_log("%s=%s: not a number in [%llu, %llu], using %llu", name, v,
+			       (unsigned long long)min, (unsigned long long)max,
+			       (unsigned long long)def);
 		return def;
 	}
 	return x;
+}
+
+static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t max)
+{
+	return env_num(name, def, min, max, 1);
+}
+
+int gt_config_debug(void)
+{
+	return (int)env_num("GOTRACE_DEBUG", 0, 0, 9, 0);
 }
 
 void gt_config_load(void)

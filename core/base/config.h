@@ -66,6 +66,9 @@ extern struct gt_config gt_cfg GT_HIDDEN;
 /* Fill gt_cfg from the environment; bad values are reported ("gotrace:
  * GOTRACE_BUFFER_MB=x: not a number, using 64") and replaced by defaults. */
 void gt_config_load(void);
+/* GOTRACE_DEBUG as gt_config_load reads it, for code that runs before it
+ * (gt_real_init), which says nothing of a bad value: the load does. */
+int gt_config_debug(void);
 
 /* Expand %p (pid) and %% in pattern into out. 0, or -ENAMETOOLONG. */
 int gt_config_expand(const char *pattern, long pid, char *out, unsigned size);

@@ -3,6 +3,7 @@
  * hooks serve it from their bootstrap buffer. */
 #include "core/base/real.h"
 
+#include "core/base/config.h"
 #include "core/base/elfsym.h"
 #include "core/base/log.h"
 
@@ -87,8 +88,7 @@ void *gt_real_resolve(const char *name)
  * in any thread at any time, keep dlsym and its lock. */
 void gt_real_init(void)
 {
-	const char *dbg = getenv("GOTRACE_DEBUG");
-	int fast = dbg && *dbg && strcmp(dbg, "0") ? 2 : 1;
+	int fast = gt_config_debug() ? 2 : 1;
 
 	gt_elfsym_forget();
 #define GT_REAL_INIT(name, ret, params)                                           \

@@ -30,9 +30,7 @@ static struct gt_site_stack *last_of(struct gt_thread *t, uintptr_t site)
 	l->n = 0;
 	return l;
 }
-#endif
 
-#if !defined(__SANITIZE_THREAD__)
 /* Whether the walk from the record at from gives h's frames, with the
  * same verdicts, and stops where it did: a call in a loop, checked without
  * a store, a verdict look-up or a self check per frame, and without a

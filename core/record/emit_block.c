@@ -124,4 +124,3 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 	gt_emit_start_g(t, t1);
 	return 0;
 }
-

@@ -284,6 +284,7 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 	end_common(op, fn, cls_epoll, &epfd, t1);
 }
 
+#ifdef GT_OP_STUBS
 /* The end of a call an idle stub began (preload/hook.h), at gt_op_ret,
  * once a trace or profile runs: nothing was read at its begin, so it is
  * what gt_op_end makes of a call that began idle (the trace's enter if
@@ -296,7 +297,6 @@ __attribute__((used)) void gt_op_end_idle(void)
 	gt_op_end_slow(&op, gt_tls.call_fn);
 }
 
-#ifdef GT_OP_STUBS
 /* Where a call an idle stub made returns: rsp at the stub's frame record,
  * [rsp] the program's rbp, [rsp+8] its return address. The unwind table
  * says so from the byte before (a return address's own), so that a walk

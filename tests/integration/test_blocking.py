@@ -288,19 +288,28 @@ class Interrupted(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp_ctx.__exit__(None, None, None)
 
+    def interrupt(self, mode, rc, out, name=None):
+        """interrupt MODE plain, idle and traced (compare_runs): the
+        trace's path and its events."""
+        trace = str(self.tmp / f"{name or mode}.trace")
+        compare_runs(self, [gt.program("interrupt"), mode], rc, out, trace)
+        return trace, gt.trace_events(trace)
+
+    def none_running(self, ev):
+        states = gt.goroutine_states(ev)
+        self.assertEqual([g for g, s in states.items() if s == "running"], [],
+                         f"goroutines left running: {states}")
+        return states
+
     def test_cancel_blocked_read(self):
         """pthread_cancel of threads blocked in read and recv: output and
         exit status as without the tracer, the trace parses, both cancelled
         goroutines end, nothing is left running, and main's later 30 ms read
         is still recorded (the cancelled calls left the tracer usable)."""
-        trace = str(self.tmp / "cancel.trace")
-        compare_runs(self, [gt.program("interrupt"), "cancel"], 3, CANCEL_OUT, trace)
-        ev = gt.trace_events(trace)
+        trace, ev = self.interrupt("cancel", 3, CANCEL_OUT)
         created = gt.created_goroutines(ev)
         self.assertEqual(len(created), 4, f"main, reader, receiver, late_writer: {created}")
-        states = gt.goroutine_states(ev)
-        self.assertEqual([g for g, s in states.items() if s == "running"], [],
-                         f"goroutines left running: {states}")
+        states = self.none_running(ev)
         for g in created[1:]:
             self.assertEqual(states.get(g), "dead", f"G{g} did not end: {states}")
         rows = gt.pprof_top(trace, "syscall")
@@ -314,9 +323,7 @@ class Interrupted(unittest.TestCase):
         50 ms), not as 50 ms of execution. Their stacks were unwound by the
         cancellation, so the profiles cannot attribute them (README,
         Limits)."""
-        trace = str(self.tmp / "cancel2.trace")
-        compare_runs(self, [gt.program("interrupt"), "cancel"], 3, CANCEL_OUT, trace)
-        ev = gt.trace_events(trace)
+        _, ev = self.interrupt("cancel", 3, CANCEL_OUT, "cancel2")
         created = gt.created_goroutines(ev)
         w = waits(ev)
         long_waits = sorted(t for g in created[1:] for t, d in w.get(g, [])
@@ -331,9 +338,7 @@ class Interrupted(unittest.TestCase):
         waitpid, accept and sem_wait return -1/EINTR (nanosleep with the
         remaining time), main's read hit by SIGALRM too; each interrupted
         wait is recorded with its kind."""
-        trace = str(self.tmp / "eintr.trace")
-        compare_runs(self, [gt.program("interrupt"), "eintr"], 4, EINTR_OUT, trace)
-        ev = gt.trace_events(trace)
+        _, ev = self.interrupt("eintr", 4, EINTR_OUT)
         created = gt.created_goroutines(ev)
         self.assertEqual(len(created), 8, f"main and 7 threads: {created}")
         w = waits(ev)
@@ -352,11 +357,8 @@ class Interrupted(unittest.TestCase):
         then while a thread is in nanosleep (EINTR). Output as without the
         tracer, the trace parses and every viewer page loads; main's read
         is one syscall of the whole ~180 ms."""
-        trace = str(self.tmp / "nested.trace")
-        compare_runs(self, [gt.program("interrupt"), "nested"], 5, NESTED_OUT, trace)
-        ev = gt.trace_events(trace)
-        states = gt.goroutine_states(ev)
-        self.assertEqual([g for g, s in states.items() if s == "running"], [], states)
+        trace, ev = self.interrupt("nested", 5, NESTED_OUT)
+        self.none_running(ev)
         rows = gt.pprof_top(trace, "syscall")
         self.assertIn("read", rows, rows)
         self.assertTrue(150 * MS < rows["read"][0] < 400 * MS,
@@ -370,11 +372,8 @@ class Interrupted(unittest.TestCase):
         stub left in_call set behind it) and traced; the trace parses,
         and the later read is recorded with its caller, so the calls left
         by the jumps did not make it look like a signal handler's."""
-        trace = str(self.tmp / "jump.trace")
-        compare_runs(self, [gt.program("interrupt"), "jump"], 6, JUMP_OUT, trace)
-        ev = gt.trace_events(trace)
-        states = gt.goroutine_states(ev)
-        self.assertEqual([g for g, s in states.items() if s == "running"], [], states)
+        trace, ev = self.interrupt("jump", 6, JUMP_OUT)
+        self.none_running(ev)
         rows = gt.pprof_top(trace, "syscall")
         self.assertIn("blocked_read", rows, rows)
         self.assertGreater(rows["blocked_read"][1], 20 * MS, f"main's 30 ms read: {rows}")
