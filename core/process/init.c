@@ -18,6 +18,7 @@
 #include "core/base/lock.h"
 #include "core/base/log.h"
 #include "core/base/sys.h"
+#include "core/base/urcu.h"
 #include "core/process/api.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
@@ -89,6 +90,13 @@ void gt_init(void)
 	int file = own_file(gt_cfg.file, gt_cfg.file_has_pid, "GOTRACE_FILE", path, sizeof(path));
 	int cpu = own_file(gt_cfg.cpu_file, gt_cfg.cpu_file_has_pid, "GOTRACE_CPU_FILE", cpu_path,
 			   sizeof(cpu_path));
+	/* liburcu-bp registers the process for membarrier as it loads; with
+	 * a second task in it (the service thread, the doorman) the kernel
+	 * waits for a grace period there (synchronize_rcu: 10-13 ms here), with
+	 * one it does not. So what starts now loads it while the program has
+	 * one thread, before the first task of ours. */
+	if (file || gt_cfg.mem_rate > 0)
+		gt_urcu_load();
 	if (file || cpu ? gt_proc_service_start() : !gt_cfg.socket_off && gt_proc_endpoint_start())
 		gt_log("cannot start the service thread: tracing disabled");
 	gt_proc.ready = 1;

@@ -359,6 +359,36 @@ def sleep_durations(ev):
     return out
 
 
+class Startup(unittest.TestCase):
+    """What a trace or heap profile from load starts, before the program's
+    main: liburcu-bp registers the process for membarrier as it loads, and
+    with a second task in the process (our service thread, the doorman) the
+    kernel waits a grace period there (10-13 ms a start on this VM, the
+    program's main thread blocked). It must be loaded while the process
+    has one task."""
+
+    def test_membarrier_registered_before_our_first_task(self):
+        with gt.tempdir() as d:
+            for name, extra in (("trace", {"GOTRACE_FILE": str(d / "t.trace")}),
+                                ("heap", {"GOTRACE_MEMPROFILE_RATE": "524288",
+                                          "GOTRACE_SOCKET": str(d / "h.sock")})):
+                log = d / f"{name}.strace"
+                env = ["-E", f"LD_PRELOAD={gt.LIB}"]
+                for k, v in extra.items():
+                    env += ["-E", f"{k}={v}"]
+                r = gt.run_plain(["strace", "-f", "-qq", "-o", log, "-e",
+                                  "trace=membarrier,clone,clone3", *env,
+                                  gt.program("cpuburn"), "0.05", "1"])
+                self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+                lines = log.read_text().splitlines()
+                reg = [i for i, x in enumerate(lines) if "REGISTER_PRIVATE_EXPEDITED" in x]
+                clones = [i for i, x in enumerate(lines) if re.search(r"\bclone3?\(", x)]
+                self.assertTrue(reg, f"{name}: liburcu not loaded at start:\n{lines}")
+                self.assertTrue(clones, f"{name}: no task of ours:\n{lines}")
+                self.assertLess(reg[0], clones[0],
+                                f"{name}: registered with a second task in:\n{lines}")
+
+
 class Faults(Base):
     def fault_start(self, name, trace):
         p, d, sock, go = self.start("exit-thread", name=name)
