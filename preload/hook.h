@@ -44,26 +44,32 @@ void gt_malloc_ready(void);
 	}
 
 #ifdef GT_OP_STUBS
-/* The same, whose idle path returns from the real function straight to the
- * program. A hook that calls the real function and returns adds a return
- * after the system call, and there the return predictor has lost its
- * entries (the kernel's calls overwrote them: on this AMD EPYC VM with
- * the SRSO mitigation, ~17 ns a call, 6% of a one-thread loop of 260 ns
- * pipe reads and writes; the marks themselves cost nothing measurable).
- * The stub instead sets the marks (in_call, call_fn, call_fp) as
- * gt_op_begin does, makes a frame record below the program's return
- * address (its rbp, that address: what debug_stacks and the trace-start
- * snapshot read), puts gt_op_ret under it as the real function's return
- * address, and jumps to the real function. At gt_op_ret
- * (core/record/op.c) the marks are cleared, gt_op_end_idle called if a
- * trace or profile began meanwhile, and the program's return address
- * reached by an indirect jump, which the branch predictor knows. Every
- * other case (recording, a profile counting, tracer code, a nested call,
- * debug_stacks looking, no real function yet) takes the framed body.
- * The stack keeps 16-byte alignment, and gt_op_ret's unwind table
- * describes its frame, so unwinders (a cancellation, a C++ exception,
- * gdb, perf, libunwind) walk through it; our frame walk steps over it
- * (gt_stub_step, core/record/unwind.h). */
+/* The same, whose idle path is a stub in asm, in two forms chosen at load
+ * (gt_op_stub_init: gt_op_jump). Both set the marks (in_call, call_fn,
+ * call_fp) as gt_op_begin does and make a frame record below the
+ * program's return address (its rbp, that address: what debug_stacks and
+ * the trace-start snapshot read).
+ * - call: the stub calls the real function and goes on to gt_op_ret_pop,
+ *   which clears the marks and returns. Where the return predictor keeps
+ *   its entries across a system call (Intel here), both returns are
+ *   predicted: st-syscalls 1.039 plain, the C hook's 1.049, the jump's
+ *   1.095 (21 interleaved rounds, pinned).
+ * - jump: the stub puts gt_op_ret as the real function's return address
+ *   and jumps to it; gt_op_ret clears the marks and reaches the program by
+ *   an indirect jump, which the branch predictor knows. Where the kernel
+ *   clears the return predictor at each system call (AMD's SRSO
+ *   mitigation) a second return after it is mispredicted: ~17 ns a call,
+ *   the C hook 1.065 there, this stub 1.02.
+ * Either way gt_op_end_idle is called if a trace or profile began during
+ * the call. Every other case (recording, a profile counting, tracer code,
+ * a nested call, debug_stacks looking, no real function yet) takes the
+ * framed body. The stack keeps 16-byte alignment; the stub's and
+ * gt_op_ret's unwind tables describe the frame, so unwinders (a
+ * cancellation, a C++ exception, gdb, perf, libunwind) walk through it;
+ * our frame walk steps over it (gt_stub_step, core/record/unwind.h). The
+ * in_tracer and in_call checks are two 4-byte loads: one 8-byte load over
+ * the 4-byte store that cleared in_call stalled (a failed store
+ * forwarding: 1.069 where it is 1.039). */
 #define GT_NARG(...) GT_NARG_(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define GT_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, n, ...) n
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
@@ -72,7 +78,7 @@ void gt_malloc_ready(void);
 	GT_HOOK_BODY(ret, gt_framed_##name, name, params, args, kind, END)                   \
 	_Pragma("GCC diagnostic push")                                                       \
 	_Pragma("GCC diagnostic ignored \"-Wunused-parameter\"")                              \
-	GT_EXPORT __attribute__((naked)) ret name params                                     \
+	GT_EXPORT __attribute__((naked, section("gt_stubs"))) ret name params               \
 	{                                                                                    \
 		__asm__ volatile(                                                            \
 			"cmpq $0, gt_rec_on(%%rip)\n\t"                                     \
@@ -81,25 +87,32 @@ void gt_malloc_ready(void);
 			"testq %%r10, %%r10\n\t"                                             \
 			"je gt_framed_" #name "\n\t"                                        \
 			"movq gt_tls@gottpoff(%%rip), %%r11\n\t"                             \
-			/* in_tracer and in_call, one word */                                \
-			"cmpq $0, %%fs:%c[tracer](%%r11)\n\t"                                \
+			/* in_tracer and in_call: two loads, as wide as the stores */        \
+			"cmpl $0, %%fs:%c[tracer](%%r11)\n\t"                                \
 			"jne gt_framed_" #name "\n\t"                                       \
-			"subq $16, %%rsp\n\t"                                                \
-			".cfi_adjust_cfa_offset 16\n\t"                                      \
-			"movq %%rbp, 8(%%rsp)\n\t"                                           \
+			"cmpl $0, %%fs:%c[call](%%r11)\n\t"                                  \
+			"jne gt_framed_" #name "\n\t"                                       \
+			"subq $8, %%rsp\n\t"                                                 \
+			".cfi_adjust_cfa_offset 8\n\t"                                       \
+			"movq %%rbp, (%%rsp)\n\t"                                            \
 			".cfi_offset %%rbp, -16\n\t"                                         \
 			"movq %%r10, %%fs:%c[fn](%%r11)\n\t"                                 \
-			"leaq 8(%%rsp), %%r10\n\t"                                           \
-			"movq %%r10, %%fs:%c[fp](%%r11)\n\t"                                 \
+			"movq %%rsp, %%fs:%c[fp](%%r11)\n\t"                                 \
 			"movl %[k], %%fs:%c[call](%%r11)\n\t"                             \
 			/* debug_stacks' peek: see gt_op_begin_as */                        \
 			"cmpl $0, %%fs:%c[peek](%%r11)\n\t"                                  \
 			"jne 1f\n\t"                                                         \
-			"leaq gt_op_ret(%%rip), %%r10\n\t"                                   \
-			"movq %%r10, (%%rsp)\n\t"                                            \
-			"jmp *%%fs:%c[fn](%%r11)\n"                                           \
-			"1:\taddq $16, %%rsp\n\t"                                            \
-			".cfi_adjust_cfa_offset -16\n\t"                                     \
+			"cmpb $0, gt_op_jump(%%rip)\n\t"                                     \
+			"jne 2f\n\t"                                                         \
+			"call *%%r10\n\t"                                                    \
+			"jmp gt_op_ret_pop\n"                                                \
+			"2:\tleaq gt_op_ret(%%rip), %%r10\n\t"                               \
+			"pushq %%r10\n\t"                                                    \
+			".cfi_adjust_cfa_offset 8\n\t"                                       \
+			"jmp *%%fs:%c[fn](%%r11)\n\t"                                        \
+			".cfi_adjust_cfa_offset -8\n"                                         \
+			"1:\taddq $8, %%rsp\n\t"                                             \
+			".cfi_adjust_cfa_offset -8\n\t"                                      \
 			".cfi_restore %%rbp\n\t"                                              \
 			"jmp gt_framed_" #name "\n"                                           \
 			:                                                                    \

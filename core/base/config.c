@@ -97,6 +97,14 @@ void gt_config_load(void)
 		gt_cfg.unwind = GT_UNWIND_LIBUNWIND;
 	else if (uw && *uw && strcmp(uw, "auto"))
 		gt_log("GOTRACE_UNWIND=%s: want auto, libunwind or fp; using auto", uw);
+	const char *hr = getenv("GOTRACE_HOOK_RETURN");
+	gt_cfg.hook_return = GT_HOOK_RETURN_AUTO;
+	if (hr && !strcmp(hr, "call"))
+		gt_cfg.hook_return = GT_HOOK_RETURN_CALL;
+	else if (hr && !strcmp(hr, "jump"))
+		gt_cfg.hook_return = GT_HOOK_RETURN_JUMP;
+	else if (hr && *hr && strcmp(hr, "auto"))
+		gt_log("GOTRACE_HOOK_RETURN=%s: want auto, call or jump; using auto", hr);
 	const char *fmt = getenv("GOTRACE_FORMAT");
 	gt_cfg.format = fmt && !strcmp(fmt, "go1.22") ? GT_FORMAT_GO122 : GT_FORMAT_GO119;
 	if (fmt && *fmt && strcmp(fmt, "go1.22") && strcmp(fmt, "go1.19"))

@@ -12,6 +12,11 @@
  * libunwind, fp (frame records only). */
 enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
 
+/* GOTRACE_HOOK_RETURN: how an idle blocking hook's stub reaches the real
+ * function (preload/hook.h): auto (jump where the kernel clears the
+ * return predictor at each system call, else call), call, jump. */
+enum { GT_HOOK_RETURN_AUTO, GT_HOOK_RETURN_CALL, GT_HOOK_RETURN_JUMP };
+
 /* GOTRACE_FORMAT: the trace file's format (README, Environment). */
 enum { GT_FORMAT_GO119, GT_FORMAT_GO122 };
 
@@ -47,6 +52,7 @@ struct gt_config {
 				  * from the first debug_writeMemProfile (core/prof/) */
 	unsigned cpu_hz;         /* GOTRACE_CPU_HZ: CPU profile samples per second of
 				  * a thread's CPU time (core/prof/) */
+	int hook_return;         /* GOTRACE_HOOK_RETURN: GT_HOOK_RETURN_* */
 	int lazy;                /* GOTRACE_LAZY=1: a one-thread program's service
 				  * thread waits for a client (core/process/door.c) */
 	/* Under valgrind (its preload in LD_PRELOAD), which names the files a

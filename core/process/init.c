@@ -73,6 +73,9 @@ void gt_init(void)
 	gt_proc.pid = getpid();
 	gt_proc.load_cpus_ok = sched_getaffinity(0, sizeof(gt_proc.load_cpus), &gt_proc.load_cpus) == 0;
 	gt_config_load();
+#ifdef GT_OP_STUBS
+	gt_op_stub_init();
+#endif
 	gt_thread_init_main();
 	gt_stack_thread_init(0);
 	if (gt_stack_init())

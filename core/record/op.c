@@ -5,11 +5,13 @@
  * malloc, locks only for short appends. */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/base/clock.h"
 #include "core/base/config.h"
+#include "core/base/procfs.h"
 #include "core/record/bprof.h"
 #include "core/record/emit.h"
 #include "core/record/fd.h"
@@ -297,11 +299,30 @@ __attribute__((used)) void gt_op_end_idle(void)
 	gt_op_end_slow(&op, gt_tls.call_fn);
 }
 
-/* Where a call an idle stub made returns: rsp at the stub's frame record,
- * [rsp] the program's rbp, [rsp+8] its return address. The unwind table
- * says so from the byte before (a return address's own), so that a walk
- * from inside the real function reaches the program. rax (the result)
- * and errno are kept. */
+/* A trace or profile began during the call: gt_op_end_idle, with rbp at
+ * the stub's frame record (a walk from there reaches the program's frame),
+ * rax (the result) kept; then back to 2b. */
+#define GT_OP_RET_SLOW                                \
+	"1:\tmovq %%rsp, %%rbp\n\t"                    \
+	"pushq %%rax\n\t"                               \
+	".cfi_adjust_cfa_offset 8\n\t"                  \
+	"subq $8, %%rsp\n\t"                            \
+	".cfi_adjust_cfa_offset 8\n\t"                  \
+	"call gt_op_end_idle\n\t"                       \
+	"addq $8, %%rsp\n\t"                            \
+	".cfi_adjust_cfa_offset -8\n\t"                 \
+	"popq %%rax\n\t"                                \
+	".cfi_adjust_cfa_offset -8\n\t"                 \
+	"movq (%%rsp), %%rbp\n\t"                       \
+	"jmp 2b\n"
+
+/* Where the real function returns when the stub jumped to it (gt_op_jump):
+ * rsp at the stub's frame record, [rsp] the program's rbp, [rsp+8] its
+ * return address. The unwind table says so from the byte before (a return
+ * address's own), so that a walk from inside the real function reaches
+ * the program. The program is reached by an indirect jump: the return
+ * predictor lost its entries in the system call, the branch predictor
+ * knows the call site. rax (the result) and errno are kept. */
 __attribute__((naked, used)) void gt_op_ret_frame(void)
 {
 	__asm__ volatile(".cfi_def_cfa_offset 16\n\t"
@@ -323,21 +344,53 @@ __attribute__((naked, used)) void gt_op_ret_frame(void)
 			 ".cfi_restore %%rbp\n\t"
 			 "jmp *%%r11\n"
 			 ".cfi_restore_state\n"
-			 /* rbp at the stub's frame record while we call:
-			  * a walk from here reaches the program's frame */
-			 "1:\tmovq %%rsp, %%rbp\n\t"
-			 "pushq %%rax\n\t"
-			 ".cfi_adjust_cfa_offset 8\n\t"
-			 "subq $8, %%rsp\n\t"
-			 ".cfi_adjust_cfa_offset 8\n\t"
-			 "call gt_op_end_idle\n\t"
-			 "addq $8, %%rsp\n\t"
-			 ".cfi_adjust_cfa_offset -8\n\t"
-			 "popq %%rax\n\t"
-			 ".cfi_adjust_cfa_offset -8\n\t"
-			 "movq (%%rsp), %%rbp\n\t"
-			 "jmp 2b\n"
+			 GT_OP_RET_SLOW
 			 :
 			 : [call] "i"(offsetof(struct gt_tls, in_call)));
+}
+
+/* Where the stub goes once the real function it called returned (not
+ * gt_op_jump): the same frame, left by a return, which the return
+ * predictor expects (it kept the program's call across the system call). */
+__attribute__((naked, used)) void gt_op_ret_pop(void)
+{
+	__asm__ volatile(".cfi_def_cfa_offset 16\n\t"
+			 ".cfi_offset %%rbp, -16\n\t"
+			 "cmpq $0, gt_rec_on(%%rip)\n\t"
+			 "jne 1f\n"
+			 "2:\tmovq gt_tls@gottpoff(%%rip), %%r11\n\t"
+			 "movl $0, %%fs:%c[call](%%r11)\n\t"
+			 "addq $8, %%rsp\n\t"
+			 ".cfi_remember_state\n\t"
+			 ".cfi_def_cfa_offset 8\n\t"
+			 ".cfi_restore %%rbp\n\t"
+			 "ret\n"
+			 ".cfi_restore_state\n"
+			 GT_OP_RET_SLOW
+			 :
+			 : [call] "i"(offsetof(struct gt_tls, in_call)));
+}
+#undef GT_OP_RET_SLOW
+
+/* The stubs' section, never empty (a binary of core without preload/, the
+ * unit tests, has no stub): the walk's bounds of it are defined. */
+__asm__(".pushsection gt_stubs,\"ax\",@progbits\n\tint3\n\t.popsection");
+
+/* 1: the stubs jump (GOTRACE_HOOK_RETURN=jump, or auto where the kernel
+ * clears the return predictor at each system call: AMD's SRSO mitigation,
+ * Safe RET or IBPB on entry, as spec_rstack_overflow reports it); 0: they
+ * call, as until gt_op_stub_init. */
+uint8_t gt_op_jump;
+
+void gt_op_stub_init(void)
+{
+	char b[128];
+	int j = gt_cfg.hook_return == GT_HOOK_RETURN_JUMP;
+
+	if (gt_cfg.hook_return == GT_HOOK_RETURN_AUTO &&
+	    gt_raw_read_file("/sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow", b,
+			     sizeof(b)) > 0)
+		j = strstr(b, "Safe RET") || !strncmp(b, "Mitigation: IBPB\n", 17);
+	__atomic_store_n(&gt_op_jump, (uint8_t)j, __ATOMIC_RELAXED);
 }
 #endif

@@ -231,15 +231,17 @@ class Families(unittest.TestCase):
 def compare_runs(test, argv, expect_rc, expect_out, trace):
     """Run argv plain, with the library idle and traced; same stdout,
     stderr, exit status; the plain run must look as expected. Idle, the
-    calls return through gt_op_ret (preload/hook.h): a cancellation
-    unwinds through it. Returns the traced result."""
+    calls return through a hook's stub (preload/hook.h), both ways it can
+    reach libc (GOTRACE_HOOK_RETURN): a cancellation unwinds through it.
+    Returns the traced result."""
     plain = gt.run_plain(argv, timeout=30)
-    idle = gt.run_traced(argv, None, timeout=30)
     traced = gt.run_traced(argv, trace, timeout=30)
     test.assertEqual(plain.returncode, expect_rc, f"plain run: {plain.stdout}{plain.stderr}")
     test.assertEqual(plain.stdout, expect_out, "plain run")
-    test.assertEqual((idle.returncode, idle.stdout, idle.stderr),
-                     (plain.returncode, plain.stdout, plain.stderr), "the library idle")
+    for how in ("call", "jump"):
+        idle = gt.run_traced(argv, None, timeout=30, env={"GOTRACE_HOOK_RETURN": how})
+        test.assertEqual((idle.returncode, idle.stdout, idle.stderr),
+                         (plain.returncode, plain.stdout, plain.stderr), f"the library idle ({how})")
     test.assertEqual(traced.returncode, plain.returncode,
                      f"exit status under the tracer\n{traced.stdout}{traced.stderr}")
     test.assertEqual(traced.stdout, plain.stdout, "stdout under the tracer")

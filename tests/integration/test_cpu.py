@@ -403,21 +403,27 @@ class Samples(CpuCase):
         gt_op_ret, which keeps the program's return address in a frame
         record of its own; a walk that took it for one of our frames
         skipped that function (pipe_read, pipe_write: 3% of such samples
-        had it)."""
-        b = self.burn(60, 2, mode="pipe", env=HZ1000)
-        f = self.d / "pipe.pprof"
-        self.profile_cpu(b, f, 2)
-        inside = callers = 0
-        for count, _, names in stacks(read_profile(f)):
-            i = next((k for k, n in enumerate(names) if n in ("read", "write", "__write")), None)
-            if i is None:
-                continue
-            inside += count
-            if set(names[i + 1:i + 2]) & {"pipe_read", "pipe_write"}:
-                callers += count
-        self.assertGreater(inside, 200, "too few samples inside read and write")
-        self.assertGreater(callers / inside, 0.95,
-                           f"{callers} of {inside} samples inside read and write name their caller")
+        had it). Both ways a stub reaches libc (GOTRACE_HOOK_RETURN): the
+        call's return address is in the stub then."""
+        for how in ("call", "jump"):
+            b = self.burn(60, 2, mode="pipe", env=dict(HZ1000, GOTRACE_HOOK_RETURN=how),
+                          name=f"{how}.sock")
+            f = self.d / f"pipe-{how}.pprof"
+            self.profile_cpu(b, f, 2)
+            b.kill()
+            inside = callers = 0
+            for count, _, names in stacks(read_profile(f)):
+                i = next((k for k, n in enumerate(names) if n in ("read", "write", "__write")),
+                         None)
+                if i is None:
+                    continue
+                inside += count
+                if set(names[i + 1:i + 2]) & {"pipe_read", "pipe_write"}:
+                    callers += count
+            self.assertGreater(inside, 200, f"{how}: too few samples inside read and write")
+            self.assertGreater(callers / inside, 0.95,
+                               f"{how}: {callers} of {inside} samples inside read and write "
+                               "name their caller")
 
     def tiny(self, name, env, period):
         """A profile of 4 CPU-seconds of threads of ~4 ms CPU each: each
