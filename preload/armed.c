@@ -183,6 +183,8 @@ static GT_RAW void swap_in(int n, int waits_only)
 			__atomic_store_n(slot[i], tramp[i], __ATOMIC_RELEASE);
 		}
 	}
+	if (n > N_STUBS)
+		gt_malloc_repath();   /* malloc and free jump through their slots' values */
 }
 
 static void prearm(void)   /* on the program's thread, at the doorman's start */
@@ -204,6 +206,7 @@ static void disarm(void)
 		__atomic_compare_exchange_n(slot[i], &t, saved[i], 0, __ATOMIC_RELEASE,
 					    __ATOMIC_RELAXED);
 	}
+	gt_malloc_repath();
 }
 
 static const char *const names[N_STUBS] = {

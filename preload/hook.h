@@ -14,6 +14,9 @@ void gt_armed_init(void);
 /* The malloc hooks' fast idle path from now on, if no bootstrap block is
  * out (preload/malloc.c). */
 void gt_malloc_ready(void);
+/* The malloc and free hooks' paths again, after a change of the gate or of
+ * gt_real.malloc or gt_real.free (armed.c). */
+void gt_malloc_repath(void);
 
 /* A hook whose idle path is one check and a tail jump to libc (locks: tens
  * of ns each): no frame of its own, the traced path in a separate function

@@ -1,8 +1,9 @@
 /* preload/malloc.c - the malloc family. Memory always comes from the real
  * allocator (glibc's, or jemalloc/tcmalloc when the program brings one),
  * except while dlsym resolves our real functions: that comes from a static
- * bootstrap buffer and is never passed to the real free. Idle, a hook is one
- * load more than the real call; while tracing, usable sizes are counted;
+ * bootstrap buffer and is never passed to the real free. Idle, malloc and
+ * free are a jump through a pointer to the real function (the others a
+ * load of the gate more); while tracing, usable sizes are counted;
  * while the heap profile samples, gt_hprof_alloc and gt_hprof_free see
  * every block (core/record/hprof.c). */
 #include <errno.h>
@@ -36,6 +37,7 @@ static void *boot_alloc(size_t n, size_t align)
 	if (n > BOOT_SIZE || align > 4096)
 		return NULL;
 	__atomic_fetch_or(&gt_heap_on, BOOT, __ATOMIC_SEQ_CST);
+	gt_malloc_repath();
 	size_t need = (n + align + 16 + 15) & ~(size_t)15;
 	size_t off = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
 	if (off + need > BOOT_SIZE) {
@@ -63,7 +65,7 @@ static inline uint64_t watching(void)
 
 /* The constructor, the real functions known: with no bootstrap block
  * handed out (dlsym allocated nothing, the common case) BOOT comes down,
- * and an idle hook is one load of the gate and a jump. No block can be
+ * and malloc and free jump to the real ones. No block can be
  * handed out later: every BOOTSTRAPPING() test is false from now on. */
 void gt_malloc_ready(void)
 {
@@ -74,6 +76,8 @@ void gt_malloc_ready(void)
 	__atomic_fetch_and(&gt_heap_on, ~BOOT, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&boot_used, __ATOMIC_SEQ_CST))
 		__atomic_fetch_or(&gt_heap_on, BOOT, __ATOMIC_SEQ_CST);
+	gt_hprof_on_gate(gt_malloc_repath);
+	gt_malloc_repath();
 }
 
 /* Count d bytes (+ or -) for the program; not for the tracer's own. */
@@ -193,24 +197,30 @@ static __attribute__((noinline)) void *malloc_gated(size_t n)
 	return malloc_counted(n);
 }
 
-/* malloc and free, idle: a load of the gate and a tail jump (see
- * GT_IDLE_FAST): 4 instructions each, where the checks of the real
- * function and of the bootstrap buffer's range made 7 and 12, 4% of a
- * malloc storm (callgrind). The heap profile alone: the countdown or the
- * filter's bit inline, then the same jump; tracing alone, the count goes
- * inline (free) or one call deep (malloc); the rest one call deeper. */
+/* The heap profile alone: the countdown inline, then the real function
+ * (or malloc_sampled) by a tail jump. */
+static GT_IDLE_FAST void *malloc_sampling(size_t n)
+{
+	if (__builtin_expect(gt_hprof_skip(n), 1))
+		return gt_real.malloc(n);
+	return malloc_sampled(gt_real.malloc, n);
+}
+
+/* malloc and free are a jump through malloc_path and free_path, which
+ * repath() sets at every change of the gate and of gt_real's two slots:
+ * idle, the real function itself (or armed.c's trampoline in its slot):
+ * the hook is one instruction, where a load of the gate, a test and the
+ * jump made four (1.8% of a malloc storm's instructions, callgrind); the
+ * heap profile alone, malloc_sampling and free_sampling; tracing alone,
+ * malloc_counted and free_counted; the rest (bootstrap, both at once),
+ * the gated paths, which read the gate themselves. A call that read the
+ * path just before a change takes the old one: as a call that read the
+ * gate just before it did. */
+static void *(*malloc_path)(size_t) = malloc_gated;
+
 GT_IDLE_FAST GT_EXPORT void *malloc(size_t n)
 {
-	uint64_t w = __atomic_load_n(&gt_heap_on, __ATOMIC_ACQUIRE);
-
-	if (__builtin_expect(!w, 1))
-		return gt_real.malloc(n);
-	if (w == SAMPLING)
-		return __builtin_expect(gt_hprof_skip(n), 1) ? gt_real.malloc(n)
-							      : malloc_sampled(gt_real.malloc, n);
-	if (!(w & (BOOT | SAMPLING)))   /* tracing alone: the real functions known */
-		return malloc_counted(n);
-	return malloc_gated(n);
+	return __atomic_load_n(&malloc_path, __ATOMIC_ACQUIRE)(n);
 }
 
 /* calloc, realloc and the aligned ones, idle: as malloc (the gate at 0
@@ -270,22 +280,62 @@ static __attribute__((noinline)) void free_gated(void *p)
 	free_slow(p);
 }
 
-GT_IDLE_FAST GT_EXPORT void free(void *p)
+static GT_IDLE_FAST void free_sampling(void *p)
+{
+	gt_hprof_free(p);   /* (NULL: its slow path finds no block) */
+	return gt_real.free(p);
+}
+
+/* Tracing alone, free(NULL) included (the session is read here: a gate
+ * moved since the path was read sends the call to free_slow). */
+static GT_IDLE_FAST void free_counted(void *p)
 {
 	uint64_t w = __atomic_load_n(&gt_heap_on, __ATOMIC_ACQUIRE);
 
-	if (__builtin_expect(!w, 1))
+	if (p == NULL || count_fast(p, -1, w))
 		return gt_real.free(p);
-	if (w == SAMPLING) {
-		gt_hprof_free(p);   /* (NULL: its slow path finds no block) */
-		return gt_real.free(p);
+	return free_slow(p);
+}
+
+static void (*free_path)(void *) = free_gated;
+
+GT_IDLE_FAST GT_EXPORT void free(void *p)
+{
+	__atomic_load_n(&free_path, __ATOMIC_ACQUIRE)(p);
+}
+
+/* malloc_path and free_path from the gate and gt_real's slots, again
+ * until those held still across the stores (two writers, the one that
+ * stored last has read last). Atomics only: armed.c calls it on the
+ * doorman. */
+GT_RAW void gt_malloc_repath(void)
+{
+	for (;;) {
+		uint64_t w = __atomic_load_n(&gt_heap_on, __ATOMIC_ACQUIRE);
+		void *(*m)(size_t) = __atomic_load_n(&gt_real.malloc, __ATOMIC_ACQUIRE);
+		void (*f)(void *) = __atomic_load_n(&gt_real.free, __ATOMIC_ACQUIRE);
+		void *(*mp)(size_t) = malloc_gated;
+		void (*fp)(void *) = free_gated;
+
+		if (m && f && !(w & BOOT)) {
+			if (!w) {
+				mp = m;
+				fp = f;
+			} else if (w == SAMPLING) {
+				mp = malloc_sampling;
+				fp = free_sampling;
+			} else if (!(w & SAMPLING)) {
+				mp = malloc_counted;
+				fp = free_counted;
+			}
+		}
+		__atomic_store_n(&malloc_path, mp, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&free_path, fp, __ATOMIC_SEQ_CST);
+		if (w == __atomic_load_n(&gt_heap_on, __ATOMIC_SEQ_CST) &&
+		    m == __atomic_load_n(&gt_real.malloc, __ATOMIC_SEQ_CST) &&
+		    f == __atomic_load_n(&gt_real.free, __ATOMIC_SEQ_CST))
+			return;
 	}
-	if (!(w & (BOOT | SAMPLING))) {   /* tracing alone, free(NULL) included */
-		if (p == NULL || count_fast(p, -1, w))
-			return gt_real.free(p);
-		return free_slow(p);
-	}
-	free_gated(p);
 }
 
 static __attribute__((noinline)) void *realloc_gated(void *p, size_t n)

@@ -164,6 +164,9 @@ extern uint64_t gt_heap_on GT_HIDDEN;
 extern uint64_t gt_hprof_bits[(1u << GT_HPROF_BITS) / 64] GT_HIDDEN;
 extern uint32_t gt_hprof_gen GT_HIDDEN;      /* bumped at each rate set */
 void gt_hprof_alloc_slow(void *p, size_t n);
+/* fn is called after each change of gt_heap_on by core (the malloc hooks
+ * derive their paths from it). */
+void gt_hprof_on_gate(void (*fn)(void));
 void gt_hprof_free_slow(void *p);
 
 /* The filter's bit for a block's address: the top bits of its low 32

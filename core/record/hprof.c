@@ -52,6 +52,13 @@ uint64_t gt_hprof_bits[SLOTS / 64];   /* bit s: count[s] != 0 */
 
 static __thread uint64_t rnd_state __attribute__((tls_model("initial-exec")));
 
+static void (*gate_moved)(void);   /* the malloc hooks' (preload/malloc.c) */
+
+void gt_hprof_on_gate(void (*fn)(void))
+{
+	__atomic_store_n(&gate_moved, fn, __ATOMIC_RELEASE);
+}
+
 void gt_hprof_gate(void)
 {
 	uint64_t on = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
@@ -63,6 +70,9 @@ void gt_hprof_gate(void)
 	while (!__atomic_compare_exchange_n(&gt_heap_on, &old, on | (old & GT_HEAP_BOOT), 0,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
+	void (*fn)(void) = __atomic_load_n(&gate_moved, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn();
 }
 
 void gt_hprof_after_fork_child(void)
