@@ -117,9 +117,30 @@ static const char *shown_name(unsigned i, const char *name)
 	return s;
 }
 
+/* Stand-ins that took a slot for a while (gt_real_alias): named as the
+ * function they stood for. */
+static struct {
+	uintptr_t fn, as;
+} aliases[16];
+static unsigned naliases;
+
+void gt_real_alias(uintptr_t fn, uintptr_t as)
+{
+	unsigned n = __atomic_load_n(&naliases, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < n; i++)
+		if (aliases[i].fn == fn)
+			return;
+	if (n < sizeof(aliases) / sizeof(aliases[0])) {
+		aliases[n].fn = fn;
+		aliases[n].as = as;
+		__atomic_store_n(&naliases, n + 1, __ATOMIC_RELEASE);
+	}
+}
+
 const char *gt_real_name_of(uintptr_t fn)
 {
-	unsigned i = 0;
+	unsigned i = 0, n = __atomic_load_n(&naliases, __ATOMIC_ACQUIRE);
 
 	if (!fn || fn == (uintptr_t)enosys)
 		return NULL;
@@ -129,5 +150,8 @@ const char *gt_real_name_of(uintptr_t fn)
 	i++;
 	GT_REAL_FNS(GT_REAL_FIND)
 #undef GT_REAL_FIND
+	for (unsigned k = 0; k < n; k++)
+		if (aliases[k].fn == fn && aliases[k].as != fn)
+			return gt_real_name_of(aliases[k].as);
 	return NULL;
 }

@@ -207,6 +207,9 @@ void gt_real_init(void);
  * __read_chk; the first entry's name where two share an address), or NULL
  * if fn is none of them. Asked when a trace or profile is written. */
 const char *gt_real_name_of(uintptr_t fn);
+/* fn stands in a slot of the table for as, now or once (the service
+ * thread, core/process/solo.c): it is named as as is. */
+void gt_real_alias(uintptr_t fn, uintptr_t as);
 
 static inline void *gt_real_get(void **slot, const char *name)
 {

@@ -49,5 +49,30 @@ class Solo(unittest.TestCase):
                 self.check(r, f"idle+thread {how}")
 
 
+    def test_cancellation_points_kept(self):
+        """While solo, read is our stand-in (solo.c's IO_FNS): a program of
+        one thread that cancelled itself is cancelled at its next read; once
+        it has a second thread, libc's read is back, and a thread blocked
+        in it is cancelled by another. Plain, idle with the endpoint's
+        thread, and tracing: the same output and status."""
+        with gt.tempdir() as d:
+            for how, out in (("cancel-self", "cleanup: main cancelled at read\n"),
+                             ("cancel-reader", "cleanup: reader cancelled\n"
+                              "reader joined: cancelled\n")):
+                runs = {"plain": gt.run_plain([gt.program("solo"), how, 0], timeout=30),
+                        "idle+thread": gt.run_traced([gt.program("solo"), how, 0], None,
+                                                     socket=str(d / "s.sock"), timeout=30,
+                                                     env={"GOTRACE_LAZY": "0"}),
+                        "tracing": gt.run_traced([gt.program("solo"), how, 0], d / f"{how}.trace",
+                                                 timeout=30)}
+                for what, r in runs.items():
+                    self.assertEqual(r.returncode, 0, f"{how}, {what}: {r.stdout}{r.stderr}")
+                    lines = r.stdout.splitlines(keepends=True)
+                    self.assertEqual("".join(lines[1:]), out, f"{how}, {what}: {r.stderr}")
+                    if what != "plain":   # solo mode had begun: the streams took no lock
+                        self.assertEqual(lines[0], "before: stdout 0 file 0 new 0\n",
+                                         f"{how}, {what}")
+
+
 if __name__ == "__main__":
     unittest.main()

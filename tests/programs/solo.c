@@ -4,6 +4,12 @@
  * timer's, aio: glibc's aio threads), and whether two threads' putc on one
  * stream then lose nothing.
  *
+ * `solo cancel-self 0` and `solo cancel-reader 0`, after the same wait:
+ * main cancels itself and then reads an empty pipe (a one-thread program's
+ * read is a cancellation point: its cleanup handler says so), or starts a
+ * thread that reads an empty pipe and cancels it (the read, made by a
+ * program of two threads, is cancelled while it waits).
+ *
  * `solo HOW N`: waits up to 2 s for the first stream's flag to clear (a
  * tracer's service thread starting), prints "before: stdout S file F new
  * W" (1: takes its lock; new: a stream opened after the wait), makes the
@@ -51,6 +57,25 @@ static int thrd_fn(void *a)
 	return 0;
 }
 
+static int cancel_pipe[2];
+
+static void said(void *what)
+{
+	printf("cleanup: %s\n", (const char *)what);
+	fflush(stdout);
+}
+
+static void *reader(void *a)
+{
+	char c;
+
+	(void)a;
+	pthread_cleanup_push(said, "reader cancelled");
+	read(cancel_pipe[0], &c, 1);
+	pthread_cleanup_pop(0);
+	return NULL;
+}
+
 static void on_timer(union sigval v)
 {
 	(void)v;
@@ -76,6 +101,27 @@ int main(int argc, char **argv)
 
 	pthread_t t = 0;
 	timer_t tm;
+	if (!strcmp(how, "cancel-self") || !strcmp(how, "cancel-reader")) {
+		char c;
+		if (pipe(cancel_pipe))
+			return 1;
+		if (!strcmp(how, "cancel-reader")) {
+			if (pthread_create(&t, NULL, reader, NULL))
+				return 1;
+			usleep(100000);
+			pthread_cancel(t);
+			void *r;
+			pthread_join(t, &r);
+			printf("reader joined: %s\n", r == PTHREAD_CANCELED ? "cancelled" : "returned");
+			return 0;
+		}
+		pthread_cleanup_push(said, "main cancelled at read");
+		pthread_cancel(pthread_self());
+		read(cancel_pipe[0], &c, 1);
+		pthread_cleanup_pop(0);
+		printf("read returned\n");
+		return 3;
+	}
 	if (!strcmp(how, "pthread")) {
 		if (pthread_create(&t, NULL, worker, NULL))
 			return 1;
