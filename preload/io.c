@@ -98,7 +98,7 @@ GT_EXPORT int close(int fd)
 		return 0;
 	gt_op_begin(&op, SYS, (uintptr_t)real_);
 	int r = real_(fd);
-	gt_fd_note(fd, GT_FD_UNKNOWN);
+	gt_fd_note_call(fd, GT_FD_UNKNOWN);
 	gt_op_end(&op, (uintptr_t)real_);
 	return r;
 }
@@ -124,7 +124,7 @@ GT_EXPORT int dup2(int old, int fd)
 	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
 		gt_fd_guard_target(fd);   /* ours moves out of the way */
 	int r = GT_REAL(dup2)(old, fd);
-	gt_fd_note(fd, GT_FD_UNKNOWN);
+	gt_fd_note_call(fd, GT_FD_UNKNOWN);
 	return r;
 }
 
@@ -133,7 +133,7 @@ GT_EXPORT int dup3(int old, int fd, int flags)
 	if (__builtin_expect(gt_fd_ours(fd), 0) && !gt_tls.in_tracer)
 		gt_fd_guard_target(fd);
 	int r = GT_REAL(dup3)(old, fd, flags);
-	gt_fd_note(fd, GT_FD_UNKNOWN);
+	gt_fd_note_call(fd, GT_FD_UNKNOWN);
 	return r;
 }
 

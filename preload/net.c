@@ -11,7 +11,7 @@
 GT_EXPORT int socket(int domain, int type, int proto)
 {
 	int fd = GT_REAL(socket)(domain, type, proto);
-	gt_fd_note(fd, GT_FD_SOCKET);
+	gt_fd_note_call(fd, GT_FD_SOCKET);
 	return fd;
 }
 
@@ -19,8 +19,8 @@ GT_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
 	int r = GT_REAL(socketpair)(domain, type, proto, sv);
 	if (r == 0) {
-		gt_fd_note(sv[0], GT_FD_SOCKET);
-		gt_fd_note(sv[1], GT_FD_SOCKET);
+		gt_fd_note_call(sv[0], GT_FD_SOCKET);
+		gt_fd_note_call(sv[1], GT_FD_SOCKET);
 	}
 	return r;
 }
@@ -39,7 +39,7 @@ GT_EXPORT int listen(int fd, int backlog)
 #define END_NEW_SOCKET (gt_end_and_note(&op, (uintptr_t)real_, r_))
 static inline void gt_end_and_note(struct gt_op *op, uintptr_t fn, int fd)
 {
-	gt_fd_note(fd, GT_FD_SOCKET);
+	gt_fd_note_call(fd, GT_FD_SOCKET);
 	gt_op_end(op, fn);
 }
 

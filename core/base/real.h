@@ -226,13 +226,14 @@ static inline void *gt_real_get(void **slot, const char *name)
 
 /* Names core uses for the libc functions our hooks define: straight to
  * libc, never through a hook (scripts/check-layers holds core to it). */
-/* Those that make or end fds keep core/base/fdkind.h up to date, as the
- * hooks they bypass do. */
+/* Those that make or end fds tell core/base/fdkind.h as the hooks they
+ * bypass do (which keeps the program's fds only: core calls them from
+ * tracer code, in_tracer up, but for the unit tests). */
 static inline int gt_close(int fd)
 {
 	int r = GT_REAL(close)(fd);
 
-	gt_fd_note(fd, GT_FD_UNKNOWN);
+	gt_fd_note_call(fd, GT_FD_UNKNOWN);
 	return r;
 }
 static inline ssize_t gt_read(int fd, void *b, size_t n) { return GT_REAL(read)(fd, b, n); }
@@ -255,8 +256,8 @@ static inline int gt_socketpair(int d, int t, int p, int sv[2])
 	int r = GT_REAL(socketpair)(d, t, p, sv);
 
 	if (r == 0) {
-		gt_fd_note(sv[0], GT_FD_SOCKET);
-		gt_fd_note(sv[1], GT_FD_SOCKET);
+		gt_fd_note_call(sv[0], GT_FD_SOCKET);
+		gt_fd_note_call(sv[1], GT_FD_SOCKET);
 	}
 	return r;
 }
@@ -266,7 +267,7 @@ static inline int gt_dup3(int a, int b, int f)
 {
 	int r = GT_REAL(dup3)(a, b, f);
 
-	gt_fd_note(b, GT_FD_UNKNOWN);
+	gt_fd_note_call(b, GT_FD_UNKNOWN);
 	return r;
 }
 static inline int gt_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)

@@ -64,7 +64,57 @@ def links(d):
     return out
 
 
+FILES = r"""
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* files N: /dev/zero and /dev/null opened first thing (the lowest
+ * numbers, which the service thread's own fds may just have had), then N
+ * 64-byte reads of the one, each written to the other. */
+int main(int argc, char **argv)
+{
+	int in = open("/dev/zero", O_RDONLY), out = open("/dev/null", O_WRONLY);
+	char b[64];
+
+	for (long i = 0, n = atol(argv[1]); i < n; i++)
+		if (read(in, b, sizeof(b)) != sizeof(b) || write(out, b, sizeof(b)) != sizeof(b))
+			return 1;
+	return 0;
+}
+"""
+
+
+def stale_socket(path):
+    """A socket file nobody listens on, as a killed process leaves."""
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()
+
+
 class Fds(unittest.TestCase):
+    def test_files_are_not_sockets(self):
+        """A one-thread program's first fds are files: its reads and writes
+        are system calls in the trace, never network waits. The service
+        thread, starting meanwhile, probes a stale socket at the endpoint's
+        path with a socket of its own at those numbers; its notes of that
+        fd's kind (socket, then closed) landed after the program had the
+        number (4 runs in 6 had every write a network wait)."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(FILES, d / "files")
+            for i in range(12):
+                sock, trace = d / f"s{i}.sock", d / f"t{i}.trace"
+                stale_socket(sock)
+                r = gt.run_traced([exe, 2000], trace, socket=str(sock), timeout=60,
+                                  env={"GOTRACE_BLOCK_NS": "0"})
+                self.assertEqual(r.returncode, 0, r.stderr)
+                ev = gt.trace_events(str(trace), modern=False,
+                                     types={"GoSysCall", "GoBlockNet"})
+                kinds = [e.type for e in ev]
+                self.assertEqual(kinds.count("GoBlockNet"), 0, f"run {i}: network waits")
+                self.assertGreaterEqual(kinds.count("GoSysCall"), 4000, f"run {i}")
+
     def check(self, mode):
         with gt.tempdir() as d:
             trace = str(d / "t.trace")
