@@ -24,6 +24,7 @@
 #include "core/record/api.h"
 #include "core/process/fatal.h"
 #include "core/process/request.h"
+#include "core/process/solo.h"
 #include "core/prof/prof.h"
 #include "core/record/buf.h"
 #include "core/record/emit.h"
@@ -73,6 +74,7 @@ void gt_init(void)
 	gt_proc.pid = getpid();
 	gt_proc.load_cpus_ok = sched_getaffinity(0, sizeof(gt_proc.load_cpus), &gt_proc.load_cpus) == 0;
 	gt_config_load();
+	gt_solo_init();
 #ifdef GT_OP_STUBS
 	gt_op_stub_init();
 #endif

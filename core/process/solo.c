@@ -149,22 +149,39 @@ static int is_libc(void *fn)
 	return strncmp(b ? b + 1 : di.dli_fname, "libc.so", 7) == 0;
 }
 
-/* begin: each slot that holds libc's function gets its stand-in; end
- * (libc_fn known): each that holds its stand-in gets libc's back. */
+void gt_solo_init(void)
+{
+	unsigned i = 0;
+
+#define KNOW(name, nr, ret, params, raw)                                              \
+	{                                                                             \
+		void *f = __atomic_load_n((void **)&gt_real.name, __ATOMIC_ACQUIRE);  \
+		if (is_libc(f)) {                                                     \
+			libc_fn[i] = f;                                               \
+			gt_real_alias((uintptr_t)solo_##name, (uintptr_t)f);          \
+		}                                                                     \
+	}                                                                             \
+	i++;
+	IO_FNS(KNOW)
+#undef KNOW
+}
+
+/* begin: each slot that holds libc's function gets its stand-in; end:
+ * each that holds its stand-in gets libc's back. (No dladdr here: the
+ * service thread must not wait for the loader's lock, which the program
+ * may hold while it waits for us: a dlopen of the library that starts a
+ * trace.) */
 static void swap_io(int begin)
 {
 	unsigned i = 0;
 
 #define SWAP(name, nr, ret, params, raw)                                                     \
 	if (begin) {                                                                         \
-		void *f = __atomic_load_n((void **)&gt_real.name, __ATOMIC_ACQUIRE);        \
-		if (is_libc(f)) {                                                            \
-			libc_fn[i] = f;                                                      \
-			gt_real_alias((uintptr_t)solo_##name, (uintptr_t)f);                 \
+		void *f = libc_fn[i];                                                        \
+		if (f)                                                                       \
 			__atomic_compare_exchange_n((void **)&gt_real.name, &f,              \
 						    (void *)solo_##name, 0, __ATOMIC_SEQ_CST, \
 						    __ATOMIC_RELAXED);                       \
-		}                                                                            \
 	} else if (libc_fn[i]) {                                                             \
 		void *s = (void *)solo_##name;                                               \
 		__atomic_compare_exchange_n((void **)&gt_real.name, &s, libc_fn[i], 0,      \

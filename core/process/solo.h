@@ -9,5 +9,9 @@
  * has one thread (and glibc's streams are as solo.c describes); cheap
  * once decided. */
 void gt_solo_begin(void);
+/* At load, gt_real resolved: which of the functions solo mode stands in
+ * for are libc's own (dladdr: the loader's lock, which is ours or free
+ * then). */
+void gt_solo_init(void);
 
 #endif
