@@ -139,6 +139,9 @@ static void *service_main(void *arg)
 		gt_solo_begin();
 		int timeout = gt_prof_session() ? GT_PROF_TICK_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
+		int solo = gt_solo_retry_ms();
+		if (solo >= 0 && (timeout < 0 || timeout > solo))
+			timeout = solo;
 		int n = 0;
 
 		uint32_t gen = gt_fd_generation();

@@ -9,6 +9,10 @@
  * has one thread (and glibc's streams are as solo.c describes); cheap
  * once decided. */
 void gt_solo_begin(void);
+/* The loop's wait for its next turn while solo mode has streams left to
+ * try (the program held them): GT_SOLO_RETRY_MS, else -1. */
+#define GT_SOLO_RETRY_MS 10
+int gt_solo_retry_ms(void);
 /* At load, gt_real resolved: which of the functions solo mode stands in
  * for are libc's own (dladdr: the loader's lock, which is ours or free
  * then). */

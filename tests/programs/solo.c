@@ -10,6 +10,11 @@
  * thread that reads an empty pipe and cancels it (the read, made by a
  * program of two threads, is cancelled while it waits).
  *
+ * `solo busy 0`: putc to a stream from the start, in a loop, until the
+ * stream takes no lock or 3 s have passed; prints "busy: file F". A
+ * tracer's service thread started at load finds the stream held at its
+ * first look, most of the time.
+ *
  * `solo HOW N`: waits up to 2 s for the first stream's flag to clear (a
  * tracer's service thread starting), prints "before: stdout S file F new
  * W" (1: takes its lock; new: a stream opened after the wait), makes the
@@ -89,6 +94,20 @@ int main(int argc, char **argv)
 		return 2;
 	const char *how = argv[1];
 	n = atol(argv[2]);
+	if (!strcmp(how, "busy")) {
+		FILE *f = fopen("/dev/null", "w");
+		struct timespec t0, t;
+		if (!f)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			for (int i = 0; i < 100000; i++)
+				putc('x', f);
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (locks(f) && t.tv_sec - t0.tv_sec < 3);
+		printf("busy: file %d\n", locks(f));
+		return 0;
+	}
 	FILE *file = fopen("/dev/null", "w");
 	shared = tmpfile();
 	if (!file || !shared)
