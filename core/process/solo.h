@@ -14,8 +14,8 @@ void gt_solo_begin(void);
 #define GT_SOLO_RETRY_MS 10
 int gt_solo_retry_ms(void);
 /* At load, gt_real resolved: which of the functions solo mode stands in
- * for are libc's own (dladdr: the loader's lock, which is ours or free
- * then). */
+ * for are libc's own (dl_iterate_phdr: the loader's lock, which is ours
+ * or free then). */
 void gt_solo_init(void);
 
 #endif
