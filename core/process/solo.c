@@ -57,6 +57,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base/config.h"
+#include "core/base/log.h"
 #include "core/base/sys.h"
 
 #include "core/record/buf.h"
@@ -209,17 +211,17 @@ void gt_solo_init(void)
  * service thread must not wait for the loader's lock, which the program
  * may hold while it waits for us: a dlopen of the library that starts a
  * trace.) */
-static void swap_io(int begin)
+static unsigned swap_io(int begin)   /* begin: the slots that took a stand-in */
 {
-	unsigned i = 0;
+	unsigned i = 0, n = 0;
 
 #define SWAP(name, nr, ret, params, raw)                                                     \
 	if (begin) {                                                                         \
 		void *f = libc_fn[i];                                                        \
 		if (f)                                                                       \
-			__atomic_compare_exchange_n((void **)&gt_real.name, &f,              \
-						    (void *)solo_##name, 0, __ATOMIC_SEQ_CST, \
-						    __ATOMIC_RELAXED);                       \
+			n += __atomic_compare_exchange_n((void **)&gt_real.name, &f,         \
+							 (void *)solo_##name, 0,             \
+							 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED); \
 	} else if (libc_fn[i]) {                                                             \
 		void *s = (void *)solo_##name;                                               \
 		__atomic_compare_exchange_n((void **)&gt_real.name, &s, libc_fn[i], 0,      \
@@ -228,6 +230,7 @@ static void swap_io(int begin)
 	i++;
 	IO_FNS(SWAP)
 #undef SWAP
+	return n;
 }
 
 void gt_solo_begin(void)
@@ -254,7 +257,10 @@ void gt_solo_begin(void)
 			__atomic_store_n(&gt_solo, 0, __ATOMIC_SEQ_CST);
 		} else {
 			retries = set_all(0) ? RETRIES : 0;
-			swap_io(1);
+			unsigned n = swap_io(1);
+			if (gt_cfg.debug)
+				gt_log("solo mode: one thread of the program's: its streams take no "
+				       "lock, %u of libc's I/O functions stand in", n);
 		}
 	}
 	_IO_list_unlock();

@@ -12,6 +12,7 @@ solo mode every stream locks from the start, and with a thread made
 behind its back (no restore) the putc count comes out wrong (tried: 4.02 M
 of 4 M bytes)."""
 import os
+import re
 import sys
 import unittest
 
@@ -62,6 +63,19 @@ class Solo(unittest.TestCase):
                                   env={"GOTRACE_LAZY": "0"}, timeout=30)
                 self.assertEqual((r.returncode, r.stdout), (0, "busy: file 0\n"),
                                  f"run {i}: {r.stderr}")
+
+    def test_stand_ins_engage(self):
+        """The stand-ins do what libc's would, so only GOTRACE_DEBUG's line
+        tells they are in place: all eight (read, write, readv, writev,
+        pread, pread64, pwrite, pwrite64) in a traced one-thread program.
+        (test_exports' shim keeps its read: not libc's, no stand-in.)"""
+        with gt.tempdir() as d:
+            r = gt.run_traced([gt.program("solo"), "cancel-self", 0], d / "t.trace",
+                              env={"GOTRACE_DEBUG": "1"}, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = re.search(r"solo mode: .* (\d+) of libc's I/O functions stand in", r.stderr)
+            self.assertTrue(m, r.stderr)
+            self.assertEqual(int(m.group(1)), 8, r.stderr)
 
     def test_cancellation_points_kept(self):
         """While solo, read is our stand-in (solo.c's IO_FNS): a program of
