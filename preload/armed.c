@@ -147,9 +147,7 @@ __attribute__((used)) void *gt_armed_enter(unsigned i, const uint64_t *regs)
 	if (__atomic_load_n(&client, __ATOMIC_ACQUIRE)) {
 		gt_service_safe_point(kinds[i], 0, 0);
 	} else if (waits[i] != GT_W_NO && !gt_tls.in_tracer) {
-		if (waits[i] == GT_W_FD && regs[6] < GT_FD_MAX &&
-		    __atomic_load_n(&gt_fd_kind[regs[6]], __ATOMIC_RELAXED) == GT_FD_NOWAIT)
-			return saved[i];   /* a file's read: the common case, kept short */
+		/* (a file's read, GT_W_FD, was answered before the stub: FD_FAST) */
 		const uint64_t a[6] = { regs[6], regs[5], regs[4], regs[3], regs[2], regs[1] };
 		if (gt_safe_may_wait(waits[i], a))
 			gt_service_safe_point(kinds[i], 0, 1);

@@ -63,6 +63,25 @@ static uint64_t num_env(const char *name, uint64_t def, uint64_t min, uint64_t m
 	return env_num(name, def, min, max, 1);
 }
 
+/* One of n words (2 or 3): its index; unset, empty or another, 0 (the
+ * last said on stderr). */
+static int env_word(const char *name, const char *const *words, int n)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v, words[i]))
+			return i;
+	if (n == 2)
+		gt_log("%s=%s: want %s or %s; using %s", name, v, words[0], words[1], words[0]);
+	else
+		gt_log("%s=%s: want %s, %s or %s; using %s", name, v, words[0], words[1], words[2],
+		       words[0]);
+	return 0;
+}
+
 int gt_config_debug(void)
 {
 	return (int)env_num("GOTRACE_DEBUG", 0, 0, 9, 0);
@@ -89,26 +108,12 @@ void gt_config_load(void)
 	gt_cfg.buffer_bytes = num_env("GOTRACE_BUFFER_MB", GT_BUFFER_MB_DEFAULT, 1,
 				      1u << 20) << 20;
 	gt_cfg.stack_depth = (unsigned)num_env("GOTRACE_STACK_DEPTH", 64, 1, 64);
-	const char *uw = getenv("GOTRACE_UNWIND");
-	gt_cfg.unwind = GT_UNWIND_AUTO;
-	if (uw && !strcmp(uw, "fp"))
-		gt_cfg.unwind = GT_UNWIND_FP;
-	else if (uw && !strcmp(uw, "libunwind"))
-		gt_cfg.unwind = GT_UNWIND_LIBUNWIND;
-	else if (uw && *uw && strcmp(uw, "auto"))
-		gt_log("GOTRACE_UNWIND=%s: want auto, libunwind or fp; using auto", uw);
-	const char *hr = getenv("GOTRACE_HOOK_RETURN");
-	gt_cfg.hook_return = GT_HOOK_RETURN_AUTO;
-	if (hr && !strcmp(hr, "call"))
-		gt_cfg.hook_return = GT_HOOK_RETURN_CALL;
-	else if (hr && !strcmp(hr, "jump"))
-		gt_cfg.hook_return = GT_HOOK_RETURN_JUMP;
-	else if (hr && *hr && strcmp(hr, "auto"))
-		gt_log("GOTRACE_HOOK_RETURN=%s: want auto, call or jump; using auto", hr);
-	const char *fmt = getenv("GOTRACE_FORMAT");
-	gt_cfg.format = fmt && !strcmp(fmt, "go1.22") ? GT_FORMAT_GO122 : GT_FORMAT_GO119;
-	if (fmt && *fmt && strcmp(fmt, "go1.22") && strcmp(fmt, "go1.19"))
-		gt_log("GOTRACE_FORMAT=%s: want go1.19 or go1.22; using go1.19", fmt);
+	static const char *const unwind[] = { "auto", "libunwind", "fp" };   /* GT_UNWIND_* */
+	static const char *const hook_return[] = { "auto", "call", "jump" };   /* GT_HOOK_RETURN_* */
+	static const char *const format[] = { "go1.19", "go1.22" };   /* GT_FORMAT_* */
+	gt_cfg.unwind = env_word("GOTRACE_UNWIND", unwind, 3);
+	gt_cfg.hook_return = env_word("GOTRACE_HOOK_RETURN", hook_return, 3);
+	gt_cfg.format = env_word("GOTRACE_FORMAT", format, 2);
 	gt_cfg.gen_ms = (unsigned)num_env("GOTRACE_GEN_MS", GT_GEN_MS_DEFAULT, 1, 3600000);
 	gt_cfg.malloc_log_bytes = num_env("GOTRACE_MALLOC_LOG", 1u << 20, 1, UINT64_MAX);
 	gt_cfg.debug = (int)num_env("GOTRACE_DEBUG", 0, 0, 9);

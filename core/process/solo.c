@@ -51,17 +51,16 @@
  * and streams, and its one thread keeps them. */
 #include "core/process/solo.h"
 
-#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "core/base/config.h"
 #include "core/base/log.h"
 #include "core/base/sys.h"
 
 #include "core/record/buf.h"
+#include "core/record/stack.h"
 #include "core/record/thread.h"
 
 #define NEED_LOCK 128   /* glibc's _IO_FLAGS2_NEED_LOCK (libio/libio.h) */
@@ -157,27 +156,10 @@ static void *libc_fn[] = {
 #undef NONE
 };
 
-/* libc's executable segment, from the loader's list (dl_iterate_phdr:
- * dladdr would scan libc's ~3,000 symbols for each address, ~0.1 ms a
+/* libc's executable segment (gt_stack_text: the loader's list; dladdr
+ * would scan libc's ~3,000 symbols for each address, 748 K instructions a
  * process start for the eight). */
 static uintptr_t libc_lo, libc_hi;
-
-static int find_libc(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	const char *b = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
-
-	(void)size, (void)arg;
-	if (!info->dlpi_name || strncmp(b ? b + 1 : info->dlpi_name, "libc.so", 7))
-		return 0;
-	for (unsigned k = 0; k < info->dlpi_phnum; k++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			libc_lo = info->dlpi_addr + ph->p_vaddr;
-			libc_hi = libc_lo + ph->p_memsz;
-		}
-	}
-	return 1;
-}
 
 /* libc's own function (not another interposer's after ours). */
 static int is_libc(void *fn)
@@ -189,7 +171,7 @@ void gt_solo_init(void)
 {
 	unsigned i = 0;
 
-	dl_iterate_phdr(find_libc, NULL);
+	gt_stack_text(0, "/libc.so.", &libc_lo, &libc_hi);
 	if (libc_hi <= libc_lo)
 		return;
 
