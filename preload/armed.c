@@ -15,7 +15,7 @@
  * malloc and free: their idle hooks tail-jump to gt_real, so the
  * trampoline's return address is the program's call site, which tells
  * calls from inside libc (pthread_create's own, dlopen's, stdio's) from
- * the program's. The blocking calls go through one stub each that keeps
+ * the program's. The blocking calls go through one thunk each that keeps
  * every argument register and passes core a pointer to them. x86-64 only,
  * like the doorman. */
 #include <stdint.h>
@@ -56,12 +56,12 @@
 	X(46, waitid, SIGNAL, GT_W_WAITID) X(47, sem_wait, SIGNAL, GT_W_YES)              \
 	X(48, sem_timedwait, SIGNAL, GT_W_YES) X(49, flock, SIGNAL, GT_W_YES)             \
 	X(50, pthread_cond_clockwait, PLAIN, GT_W_YES) X(51, wait3, SIGNAL, GT_W_WAIT2)
-#define N_STUBS 52
-#define N_ALL (N_STUBS + 2)   /* + malloc, free */
+#define N_THUNKS 52
+#define N_ALL (N_THUNKS + 2)   /* + malloc, free */
 
 void *gt_armed_enter(unsigned i, const uint64_t *regs);
 
-#define STUB(i, name, kind, wait)                                             \
+#define THUNK(i, name, kind, wait)                                             \
 	void gt_armed_##name(void);                                           \
 	__asm__(".text\n.p2align 4\n"                                         \
 		".hidden gt_armed_" #name "\n"                                \
@@ -77,17 +77,17 @@ void *gt_armed_enter(unsigned i, const uint64_t *regs);
 		"\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n"                        \
 		"\tjmp *%r11\n"                                               \
 		".size gt_armed_" #name ", .-gt_armed_" #name "\n");
-ARMED_FNS(STUB)
-#undef STUB
+ARMED_FNS(THUNK)
+#undef THUNK
 
 static void *saved[N_ALL];   /* the real functions while armed */
 static uint32_t client;      /* atomic: a client waits (the doorman armed) */
 
 /* The reads of an fd (GT_W_FD), pre-armed: a file's read, which never
  * waits (the common case: st-syscalls' /dev/zero), goes on to the real
- * function from here, a tail jump, without the stub's seven pushes and
+ * function from here, a tail jump, without the thunk's seven pushes and
  * its call (+sock 1.097 -> 1.05 plain, where idle without the endpoint
- * is 1.039); the rest through the stub. */
+ * is 1.039); the rest through the thunk. */
 #define FD_FAST(i, name, ret, params, args)                                                  \
 	ret gt_armed_##name##_typed params __asm__("gt_armed_" #name);                       \
 	static ret armed_##name params                                                       \
@@ -111,8 +111,8 @@ static void **const slot[N_ALL] = {
 #define SLOT(i, name, kind, wait) [i] = (void **)&gt_real.name,
 	ARMED_FNS(SLOT)
 #undef SLOT
-	[N_STUBS] = (void **)&gt_real.malloc,
-	[N_STUBS + 1] = (void **)&gt_real.free,
+	[N_THUNKS] = (void **)&gt_real.malloc,
+	[N_THUNKS + 1] = (void **)&gt_real.free,
 };
 
 #pragma GCC diagnostic push
@@ -124,18 +124,18 @@ static void *const tramp[N_ALL] = {
 	[3] = (void *)armed_read,
 	[5] = (void *)armed_readv,
 	[34] = (void *)armed___read_chk,
-	[N_STUBS] = (void *)armed_malloc,
-	[N_STUBS + 1] = (void *)armed_free,
+	[N_THUNKS] = (void *)armed_malloc,
+	[N_THUNKS + 1] = (void *)armed_free,
 };
 #pragma GCC diagnostic pop
 
-static const uint8_t kinds[N_STUBS] = {
+static const uint8_t kinds[N_THUNKS] = {
 #define KIND(i, name, kind, wait) [i] = GT_SAFE_##kind,
 	ARMED_FNS(KIND)
 #undef KIND
 };
 
-static const uint8_t waits[N_STUBS] = {
+static const uint8_t waits[N_THUNKS] = {
 #define WAIT(i, name, kind, wait) [i] = wait,
 	ARMED_FNS(WAIT)
 #undef WAIT
@@ -147,7 +147,7 @@ __attribute__((used)) void *gt_armed_enter(unsigned i, const uint64_t *regs)
 	if (__atomic_load_n(&client, __ATOMIC_ACQUIRE)) {
 		gt_service_safe_point(kinds[i], 0, 0);
 	} else if (waits[i] != GT_W_NO && !gt_tls.in_tracer) {
-		/* (a file's read, GT_W_FD, was answered before the stub: FD_FAST) */
+		/* (a file's read, GT_W_FD, was answered before the thunk: FD_FAST) */
 		const uint64_t a[6] = { regs[6], regs[5], regs[4], regs[3], regs[2], regs[1] };
 		if (gt_safe_may_wait(waits[i], a))
 			gt_service_safe_point(kinds[i], 0, 1);
@@ -158,13 +158,13 @@ __attribute__((used)) void *gt_armed_enter(unsigned i, const uint64_t *regs)
 static __attribute__((noinline)) void *armed_malloc(size_t n)
 {
 	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0), 0);
-	return ((void *(*)(size_t))saved[N_STUBS])(n);
+	return ((void *(*)(size_t))saved[N_THUNKS])(n);
 }
 
 static __attribute__((noinline)) void armed_free(void *p)
 {
 	gt_service_safe_point(GT_SAFE_CALLER, (uintptr_t)__builtin_return_address(0), 0);
-	((void (*)(void *))saved[N_STUBS + 1])(p);
+	((void (*)(void *))saved[N_THUNKS + 1])(p);
 }
 
 /* Point slots [0, n) at their trampolines; with waits only, those of the
@@ -181,13 +181,13 @@ static GT_RAW void swap_in(int n, int waits_only)
 			__atomic_store_n(slot[i], tramp[i], __ATOMIC_RELEASE);
 		}
 	}
-	if (n > N_STUBS)
+	if (n > N_THUNKS)
 		gt_malloc_repath();   /* malloc and free jump through their slots' values */
 }
 
 static void prearm(void)   /* on the program's thread, at the doorman's start */
 {
-	swap_in(N_STUBS, 1);
+	swap_in(N_THUNKS, 1);
 }
 
 static GT_RAW void arm(void)   /* on the doorman: a client came */
@@ -207,7 +207,7 @@ static void disarm(void)
 	gt_malloc_repath();
 }
 
-static const char *const names[N_STUBS] = {
+static const char *const names[N_THUNKS] = {
 #define NAME(i, name, kind, wait) [i] = #name,
 	ARMED_FNS(NAME)
 #undef NAME
@@ -218,7 +218,7 @@ static const char *const names[N_STUBS] = {
  * Asked by the writer, for a frame no other name fits. */
 static const char *name_of(uintptr_t pc)
 {
-	for (int i = 0; i < N_STUBS; i++)
+	for (int i = 0; i < N_THUNKS; i++)
 		if (pc == (uintptr_t)tramp[i] ||
 		    pc == (uintptr_t)__atomic_load_n(&saved[i], __ATOMIC_RELAXED))
 			return names[i];

@@ -46,30 +46,30 @@ void gt_malloc_repath(void);
 		return r_;                                \
 	}
 
-#ifdef GT_OP_STUBS
-/* The same, whose idle path is a stub in asm, in two forms chosen at load
- * (gt_op_stub_init: gt_op_jump). Both set the marks (in_call, call_fn,
+#ifdef GT_OP_THUNKS
+/* The same, whose idle path is a thunk in asm, in two forms chosen at load
+ * (gt_op_thunk_init: gt_op_jump). Both set the marks (in_call, call_fn,
  * call_fp) as gt_op_begin does and make a frame record below the
  * program's return address (its rbp, that address: what debug_stacks and
  * the trace-start snapshot read).
- * - call: the stub calls the real function and goes on to gt_op_ret_pop,
+ * - call: the thunk calls the real function and goes on to gt_op_ret_pop,
  *   which clears the marks and returns. Where the return predictor keeps
  *   its entries across a system call (Intel here), both returns are
  *   predicted: st-syscalls 1.039 plain, the C hook's 1.049, the jump's
  *   1.095 (21 interleaved rounds, pinned).
- * - jump: the stub puts gt_op_ret as the real function's return address
+ * - jump: the thunk puts gt_op_ret as the real function's return address
  *   and jumps to it; gt_op_ret clears the marks and reaches the program by
  *   an indirect jump, which the branch predictor knows. Where the kernel
  *   clears the return predictor at each system call (AMD's SRSO
  *   mitigation) a second return after it is mispredicted: ~17 ns a call,
- *   the C hook 1.065 there, this stub 1.02.
+ *   the C hook 1.065 there, this thunk 1.02.
  * Either way gt_op_end_idle is called if a trace or profile began during
  * the call. Every other case (recording, a profile counting, tracer code,
  * a nested call, debug_stacks looking, no real function yet) takes the
- * framed body. The stack keeps 16-byte alignment; the stub's and
+ * framed body. The stack keeps 16-byte alignment; the thunk's and
  * gt_op_ret's unwind tables describe the frame, so unwinders (a
  * cancellation, a C++ exception, gdb, perf, libunwind) walk through it;
- * our frame walk steps over it (gt_stub_step, core/record/unwind.h). The
+ * our frame walk steps over it (gt_thunk_step, core/record/unwind.h). The
  * in_tracer and in_call checks are two 4-byte loads: one 8-byte load over
  * the 4-byte store that cleared in_call stalled (a failed store
  * forwarding: 1.069 where it is 1.039). */
@@ -81,7 +81,7 @@ void gt_malloc_repath(void);
 	GT_HOOK_BODY(ret, gt_framed_##name, name, params, args, kind, END)                   \
 	_Pragma("GCC diagnostic push")                                                       \
 	_Pragma("GCC diagnostic ignored \"-Wunused-parameter\"")                              \
-	GT_EXPORT __attribute__((naked, section("gt_stubs"))) ret name params               \
+	GT_EXPORT __attribute__((naked, section("gt_thunks"))) ret name params               \
 	{                                                                                    \
 		__asm__ volatile(                                                            \
 			"cmpq $0, gt_rec_on(%%rip)\n\t"                                     \
@@ -128,7 +128,7 @@ void gt_malloc_repath(void);
 	}                                                                                    \
 	_Pragma("GCC diagnostic pop")
 _Static_assert(offsetof(struct gt_tls, in_call) == offsetof(struct gt_tls, in_tracer) + 4,
-	       "the stub reads in_tracer and in_call as one word");
+	       "the thunk reads in_tracer and in_call as one word");
 #else
 #define GT_HOOK_OP GT_HOOK_OP_FRAMED
 #endif

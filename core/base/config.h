@@ -12,7 +12,7 @@
  * libunwind, fp (frame records only). */
 enum { GT_UNWIND_AUTO, GT_UNWIND_LIBUNWIND, GT_UNWIND_FP };
 
-/* GOTRACE_HOOK_RETURN: how an idle blocking hook's stub reaches the real
+/* GOTRACE_HOOK_RETURN: how an idle blocking hook's thunk reaches the real
  * function (preload/hook.h): auto (jump where the kernel clears the
  * return predictor at each system call, else call), call, jump. */
 enum { GT_HOOK_RETURN_AUTO, GT_HOOK_RETURN_CALL, GT_HOOK_RETURN_JUMP };

@@ -199,7 +199,7 @@ extern struct gt_real gt_real GT_HIDDEN;
 extern int gt_real_resolving GT_HIDDEN;
 
 /* Resolve one function (dlsym RTLD_NEXT). A function libc lacks (older
- * glibc) gets a stub that fails with ENOSYS. */
+ * glibc) gets a stand-in that fails with ENOSYS. */
 void *gt_real_resolve(const char *name);
 /* Resolve every function of the table not resolved yet. */
 void gt_real_init(void);

@@ -75,8 +75,8 @@ void gt_init(void)
 	gt_proc.load_cpus_ok = sched_getaffinity(0, sizeof(gt_proc.load_cpus), &gt_proc.load_cpus) == 0;
 	gt_config_load();
 	gt_solo_init();
-#ifdef GT_OP_STUBS
-	gt_op_stub_init();
+#ifdef GT_OP_THUNKS
+	gt_op_thunk_init();
 #endif
 	gt_thread_init_main();
 	gt_stack_thread_init(0);

@@ -86,19 +86,19 @@ static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *o
 
 #define gt_op_begin(op, kind, fn) gt_op_begin_as(op, kind, 0, fn)
 
-/* Hooks of blocking calls whose idle path is a stub (preload/hook.h),
- * in the section gt_stubs: it calls the real function and goes on to
+/* Hooks of blocking calls whose idle path is a thunk (preload/hook.h),
+ * in the section gt_thunks: it calls the real function and goes on to
  * gt_op_ret_pop, or (gt_op_jump) jumps to it with gt_op_ret as its return
  * address (core/record/op.c). Either finds the program's return address
- * in the frame record at its sp. gt_op_stub_init (at load) chooses. */
+ * in the frame record at its sp. gt_op_thunk_init (at load) chooses. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define GT_OP_STUBS 1
+#define GT_OP_THUNKS 1
 void gt_op_ret(void) GT_HIDDEN;
 void gt_op_ret_pop(void) GT_HIDDEN;
 void gt_op_end_idle(void) GT_HIDDEN;
 extern uint8_t gt_op_jump GT_HIDDEN;
-extern const char __start_gt_stubs[] GT_HIDDEN, __stop_gt_stubs[] GT_HIDDEN;
-void gt_op_stub_init(void);
+extern const char __start_gt_thunks[] GT_HIDDEN, __stop_gt_thunks[] GT_HIDDEN;
+void gt_op_thunk_init(void);
 #endif
 
 /* Does the end of this op need core (it began while tracing, or ends

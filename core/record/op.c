@@ -286,8 +286,8 @@ void gt_op_end_slow_epoll(struct gt_op *op, uintptr_t fn, int epfd)
 	end_common(op, fn, cls_epoll, &epfd, t1);
 }
 
-#ifdef GT_OP_STUBS
-/* The end of a call an idle stub began (preload/hook.h), at gt_op_ret,
+#ifdef GT_OP_THUNKS
+/* The end of a call an idle thunk began (preload/hook.h), at gt_op_ret,
  * once a trace or profile runs: nothing was read at its begin, so it is
  * what gt_op_end makes of a call that began idle (the trace's enter if
  * the start snapshot declared the thread in it). */
@@ -300,7 +300,7 @@ __attribute__((used)) void gt_op_end_idle(void)
 }
 
 /* A trace or profile began during the call: gt_op_end_idle, with rbp at
- * the stub's frame record (a walk from there reaches the program's frame),
+ * the thunk's frame record (a walk from there reaches the program's frame),
  * rax (the result) kept; then back to 2b. */
 #define GT_OP_RET_SLOW                                \
 	"1:\tmovq %%rsp, %%rbp\n\t"                    \
@@ -316,8 +316,8 @@ __attribute__((used)) void gt_op_end_idle(void)
 	"movq (%%rsp), %%rbp\n\t"                       \
 	"jmp 2b\n"
 
-/* Where the real function returns when the stub jumped to it (gt_op_jump):
- * rsp at the stub's frame record, [rsp] the program's rbp, [rsp+8] its
+/* Where the real function returns when the thunk jumped to it (gt_op_jump):
+ * rsp at the thunk's frame record, [rsp] the program's rbp, [rsp+8] its
  * return address. The unwind table says so from the byte before (a return
  * address's own), so that a walk from inside the real function reaches
  * the program. The program is reached by an indirect jump: the return
@@ -349,7 +349,7 @@ __attribute__((naked, used)) void gt_op_ret_frame(void)
 			 : [call] "i"(offsetof(struct gt_tls, in_call)));
 }
 
-/* Where the stub goes once the real function it called returned (not
+/* Where the thunk goes once the real function it called returned (not
  * gt_op_jump): the same frame, left by a return, which the return
  * predictor expects (it kept the program's call across the system call). */
 __attribute__((naked, used)) void gt_op_ret_pop(void)
@@ -372,17 +372,17 @@ __attribute__((naked, used)) void gt_op_ret_pop(void)
 }
 #undef GT_OP_RET_SLOW
 
-/* The stubs' section, never empty (a binary of core without preload/, the
- * unit tests, has no stub): the walk's bounds of it are defined. */
-__asm__(".pushsection gt_stubs,\"ax\",@progbits\n\tint3\n\t.popsection");
+/* The thunks' section, never empty (a binary of core without preload/, the
+ * unit tests, has no thunk): the walk's bounds of it are defined. */
+__asm__(".pushsection gt_thunks,\"ax\",@progbits\n\tint3\n\t.popsection");
 
-/* 1: the stubs jump (GOTRACE_HOOK_RETURN=jump, or auto where the kernel
+/* 1: the thunks jump (GOTRACE_HOOK_RETURN=jump, or auto where the kernel
  * clears the return predictor at each system call: AMD's SRSO mitigation,
  * Safe RET or IBPB on entry, as spec_rstack_overflow reports it); 0: they
- * call, as until gt_op_stub_init. */
+ * call, as until gt_op_thunk_init. */
 uint8_t gt_op_jump;
 
-void gt_op_stub_init(void)
+void gt_op_thunk_init(void)
 {
 	char b[128];
 	int j = gt_cfg.hook_return == GT_HOOK_RETURN_JUMP;

@@ -292,7 +292,7 @@ fpv_walk(uintptr_t ret, uintptr_t sp, uintptr_t bp, uintptr_t hi, uintptr_t *pc,
 	}
 	for (;; *np = n) {
 		int v;
-		if (gt_stub_step(&ret, &sp, &bp, hi))
+		if (gt_thunk_step(&ret, &sp, &bp, hi))
 			return -1;
 		if (n >= max) {
 			count(&n_fp);

@@ -84,15 +84,15 @@ void gt_stack_walk_counts(uint64_t *fp, uint64_t *unw, uint64_t *learned);
  * (core/record/capture.c: the id without a lookup). */
 uint64_t gt_stack_same_count(void);
 
-/* A return to gt_op_ret or into a stub (its call of the real function,
- * the only return address there): a hook's stub made a frame record at
+/* A return to gt_op_ret or into a thunk (its call of the real function,
+ * the only return address there): a hook's thunk made a frame record at
  * the real function's CFA, sp (preload/hook.h), and the program's caller
  * is there. Steps over it; -1: it does not fit below hi. */
-static inline int gt_stub_step(uintptr_t *ret, uintptr_t *sp, uintptr_t *bp, uintptr_t hi)
+static inline int gt_thunk_step(uintptr_t *ret, uintptr_t *sp, uintptr_t *bp, uintptr_t hi)
 {
-#ifdef GT_OP_STUBS
+#ifdef GT_OP_THUNKS
 	if (*ret == (uintptr_t)gt_op_ret ||
-	    *ret - (uintptr_t)__start_gt_stubs < (uintptr_t)(__stop_gt_stubs - __start_gt_stubs)) {
+	    *ret - (uintptr_t)__start_gt_thunks < (uintptr_t)(__stop_gt_thunks - __start_gt_thunks)) {
 		const uintptr_t *r = (const uintptr_t *)*sp;
 		if (*sp + 16 > hi)
 			return -1;

@@ -231,7 +231,7 @@ class Families(unittest.TestCase):
 def compare_runs(test, argv, expect_rc, expect_out, trace):
     """Run argv plain, with the library idle and traced; same stdout,
     stderr, exit status; the plain run must look as expected. Idle, the
-    calls return through a hook's stub (preload/hook.h), both ways it can
+    calls return through a hook's thunk (preload/hook.h), both ways it can
     reach libc (GOTRACE_HOOK_RETURN): a cancellation unwinds through it.
     Returns the traced result."""
     plain = gt.run_plain(argv, timeout=30)
@@ -371,7 +371,7 @@ class Interrupted(unittest.TestCase):
         """A SIGALRM handler siglongjmps out of a read twice, two calls
         deep; main then reads again at that depth (30 ms) and sleeps.
         Output and exit status as without the library, idle (the read's
-        stub left in_call set behind it) and traced; the trace parses,
+        thunk left in_call set behind it) and traced; the trace parses,
         and the later read is recorded with its caller, so the calls left
         by the jumps did not make it look like a signal handler's."""
         trace, ev = self.interrupt("jump", 6, JUMP_OUT)

@@ -399,12 +399,12 @@ class Samples(CpuCase):
     def test_calls_into_libc_keep_their_caller(self):
         """Threads that spend their time inside libc's read and write (a
         pipe of their own, at 1000 Hz): a sample there names the program's
-        function that made the call. The hooks' stubs return through
+        function that made the call. The hooks' thunks return through
         gt_op_ret, which keeps the program's return address in a frame
         record of its own; a walk that took it for one of our frames
         skipped that function (pipe_read, pipe_write: 3% of such samples
-        had it). Both ways a stub reaches libc (GOTRACE_HOOK_RETURN): the
-        call's return address is in the stub then."""
+        had it). Both ways a thunk reaches libc (GOTRACE_HOOK_RETURN): the
+        call's return address is in the thunk then."""
         for how in ("call", "jump"):
             b = self.burn(60, 2, mode="pipe", env=dict(HZ1000, GOTRACE_HOOK_RETURN=how),
                           name=f"{how}.sock")
