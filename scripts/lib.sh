@@ -6,7 +6,7 @@ GT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # What building gotrace needs (libedit-dev: line editing and history in the
 # `gotrace attach` console; optional to meson, installed so the suite tests it;
-# zlib1g-dev: zlib.h, for the CPU profiles' gzip, libz.so.1 dlopened).
+# zlib1g-dev: zlib.h and libz.a, the pprof files' gzip, linked in).
 GT_PKGS_BUILD=(build-essential pkg-config meson ninja-build check libunwind-dev
 	liburcu-dev libdw-dev libiberty-dev libedit-dev zlib1g-dev)
 # What its tests need on top: Go 1.19's and Go 1.23's trace tools (the two

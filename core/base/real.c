@@ -98,6 +98,34 @@ void gt_real_init(void)
 #undef GT_REAL_INIT
 }
 
+char *gt_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = gt_malloc(n);
+
+	return d ? memcpy(d, s, n) : NULL;
+}
+
+static void (*lib_free)(void *);
+
+void gt_free_lib_prepare(void)
+{
+	if (__atomic_load_n(&lib_free, __ATOMIC_ACQUIRE))
+		return;
+	Dl_info a, b;
+	void (*f)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+	if (!f || (dladdr((void *)f, &a) && dladdr((void *)gt_free_lib, &b) &&
+		   a.dli_fbase == b.dli_fbase))
+		f = GT_REAL(free);   /* ours: its hook */
+	__atomic_store_n(&lib_free, f, __ATOMIC_RELEASE);
+}
+
+void gt_free_lib(void *p)
+{
+	gt_free_lib_prepare();   /* (done already, but by a caller that forgot) */
+	__atomic_load_n(&lib_free, __ATOMIC_ACQUIRE)(p);
+}
+
 /* Each entry's display name, made the first time a stack asks for it. */
 enum { N_REAL = 0
 #define GT_REAL_ONE(name, ret, params) +1

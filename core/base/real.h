@@ -249,6 +249,19 @@ static inline void *gt_malloc(size_t n) { return GT_REAL(malloc)(n); }
 static inline void *gt_calloc(size_t n, size_t m) { return GT_REAL(calloc)(n, m); }
 static inline void *gt_realloc(void *p, size_t n) { return GT_REAL(realloc)(p, n); }
 static inline void gt_free(void *p) { GT_REAL(free)(p); }
+/* Tracer strings in gt_malloc's memory (libc's strdup takes the program's
+ * malloc, which may be an allocator of its own: gt_free would then be
+ * handed a block it never made). */
+char *gt_strdup(const char *s);
+/* Memory a library made for us (libdw's arrays, the demangler's names,
+ * libc's strdup for libdw) goes back to the free those libraries call:
+ * the process's first, which is an allocator the program brings where it
+ * has one (rustc's jemalloc, another preloaded before us), else ours
+ * (then gt_real's free, past our hook). Service thread. Which one is
+ * asked of the loader (dlsym, dladdr) by gt_free_lib_prepare, before the
+ * first symbols (gt_sym_prepare): see gt_ctl_prepare. */
+void gt_free_lib(void *p);
+void gt_free_lib_prepare(void);
 static inline int gt_usleep(useconds_t us) { return GT_REAL(usleep)(us); }
 static inline int gt_pause(void) { return GT_REAL(pause)(); }
 static inline int gt_socketpair(int d, int t, int p, int sv[2])

@@ -2,12 +2,11 @@
  * (core/format/pprof.c) with the samples' stacks symbolised here (function,
  * file:line, inlined calls as lines of one location: core/write/symbol.c),
  * the loaded objects as mappings with their build ids, gzip'd as Go's
- * runtime/pprof does (zlib at its best speed, dlopened at the first
- * profile written: an idle process never maps it; without it, gzip's
- * stored form), then written out. Service thread. */
+ * runtime/pprof does (zlib at its best speed: a copy linked in, hidden,
+ * whose calls of its own functions no program's zlib can take over; on
+ * its failure, gzip's stored form), then written out. Service thread. */
 #include "core/prof/prof_int.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -180,30 +179,18 @@ static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_samp
 
 /* ---- gzip */
 
-static struct {
-	int tried, ok;
-	int (*init)(z_streamp, int, int, int, int, int, const char *, int);
-	int (*deflate)(z_streamp, int);
-	int (*end)(z_streamp);
-	uLong (*bound)(z_streamp, uLong);
-} z;
-
-static int zlib_load(void)
+/* zlib's allocations from gt_malloc, as ours: never the program's malloc
+ * (a hook, or an allocator of its own). */
+static voidpf z_alloc(voidpf opaque, uInt n, uInt m)
 {
-	if (z.tried)
-		return z.ok;
-	z.tried = 1;
-	void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		gt_log("libz.so.1 not found: CPU profiles are gzip'd uncompressed");
-		return 0;
-	}
-	z.init = (__typeof__(z.init))dlsym(h, "deflateInit2_");
-	z.deflate = (__typeof__(z.deflate))dlsym(h, "deflate");
-	z.end = (__typeof__(z.end))dlsym(h, "deflateEnd");
-	z.bound = (__typeof__(z.bound))dlsym(h, "deflateBound");
-	z.ok = z.init && z.deflate && z.end && z.bound;
-	return z.ok;
+	(void)opaque;
+	return gt_calloc(n, m);
+}
+
+static void z_free(voidpf opaque, voidpf p)
+{
+	(void)opaque;
+	gt_free(p);
 }
 
 static void gzip(const struct gt_pb *in, struct gt_pb *out)
@@ -211,9 +198,10 @@ static void gzip(const struct gt_pb *in, struct gt_pb *out)
 	z_stream s;
 
 	memset(&s, 0, sizeof(s));
-	if (zlib_load() && z.init(&s, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY,
-				  ZLIB_VERSION, (int)sizeof(s)) == Z_OK) {
-		size_t cap = z.bound(&s, (uLong)in->len) + 64;
+	s.zalloc = z_alloc;
+	s.zfree = z_free;
+	if (deflateInit2(&s, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
+		size_t cap = deflateBound(&s, (uLong)in->len) + 64;
 		out->p = gt_malloc(cap);
 		int r = Z_STREAM_ERROR;
 		if (out->p) {
@@ -221,9 +209,9 @@ static void gzip(const struct gt_pb *in, struct gt_pb *out)
 			s.avail_in = (uInt)in->len;
 			s.next_out = out->p;
 			s.avail_out = (uInt)cap;
-			r = z.deflate(&s, Z_FINISH);
+			r = deflate(&s, Z_FINISH);
 		}
-		z.end(&s);
+		deflateEnd(&s);
 		if (r == Z_STREAM_END) {
 			out->len = s.total_out;
 			out->cap = cap;

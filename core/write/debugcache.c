@@ -222,7 +222,7 @@ static int use(int cfd, const char *name, int fd, char **path)
 		gt_log("debug cache: %s for %s", name, *path);
 	else if (gt_cfg.debug)
 		gt_log("debug cache: %s", name);
-	gt_free(*path);
+	gt_free_lib(*path);   /* libdw's, as p: libc's strdup */
 	*path = p;
 	if (fd >= 0)
 		gt_close(fd);

@@ -1,9 +1,10 @@
 /* core/write/demangle.c - symbols as people read them (gt_sym_demangle in
  * core/write/symbol.h): libiberty's C++ and Rust demanglers, those of
- * c++filt and gdb. Pure code, any thread. */
+ * c++filt and gdb. Any thread; the name is gt_malloc's (gt_free). */
 #include <libiberty/demangle.h>
 #include <string.h>
 
+#include "core/base/real.h"
 #include "core/write/symbol.h"
 
 char *gt_sym_demangle(const char *name)
@@ -15,5 +16,10 @@ char *gt_sym_demangle(const char *name)
 
 	if (!d && strncmp(name, "_Z", 2) == 0)
 		d = cplus_demangle_v3(name, DMGL_PARAMS | DMGL_ANSI);
-	return d ? d : strdup(name);
+	if (!d)
+		return gt_strdup(name);
+	/* libiberty's malloc is the process's: the name in ours */
+	char *r = gt_strdup(d);
+	gt_free_lib(d);
+	return r;
 }

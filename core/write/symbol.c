@@ -85,6 +85,7 @@ static int load_dw(void)
 void gt_sym_prepare(void)
 {
 	load_dw();
+	gt_free_lib_prepare();
 }
 
 struct entry {
@@ -294,10 +295,10 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 			dw.dwarf_formudata(&at, &l);
 		const char *src = files ? dw.dwarf_filesrc(files, f, NULL, NULL) : NULL;
 		if (src)
-			*file = own(strdup(src));
+			*file = own(gt_strdup(src));
 		*line = (uint32_t)l;
 	}
-	gt_free(scopes);
+	gt_free_lib(scopes);   /* libdw's malloc */
 	return k;
 }
 
@@ -315,8 +316,8 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 	Dl_info di;
 	if (!dw.ok && dladdr((void *)(uintptr_t)a, &di) && di.dli_fname) {
 		/* No libdw: the dynamic symbol table's names, the object's path. */
-		out->func = di.dli_sname ? func_name(di.dli_sname) : own(strdup("?"));
-		out->file = own(strdup(di.dli_fname));
+		out->func = di.dli_sname ? func_name(di.dli_sname) : own(gt_strdup("?"));
+		out->file = own(gt_strdup(di.dli_fname));
 		out->line = 0;
 		out->entry = (uintptr_t)di.dli_saddr;
 		return 0;
@@ -341,14 +342,14 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 		GElf_Addr id_at;
 		int id_len = dw.dwfl_module_build_id(m, &id, &id_at);
 		gt_fmt(buf, sizeof(buf), "%s+0x%lx", base_name(path), (unsigned long)(a - start));
-		out->func = own(strdup(buf));
+		out->func = own(gt_strdup(buf));
 		out->entry = 0;
 		*hint = gt_symhint_object(path, id, id_len);
 	}
 	Dwfl_Line *ln = dw.dwfl_module_getsrc(m, a);
 	int line = 0;
 	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
-	out->file = own(strdup(src ? src : (path ? path : "?")));
+	out->file = own(gt_strdup(src ? src : (path ? path : "?")));
 	out->line = src && line > 0 ? (uint32_t)line : 0;
 	if (src && in)
 		*nin = inlines(m, a, in, GT_SYM_INLINE_MAX - 1, &out->file, &out->line);
@@ -364,7 +365,7 @@ static void object(uintptr_t pc, struct gt_sym *out)
 
 	*out = (struct gt_sym){ "?", "?", 0, 0 };
 	if (dladdr((void *)pc, &di) && di.dli_fname && di.dli_fname[0])
-		out->file = own(strdup(di.dli_fname));
+		out->file = own(gt_strdup(di.dli_fname));
 }
 
 static size_t slot(uintptr_t pc, int exact)

@@ -40,7 +40,8 @@ const char *gt_sym_object(uintptr_t pc);
 /* A symbol as people read it: C++ (Itanium ABI) and Rust (legacy _ZN...17h
  * <hash>E and v0 _R... manglings, printed as rustc-demangle does), with
  * libiberty's demanglers, the ones c++filt and gdb use. Anything else comes
- * back as it is. Returns a malloc'd string, NULL when out of memory. */
+ * back as it is. Returns a string of gt_malloc's (gt_free), NULL when out
+ * of memory. */
 char *gt_sym_demangle(const char *name);
 
 /* Address of the executable's `main` (0 when the binary has no symbol for

@@ -3,7 +3,9 @@
 it bring other names into the program's symbol scope: libunwind (which
 defines libgcc_s's _Unwind_* names too), liburcu and libdw are loaded local
 and only when a trace starts, so C++ code a C program dlopens still throws
-through libgcc_s, and an idle process maps none of them."""
+through libgcc_s, and an idle process maps none of them. The other way
+round, the program's own copies of libraries we use (its malloc, its
+zlib) never receive what ours made."""
 import os
 import shutil
 import re
@@ -124,6 +126,34 @@ class Scope(unittest.TestCase):
         with gt.tempdir() as d:
             self.check(d / "t.trace")
             gt.trace_events(d / "t.trace")
+
+
+class OwnLibraries(unittest.TestCase):
+    """tests/programs/ownlibs brings its own malloc and deflateReset and
+    exports them, as rustc (jemalloc) and node (a zlib of its own) do. A
+    trace and a CPU profile of it: the tracer's gzip never reaches the
+    program's deflateReset (libz.so.1, dlopened, bound its own call to it:
+    node crashed at its first profile), and memory that libc's strdup, libdw
+    or the demangler took from the program's malloc goes back to the
+    program's free, not glibc's (cargo's rustc aborted in "free(): invalid
+    pointer"). Either mistake aborts the program here."""
+
+    def test_trace_and_profile(self):
+        with gt.tempdir() as d:
+            trace, cpu = d / "t.trace", d / "cpu.pprof"
+            r = gt.run_traced([gt.program("ownlibs"), "300"], trace,
+                              env={"GOTRACE_CPU_FILE": str(cpu)})
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            self.assertEqual(r.stdout, "ownlibs: 90\n")
+            gt.trace_events(trace)   # Go 1.19 and 1.23
+            # the inlined frame came through libdw's scopes (program's malloc)
+            top = gt.pprof_top(trace, "sync", lines=True)
+            self.assertTrue(any(k.startswith("hold ") and "ownlibs.c:" in k for k in top), top)
+            self.assertEqual(cpu.read_bytes()[:2], b"\x1f\x8b", "not gzip'd")
+            for go in (gt.GO, gt.GO_MODERN):
+                r = gt._go(["tool", "pprof", "-top", str(cpu)], text=True, go=go)
+                self.assertEqual(r.returncode, 0, f"{go}: {r.stderr[-2000:]}")
+                self.assertIn("worker", r.stdout, f"{go}: {r.stdout[-2000:]}")
 
 
 LOADER = r"""
