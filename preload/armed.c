@@ -225,9 +225,18 @@ static const char *name_of(uintptr_t pc)
 	return NULL;
 }
 
+/* The real function behind a trampoline, or 0. */
+static uintptr_t real_of(uintptr_t pc)
+{
+	for (int i = 0; i < N_THUNKS; i++)
+		if (pc == (uintptr_t)tramp[i])
+			return (uintptr_t)__atomic_load_n(&saved[i], __ATOMIC_RELAXED);
+	return 0;
+}
+
 void gt_armed_init(void)
 {
-	gt_name_resolver(name_of);
+	gt_name_resolver(name_of, real_of);
 	gt_service_set_arm(prearm, arm, disarm);
 }
 

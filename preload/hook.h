@@ -76,9 +76,14 @@ void gt_malloc_repath(void);
 #define GT_NARG(...) GT_NARG_(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define GT_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, n, ...) n
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
-	_Static_assert(GT_NARG params <= 6, #name ": arguments on the stack: GT_HOOK_OP_FRAMED"); \
 	static __attribute__((noinline, used))                                               \
 	GT_HOOK_BODY(ret, gt_framed_##name, name, params, args, kind, END)                   \
+	GT_HOOK_THUNK(ret, name, params, kind)
+/* The thunk alone, for a hook whose framed body (gt_framed_NAME, static,
+ * noinline, used) is written out: it begins with gt_op_begin and calls
+ * GT_REAL(name) as GT_HOOK_BODY does. */
+#define GT_HOOK_THUNK(ret, name, params, kind)                                              \
+	_Static_assert(GT_NARG params <= 6, #name ": arguments on the stack: GT_HOOK_OP_FRAMED"); \
 	_Pragma("GCC diagnostic push")                                                       \
 	_Pragma("GCC diagnostic ignored \"-Wunused-parameter\"")                              \
 	GT_EXPORT __attribute__((naked, section("gt_thunks"))) ret name params               \
@@ -131,6 +136,8 @@ _Static_assert(offsetof(struct gt_tls, in_call) == offsetof(struct gt_tls, in_tr
 	       "the thunk reads in_tracer and in_call as one word");
 #else
 #define GT_HOOK_OP GT_HOOK_OP_FRAMED
+#define GT_HOOK_THUNK(ret, name, params, kind) \
+	GT_EXPORT ret name params __attribute__((alias("gt_framed_" #name)));
 #endif
 #define GT_END_PLAIN gt_op_end(&op, (uintptr_t)real_)
 #define GT_END_FD(fd) GT_OP_END_WITH(&op, gt_op_end_slow_fd(&op, (uintptr_t)real_, fd))

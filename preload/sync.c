@@ -103,32 +103,30 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 	   (pthread_cond_t *c, pthread_mutex_t *m, clockid_t k, gt_ts t), (c, m, k, t),
 	   GT_OP_COND, GT_END_PLAIN)
 
-/* sem_trywait reports EAGAIN in errno (not a return value). */
+/* Semaphores: a wait is marked as a condition variable's is (a thread in
+ * sem_wait when a trace starts shows as waiting; debug_stacks names the
+ * call), and while tracing first tried: a sem_wait that takes a count at
+ * once is no wait. sem_trywait reports EAGAIN in errno (not a return
+ * value). */
 #define GT_HOOK_SEM(name, params, args)                                      \
-	static __attribute__((noinline)) int name##_traced params            \
+	static __attribute__((noinline, used)) int gt_framed_##name params  \
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (!tracing())                                              \
-			return real_ args;                                   \
-		int e_ = errno;                                              \
-		if (GT_REAL(sem_trywait)(s) == 0)                            \
-			return 0;                                            \
-		if (errno != EAGAIN)                                         \
-			return -1;                                           \
-		errno = e_;                                                  \
+		if (tracing()) {                                             \
+			int e_ = errno;                                      \
+			if (GT_REAL(sem_trywait)(s) == 0)                    \
+				return 0;                                    \
+			if (errno != EAGAIN)                                 \
+				return -1;                                   \
+			errno = e_;                                          \
+		}                                                            \
 		gt_op_begin(&op, SYNC, (uintptr_t)real_);                    \
 		int r_ = real_ args;                                         \
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
 	}                                                                    \
-	GT_IDLE_FAST GT_EXPORT int name params                               \
-	{                                                                    \
-		int (*r_) params = __atomic_load_n(&gt_real.name, __ATOMIC_RELAXED); \
-		if (__builtin_expect(r_ && !tracing(), 1))                   \
-			return r_ args;                                      \
-		return name##_traced args;                                   \
-	}
+	GT_HOOK_THUNK(int, name, params, SYNC)
 
 GT_HOOK_SEM(sem_wait, (sem_t *s), (s))
 GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t))

@@ -396,7 +396,8 @@ static void one(struct gt_thread *t, void *arg)
 	    L->state);
 	if (L->fn) {
 		const char *name = gt_stack_fn_name(L->fn);
-		put(o, "%s(...)\n\t%s\n", name ? name : "?", gt_sym_object(L->fn));
+		put(o, "%s(...)\n\t%s\n", name ? name : "?",
+		    gt_sym_object(gt_stack_fn_real(L->fn)));
 	}
 	for (int i = 0; i < L->n; i++) {
 		if (gt_stack_is_self(L->pc[i]))

@@ -257,10 +257,11 @@ static inline void gt_heap_add(int64_t d, uint64_t s, size_t req)
 }
 
 /* Names for code of preload/'s own that stacks show (the trampolines of
- * preload/armed.c): name_of(pc) gives a function's name or NULL, asked
+ * preload/armed.c): name_of(pc) gives a function's name or NULL, real_of(pc)
+ * the real function it stands for (whose object stacks show) or 0, asked
  * when a trace or profile is written. gt_real's functions are named by
  * core/base/real.c ("read", not "__libc_read"). Registered once at load. */
-void gt_name_resolver(const char *(*name_of)(uintptr_t pc));
+void gt_name_resolver(const char *(*name_of)(uintptr_t pc), uintptr_t (*real_of)(uintptr_t pc));
 
 /* pthread_create: returns the record to pass to the real pthread_create
  * with gt_thread_start as start routine, or NULL: call the real one as is.

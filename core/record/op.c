@@ -25,9 +25,9 @@
 uint64_t gt_trace_on;
 
 
-void gt_name_resolver(const char *(*name_of)(uintptr_t pc))
+void gt_name_resolver(const char *(*name_of)(uintptr_t pc), uintptr_t (*real_of)(uintptr_t pc))
 {
-	gt_stack_set_namer(name_of);
+	gt_stack_set_namer(name_of, real_of);
 }
 
 /* The call in progress, for the stopper to write as an open-ended wait.

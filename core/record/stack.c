@@ -330,10 +330,20 @@ void gt_stack_name_fn(uintptr_t real, const char *name)
 }
 
 static const char *(*namer)(uintptr_t pc);
+static uintptr_t (*realer)(uintptr_t pc);
 
-void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc))
+void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc), uintptr_t (*real_of)(uintptr_t pc))
 {
+	__atomic_store_n(&realer, real_of, __ATOMIC_RELEASE);
 	__atomic_store_n(&namer, name_of, __ATOMIC_RELEASE);
+}
+
+uintptr_t gt_stack_fn_real(uintptr_t pc)
+{
+	uintptr_t (*f)(uintptr_t) = __atomic_load_n(&realer, __ATOMIC_ACQUIRE);
+	uintptr_t r = f ? f(pc) : 0;
+
+	return r ? r : pc;
 }
 
 const char *gt_stack_fn_name(uintptr_t real)

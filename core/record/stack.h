@@ -97,7 +97,10 @@ uint32_t gt_stack_count(void);
  * by core/base/real.c, preload's trampolines by the namer it registers,
  * any other address by gt_stack_name_fn. */
 void gt_stack_name_fn(uintptr_t real, const char *name);
-void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc));
+void gt_stack_set_namer(const char *(*name_of)(uintptr_t pc), uintptr_t (*real_of)(uintptr_t pc));
+/* The function an FN frame's pc stands for: the real one behind a
+ * trampoline of preload's (whose object a stack shows), else pc. */
+uintptr_t gt_stack_fn_real(uintptr_t pc);
 const char *gt_stack_fn_name(uintptr_t real);
 
 /* Is pc inside libgotrace's own code? */

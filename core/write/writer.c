@@ -238,7 +238,7 @@ static int frames(const struct gt_stack *e, unsigned i, struct gt_frame *f, unsi
 	int n = 1;
 
 	if (name) {   /* the hooked libc function, named as the program called it */
-		sym[0] = (struct gt_sym){ name, gt_sym_object(pc), 0, pc };
+		sym[0] = (struct gt_sym){ name, gt_sym_object(gt_stack_fn_real(pc)), 0, pc };
 	} else if (fn) {
 		gt_sym_frames(pc, 1, sym, 1);
 	} else {

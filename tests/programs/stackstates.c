@@ -1,6 +1,6 @@
 /* tests/programs/stackstates.c - threads in known states for debug_stacks:
  * one in read, one in poll, one on a contended mutex, one in a condition
- * wait, one asleep, one computing; main asleep too. Each blocking call
+ * wait, one asleep, one computing, one in sem_wait; main asleep too. Each blocking call
  * counts the EINTRs it sees (the program must not see any). After SECS
  * seconds (argv[1], default 10) everything is released; the program
  * prints what each thread did and exits 0.
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -19,7 +20,8 @@ static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int go_cond;
 static volatile int stop_busy;
-static int eintr[6];
+static int eintr[7];
+static sem_t sem;
 static double secs = 10;
 static volatile unsigned long spins;
 
@@ -80,6 +82,15 @@ __attribute__((noinline)) static void *sleep_thread(void *a)
 	return (void *)1;
 }
 
+/* sem_wait reports EINTR itself (an interrupted wait returns -1). */
+__attribute__((noinline)) static void *sem_thread(void *a)
+{
+	(void)a;
+	while (sem_wait(&sem) < 0 && errno == EINTR)
+		eintr[6]++;
+	return (void *)1;
+}
+
 __attribute__((noinline)) static void spin_here(void)
 {
 	while (!stop_busy)
@@ -96,17 +107,18 @@ __attribute__((noinline)) static void *busy_thread(void *a)
 int main(int argc, char **argv)
 {
 	void *(*fn[])(void *) = { reader_thread, poll_thread, lock_thread, cond_thread,
-				  sleep_thread, busy_thread };
-	const char *names[] = { "reader", "poller", "locker", "waiter", "sleeper", "busy" };
-	pthread_t t[6];
-	void *r[6];
+				  sleep_thread, busy_thread, sem_thread };
+	const char *names[] = { "reader", "poller", "locker", "waiter", "sleeper", "busy",
+				"semwaiter" };
+	pthread_t t[7];
+	void *r[7];
 
 	if (argc > 1)
 		secs = atof(argv[1]);
-	if (pipe(rp) || pipe(pp))
+	if (pipe(rp) || pipe(pp) || sem_init(&sem, 0, 0))
 		return 1;
 	pthread_mutex_lock(&held);
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		pthread_create(&t[i], NULL, fn[i], NULL);
 		pthread_setname_np(t[i], names[i]);
 	}
@@ -124,9 +136,10 @@ int main(int argc, char **argv)
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&cm);
 	stop_busy = 1;
-	for (int i = 0; i < 6; i++)
+	sem_post(&sem);
+	for (int i = 0; i < 7; i++)
 		pthread_join(t[i], &r[i]);
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		printf("%s %ld eintr %d\n", names[i], (long)r[i], eintr[i]);
 	printf("main eintr %d\n", main_eintr);
 	return 0;
