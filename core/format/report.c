@@ -101,11 +101,12 @@ static int tables(const struct gt_trace *tr, struct tables *t)
 /* Per goroutine, while the report is built: indexed by goroutine id (ids
  * count up from 1, so the table is dense; a lookup per event must not be
  * a search: a churn of 20,000 threads took 1.4 s that way). */
+#define CAT_BEFORE (GT_CATS + 1)   /* a wait begun before the trace (GoWaiting) */
 struct gs {
 	uint64_t first, last, block_ts, block_stk;
-	unsigned block_cat;   /* GT_CATS: none pending */
-	int used, ended;
-	uint64_t wait[GT_CATS];
+	unsigned block_cat;   /* GT_CATS: none pending; else a GT_CAT_, or CAT_BEFORE */
+	int used, ended, sysblk;   /* sysblk: the pending syscall blocked */
+	uint64_t wait[GT_CATS], before;
 	char name[128];
 };
 
@@ -271,20 +272,39 @@ static void build(struct gt_report *r, const struct gt_trace *tr, struct gt_oev 
 				s->block_cat = GT_CAT_SYSCALL;
 				s->block_ts = e->ts;
 				s->block_stk = e->args[0];
+				s->sysblk = 0;
 			}
 			break;
+		case GT_EV_GoSysBlock:
+			if (g && (s = g_of(a, g, e->ts)) && s->block_cat == GT_CAT_SYSCALL)
+				s->sysblk = 1;
+			break;
+		/* A thread in a call when the trace began: in a syscall (its
+		 * thread's own), or waiting (the trace does not say on what). */
+		case GT_EV_GoInSyscall:
+		case GT_EV_GoWaiting:
+			if ((s = g_of(a, e->args[0], e->ts))) {
+				s->block_cat = e->type == GT_EV_GoWaiting ? CAT_BEFORE : GT_CAT_SYSCALL;
+				s->block_ts = e->ts;
+				s->block_stk = 0;
+				s->sysblk = 1;
+			}
+			continue;
 		case GT_EV_GoSysExit:
 		case GT_EV_GoUnblock:
 			if (!(s = g_of(a, e->args[0], e->ts)))
 				continue;
 			c = s->block_cat;
-			if (c < GT_CATS && (c == GT_CAT_SYSCALL) == (e->type == GT_EV_GoSysExit) &&
-			    s->block_stk) {
-				uint64_t ns = (uint64_t)((double)(e->ts - s->block_ts) * k);
-				r->count[c]++;
-				r->total_ns[c] += ns;
-				s->wait[c] += ns;
-				add_site(a, t, c, s->block_stk, ns);
+			uint64_t ns = (uint64_t)((double)(e->ts - s->block_ts) * k);
+			if (c < GT_CATS && (c == GT_CAT_SYSCALL) == (e->type == GT_EV_GoSysExit)) {
+				s->wait[c] += ns;   /* the thread's: every wait */
+				if (s->block_stk) {   /* Go's profiles: those with a stack */
+					r->count[c]++;
+					r->total_ns[c] += ns;
+					add_site(a, t, c, s->block_stk, ns);
+				}
+			} else if (c == CAT_BEFORE && e->type == GT_EV_GoUnblock) {
+				s->before += ns;
 			}
 			s->block_cat = GT_CATS;
 			s->last = e->ts;
@@ -317,11 +337,20 @@ static void build(struct gt_report *r, const struct gt_trace *tr, struct gt_oev 
 		struct gs *s = &a->gs[g];
 		if (!s->used)
 			continue;
+		/* A wait still open at the trace's end is the thread's until
+		 * then (Go's profiles leave it out: so do the totals). */
+		uint64_t open = !s->ended && s->block_ts <= tend
+					? (uint64_t)((double)(tend - s->block_ts) * k) : 0;
+		if (s->block_cat == CAT_BEFORE)
+			s->before += open;
+		else if (s->block_cat < GT_CATS && (s->block_cat != GT_CAT_SYSCALL || s->sysblk))
+			s->wait[s->block_cat] += open;
 		struct gt_rthread *x = &r->threads[r->nthreads++];
 		x->g = g;
 		snprintf(x->name, sizeof(x->name), "%s", s->name[0] ? s->name : "?");
 		x->life_ns = (uint64_t)((double)((s->ended ? s->last : tend) - s->first) * k);
 		memcpy(x->wait_ns, s->wait, sizeof(x->wait_ns));
+		x->before_ns = s->before;
 	}
 	qsort(a->sites, a->nsites, sizeof(*a->sites), cmp_site);
 	r->sites = a->sites;

@@ -26,7 +26,10 @@ struct gt_rthread {
 	uint64_t g;
 	char name[128];    /* start routine, and the thread's label when set */
 	uint64_t life_ns;  /* first event to its end (or the trace's end) */
+	/* Its waits, those still open at the trace's end included (to the
+	 * end: the totals and sites, as Go's profiles, count closed ones). */
 	uint64_t wait_ns[GT_CATS];
+	uint64_t before_ns;   /* in a wait begun before the trace, kind unknown */
 };
 
 struct gt_report {

@@ -38,10 +38,11 @@ static void bytes(char *out, size_t size, uint64_t n)
 
 /* A thread's time not in a recorded wait: running, or waiting in a call
  * shorter than GOTRACE_BLOCK_NS or not hooked (the CPU scheduler's
- * queue is not seen from user space). */
+ * queue is not seen from user space). Waits still open at the trace's end
+ * and those begun before it are waits. */
 static uint64_t running(const struct gt_rthread *t)
 {
-	uint64_t w = 0;
+	uint64_t w = t->before_ns;
 
 	for (int k = 0; k < GT_CATS; k++)
 		w += t->wait_ns[k];
@@ -142,10 +143,13 @@ static void text(FILE *f, const char *file, const struct gt_report *r, int top, 
 			       (unsigned long long)s->count, a, b, c, s->call, s->where);
 		}
 	}
+	int before = 0;   /* the column of waits begun before the trace, if any */
+	for (size_t i = 0; i < r->nthreads; i++)
+		before |= r->threads[i].before_ns != 0;
 	fprintf(f, "\n%6s %-28s %12s %12s", "thread", "start routine", "lifetime", "running");
 	for (int k = 0; k < GT_CATS; k++)
 		fprintf(f, " %12s", gt_cat_name[k]);
-	fprintf(f, "\n");
+	fprintf(f, before ? " %12s\n" : "\n", "waiting");
 	for (size_t i = 0; i < r->nthreads; i++) {
 		const struct gt_rthread *t = &r->threads[i];
 		if (i == rows) {
@@ -161,8 +165,11 @@ static void text(FILE *f, const char *file, const struct gt_report *r, int top, 
 			dur(b, sizeof(b), t->wait_ns[k]);
 			fprintf(f, " %12s", t->wait_ns[k] ? b : "-");
 		}
-		fprintf(f, "\n");
+		dur(b, sizeof(b), t->before_ns);
+		fprintf(f, before ? " %12s\n" : "\n", t->before_ns ? b : "-");
 	}
+	if (before)
+		fprintf(f, "%6s waiting: in a wait the trace found in progress, of a kind it does not record\n", "");
 	say_notes(f, r, "\n");
 }
 
@@ -201,7 +208,7 @@ static void json(const char *file, const struct gt_report *r)
 			  (unsigned long long)t->life_ns, (unsigned long long)running(t));
 		for (int k = 0; k < GT_CATS; k++)
 			gb_printf(&o, ",\"%s_ns\":%llu", gt_cat_name[k], (unsigned long long)t->wait_ns[k]);
-		gb_puts(&o, "}");
+		gb_printf(&o, ",\"waiting_ns\":%llu}", (unsigned long long)t->before_ns);
 	}
 	gb_puts(&o, "],\"notes\":[");
 	for (const char *p = r->notes, *e; p && *p; p = e + 1) {

@@ -134,6 +134,76 @@ class RemoteSummary(rt.RpcCase):
         rt.parses(self, g)
 
 
+class OpenWaits(unittest.TestCase):
+    """The thread table counts as waits what Go's profiles leave out: a
+    wait still open when the trace ends (to the end) and one the trace
+    found in progress (GoInSyscall: syscall; GoWaiting: "waiting", the
+    trace does not say on what). They read as running before: a thread
+    blocked for the whole trace showed 100% running. tests/programs/
+    stackstates holds its threads in read, poll, a contended mutex, a
+    condition wait, sleep and sem_wait, and one computing, for 3-4 s."""
+
+    def setUp(self):
+        cm = gt.tempdir()
+        self.d = cm.__enter__()
+        self.addCleanup(cm.__exit__, None, None, None)
+
+    def run_states(self, secs, trace, act):
+        sock = str(self.d / "s.sock")
+        p = gt.start_traced([gt.program("stackstates"), secs], trace, socket=sock)
+        try:
+            gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                          what=f"endpoint {sock}")
+            time.sleep(0.7)   # every thread in its call
+            f = act(sock)
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        r = gotrace(["summary", f, "--json"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        threads = {t["name"]: t for t in json.loads(r.stdout)["threads"]}
+        for t in threads.values():
+            waits = sum(t[f"{k}_ns"] for k in ("syscall", "net", "sync", "sleep", "waiting"))
+            self.assertEqual(t["running_ns"], max(t["lifetime_ns"] - waits, 0), t)
+        busy = threads["busy_thread"]
+        self.assertGreater(busy["running_ns"], 0.9 * busy["lifetime_ns"], busy)
+        return threads
+
+    def check(self, threads, want):
+        for name, key in want:
+            t = threads[name]
+            self.assertGreater(t[key], 0.9 * t["lifetime_ns"], (key, t))
+            self.assertLess(t["running_ns"], 0.1 * t["lifetime_ns"], t)
+
+    def test_found_in_progress_and_open_at_the_end(self):
+        f = self.d / "mid.trace"
+
+        def trace(sock):
+            r = gotrace(["trace", sock, f, "1"])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stderr, r"(?m)^ +waiting: in a wait the trace found in progress")
+            return f
+        threads = self.run_states("4", None, trace)
+        self.check(threads, [("reader_thread", "syscall_ns"), ("poll_thread", "waiting_ns"),
+                             ("cond_thread", "waiting_ns"), ("sleep_thread", "waiting_ns"),
+                             ("sem_thread", "waiting_ns"), ("main", "waiting_ns")])
+
+    def test_open_at_the_end(self):
+        f = self.d / "load.trace"
+
+        def stop(sock):
+            r = gotrace(["stop", sock])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return f
+        threads = self.run_states("3", f, stop)
+        self.check(threads, [("reader_thread", "syscall_ns"), ("poll_thread", "sync_ns"),
+                             ("lock_thread", "sync_ns"), ("cond_thread", "sync_ns"),
+                             ("sleep_thread", "sleep_ns"), ("sem_thread", "sync_ns")])
+
+
 SCRIPT = r"""#!/bin/sh
 # three programs: one waited for, one in the background, one orphaned
 sleep 0.2
