@@ -781,16 +781,22 @@ class Together(CpuCase):
         # python3: one thread (the doorman keeps its endpoint), built
         # without frame pointers (libunwind walks in the handler).
         sock = str(self.d / "py.sock")
-        # (lists big enough for malloc: a call the doorman's client waits for)
-        code = ("import time\ndef spin():\n t=time.time()\n while time.time()-t<4: l=[0]*2000\n"
-                "spin()\nprint('py: done')\n")
-        prog = gt.start_traced(["python3", "-c", code], None, socket=sock)
+        # (lists big enough for malloc: a call the doorman's client waits
+        # for). It spins for 3 s of its own CPU time, however busy the
+        # machine (a 2 s window of wall time got 32 samples once in CI),
+        # says so, and waits for a line before it ends.
+        code = ("import sys, time\ndef spin():\n while time.process_time() < 3: l=[0]*2000\n"
+                "spin()\nprint('py: spun', flush=True)\nsys.stdin.readline()\nprint('py: done')\n")
+        prog = gt.start_traced(["python3", "-c", code], None, socket=sock, stdin=subprocess.PIPE)
         self.addCleanup(lambda: prog.poll() is None and prog.kill())
         gt.wait_until(lambda: rt.can_connect(sock), what="endpoint")
         f = self.d / "py.pprof"
-        self.assertEqual(rt.stream_call(sock, rt.req("debug_cpuProfile", [str(f), 2]), timeout=30),
+        self.assertEqual(rt.stream_call(sock, rt.req("debug_startCPUProfile", [str(f)]), timeout=30),
                          rt.NULL_REPLY)
-        out, err = prog.communicate(timeout=30)
+        self.assertEqual(prog.stdout.readline(), "py: spun\n")
+        self.assertEqual(rt.stream_call(sock, rt.req("debug_stopCPUProfile", []), timeout=30),
+                         rt.NULL_REPLY)
+        out, err = prog.communicate("\n", timeout=30)
         self.assertEqual((prog.returncode, out), (0, "py: done\n"), err)
         p = read_profile(f)
         total = sum(c for c, _, _ in stacks(p))
