@@ -115,10 +115,14 @@ static uint64_t mapping_of(const struct build *b, uint64_t addr)
 	return 0;
 }
 
-static struct loc *location(struct build *b, uint64_t addr, const char *name)
+/* pc: an interrupted pc (exact) or a return address, whose location is
+ * the call's (pc - 1) but named as symbol.c names it (a signal
+ * trampoline's first byte by its own symbol). */
+static struct loc *location(struct build *b, uint64_t pc, int exact, const char *name)
 {
 	struct gt_sym sym[GT_SYM_INLINE_MAX];
 	struct gt_pprof_line line[GT_SYM_INLINE_MAX];
+	uint64_t addr = exact ? pc : pc - 1;
 
 	if (rehash((void **)&b->loc, &b->loc_cap, b->nloc, sizeof(*b->loc))) {
 		b->err = 1;
@@ -129,7 +133,7 @@ static struct loc *location(struct build *b, uint64_t addr, const char *name)
 		if (b->loc[j].addr == addr)
 			return &b->loc[j];
 	struct loc *l = &b->loc[j];
-	int n = gt_sym_frames((uintptr_t)addr, 1, sym, GT_SYM_INLINE_MAX);
+	int n = gt_sym_frames((uintptr_t)pc, exact, sym, GT_SYM_INLINE_MAX);
 	if (name) {   /* a hooked function: one frame, the name the program called */
 		sym[0].func = name;
 		sym[0].file = "";
@@ -165,7 +169,7 @@ static void sample(struct build *b, struct gt_pb *out, const struct gt_prof_samp
 			continue;
 		program |= !self;
 		int exact = i == 0 && (s->flags & (GT_STK_EXACT | GT_STK_FN));
-		struct loc *l = location(b, exact ? pc : pc - 1, fn ? gt_stack_fn_name(pc) : NULL);
+		struct loc *l = location(b, pc, exact, fn ? gt_stack_fn_name(pc) : NULL);
 		if (!l)
 			return;
 		if (i && (l->flags & LOC_CUT))

@@ -1,6 +1,7 @@
 /* core/write/demangle.c - symbols as people read them (gt_sym_demangle in
  * core/write/symbol.h): libiberty's C++ and Rust demanglers, those of
- * c++filt and gdb. Any thread; the name is gt_malloc's (gt_free). */
+ * c++filt and gdb. Any thread; the name is gt_malloc's (gt_free). And the
+ * pool that keeps symbol.c's strings until its reset (service thread). */
 #include <libiberty/demangle.h>
 #include <string.h>
 
@@ -22,4 +23,34 @@ char *gt_sym_demangle(const char *name)
 	char *r = gt_strdup(d);
 	gt_free_lib(d);
 	return r;
+}
+
+static char **strs;
+static size_t nstrs, strs_cap;
+
+const char *gt_sym_own(char *s)
+{
+	if (!s)
+		return "?";
+	if (nstrs == strs_cap) {
+		size_t cap = strs_cap ? strs_cap * 2 : 256;
+		char **n = gt_realloc(strs, cap * sizeof(*n));
+		if (!n) {
+			gt_free(s);
+			return "?";
+		}
+		strs = n;
+		strs_cap = cap;
+	}
+	strs[nstrs++] = s;
+	return s;
+}
+
+void gt_sym_own_reset(void)
+{
+	for (size_t i = 0; i < nstrs; i++)
+		gt_free(strs[i]);
+	gt_free(strs);
+	strs = NULL;
+	nstrs = strs_cap = 0;
 }

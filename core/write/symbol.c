@@ -100,28 +100,10 @@ struct entry {
 static Dwfl *dwfl;
 static struct entry *cache;
 static size_t cache_cap, cache_n;
-static char **strs;             /* strings we own, freed at reset */
-static size_t nstrs, strs_cap;
 static uintptr_t main_addr;
 static int main_done;
 
-static const char *own(char *s)
-{
-	if (!s)
-		return "?";
-	if (nstrs == strs_cap) {
-		size_t cap = strs_cap ? strs_cap * 2 : 256;
-		char **n = gt_realloc(strs, cap * sizeof(*n));
-		if (!n) {
-			gt_free(s);
-			return "?";
-		}
-		strs = n;
-		strs_cap = cap;
-	}
-	strs[nstrs++] = s;
-	return s;
-}
+#define own gt_sym_own
 
 /* Map the object, close its fd: libelf reads the mapping from then on. */
 static int find_elf(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr base,
@@ -333,6 +315,13 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 	GElf_Off off = 0;
 	GElf_Sym sym;
 	const char *name = dw.dwfl_module_addrinfo(m, a, &off, &sym, NULL, NULL, NULL);
+	/* A return address at a function's first byte, nothing before it:
+	 * no call returns there; the kernel put it under a signal handler's
+	 * frame (the sigreturn trampoline, glibc's __restore_rt). */
+	const char *at = name && *name ? NULL : exact ? NULL :
+			 dw.dwfl_module_addrinfo(m, pc, &off, &sym, NULL, NULL, NULL);
+	if (at && *at && off == 0)
+		a = pc, name = at;
 	if (name && *name) {
 		out->func = func_name(name);
 		out->entry = (uintptr_t)(a - off);
@@ -485,11 +474,7 @@ void gt_sym_reset(void)
 	if (dwfl)
 		dw.dwfl_end(dwfl);
 	dwfl = NULL;
-	for (size_t i = 0; i < nstrs; i++)
-		gt_free(strs[i]);
-	gt_free(strs);
-	strs = NULL;
-	nstrs = strs_cap = 0;
+	gt_sym_own_reset();
 	for (size_t i = 0; i < cache_cap; i++)
 		gt_free(cache[i].in);
 	gt_free(cache);

@@ -43,6 +43,10 @@ const char *gt_sym_object(uintptr_t pc);
  * back as it is. Returns a string of gt_malloc's (gt_free), NULL when out
  * of memory. */
 char *gt_sym_demangle(const char *name);
+/* The strings symbols point to, gt_malloc's: kept until
+ * gt_sym_own_reset() (gt_sym_reset). NULL or no room: "?". */
+const char *gt_sym_own(char *s);
+void gt_sym_own_reset(void);
 
 /* Address of the executable's `main` (0 when the binary has no symbol for
  * it). Cached. */

@@ -94,5 +94,84 @@ class Unwind(unittest.TestCase):
         self.assertNotEqual(fp.get("untouched"), unw["untouched"])
 
 
+RESTORER = r"""
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The kernel's struct sigaction (rt_sigaction), with our own restorer. */
+struct ksa {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+void my_restorer(void);
+/* After a byte that no symbol covers, as glibc's __restore_rt is. */
+__asm__(".text\n\t.p2align 4\n\t.type pad_fn, @function\npad_fn:\n\tret\n\t.size pad_fn, 1\n"
+	"\t.p2align 4\n"
+	".globl my_restorer\n\t.type my_restorer, @function\nmy_restorer:\n\t"
+	"mov $15, %rax\n\tsyscall\n\t.size my_restorer, .-my_restorer\n");
+
+static volatile int n;
+static int zero;
+static void on_alarm(int s)
+{
+	char b[8];
+	(void)s;
+	if (read(zero, b, sizeof(b)) == sizeof(b))
+		n++;
+}
+
+__attribute__((noinline)) static void spin(void)
+{
+	while (n < 3)
+		for (volatile int i = 0; i < 1000; i++)
+			;
+}
+
+int main(void)
+{
+	struct ksa a;
+	memset(&a, 0, sizeof(a));
+	a.handler = on_alarm;
+	a.flags = 0x04000000 | SA_RESTART;   /* SA_RESTORER */
+	a.restorer = my_restorer;
+	zero = open("/dev/zero", O_RDONLY);
+	if (zero < 0 || syscall(SYS_rt_sigaction, SIGALRM, &a, NULL, 8))
+		return 1;
+	ualarm(10000, 50000);
+	spin();
+	puts("ok");
+	return 0;
+}
+"""
+
+
+class SignalReturn(unittest.TestCase):
+    """A signal handler returns into a sigreturn trampoline (glibc's
+    __restore_rt, here the program's own my_restorer, set with the raw
+    rt_sigaction), whose first byte the kernel put as the handler's return
+    address: no call precedes it, so the usual lookup at pc - 1 lands in
+    the padding before it (no symbol: "rt+0x117f", and a note that the
+    object lacks symbols) or in another function. The frame is named by
+    the trampoline's own symbol."""
+
+    def test_restorer_named(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(RESTORER, d / "rt")
+            trace = d / "t.trace"
+            r = gt.run_traced([exe], trace, env={"GOTRACE_BLOCK_NS": "0"})
+            self.assertEqual((r.returncode, r.stdout), (0, "ok\n"), r.stderr)
+            frames = [f for f in gt.pprof_traces(trace, "syscall")
+                      if f[:2] == ("read", "on_alarm")]
+            self.assertTrue(frames, "no read from the handler")
+            for f in frames:
+                self.assertEqual(f[2], "my_restorer", f)
+
+
 if __name__ == "__main__":
     unittest.main()
