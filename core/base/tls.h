@@ -80,6 +80,9 @@ struct gt_tls {
 	 * the next sample, drawn for rate generation hp_gen. */
 	int64_t hp_left;
 	uint32_t hp_gen;
+	/* 1 once this thread registered with liburcu-bp (core/base/urcu.h);
+	 * urcu_fork: its fork prepare handler holds gt_urcu_fork_lock. */
+	uint32_t urcu_reg, urcu_fork;
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

@@ -2,11 +2,31 @@
 #include "core/base/urcu.h"
 
 #include <dlfcn.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/syscall.h>
 
 #include "core/base/lock.h"
 #include "core/base/log.h"
+#include "core/base/sys.h"
 
 struct gt_urcu gt_urcu;
+struct gt_lock gt_urcu_fork_lock = GT_LOCK_INIT;
+
+/* Signals blocked meanwhile: a handler's hook that recorded a stack would
+ * register again, under the lock this thread holds. */
+void gt_urcu_register(void)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	gt_raw6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, _NSIG / 8, 0, 0);
+	gt_lock(&gt_urcu_fork_lock);
+	gt_urcu.urcu_bp_register();
+	gt_unlock(&gt_urcu_fork_lock);
+	gt_tls.urcu_reg = 1;
+	gt_raw6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, _NSIG / 8, 0, 0);
+}
 
 static void *lib(const char *name)
 {
@@ -15,6 +35,18 @@ static void *lib(const char *name)
 	if (!h)
 		gt_log("%s not loaded (%s): no tracing", name, dlerror());
 	return h;
+}
+
+int gt_urcu_fork_hold(void)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 2000; i++) {
+		if (gt_trylock(&gt_urcu_fork_lock))
+			return 1;
+		gt_raw(SYS_nanosleep, (long)&ms, 0, 0);
+	}
+	return 0;
 }
 
 int gt_urcu_load(void)
@@ -32,8 +64,11 @@ int gt_urcu_load(void)
 		return gt_urcu_ready();
 	}
 	tried = 1;
-	if (!(h[0] = lib("liburcu-common.so.8")) || !(h[1] = lib("liburcu-bp.so.8")) ||
-	    !(h[2] = lib("liburcu-cds.so.8"))) {
+	gt_lock(&gt_urcu_fork_lock);   /* liburcu-bp's constructor: its init_lock */
+	int loaded = (h[0] = lib("liburcu-common.so.8")) && (h[1] = lib("liburcu-bp.so.8")) &&
+		     (h[2] = lib("liburcu-cds.so.8"));
+	gt_unlock(&gt_urcu_fork_lock);
+	if (!loaded) {
 		gt_unlock(&lock);
 		return 0;
 	}

@@ -11,8 +11,15 @@
 #include <urcu/rculfhash.h>
 #include <urcu/wfcqueue.h>
 
+#include "core/base/lock.h"
+#include "core/base/tls.h"
+
+/* liburcu-bp registers a thread at its first read lock (static/urcu-bp.h,
+ * _LGPL_SOURCE only): exported, called here before it (gt_urcu_register). */
+void urcu_bp_register(void);
+
 #define GT_URCU_FNS(X)                                                       \
-	X(urcu_bp_read_lock) X(urcu_bp_read_unlock)                          \
+	X(urcu_bp_read_lock) X(urcu_bp_read_unlock) X(urcu_bp_register)      \
 	X(urcu_bp_before_fork) X(urcu_bp_after_fork_parent)                  \
 	X(urcu_bp_after_fork_child) X(urcu_bp_call_rcu_before_fork)          \
 	X(urcu_bp_call_rcu_after_fork_parent)                                \
@@ -42,6 +49,32 @@ int gt_urcu_load(void);
 static inline int gt_urcu_ready(void)
 {
 	return __atomic_load_n(&gt_urcu.ok, __ATOMIC_ACQUIRE);
+}
+
+/* liburcu-bp takes a lock of its own (init_lock) in its constructor (with
+ * the membarrier registration: 10-13 ms in a process of several threads),
+ * when a thread registers (at its first read lock) and when a registered
+ * thread exits; its fork handlers do not take it. A fork while another
+ * thread held it left the child a lock nobody releases, which its exit
+ * (liburcu-bp's destructor) waited on forever: a shell's subshell, with
+ * the shell waiting for it, when a trace started over the endpoint.
+ * gt_urcu_fork_lock is held around the first two (the load, and each
+ * thread's registration, made explicit here), and by the fork prepare
+ * handler across fork (core/process/fork.c). A thread's exit stays
+ * outside it: a few instructions under the lock, with no system call. */
+extern struct gt_lock gt_urcu_fork_lock;
+void gt_urcu_register(void);
+/* The fork prepare handler's take of it: 1 held; 0 after 2 s without
+ * (a fork from inside a dlopen, whose loader lock our load waits for:
+ * the fork goes on as before this lock). */
+int gt_urcu_fork_hold(void);
+
+/* The read lock, the thread registered first. */
+static inline void gt_urcu_read_lock(void)
+{
+	if (__builtin_expect(!gt_tls.urcu_reg, 0))
+		gt_urcu_register();
+	gt_urcu.urcu_bp_read_lock();
 }
 
 #endif

@@ -65,6 +65,7 @@ void gt_service_long_lived(void)
 void gt_proc_fork_prepare(void)
 {
 	gt_tls.in_tracer++;
+	gt_tls.urcu_fork = gt_urcu_fork_hold();   /* no thread inside liburcu-bp's init_lock */
 	gt_stack_before_fork();
 	if (gt_urcu_ready()) {   /* loaded at the first trace */
 		gt_urcu.urcu_bp_call_rcu_before_fork();
@@ -79,6 +80,9 @@ void gt_proc_fork_parent(void)
 		gt_urcu.urcu_bp_call_rcu_after_fork_parent();
 	}
 	gt_stack_after_fork(0);
+	if (gt_tls.urcu_fork)
+		gt_unlock(&gt_urcu_fork_lock);
+	gt_tls.urcu_fork = 0;
 	gt_tls.in_tracer--;
 }
 
@@ -86,6 +90,8 @@ void gt_proc_fork_parent(void)
  * writing to its file, and all state owned by vanished threads. */
 void gt_proc_fork_child(void)
 {
+	gt_urcu_fork_lock = (struct gt_lock)GT_LOCK_INIT;   /* its waiters are the parent's */
+	gt_tls.urcu_fork = 0;
 	gt_proc.pid = getpid();
 	__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELAXED);
 	gt_rec_update();

@@ -255,7 +255,7 @@ uint32_t gt_stack_intern(const uintptr_t *pc, unsigned n, unsigned flags)
 	const struct gt_stack **slot = &recent[h % CACHE_WAYS];
 	if (same(*slot, h, pc, n, flags))
 		return (*slot)->id;
-	gt_urcu.urcu_bp_read_lock();
+	gt_urcu_read_lock();
 	gt_urcu.cds_lfht_lookup(tab, h, match, &k, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node) {

@@ -5,14 +5,20 @@
      not exec drops the parent's session);
   without %p only one process traces: a parent that forks and execs
      children under GOTRACE_FILE gives exactly one trace, the parent's;
-  GOTRACE_OWNER=<pid> makes only that process trace."""
+  GOTRACE_OWNER=<pid> makes only that process trace;
+  a trace started over the endpoint while the program forks children that
+     exit() leaves none of them stuck in liburcu-bp's exit (ForkAtLoad)."""
 import os
 import subprocess
 import sys
+import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
 import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (module only: its tests are not run here)
 
 SPAWN_OUT = "spawn: fork child exit 3\nspawn: exec child exit 0\n"
 
@@ -84,6 +90,103 @@ class Processes(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             ev = gt.trace_events(str(trace))
             self.assertEqual(len(gt.created_goroutines(ev)), 19)
+
+
+
+# Stands in for a preemption: 30 ms more inside each lock liburcu-bp takes
+# on a thread other than main (its init_lock, in its constructor and at a
+# thread's registration, among them).
+WIDEN = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+	static int (*real)(pthread_mutex_t *);
+	Dl_info di;
+	if (!real)
+		real = (int (*)(pthread_mutex_t *))dlsym(RTLD_NEXT, "pthread_mutex_lock");
+	int r = real(m);
+	if (dladdr(__builtin_return_address(0), &di) && di.dli_fname &&
+	    strstr(di.dli_fname, "liburcu-bp") && syscall(SYS_gettid) != getpid()) {
+		struct timespec t = { 0, 30 * 1000 * 1000 };
+		syscall(SYS_nanosleep, &t, NULL);
+	}
+	return r;
+}
+"""
+
+FORKER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+int main(void)
+{
+	struct timespec t0, t;
+	int n = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pid_t pid = fork();
+		if (pid == 0)
+			exit(0);   /* atexit handlers and destructors: liburcu-bp's */
+		int st;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || st)
+			return 1;
+		n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 3);
+	printf("forked %s\n", n > 10 ? "many" : "few");
+	return 0;
+}
+"""
+
+
+class ForkAtLoad(unittest.TestCase):
+    """liburcu-bp takes its init_lock in its constructor (with the
+    membarrier registration, 10-13 ms), at each thread's registration and
+    at a registered thread's exit, and its fork handlers do not take it.
+    When a trace started over the endpoint, the service thread loaded
+    liburcu with that lock held while the program forked: a child whose
+    exit() ran liburcu-bp's destructor waited on it forever (a shell's
+    subshell, and the shell with it). A shim holds each of liburcu-bp's
+    locks 30 ms longer off the main thread, as a preemption would, and a
+    program forks children that exit() for 3 s while a trace starts: it
+    must end, every child with it."""
+
+    def test_children_exit(self):
+        with gt.tempdir() as d:
+            shim = d / "widen.so"
+            src = d / "widen.c"
+            src.write_text(WIDEN)
+            r = subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC", "-O1", "-o",
+                                str(shim), str(src), "-ldl"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            exe = gt.compile_c(FORKER, d / "forker")
+            sock = str(d / "s.sock")
+            env = gt.traced_env(None, {"LD_PRELOAD": f"{gt.LIB} {shim}"}, socket=sock)
+            p = subprocess.Popen([exe], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                              what="endpoint")
+                time.sleep(0.2)
+                trace = d / "t.trace"
+                self.assertEqual(rt.stream_call(sock, rt.req("debug_startGoTrace", [str(trace)]),
+                                                timeout=30), rt.NULL_REPLY)
+                out, err = p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    subprocess.run(["pkill", "-9", "-P", str(p.pid)])
+                    p.kill()
+                    p.communicate()
+            self.assertEqual((p.returncode, out), (0, "forked many\n"), err)
+            gt.trace_events(trace)
 
 
 if __name__ == "__main__":
