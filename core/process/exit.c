@@ -36,10 +36,17 @@
  * the loop is not handling clients or starting the endpoint (fd_lock), so
  * no trace can start either. After fd_lock the loop sees `closed` and
  * stops. 0: a trace or a request is under way, the long way then. */
+/* A trace, a CPU profile, or a block or mutex profile's window (whose
+ * debug_blockProfile waits for its file: written at exit, as the others). */
+static int busy(void)
+{
+	return gt_ctl_session() || gt_writer_session() || gt_prof_session() ||
+	       gt_prof_window(0) || gt_prof_window(1);
+}
+
 static int exit_idle(void)
 {
-	if (gt_ctl_session() || gt_writer_session() || gt_prof_session() ||
-	    !gt_trylock(&gt_req_lock))
+	if (busy() || !gt_trylock(&gt_req_lock))
 		return 0;
 	/* The loop holds fd_lock for a few syscalls, but a writer (a trace
 	 * started meanwhile) around a gt_write() that can take long: no wait
@@ -52,7 +59,7 @@ static int exit_idle(void)
 		}
 		gt_usleep(50);
 	}
-	if (gt_ctl_session() || gt_writer_session() || gt_prof_session()) {
+	if (busy()) {
 		gt_fd_unlock();
 		gt_unlock(&gt_req_lock);
 		return 0;

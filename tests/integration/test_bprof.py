@@ -14,6 +14,7 @@ counting (the counts stay: cumulative, as Go's); debug_blockProfile's
 window counts at rate 1 and puts the old rate back; errors as geth's."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -136,6 +137,32 @@ class Profiles(unittest.TestCase):
                 self.assertEqual(status, 200)
                 self.assertIn("wait_long", body)
         self.assertEqual(w.end(), (0, ""))
+
+    def test_window_written_at_exit(self):
+        """A program that exits while debug_blockProfile and
+        debug_mutexProfile wait for their windows: both files are
+        written at its exit, with its waits, and both calls answered
+        (they lost their files and got a closed connection)."""
+        w = self.waits(10, 5)
+        files = {k: self.d / f"{k}.pprof" for k in ("block", "mutex")}
+        conns = {}
+        for kind, f in files.items():   # sent whole, their replies held
+            s = rt.connect(w.sock, 60)
+            s.sendall(rt.req(f"debug_{kind}Profile", [str(f), 120]).encode())
+            s.shutdown(socket.SHUT_WR)
+            conns[kind] = s
+        # A later connection's answer: the service thread has read theirs
+        self.assertIn(b'"result"', w.call("rpc_modules", []))
+        w.run()
+        rc, err = w.end()
+        replies = {k: rt.recv_all(s) for k, s in conns.items()}
+        for s in conns.values():
+            s.close()
+        self.assertEqual(rc, 0, err)
+        for kind, f in files.items():
+            self.assertEqual(replies.get(kind), rt.NULL_REPLY, kind)
+            got = by_site(read_profile(f))
+            self.assertEqual(sorted(got), sorted(SITES), (kind, got))
 
     def test_rates_windows_and_errors(self):
         w = self.waits(10, 4)
