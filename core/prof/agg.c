@@ -150,7 +150,7 @@ static void drain_shorts(uint32_t sess)
 	unsigned n = gt_prof_short_take(sh, &lost);
 
 	for (unsigned i = 0; i < n; i++) {
-		uintptr_t pc[2] = { (uintptr_t)gt_prof_short_thread, sh[i].fn + 1 };
+		uintptr_t pc[2] = { sh[i].marker, sh[i].fn + 1 };
 		if (sess && sh[i].sess == sess)
 			gt_prof_agg_add(pc, sh[i].fn ? 2 : 1, sh[i].weight);
 	}

@@ -186,27 +186,37 @@ static void arm_all(uint32_t s, int late)
 		gt_log("CPU profile: no timer for %d thread(s); they are not sampled", a.failed);
 }
 
+/* arg: the profile's session when it ends (its samples to be written), or
+ * NULL. A thread that blocked SIGPROF has its unsampled CPU time drawn. */
 static void disarm_one(struct gt_thread *t, void *arg)
 {
-	(void)arg;
+	const uint32_t *sess = arg;
+	uint32_t w = 0;
+
 	if (!__atomic_load_n(&t->prof, __ATOMIC_ACQUIRE))
 		return;   /* never profiled */
 	/* Its timer goes even when the lock does not come: left, it would
 	 * send SIGPROF once SIG_DFL is back. Arming and disarming need the
 	 * lock, which its stuck owner holds elsewhere. */
 	int locked = gt_thread_lock_service(t, 1000000);
+	struct gt_prof_thread *pt = t->prof;
+	if (sess && locked > 0 && pt->armed && pt->tid == t->tid && t->state == GT_T_LIVE)
+		w = gt_prof_unseen_weight(t, p.period, 0);
 	gt_prof_disarm_locked(t);
 	if (locked > 0)
 		gt_unlock(&t->lock);
+	/* (the last period of any thread goes unseen: only more, masked, counts) */
+	if (w > 1 && gt_prof_sigprof_blocked(t->tid))
+		gt_prof_short_add(*sess, (uintptr_t)gt_prof_masked_thread, t->start_pc, w);
 }
 
 /* Sampling ends: no thread arms a timer from now on, every timer is
  * deleted, the pending signals dropped, the program's disposition back
  * (act: one it sets now instead). With lock held. */
-static void end_sampling_locked(const struct sigaction *act)
+static void end_sampling_locked(const struct sigaction *act, uint32_t sess)
 {
 	__atomic_store_n(&gt_prof_sampling, 0, __ATOMIC_SEQ_CST);
-	gt_thread_foreach(disarm_one, NULL);
+	gt_thread_foreach(disarm_one, sess ? &sess : NULL);
 	release_locked(act ? p.holders : HOLD_CPU, act);
 }
 
@@ -227,14 +237,16 @@ void gt_prof_thread_exiting(struct gt_thread *t)
 	gt_lock(&t->lock);
 	struct gt_prof_thread *pt = t->prof;
 	if (s && pt && pt->armed && pt->tid == t->tid)
-		w = gt_prof_unseen_weight(t, p.period);
+		w = gt_prof_unseen_weight(t, p.period, 1);
 	else if (s && __atomic_load_n(&t->prof_new, __ATOMIC_SEQ_CST) == s)
 		w = gt_prof_unarmed_weight(p.period, gt_clock_now() - t->prof_t0);
 	__atomic_store_n(&t->prof_new, 0, __ATOMIC_RELAXED);
 	gt_prof_disarm_locked(t);
 	gt_unlock(&t->lock);
 	if (w)
-		gt_prof_short_add(s, t->start_pc, w);
+		gt_prof_short_add(s, (uintptr_t)(w > 1 && gt_prof_sigprof_blocked(0)
+						 ? gt_prof_masked_thread : gt_prof_short_thread),
+				  t->start_pc, w);
 }
 
 /* The aggregate's stack i as a sample: count, and count x period ns. */
@@ -246,8 +258,9 @@ static int cpu_sample(void *ctx, size_t i, struct gt_prof_sample *s)
 	if (!gt_prof_agg_get(i, &st))
 		return 0;
 	*s = (struct gt_prof_sample){ st.pc, st.n,
-				      st.pc[0] == (uintptr_t)gt_prof_short_thread ? GT_STK_FN
-										  : GT_STK_EXACT,
+				      st.pc[0] == (uintptr_t)gt_prof_short_thread ||
+						      st.pc[0] == (uintptr_t)gt_prof_masked_thread
+					      ? GT_STK_FN : GT_STK_EXACT,
 				      { (int64_t)st.count, (int64_t)(st.count * period) } };
 	return 1;
 }
@@ -305,8 +318,10 @@ uint64_t gt_prof_start(const char *path, char *err, size_t errlen)
 	gt_prof_agg_reset();
 	gt_prof_agg_drain(0);   /* what a late signal of an older profile left */
 	static int named;
-	if (!named++)
+	if (!named++) {
 		gt_stack_name_fn((uintptr_t)gt_prof_short_thread, "gotrace._ShortThread");
+		gt_stack_name_fn((uintptr_t)gt_prof_masked_thread, "gotrace._SIGPROFBlocked");
+	}
 	clock_gettime(CLOCK_REALTIME, &wall);
 	p.wall0 = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 	p.t0 = gt_clock_now();
@@ -326,7 +341,7 @@ int gt_prof_stop(char *err, size_t errlen)
 	}
 	uint32_t s = (uint32_t)p.sess;
 	gt_lock(&lock);
-	end_sampling_locked(NULL);
+	end_sampling_locked(NULL, s);
 	gt_unlock(&lock);
 	struct gt_prof_spec m = { { "samples", "cpu" }, { "count", "nanoseconds" }, "cpu",
 				  "nanoseconds", p.period, p.wall0, gt_clock_now() - p.t0,
@@ -393,7 +408,7 @@ int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old)
 		 * here, the profile keeps what it has; a debug_stacks in
 		 * progress samples no more running threads. */
 		int cpu = p.holders & HOLD_CPU;
-		end_sampling_locked(act);
+		end_sampling_locked(act, 0);
 		p.taken = cpu;
 		if (cpu)
 			gt_log("the program installed a SIGPROF handler: the CPU profile %s stops "

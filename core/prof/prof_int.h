@@ -63,10 +63,16 @@ void gt_prof_disarm_locked(struct gt_thread *t);
  * start routine until the service thread's next drain. */
 #define GT_PROF_SHORT_MAX 64
 struct gt_prof_short {
-	uintptr_t fn;
+	uintptr_t fn, marker;   /* marker: gt_prof_short_thread or gt_prof_masked_thread */
 	uint32_t sess, weight;
 };
 void gt_prof_short_thread(void);
+/* The same for a thread that blocks SIGPROF (xz's workers, created with
+ * every signal blocked): its CPU time brings no sample, and is drawn at
+ * its exit or the profile's end under gotrace._SIGPROFBlocked. */
+void gt_prof_masked_thread(void);
+/* 1 when thread tid (the calling thread: 0) blocks SIGPROF. */
+int gt_prof_sigprof_blocked(int tid);
 /* The expirations of a timer at random phase over the calling thread's CPU
  * time so far (the timer it never had), life_ns: the wall time it lived. */
 uint32_t gt_prof_unarmed_weight(uint64_t period_ns, uint64_t life_ns);
@@ -74,8 +80,9 @@ uint32_t gt_prof_unarmed_weight(uint64_t period_ns, uint64_t life_ns);
  * CPU time so far that no signal weighed (those within a tick of its end,
  * which the kernel checks CPU timers at, and the periods a late arming
  * put on a first expiry that never came). */
-uint32_t gt_prof_unseen_weight(struct gt_thread *t, uint64_t period_ns);
-void gt_prof_short_add(uint32_t sess, uintptr_t fn, uint32_t weight);
+/* own: the calling thread is t; else the service thread asks. */
+uint32_t gt_prof_unseen_weight(struct gt_thread *t, uint64_t period_ns, int own);
+void gt_prof_short_add(uint32_t sess, uintptr_t marker, uintptr_t fn, uint32_t weight);
 /* Service thread: the entries so far (out: GT_PROF_SHORT_MAX), emptied;
  * *lost: the weight that found no room. */
 unsigned gt_prof_short_take(struct gt_prof_short *out, uint64_t *lost);

@@ -6,7 +6,10 @@
 #include "core/prof/prof_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,7 @@
 #include "core/base/clock.h"
 #include "core/base/config.h"
 #include "core/base/lock.h"
+#include "core/base/log.h"
 #include "core/base/mix.h"
 #include "core/base/real.h"
 #include "core/base/sys.h"
@@ -238,6 +242,35 @@ __attribute__((noinline)) void gt_prof_short_thread(void)
 	__asm__ volatile("");
 }
 
+__attribute__((noinline)) void gt_prof_masked_thread(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+int gt_prof_sigprof_blocked(int tid)
+{
+	uint64_t set = 0;
+
+	if (!tid) {
+		if (gt_raw6(SYS_rt_sigprocmask, SIG_BLOCK, 0, (long)&set, 8, 0, 0))
+			return 0;
+		return (set >> (SIGPROF - 1)) & 1;
+	}
+	char path[64], buf[2048];
+	gt_fmt(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
+	gt_close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *b = strstr(buf, "\nSigBlk:");
+	if (!b)
+		return 0;
+	set = strtoull(b + 8, NULL, 16);
+	return (set >> (SIGPROF - 1)) & 1;
+}
+
 uint32_t gt_prof_unarmed_weight(uint64_t period_ns, uint64_t life_ns)
 {
 	uint64_t next, phi = phase(period_ns, (uint32_t)life_ns);
@@ -249,24 +282,26 @@ uint32_t gt_prof_unarmed_weight(uint64_t period_ns, uint64_t life_ns)
 	return (uint32_t)(m < 0xffffff ? m : 0xffffff);
 }
 
-uint32_t gt_prof_unseen_weight(struct gt_thread *t, uint64_t period_ns)
+uint32_t gt_prof_unseen_weight(struct gt_thread *t, uint64_t period_ns, int own)
 {
 	struct gt_prof_thread *pt = t->prof;
-	uint64_t next, c = thread_cpu_ns(CLOCK_THREAD_CPUTIME_ID);
+	clockid_t clk = own ? CLOCK_THREAD_CPUTIME_ID : (clockid_t)(~(unsigned)t->tid << 3 | 6);
+	uint64_t next, c = thread_cpu_ns(clk);
 	uint64_t due = c > pt->base ? crossed(c - pt->base, pt->phase, period_ns, &next) : 0;
 	uint32_t seen = __atomic_load_n(&pt->seen, __ATOMIC_RELAXED);
 
 	return due > seen ? (uint32_t)(due - seen < 0xffffff ? due - seen : 0xffffff) : 0;
 }
 
-void gt_prof_short_add(uint32_t sess, uintptr_t fn, uint32_t weight)
+void gt_prof_short_add(uint32_t sess, uintptr_t marker, uintptr_t fn, uint32_t weight)
 {
 	gt_lock(&short_lock);
 	unsigned i = 0;
-	while (i < nshorts && (shorts[i].sess != sess || shorts[i].fn != fn))
+	while (i < nshorts && (shorts[i].sess != sess || shorts[i].fn != fn ||
+			       shorts[i].marker != marker))
 		i++;
 	if (i == nshorts && nshorts < SHORT_MAX)
-		shorts[nshorts++] = (struct gt_prof_short){ fn, sess, 0 };
+		shorts[nshorts++] = (struct gt_prof_short){ fn, marker, sess, 0 };
 	if (i < nshorts)
 		shorts[i].weight += weight;
 	else

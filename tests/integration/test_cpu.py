@@ -473,6 +473,84 @@ class Samples(CpuCase):
                       {tuple(names) for _, _, names in stacks(p)})
 
 
+MASKED = r"""
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+static volatile int quit;
+static double ends_cpu;
+static double cpu_of(pthread_t t)
+{
+	clockid_t c;
+	struct timespec ts;
+	pthread_getcpuclockid(t, &c);
+	clock_gettime(c, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+static void *ends(void *a)   /* 0.6 s of CPU, then returns */
+{
+	volatile unsigned long x = 0;
+	(void)a;
+	while (cpu_of(pthread_self()) < 0.6)
+		for (int i = 0; i < 100000; i++)
+			x += i;
+	ends_cpu = cpu_of(pthread_self());
+	return NULL;
+}
+static void *runs(void *a)   /* until main exits */
+{
+	volatile unsigned long x = 0;
+	(void)a;
+	while (!quit)
+		x++;
+	return NULL;
+}
+int main(void)
+{
+	sigset_t all, old;
+	pthread_t e, r;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);   /* inherited by both */
+	pthread_create(&e, NULL, ends, NULL);
+	pthread_create(&r, NULL, runs, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_join(e, NULL);
+	while (cpu_of(r) < 0.8)
+		usleep(10000);
+	printf("ends %.3f runs %.3f\n", ends_cpu, cpu_of(r));
+	fflush(stdout);
+	return 0;   /* runs still running: the profile ends at exit */
+}
+"""
+
+
+class Masked(CpuCase):
+    """Threads that block SIGPROF (xz creates its workers with every signal
+    blocked, as liburcu does) get no sample: a whole-run profile of xz -T2
+    read 100 ms for 37 s of CPU time. Their CPU time is drawn at their
+    exit, or at the profile's end, under gotrace._SIGPROFBlocked and their
+    start routine, where nothing said they were missing."""
+
+    def test_masked_threads_counted(self):
+        exe = gt.compile_c(MASKED, self.d / "masked")
+        f = self.d / "m.pprof"
+        r = gt.run_traced([exe], None, env={"GOTRACE_CPU_FILE": str(f), "GOTRACE_CPU_HZ": "1000"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = dict(zip(r.stdout.split()[0::2], map(float, r.stdout.split()[1::2])))
+        p = read_profile(f)
+        got = {}
+        for count, ns, names in stacks(p):
+            if names and names[0] == "gotrace._SIGPROFBlocked":
+                got[names[-1]] = got.get(names[-1], 0) + ns / 1e9
+        for fn in ("ends", "runs"):
+            # "runs" spins on after main printed: a little more, never less
+            self.assertGreater(got.get(fn, 0), want[fn] * 0.9, (fn, got, want))
+            self.assertLess(got.get(fn, 0), want[fn] * 1.1 + 0.1, (fn, got, want))
+        pprof(f, "-top", go=gt.GO_MODERN)
+
+
 class Geth(CpuCase):
     def test_replies_and_errors(self):
         b = self.burn(6, 2, env={"HOME": str(self.d)})
