@@ -126,13 +126,13 @@ static void drain_one(struct gt_thread *t, void *arg)
 			tail = head;   /* an older profile's: all of it goes */
 			break;
 		}
-		uint64_t at = pt->w[(tail + 1) & pt->mask], p = pt->w[(tail + 2) & pt->mask];
+		uint64_t at = pt->w[(tail + 1) & pt->mask], pg = pt->w[(tail + 2) & pt->mask];
 		for (unsigned i = 0; i < n; i++)
 			pc[i] = (uintptr_t)pt->w[(tail + 3 + i) & pt->mask];
 		gt_prof_agg_add(pc, n, PROF_WEIGHT(h));
-		/* and into the trace in progress, if any (its goroutine: the
-		 * record's; a sample of its last thread's may name the next) */
-		gt_ctl_cpu_sample(at, p, t->goid, pc, n);
+		/* and into the trace in progress, if any, on the goroutine it
+		 * was taken on */
+		gt_ctl_cpu_sample(at, PROF_P(pg), PROF_G(pg), pc, n);
 		tail += PROF_WORDS(n);
 	}
 	__atomic_store_n(&pt->tail, tail, __ATOMIC_RELEASE);

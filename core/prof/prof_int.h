@@ -41,6 +41,10 @@ struct gt_prof_thread {
 #define PROF_WEIGHT(h) ((uint32_t)((h) >> 8) & 0xffffff)
 #define PROF_N(h) ((unsigned)((h) & 0xff))
 #define PROF_WORDS(n) (3 + (n))   /* a sample's words */
+/* Its third word: the P (~0: none) and the goroutine, 32 bits each. */
+#define PROF_PG(p, g) ((uint64_t)(uint32_t)(p) | (uint64_t)(g) << 32)
+#define PROF_P(w) ((uint32_t)(w) == 0xffffffffu ? ~0ull : (uint64_t)(uint32_t)(w))
+#define PROF_G(w) ((w) >> 32)
 
 /* The profile sampling now (0: none): set by the start, cleared by the
  * stop or by the program taking SIGPROF; the handler reads it (acquire). */

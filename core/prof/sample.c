@@ -115,7 +115,11 @@ void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 	uint64_t p = ps && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) ? ps->id : ~0ull;
 	pt->w[head & pt->mask] = PROF_HDR(s, weight, n);
 	pt->w[(head + 1) & pt->mask] = gt_clock_now();
-	pt->w[(head + 2) & pt->mask] = p;
+	/* with the goroutine the record has now: drained later, the record
+	 * may be the next thread's (Go 1.19 refused a sample of a goroutine
+	 * not created yet: "g 7 already exists" at its GoCreate) */
+	pt->w[(head + 2) & pt->mask] =   /* (its goroutine ending, the GoEnd after: none) */
+		PROF_PG(p, __atomic_load_n(&t->state, __ATOMIC_RELAXED) == GT_T_LIVE ? t->goid : 0);
 	for (unsigned i = 0; i < n; i++)
 		pt->w[(head + 3 + i) & pt->mask] = pc[i];
 	__atomic_store_n(&pt->head, head + PROF_WORDS(n), __ATOMIC_RELEASE);

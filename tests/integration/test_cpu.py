@@ -551,6 +551,71 @@ class Masked(CpuCase):
         pprof(f, "-top", go=gt.GO_MODERN)
 
 
+CHURN_BURN = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+static void *spin(void *a)
+{
+	volatile long x = 0;
+	(void)a;
+	for (double t = now(); now() - t < 0.03;)
+		x++;
+	return NULL;
+}
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 ? atoi(argv[1]) : 40;
+	for (int r = 0; r < rounds; r++) {
+		pthread_t t[4];
+		for (int i = 0; i < 4; i++)
+			pthread_create(&t[i], NULL, spin, NULL);
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+	}
+	puts("ok");
+	return 0;
+}
+"""
+
+
+class SamplesOfChurn(CpuCase):
+    """A trace and a CPU profile at once, threads of 30 ms coming and
+    going 4 at a time: the service thread drains a ring after its thread
+    ended, its record already the next thread's. The samples were drawn on
+    the record's goroutine then, one not created yet at the sample's time,
+    and Go 1.19 refused the whole trace ("g 7 already exists"); each now
+    names the goroutine it was taken on, which lives at its time."""
+
+    def test_samples_on_live_goroutines(self):
+        exe = gt.compile_c(CHURN_BURN, self.d / "churn")
+        trace = self.d / "t.trace"
+        r = gt.run_traced([exe, "40"], trace, env={"GOTRACE_CPU_FILE": str(self.d / "c.pprof"),
+                                                   "GOTRACE_CPU_HZ": "1000"})
+        self.assertEqual((r.returncode, r.stdout), (0, "ok\n"), r.stderr)
+        ev = gt.trace_events(str(trace))   # Go 1.19, then 1.23
+        born, ended = {}, {}
+        for e in ev:
+            if e.type == "GoCreate":
+                born.setdefault(e.args["g"], e.ts)
+            elif e.type == "GoEnd":
+                ended[e.g] = e.ts
+        samples = [e for e in ev if e.type == "CPUSample" and e.args["g"]]
+        self.assertGreater(len(samples), 100)
+        for e in samples:
+            g = e.args["g"]
+            self.assertIn(g, born, e)
+            self.assertLessEqual(born[g], e.ts, e)
+            self.assertLessEqual(e.ts, ended.get(g, e.ts), e)
+
+
 class Geth(CpuCase):
     def test_replies_and_errors(self):
         b = self.burn(6, 2, env={"HOME": str(self.d)})
