@@ -37,6 +37,7 @@
 	X(dwarf_formudata) \
 	X(dwarf_getscopes) \
 	X(dwarf_getsrcfiles) \
+	X(dwarf_haspc) \
 	X(dwarf_tag) \
 	X(dwfl_addrmodule) \
 	X(dwfl_begin) \
@@ -335,7 +336,12 @@ static int resolve(uintptr_t pc, int exact, struct gt_sym *out, struct gt_sym *i
 		out->entry = 0;
 		*hint = gt_symhint_object(path, id, id_len);
 	}
-	Dwfl_Line *ln = dw.dwfl_module_getsrc(m, a);
+	/* Only from a unit that holds the address: Go's linker writes no
+	 * .debug_aranges for Go code, and libdw stretched the nearest C unit
+	 * of a cgo program over it (every Go frame "gcc_mmap.c:37"). */
+	Dwarf_Addr cb;
+	Dwarf_Die *cu = dw.dwfl_module_addrdie(m, a, &cb);
+	Dwfl_Line *ln = cu && dw.dwarf_haspc(cu, a - cb) > 0 ? dw.dwfl_module_getsrc(m, a) : NULL;
 	int line = 0;
 	const char *src = ln ? dw.dwfl_lineinfo(ln, NULL, &line, NULL, NULL, NULL) : NULL;
 	out->file = own(gt_strdup(src ? src : (path ? path : "?")));

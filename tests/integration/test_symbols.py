@@ -27,7 +27,9 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gttest as gt  # noqa: E402
+import test_rpc as rt  # noqa: E402  (module only: its tests are not run here)
 
 SOURCE = r"""
 #include <pthread.h>
@@ -338,6 +340,77 @@ class DebugCache(unittest.TestCase):
         _, lines = self.traced("replaced", cache)
         self.assertEqual(len(lines), 2, lines)
         self.assertEqual(build_id(copy), self.bid)
+
+
+CGO_MAIN = r"""package main
+
+/*
+#include <unistd.h>
+static void rd(int fd) { char c; if (read(fd, &c, 1) != 1) _exit(3); }
+*/
+import "C"
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+//go:noinline
+func waiter(fd int) { C.rd(C.int(fd)) }
+
+func main() {
+	r, w, err := os.Pipe()
+	if err != nil {
+		panic(err)
+	}
+	go func() {
+		for i := 0; i < 150; i++ {
+			time.Sleep(20 * time.Millisecond)
+			w.Write([]byte{1})
+		}
+	}()
+	for i := 0; i < 150; i++ {
+		waiter(int(r.Fd()))
+	}
+	fmt.Println("bye")
+}
+"""
+
+
+class CgoProgram(unittest.TestCase):
+    """A Go program built with cgo, whose C function blocks in read.
+    Go's linker writes no .debug_aranges for Go code, and libdw picked the
+    nearest C unit for Go's addresses: every Go frame read
+    "gcc_mmap.c:37" (runtime.asmcgocall.abi0 among them). A frame gets a
+    line only from a unit that holds its address (dwarf_haspc); the C
+    frames keep theirs."""
+
+    def test_go_frames_not_given_c_lines(self):
+        with gt.tempdir() as d:
+            (d / "main.go").write_text(CGO_MAIN)
+            (d / "go.mod").write_text("module gocg\ngo 1.19\n")
+            env = dict(os.environ, CGO_ENABLED="1", GOFLAGS="-mod=mod")
+            r = subprocess.run([gt.GO_MODERN, "build", "-o", str(d / "gocg"), "."], cwd=d,
+                               env=env, capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            sock = str(d / "s.sock")
+            p = gt.start_traced([d / "gocg"], None, socket=sock)
+            try:
+                gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                              what="endpoint")
+                trace = d / "t.trace"
+                self.assertEqual(rt.stream_call(sock, rt.req("debug_goTrace", [str(trace), 1]),
+                                                timeout=60), rt.NULL_REPLY)
+                out, err = p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual((p.returncode, out), (0, "bye\n"), err)
+            top = gt.pprof_top(trace, "syscall", lines=True)
+            self.assertTrue(any(k.startswith("rd ") and "main.go:5" in k for k in top), top)
+            wrong = [k for k in top if k.startswith("runtime.") and "gcc_" in k]
+            self.assertEqual(wrong, [], top)
 
 
 if __name__ == "__main__":
