@@ -108,10 +108,14 @@ static void fd_lock_open(void)
 	}
 }
 
+/* Once a second the loop looks whether the program's threads are all
+ * gone, ours alone keeping the process (gt_thread_orphaned). */
+#define ORPHAN_MS 1000
+
 static void *service_main(void *arg)
 {
 	struct pollfd pfd[1 + GT_SVC_MAX_FDS];
-	uint64_t last_flush = 0;
+	uint64_t last_flush = 0, last_orphan = gt_clock_now();
 
 	(void)arg;
 	gt_tls.in_tracer = 1;
@@ -142,6 +146,8 @@ static void *service_main(void *arg)
 		int solo = gt_solo_retry_ms();
 		if (solo >= 0 && (timeout < 0 || timeout > solo))
 			timeout = solo;
+		if (timeout < 0 || timeout > ORPHAN_MS)
+			timeout = ORPHAN_MS;
 		int n = 0;
 
 		uint32_t gen = gt_fd_generation();
@@ -188,6 +194,12 @@ static void *service_main(void *arg)
 		}
 		gt_prof_drain();
 		gt_stack_grow();
+		uint64_t now = gt_clock_now();
+		if (now - last_orphan >= ORPHAN_MS * 1000000ull) {
+			last_orphan = now;
+			if (gt_thread_orphaned())
+				gt_request_orphaned();
+		}
 		if (gt_proc.client_ok && gt_proc.client->poll_handle) {
 			fd_lock_open();   /* its fds stay put while it handles them */
 			gt_proc.client->poll_handle(pfd + 1, n);

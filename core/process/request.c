@@ -39,6 +39,35 @@ static struct {
 	uint32_t done;        /* futex: 0 pending, 1 done */
 } req;
 
+/* The process ends: the CPU profile and the trace finished and written,
+ * the endpoint's held calls answered and its socket gone. */
+static void finish_all(char *err, size_t errlen, int *result)
+{
+	/* A CPU profile is written at exit too (its handler must not outlive
+	 * us either way); a trace's error is the one said. */
+	if (gt_prof_session() && gt_prof_stop(err, errlen))
+		gt_log("%s", err);
+	err[0] = '\0';
+	*result = gt_ctl_session() ? gt_ctl_stop(err, errlen) : 0;
+	if (gt_proc.client_ok && gt_proc.client->shutdown)
+		gt_proc.client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
+}
+
+void gt_request_orphaned(void)
+{
+	char err[512];
+	int r;
+
+	if (gt_cfg.debug)
+		gt_log("the program's threads left, main by a raw exit: the process ends "
+		       "(status 0), as it would without us");
+	finish_all(err, sizeof(err), &r);
+	if (r && err[0])
+		gt_log("%s", err);
+	for (;;)
+		gt_raw(SYS_exit_group, 0, 0, 0);
+}
+
 /* Returns 1 when the service thread is to end (REQ_PARK). */
 int gt_request_handle(void)
 {
@@ -51,14 +80,9 @@ int gt_request_handle(void)
 		req.result = gt_ctl_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
 	else if (op == REQ_STOP)
 		req.result = gt_ctl_stop(req.err, sizeof(req.err));
-	else if (op == REQ_EXIT) {
-		/* A CPU profile is written at exit too (its handler must not
-		 * outlive us either way); a trace's error is the one said. */
-		if (gt_prof_session() && gt_prof_stop(req.err, sizeof(req.err)))
-			gt_log("%s", req.err);
-		req.err[0] = '\0';
-		req.result = gt_ctl_session() ? gt_ctl_stop(req.err, sizeof(req.err)) : 0;
-	} else if (op == REQ_PROF_START)
+	else if (op == REQ_EXIT)
+		finish_all(req.err, sizeof(req.err), &req.result);
+	else if (op == REQ_PROF_START)
 		req.result = gt_prof_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
 	else if (op == REQ_PROF_STOP)
 		req.result = gt_prof_session() ? gt_prof_stop(req.err, sizeof(req.err)) : 0;
@@ -69,8 +93,6 @@ int gt_request_handle(void)
 	} else if (op == REQ_PARK) {
 		req.result = 0;
 	}
-	if (op == REQ_EXIT && gt_proc.client_ok && gt_proc.client->shutdown)
-		gt_proc.client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 	__atomic_store_n(&req.op, REQ_NONE, __ATOMIC_RELAXED);
 	__atomic_store_n(&req.done, 1, __ATOMIC_RELEASE);
 	gt_futex_wake(&req.done, 1);

@@ -88,6 +88,11 @@ extern struct gt_lock gt_req_lock;
 /* On the loop: answer the request pending, if any; 1 when the service
  * thread is to end (REQ_PARK). */
 int gt_request_handle(void);
+/* The program's threads are all gone (gt_thread_orphaned): finish as at
+ * exit, then end the process with status 0, as the last thread's exit
+ * would have (the kernel reports its code: glibc's is 0; one a raw
+ * SYS_exit gave is not known to us). Service thread. */
+void gt_request_orphaned(void) __attribute__((noreturn));
 /* With gt_req_lock held: 0, -1 (the answer's error in err), or -2 (timed
  * out: gt_req_lock must stay held, the service thread still owns req). */
 int gt_request_call_locked(int op, const char *path, char *err, size_t errlen, int64_t timeout_ns);

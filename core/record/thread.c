@@ -142,6 +142,31 @@ int gt_thread_alone(void)
 	return tasks <= 1 + (long)__atomic_load_n(&tracer_threads, __ATOMIC_SEQ_CST);
 }
 
+int gt_thread_orphaned(void)
+{
+	char buf[1024], pid[16];
+	int fd = gt_open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
+	gt_close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* after "pid (comm) ": state is field 3, num_threads 20 (a zombie
+	 * main counted) */
+	char *p = strrchr(buf, ')');
+	int k = 2;   /* p, once moved: the space before field k */
+	while (p && k < 20 && (p = strchr(p + 1, ' ')))
+		k++;
+	if (!p || strtol(p + 1, NULL, 10) > 1 + (long)__atomic_load_n(&tracer_threads,
+									 __ATOMIC_SEQ_CST))
+		return 0;
+	gt_fmt(pid, sizeof(pid), "%d", getpid());
+	return zombie(pid) && gt_thread_alone();
+}
+
 struct gt_thread *gt_thread_alloc(void)
 {
 	struct gt_thread *t = NULL;

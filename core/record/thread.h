@@ -157,6 +157,11 @@ void gt_thread_tracer_join(pthread_t th, int tid);
 /* At most one program thread left, by /proc/self/task's live tasks (a
  * thread we never met counts): the others are ours. No stdio, no malloc. */
 int gt_thread_alone(void);
+/* The program's threads all gone, ours alone keeping the process: main
+ * left by a raw exit (SYS_exit: no hook sees it, and glibc's count of
+ * threads still has ours), the rest after it. One read of
+ * /proc/self/stat while the program has threads. Service thread. */
+int gt_thread_orphaned(void);
 /* Program threads alive that we know of (main included). */
 int gt_thread_program_count(void);
 

@@ -6,7 +6,10 @@ viewer serves every page, and no thread is left "running" at the end.
   exit() from another thread  behave exit-thread 6 (a sleeper is blocked
                               in pthread_cond_wait when the process exits)
   main calls pthread_exit     behave pthread-exit (3 threads still running;
-                              the process ends when the last one returns)"""
+                              the process ends when the last one returns)
+  main leaves by SYS_exit     RawExit: a worker returns 0.3 s later (then a
+                              raw exit of its own): the process ends, where
+                              our thread alone kept it for good"""
 import os
 import subprocess
 import sys
@@ -50,6 +53,63 @@ class ExitPaths(unittest.TestCase):
         self.assertEqual(states[main], "dead", "main's pthread_exit is a thread exit")
         dead = [g for g, s in states.items() if s == "dead"]
         self.assertGreaterEqual(len(dead), 3, f"main and at least 2 workers ended: {states}")
+
+
+
+RAW_EXIT = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static int raw;
+static void *worker(void *a)
+{
+	(void)a;
+	usleep(300000);
+	puts("worker done");
+	fflush(stdout);
+	if (raw)
+		syscall(SYS_exit, 0);
+	return NULL;
+}
+int main(int argc, char **argv)
+{
+	pthread_t t;
+	raw = argc > 1 && !strcmp(argv[1], "raw");
+	pthread_create(&t, NULL, worker, NULL);
+	puts("main leaves");
+	fflush(stdout);
+	syscall(SYS_exit, 7);   /* the last thread's status is the process's */
+	return 1;
+}
+"""
+
+
+class RawExit(unittest.TestCase):
+    """Main leaves by the raw exit system call (as a program under strict
+    seccomp must), its worker later, by returning or by SYS_exit too: no
+    hook sees main go, and glibc's count of threads holds ours, so our
+    service thread alone kept the process for good (SIGTERM pending,
+    blocked there). It now sees the program's threads gone (once a
+    second), finishes the trace and ends the process with status 0, as
+    the last thread's exit does without us."""
+
+    def test_process_ends(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(RAW_EXIT, d / "rawexit")
+            for mode in ("return", "raw"):
+                plain = gt.run_plain([exe, mode], timeout=30)
+                for trace in (None, d / f"{mode}.trace"):
+                    try:
+                        r = gt.run_traced([exe, mode], trace, socket=None, timeout=30)
+                    except subprocess.TimeoutExpired:
+                        self.fail(f"{mode}: the process did not end ({trace})")
+                    self.assertEqual((r.returncode, r.stdout), (plain.returncode, plain.stdout),
+                                     (mode, trace, r.stderr))
+                    if trace:
+                        gt.trace_events(str(trace))
 
 
 if __name__ == "__main__":
