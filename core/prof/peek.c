@@ -51,7 +51,9 @@ static int p_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, i
 	(void)as;
 	if (write)
 		return -UNW_EINVAL;
-	if (addr >= w->lo && addr <= w->hi - sizeof(*val) && !(addr & 7)) {
+	/* (lo = hi = 0: no stack is held, every read is the kernel's; at
+	 * hi 0, hi - 8 wrapped and read the whole address space directly) */
+	if (w->hi > w->lo && addr >= w->lo && addr <= w->hi - sizeof(*val) && !(addr & 7)) {
 		*val = *(const unw_word_t *)addr;
 		return 0;
 	}

@@ -189,5 +189,54 @@ class OwnSigprof(unittest.TestCase):
                     p.communicate()
 
 
+STACKBOMB = r"""/* stackbomb: a thread sleeps in a raw `syscall` instruction made from an
+ * assembly routine with no unwind info and a garbage %rbp (as JITs or
+ * hand-written assembly can have). main waits 3 s and prints "stackbomb: ok". */
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <time.h>
+/* void raw_sleep(struct timespec *ts): with unwind info (CFA = rsp+8), it
+ * moves %rsp to an unmapped address (0x100000000000) around a raw nanosleep
+ * syscall, as a coroutine/green-thread switch or a JIT can leave it; the
+ * kernel does not use the user stack for the syscall. */
+__asm__(".text\n.globl raw_sleep\n.type raw_sleep,@function\nraw_sleep:\n.cfi_startproc\n"
+	"  mov %rsp, %r12\n  movabs $0x100000000000, %rsp\n  mov $35, %eax\n  xor %esi, %esi\n  syscall\n  mov %r12, %rsp\n  ret\n"
+	".cfi_endproc\n.size raw_sleep, .-raw_sleep\n");
+void raw_sleep(struct timespec *ts);
+static void *t(void *a){ (void)a; struct timespec ts={3,0}; __asm__ volatile("" ::: "r12"); raw_sleep(&ts); return 0; }
+int main(void){ pthread_t th; pthread_create(&th,0,t,0); pthread_join(th,0); printf("stackbomb: ok\n"); return 0; }
+"""
+
+
+class WildStack(unittest.TestCase):
+    """A thread asleep in a raw nanosleep made where its rsp points at an
+    unmapped address (a coroutine switch, a JIT): debug_stacks walks it
+    from the pc and sp the kernel shows, holding no stack of it. Its
+    reads went straight to memory there (the held range's end, 0, less 8
+    wrapped to 2^64) and the program died of SIGSEGV; they go through
+    process_vm_readv, which fails cleanly."""
+
+    def test_program_survives(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(STACKBOMB, d / "stackbomb")
+            sock = str(d / "s.sock")
+            p = gt.start_traced([exe], None, socket=sock)
+            try:
+                gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                              what="endpoint")
+                time.sleep(0.3)   # the thread in its nanosleep
+                out = stacks(sock)
+                self.assertIsNone(p.poll(), "the program died")
+                self.assertEqual(out.count("goroutine "), 2, out)
+                out, err = p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual((p.returncode, out), (0, "stackbomb: ok\n"), err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
