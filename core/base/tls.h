@@ -83,6 +83,7 @@ struct gt_tls {
 	/* 1 once this thread registered with liburcu-bp (core/base/urcu.h);
 	 * urcu_fork: its fork prepare handler holds gt_urcu_fork_lock. */
 	uint32_t urcu_reg, urcu_fork;
+	uint32_t buf_fork;   /* its fork holds the trace buffers' pool lock */
 };
 
 extern __thread struct gt_tls gt_tls __attribute__((tls_model("initial-exec")));

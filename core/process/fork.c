@@ -64,6 +64,8 @@ void gt_service_long_lived(void)
 
 void gt_proc_fork_prepare(void)
 {
+	int nested = gt_tls.in_tracer != 0;   /* a handler's fork inside tracer code */
+
 	gt_tls.in_tracer++;
 	gt_tls.urcu_fork = gt_urcu_fork_hold();   /* no thread inside liburcu-bp's init_lock */
 	gt_stack_before_fork();
@@ -71,10 +73,12 @@ void gt_proc_fork_prepare(void)
 		gt_urcu.urcu_bp_call_rcu_before_fork();
 		gt_urcu.urcu_bp_before_fork();
 	}
+	gt_buf_before_fork(nested);
 }
 
 void gt_proc_fork_parent(void)
 {
+	gt_buf_after_fork_parent();
 	if (gt_urcu_ready()) {
 		gt_urcu.urcu_bp_after_fork_parent();
 		gt_urcu.urcu_bp_call_rcu_after_fork_parent();

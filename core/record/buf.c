@@ -268,11 +268,24 @@ void gt_buf_get_stats(struct gt_buf_stats *s)
 	s->chunks = __atomic_load_n(&stats.chunks, __ATOMIC_RELAXED);
 }
 
+void gt_buf_before_fork(int nested)
+{
+	gt_tls.buf_fork = nested ? gt_trylock(&pool_lock) : (gt_lock(&pool_lock), 1);
+}
+
+void gt_buf_after_fork_parent(void)
+{
+	if (gt_tls.buf_fork)
+		gt_unlock(&pool_lock);
+	gt_tls.buf_fork = 0;
+}
+
 void gt_buf_after_fork_child(void)
 {
 	/* Every chunk was owned by a thread or the queue of the parent. Rebuild
 	 * the free list from all regions; the queue starts empty. */
 	pool_lock.word = 0;
+	gt_tls.buf_fork = 0;
 	free_list = NULL;
 	nfree = 0;
 	for (uint32_t r = 0; r < nregions; r++) {

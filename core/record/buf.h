@@ -61,5 +61,12 @@ uint32_t gt_buf_in_use(void);
 void gt_buf_set_waker(void (*wake)(void));
 /* After fork in the child: forget every chunk (the memory stays mapped). */
 void gt_buf_after_fork_child(void);
+/* Around fork: the pool's lock held across it, so that the child never
+ * copies a pool half changed (a stop's trim had unmapped its regions,
+ * the count not yet reset: the child wrote into them). nested: the fork
+ * comes from a signal handler on a thread inside tracer code, which may
+ * hold the lock: then only tried. */
+void gt_buf_before_fork(int nested);
+void gt_buf_after_fork_parent(void);
 
 #endif
