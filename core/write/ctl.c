@@ -171,6 +171,10 @@ int gt_ctl_prepare(char *err, size_t errlen)
 	return 0;
 }
 
+/* The buffers' counts at the trace's start: its stop says on stderr how
+ * often threads waited for the writer meanwhile (the cap reached). */
+static struct gt_buf_stats start_bs;
+
 uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 {
 	if (__atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED) || gt_writer_session()) {
@@ -206,6 +210,7 @@ uint64_t gt_ctl_start(const char *path, char *err, size_t errlen)
 	gt_fmt(cur_path, sizeof(cur_path), "%s", path);
 	gen_t0 = sess_t0 = gt_clock_now();
 	gen_retry = 0;
+	gt_buf_get_stats(&start_bs);   /* the waits for the writer, counted from here */
 	/* Threads read this (acquire) before their clock: every event they
 	 * write is later than the snapshot's. */
 	__atomic_store_n(&gt_trace_on, s, __ATOMIC_RELEASE);
@@ -295,13 +300,12 @@ static void final_heap(uint64_t s)
 int gt_ctl_stop(char *err, size_t errlen)
 {
 	uint64_t s = __atomic_load_n(&gt_trace_on, __ATOMIC_RELAXED);
-	struct gt_buf_stats bs0, bs1;
+	struct gt_buf_stats bs0 = start_bs, bs1;
 
 	if (!s) {
 		gt_fmt(err, errlen, "trace not in progress");
 		return -1;
 	}
-	gt_buf_get_stats(&bs0);
 	if (sampler)   /* the CPU samples taken so far, into this trace */
 		sampler();
 	/* No thread enters any more; those inside write their group, and each

@@ -440,7 +440,7 @@ class Faults(Base):
     def test_memory_cap_reached(self):
         """The writer writes into a FIFO that is read slowly: buffers reach
         GOTRACE_BUFFER_MB=1, threads wait, and the wait shows in the trace
-        as a gotrace.wait log."""
+        as a gotrace.wait log, and on stderr at the stop, counted."""
         d = self.tmp / "cap"
         d.mkdir()
         fifo, copy = d / "fifo", d / "cap.trace"
@@ -480,6 +480,12 @@ class Faults(Base):
         self.assertGreater(total, 0.5 * slower,
                            f"{len(logs)} gotrace.wait logs count {total:.2f} s of the "
                            f"{slower:.2f} s the run took longer than without the library")
+        # and the stop says it on stderr, every wait of the trace counted
+        # (it counted those of the stop itself only: never said)
+        m = re.search(r"(?m)^gotrace: threads waited (\d+) times \((\d+) ms in all\) for the "
+                      r"trace writer; GOTRACE_BUFFER_MB raises the cap$", r.stderr)
+        self.assertIsNotNone(m, r.stderr)
+        self.assertEqual(int(m.group(1)), len(logs), r.stderr)
 
 
 if __name__ == "__main__":
