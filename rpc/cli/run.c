@@ -300,10 +300,15 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "gotrace: %s killed by signal %d (%s)\n", argv[i], WTERMSIG(status),
 			strsignal(WTERMSIG(status)));
-	if (access(abs, F_OK)) {
+	struct stat sb;
+	if (stat(abs, &sb)) {
 		fprintf(stderr, "gotrace: no trace was written to %s: the library did not load into "
 			"%s (it cleared LD_PRELOAD, or exec'd a static or setuid program?)\n", abs,
 			argv[i]);
+	} else if (!S_ISREG(sb.st_mode)) {
+		/* a FIFO (its reader has the trace), a device: not read back */
+		fprintf(stderr, "gotrace: the trace went to %s, not a regular file: no summary\n",
+			abs);
 	} else {
 		/* A death by signal cuts the trace where the writer was: threads
 		 * still running, the last batch half written. Go 1.19-1.22's
@@ -312,11 +317,14 @@ int gt_cmd_run(int argc, char **argv, int (*usage)(const char *))
 			repair_cut(abs);
 		summary(abs, 1);
 	}
-	if (cpu && !access(cpu_abs, F_OK))
+	struct stat cb;
+	int have_cpu = cpu && !stat(cpu_abs, &cb) && (cb.st_size > 0 || !S_ISREG(cb.st_mode));
+	if (have_cpu)
 		fprintf(stderr, "gotrace: CPU profile written to %s; open it with: go tool pprof "
 			"-http=: %s\n", cpu_abs, cpu_abs);
-	else if (cpu && !WIFSIGNALED(status))
-		fprintf(stderr, "gotrace: no CPU profile was written to %s\n", cpu_abs);
+	else if (cpu)   /* (created at the start, empty until written at the end) */
+		fprintf(stderr, "gotrace: no CPU profile was written to %s%s\n", cpu_abs,
+			WIFSIGNALED(status) ? ": the program died before its end" : "");
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -3,6 +3,7 @@ GOTRACE_FILE does), passes the program's stdout and exit status through and
 prints a summary on stderr that names the trace file."""
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -67,6 +68,57 @@ class GotraceRun(unittest.TestCase):
             r = gotrace(["run", "-o", "m.trace", "--", "/nonexistent-gotrace/cmd"], cwd=d)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("/nonexistent-gotrace/cmd", r.stderr)
+
+
+
+CRASH = r"""
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+int main(void)
+{
+	volatile unsigned long x = 0;
+	for (clock_t t = clock(); clock() - t < CLOCKS_PER_SEC / 5;)
+		x++;
+	puts("crashing");
+	fflush(stdout);
+	raise(SIGSEGV);
+	return 0;
+}
+"""
+
+
+class Outputs(unittest.TestCase):
+    """What `gotrace run` says after the program: a trace sent to a FIFO is
+    its reader's (run read it back for the summary and waited for good in
+    open()); a CPU profile the program died before writing is said to be
+    missing (run said "written" of an empty file)."""
+
+    def test_trace_to_a_fifo(self):
+        with gt.tempdir() as d:
+            fifo, copy = d / "t.fifo", d / "copy.trace"
+            os.mkfifo(fifo)
+
+            def reader():
+                with open(fifo, "rb") as f, open(copy, "wb") as o:
+                    o.write(f.read())
+            t = threading.Thread(target=reader)
+            t.start()
+            r = gotrace(["run", "-o", str(fifo), "--", gt.program("tree")], cwd=d, timeout=60)
+            t.join(30)
+            self.assertEqual((r.returncode, r.stdout), (0, TREE_OUT), r.stderr)
+            self.assertIn(f"gotrace: the trace went to {fifo}, not a regular file: no summary",
+                          r.stderr)
+            self.assertEqual(len(gt.created_goroutines(gt.trace_events(str(copy)))), 19)
+
+    def test_cpu_profile_of_a_crash(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(CRASH, d / "crash")
+            r = gotrace(["run", "-o", "c.trace", "--cpu", "c.pprof", "--", exe], cwd=d)
+            self.assertEqual(r.returncode, 128 + 11, r.stderr)
+            self.assertIn(f"gotrace: no CPU profile was written to {d / 'c.pprof'}: the program "
+                          "died before its end", r.stderr)
+            self.assertNotIn("CPU profile written", r.stderr)
 
 
 if __name__ == "__main__":
