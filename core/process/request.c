@@ -118,7 +118,11 @@ int gt_request_call_locked(int op, const char *path, char *err, size_t errlen, i
 			if (left <= 0) {
 				/* Leave req_lock held: the request is still owned by the
 				 * service thread. Only exit/exec get here. */
-				gt_fmt(err, errlen, "the trace writer did not finish in time");
+				const char *path = gt_ctl_path();
+				gt_fmt(err, errlen, "the trace writer did not finish in %llu s "
+				       "(a slow reader?): the trace%s%s is cut; gotrace repair keeps "
+				       "what was written", (unsigned long long)(timeout_ns / 1000000000),
+				       path[0] ? " " : "", path);
 				return -2;
 			}
 		}
