@@ -352,9 +352,10 @@ static __attribute__((noinline)) void *realloc_gated(void *p, size_t n)
 	if (__builtin_expect(w == 0, 1))
 		return GT_REAL(realloc)(p, n);
 	int64_t old = p && s ? usable(p) : 0;
-	if (p && (w & SAMPLING))
-		gt_hprof_free(p);   /* (kept out of the profile if realloc fails) */
+	uint32_t rec = p && (w & SAMPLING) && gt_hprof_maybe(p) ? gt_hprof_unlink(p) : 0;
 	void *q = GT_REAL(realloc)(p, n);
+	if (rec)   /* freed unless the call failed (NULL for n > 0: p kept) */
+		gt_hprof_unlinked(p, rec, q || n == 0);
 	if (s && q)
 		count(usable(q) - old, s, n);
 	else if (s && p && n == 0)

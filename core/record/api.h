@@ -168,6 +168,11 @@ void gt_hprof_alloc_slow(void *p, size_t n);
  * derive their paths from it). */
 void gt_hprof_on_gate(void (*fn)(void));
 void gt_hprof_free_slow(void *p);
+/* realloc's: p's record out of the table before the call (its address may
+ * be another thread's at once), then dropped (freed: the call moved or
+ * freed p) or put back (it failed: p is still the program's). */
+uint32_t gt_hprof_unlink(void *p);
+void gt_hprof_unlinked(void *p, uint32_t i, int freed);
 
 /* The filter's bit for a block's address: the top bits of its low 32
  * bits times 2^32 / phi (Fibonacci hashing: every bit of the address

@@ -223,38 +223,80 @@ void gt_hprof_alloc_slow(void *p, size_t n)
 	tls->in_tracer--;
 }
 
-void gt_hprof_free_slow(void *p)
+/* p's record out of the table (its filter slot down): 0 if none, else
+ * its index + 1. Under h.lock. */
+static uint32_t unlink_locked(uintptr_t p, struct live *live)
+{
+	for (uint32_t *at = &h.chain[bucket(p)]; *at; at = &live[*at - 1].next) {
+		if (live[*at - 1].p != p)
+			continue;
+		uint32_t i = *at, s = gt_hprof_slot(p);
+		if (h.count[s] < 255 && !--h.count[s])   /* (255: set for good) */
+			__atomic_fetch_and(&gt_hprof_bits[s >> 6], ~(1ull << (s & 63)), __ATOMIC_RELAXED);
+		*at = live[i - 1].next;
+		return i;
+	}
+	return 0;
+}
+
+/* Record i, unlinked, is freed: its figures, its node to the free list. */
+static void drop_locked(uint32_t i, struct live *live)
+{
+	struct live *l = &live[i - 1];
+	struct fig *f = fig_of(l->sid);
+
+	if (f) {
+		f->free_n++;
+		f->free_b += l->size;
+	}
+	l->next = h.free_head;
+	h.free_head = i;
+}
+
+uint32_t gt_hprof_unlink(void *p)
 {
 	struct live *live = __atomic_load_n(&h.live, __ATOMIC_ACQUIRE);
+	struct gt_tls *tls = &gt_tls;
+	uint32_t i;
 
 	/* A block sampled while the rate was set is matched however the rate
 	 * is now (its figures stay right). */
-	if (!p || !live || gt_tls.in_tracer)
-		return;
-	struct gt_tls *tls = &gt_tls;
+	if (!p || !live || tls->in_tracer)
+		return 0;
 	tls->in_tracer++;
 	gt_lock(&h.lock);
-	size_t b = bucket((uintptr_t)p);
-	for (uint32_t *at = &h.chain[b]; *at; at = &live[*at - 1].next) {
-		struct live *l = &live[*at - 1];
-		if (l->p != (uintptr_t)p)
-			continue;
-		struct fig *f = fig_of(l->sid);
-		if (f) {
-			f->free_n++;
-			f->free_b += l->size;
-		}
+	i = unlink_locked((uintptr_t)p, live);
+	gt_unlock(&h.lock);
+	tls->in_tracer--;
+	return i;
+}
+
+void gt_hprof_unlinked(void *p, uint32_t i, int freed)
+{
+	struct live *live = __atomic_load_n(&h.live, __ATOMIC_ACQUIRE);
+	struct gt_tls *tls = &gt_tls;
+
+	if (!i || !live)
+		return;
+	tls->in_tracer++;
+	gt_lock(&h.lock);
+	if (freed) {
+		drop_locked(i, live);
+	} else {   /* still the program's: back in its chain */
+		size_t b = bucket((uintptr_t)p);
 		uint32_t s = gt_hprof_slot((uintptr_t)p);
-		if (h.count[s] < 255 && !--h.count[s])   /* (255: set for good) */
-			__atomic_fetch_and(&gt_hprof_bits[s >> 6], ~(1ull << (s & 63)), __ATOMIC_RELAXED);
-		uint32_t i = *at;
-		*at = l->next;
-		l->next = h.free_head;
-		h.free_head = i;
-		break;
+		live[i - 1].next = h.chain[b];
+		h.chain[b] = i;
+		if (h.count[s] < 255 && !h.count[s]++)
+			__atomic_fetch_or(&gt_hprof_bits[s >> 6], 1ull << (s & 63), __ATOMIC_RELAXED);
 	}
 	gt_unlock(&h.lock);
 	tls->in_tracer--;
+}
+
+void gt_hprof_free_slow(void *p)
+{
+	gt_hprof_unlinked(p, gt_hprof_unlink(p), 1);
 }
 
 int gt_hprof_get(size_t *i, struct gt_hprof_entry *out)
