@@ -9,6 +9,7 @@
 #include <link.h>
 #include <string.h>
 
+#include "core/base/lock.h"
 #include "core/record/api.h"
 #include "core/record/stack.h"
 
@@ -89,11 +90,26 @@ static int load_unw_(void)
  * it validates addresses through, in the fd table of the thread that makes
  * it. The service thread has a table of its own (core/process/fdtable.c), so that
  * must be a program thread: its first walk does it (once; a walk racing it
- * goes without frames). */
+ * waits for it: unw_wait_ready). */
 static uint32_t unw_state;   /* atomic: 0 not set up, 1 being set up, 2 ready */
 /* A walk from a signal's context ran (libunwind's own set-up, its pipe
  * included, is done: gt_unw_walk_context). Atomic. */
 static uint32_t unw_walked;
+
+/* A walk that finds the set-up under way on another thread waits for it
+ * (~150 us, once): going without frames, the first waits of threads that
+ * met at a barrier lost all but their leaf, 1-15 of 16 in a sweep. A
+ * thread inside the set-up itself (a handler's walk) does not wait. */
+static int unw_wait_ready(void)
+{
+	for (int i = 0; i < 100; i++) {   /* at most ~0.1 s, then without frames */
+		uint32_t st = __atomic_load_n(&unw_state, __ATOMIC_ACQUIRE);
+		if (st != 1)
+			return st == 2;
+		gt_futex_wait(&unw_state, 1, 1000000);
+	}
+	return 0;
+}
 
 static int unw_ready(void)
 {
@@ -101,14 +117,16 @@ static int unw_ready(void)
 
 	if (__builtin_expect(__atomic_load_n(&unw_state, __ATOMIC_ACQUIRE) == 2, 1))
 		return 1;
-	if (!unw.backtrace || gt_tls.own_fds ||
-	    !__atomic_compare_exchange_n(&unw_state, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (!unw.backtrace || gt_tls.own_fds)
 		return 0;
+	if (!__atomic_compare_exchange_n(&unw_state, &z, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return !gt_tls.unw_setup && unw_wait_ready();
 	/* Per-thread caches: no lock (and no sigprocmask) per lookup. */
 	gt_tls.unw_setup = 1;
 	unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
 	gt_tls.unw_setup = 0;
 	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
+	gt_futex_wake(&unw_state, 1 << 30);
 	return 1;
 }
 
@@ -124,6 +142,7 @@ void gt_stack_signal_settle(void)
 		return;
 	unw.set_caching_policy(*unw.local_as, UNW_CACHE_PER_THREAD);
 	__atomic_store_n(&unw_state, 2, __ATOMIC_RELEASE);
+	gt_futex_wake(&unw_state, 1 << 30);
 }
 
 /* unw_backtrace, or no frames while libunwind is not loaded (or ready). */
