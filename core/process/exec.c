@@ -63,17 +63,16 @@ void gt_exec_prepare(int dirfd, const char *path, int search, int flags)
 	int saved = errno;
 
 	/* Not in a vfork child (it shares our memory but is not us). */
-	if ((!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) && !gt_prof_session()) ||
+	if ((!__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) && !gt_prof_session() &&
+	     !gt_prof_window(0) && !gt_prof_window(1)) ||
 	    gt_proc.pid != getpid() || tls->in_tracer || !executable(dirfd, path, search, flags)) {
 		errno = saved;
 		return;
 	}
 	tls->in_tracer++;
-	if (gt_prof_session() && gt_request_prof_stop(err, sizeof(err), 60ll * 1000000000) &&
-	    err[0])
-		gt_log("%s", err);
-	if (__atomic_load_n(&gt_trace_on, __ATOMIC_ACQUIRE) &&
-	    gt_request_stop(err, sizeof(err), 60ll * 1000000000) && err[0])
+	/* The CPU profile, the trace and the block and mutex windows end and
+	 * are written; the calls waiting for them are answered. */
+	if (gt_request_call(REQ_EXEC, NULL, err, sizeof(err), 60ll * 1000000000) && err[0])
 		gt_log("%s", err);
 	tls->in_tracer--;
 	errno = saved;

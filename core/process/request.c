@@ -53,6 +53,17 @@ static void finish_all(char *err, size_t errlen, int *result)
 		gt_proc.client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 }
 
+/* An exec is coming: as at exit, the endpoint kept (the exec may fail). */
+static void finish_for_exec(char *err, size_t errlen, int *result)
+{
+	if (gt_prof_session() && gt_prof_stop(err, errlen))
+		gt_log("%s", err);
+	err[0] = '\0';
+	*result = gt_ctl_session() ? gt_ctl_stop(err, errlen) : 0;
+	if (gt_proc.client_ok && gt_proc.client->shutdown)
+		gt_proc.client->shutdown(GT_SHUT_FLUSH);
+}
+
 void gt_request_orphaned(void)
 {
 	char err[512];
@@ -82,6 +93,8 @@ int gt_request_handle(void)
 		req.result = gt_ctl_stop(req.err, sizeof(req.err));
 	else if (op == REQ_EXIT)
 		finish_all(req.err, sizeof(req.err), &req.result);
+	else if (op == REQ_EXEC)
+		finish_for_exec(req.err, sizeof(req.err), &req.result);
 	else if (op == REQ_PROF_START)
 		req.result = gt_prof_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
 	else if (op == REQ_PROF_STOP)

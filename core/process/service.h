@@ -36,6 +36,9 @@ struct gt_svc_client {
 
 #define GT_SHUT_CLOSE 1
 #define GT_SHUT_UNLINK 2
+/* Not an end: the held calls answered, their traces and profiles over
+ * (an exec is coming), the endpoint kept (the exec may fail). Alone. */
+#define GT_SHUT_FLUSH 4
 
 /* Install the client before gt_service_start (preload/init.c does this). */
 void gt_service_set_client(const struct gt_svc_client *c);

@@ -83,7 +83,7 @@ int gt_proc_endpoint_start(void);
 /* request.c: the mailbox. One request at a time: gt_req_lock is held by
  * the requester until done. */
 enum gt_req_op { REQ_NONE, REQ_START, REQ_STOP, REQ_EXIT, REQ_SYNC, REQ_PARK, REQ_PROF_START,
-		 REQ_PROF_STOP };
+		 REQ_PROF_STOP, REQ_EXEC };
 extern struct gt_lock gt_req_lock;
 /* On the loop: answer the request pending, if any; 1 when the service
  * thread is to end (REQ_PARK). */

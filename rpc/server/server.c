@@ -301,15 +301,19 @@ static void srv_shutdown(int flags)
 {
 	struct stat st;
 	int do_close = flags & GT_SHUT_CLOSE, unlink_it = flags & GT_SHUT_UNLINK;
+	int flush = flags & GT_SHUT_FLUSH;
 
-	/* At exit the trace and profile are complete: tell the waiting
-	 * debug_goTrace and debug_cpuProfile so. */
-	if (do_close && unlink_it && gt_rpc_waits_any()) {
+	/* At exit (or an exec) the trace and profile are complete: tell the
+	 * waiting debug_goTrace and debug_cpuProfile so; the block and mutex
+	 * windows end (written) with their calls. */
+	if (((do_close && unlink_it) || flush) && gt_rpc_waits_any()) {
 		gt_rpc_waits_check(UINT64_MAX);
 		for (struct conn *c = conns; c; c = c->next)
 			if (c->rc.out.len)
 				(void)!send(c->fd, c->rc.out.p, c->rc.out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
+	if (flush)
+		return;
 	for (int i = 0; i < 2; i++)
 		if (lfd[i] >= 0) {
 			if (do_close) {

@@ -297,5 +297,80 @@ class FirstWalks(unittest.TestCase):
                 self.assertTrue(any(n.startswith("site") for n in names), names)
 
 
+
+EXECER = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((noinline)) static void nap(void)
+{
+	usleep(1000);
+}
+static void *napper(void *a)
+{
+	(void)a;
+	for (;;)
+		nap();
+	return NULL;
+}
+int main(void)
+{
+	pthread_t t;
+	char line[8];
+	pthread_create(&t, NULL, napper, NULL);
+	puts("ready");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	execl("/bin/true", "true", (char *)NULL);
+	return 1;
+}
+"""
+
+
+class WindowsAtExec(unittest.TestCase):
+    """A program that execs while debug_blockProfile and debug_mutexProfile
+    hold their windows (and debug_goTrace its trace): the exec ends them
+    all, written, each call answered (the windows were lost, their
+    clients told the connection closed)."""
+
+    def test_answered_and_written(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(EXECER, d / "execer")
+            sock = str(d / "s.sock")
+            p = gt.start_traced([exe], None, socket=sock, stdin=subprocess.PIPE)
+            conns = {}
+            try:
+                self.assertEqual(p.stdout.readline(), "ready\n")
+                gt.wait_until(lambda: rt.can_connect(sock), what=sock)
+                calls = {"block": ("debug_blockProfile", [str(d / "b.pprof"), 120]),
+                         "mutex": ("debug_mutexProfile", [str(d / "m.pprof"), 120]),
+                         "trace": ("debug_goTrace", [str(d / "t.trace"), 120])}
+                for k, (m, params) in calls.items():
+                    s = rt.connect(sock, 60)
+                    s.sendall(rt.req(m, params).encode())
+                    s.shutdown(socket.SHUT_WR)
+                    conns[k] = s
+                self.assertIn(b'"result"', rt.stream_call(sock, rt.req("rpc_modules", [])))
+                time.sleep(0.3)   # the napper's waits counted
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                replies = {k: rt.recv_all(s) for k, s in conns.items()}
+                out, err = p.communicate(timeout=30)
+            finally:
+                for s in conns.values():
+                    s.close()
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual(p.returncode, 0, err)
+            for k, r in replies.items():
+                self.assertEqual(r, rt.NULL_REPLY, k)
+            got = stacks(read_profile(d / "b.pprof"))
+            self.assertTrue(any("nap" in names for _, _, names in got), got)
+            read_profile(d / "m.pprof")
+            gt.trace_events(str(d / "t.trace"))
+
+
 if __name__ == "__main__":
     unittest.main()
