@@ -367,7 +367,7 @@ static void sample(struct gt_v2 *st, const uint64_t *v)
 		return;
 	}
 	*q++ = GT_V2_CPUSample;
-	q = gt_put_uvarint(q, v[0] > st->gen_t0 ? v[0] : st->gen_t0);
+	q = gt_put_uvarint(q, v[0] > st->gen_ts ? v[0] : st->gen_ts);
 	q = gt_put_uvarint(q, m);
 	q = gt_put_uvarint(q, v[1]);
 	q = gt_put_uvarint(q, v[2]);

@@ -65,6 +65,7 @@ struct gt_v2 {
 	struct gt_v2_opts o;
 	uint64_t gen;          /* the current generation, from 1 */
 	uint64_t gen_t0;       /* its first event's time */
+	uint64_t gen_ts;       /* its start in the file: the statuses' time */
 	int gen_open;          /* it has events */
 	int need_status;       /* a generation ended: statuses at the next event */
 	int header_done;

@@ -499,5 +499,74 @@ class InProcess(unittest.TestCase):
         self.parse(str(out))
 
 
+
+SQUASH = r"""/* squash2: no thread ends early. busy (made first) computes 1.3 s, then makes
+ * 5 sleeps of 2 ms, twice; waiter makes 60 condition waits of 50 ms (3 s of
+ * sync waits, measured). */
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+static long long waited;
+static long long now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
+static void *busy(void *x)
+{
+	for (int r = 0; r < 2; r++) {
+		long long end = now() + 1300000000LL;
+		while (now() < end) ;
+		for (int i = 0; i < 5; i++) usleep(2000);
+	}
+	return x;
+}
+static void *waiter(void *x)
+{
+	pthread_mutex_lock(&m);
+	for (int i = 0; i < 60; i++) {
+		struct timespec d;
+		clock_gettime(CLOCK_REALTIME, &d);
+		d.tv_nsec += 50000000;
+		if (d.tv_nsec >= 1000000000) { d.tv_sec++; d.tv_nsec -= 1000000000; }
+		long long t0 = now();
+		pthread_cond_timedwait(&c, &m, &d);
+		waited += now() - t0;
+	}
+	pthread_mutex_unlock(&m);
+	return x;
+}
+int main(void)
+{
+	pthread_t b, w;
+	pthread_create(&b, 0, busy, 0);
+	pthread_create(&w, 0, waiter, 0);
+	pthread_join(w, 0);
+	pthread_join(b, 0);
+	printf("waiter measured %.1f ms in pthread_cond_timedwait\n", waited / 1e6);
+	return 0;
+}
+"""
+
+
+class GenerationStart(unittest.TestCase):
+    """A generation started at the first event transcoded after its cut;
+    batches come in the order they were flushed, so a thread's earlier
+    events in it (a waiter's, while another thread computed) were moved up
+    to that time: its condition waits read 2.0 s of the 3.0 s it measured.
+    The generation now starts at the last event written before it."""
+
+    def test_waits_keep_their_length(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(SQUASH, d / "squash")
+            trace = d / "t.trace"
+            r = gt.run_traced([exe], trace, env=V2, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            want = float(re.search(r"measured ([0-9.]+) ms", r.stdout).group(1)) * 1e6
+            for go in READERS:
+                rows = pprof_rows(str(trace), "sync", go)
+                got = rows["pthread_cond_timedwait"][0]
+                self.assertLess(abs(got - want), want / 20, f"{go}: {got} ns, measured {want}")
+
+
 if __name__ == "__main__":
     unittest.main()
