@@ -233,10 +233,12 @@ static int mode_pthread_exit(void)
 {
 	pthread_t th[3];
 
-	for (long i = 0; i < 3; i++)
-		pthread_create(&th[i], NULL, late_worker, (void *)i);
+	/* said first: worker 0 does not wait for main to leave, and its line
+	 * came first when it ran before main's printf (a traced run's timing) */
 	printf("main: pthread_exit\n");
 	fflush(stdout);
+	for (long i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, late_worker, (void *)i);
 	pthread_exit(NULL);
 }
 
