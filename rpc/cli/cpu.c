@@ -75,9 +75,9 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 	if (r)
 		return r;
 	if (heap)
-		fprintf(stderr, "gotrace: heap profile written to %s (the program's stderr says "
-			"when sampling started with this call: ask again later)\nopen it "
-			"with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
+		fprintf(stderr, "gotrace: heap profile written to %s (empty if sampling started "
+			"with this call, as the program's stderr then says: ask again later)\nopen "
+			"it with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
 	else if (block || mutex)
 		fprintf(stderr, "gotrace: %s profile written to %s (every wait of the %s s, and "
 			"those counted before at the rate set)\nopen it with: go tool pprof -top %s\n",
