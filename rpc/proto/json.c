@@ -295,13 +295,14 @@ int gj_get(const struct gj_doc *d, int obj, const char *key)
 	if (obj < 0 || d->t[obj].type != GJ_OBJ)
 		return -1;
 	uint32_t k = (uint32_t)obj + 1;
+	int found = -1;   /* the last of a key given twice, as Go's encoding/json (geth) */
 	for (uint32_t m = 0; m < d->t[obj].size; m++) {
 		uint32_t v = k + 1;
 		if (gj_streq(d, (int)k, key))
-			return (int)v;
+			found = (int)v;
 		k = d->t[v].next;
 	}
-	return -1;
+	return found;
 }
 
 static size_t utf8(char *o, unsigned cp)

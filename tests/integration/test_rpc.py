@@ -421,6 +421,9 @@ class Errors(RpcCase):
             ('{"method":"debug_stopGoTrace","id":1}', err_reply(-32600, "invalid request", 1)),
             ('{"jsonrpc":"2.0","id":1}', err_reply(-32600, "invalid request", 1)),
             ('"hello"', err_reply(-32600, "invalid request", None)),
+            # a key given twice: the last, as Go's encoding/json (geth)
+            ('{"jsonrpc":"2.0","method":"debug_stopGoTrace","method":"debug_nope","id":1}',
+             err_reply(-32601, "the method debug_nope does not exist/is not available", 1)),
         ]:
             with self.subTest(data=data):
                 self.assertEqual(stream_call(p.sock, data), want)
