@@ -102,14 +102,17 @@ int gt_v2_event(struct gt_v2 *st, uint32_t p, uint64_t ts, unsigned type, const 
 	    gt_v2_generation_end(st, out))
 		return -1;
 	if (!st->gen_open) {
-		/* A generation after the first starts at the last event written
-		 * before it, not at this one: batches come in the order they were
-		 * flushed, and a later batch's events before this one's time were
-		 * moved up to it (a thread's waits squashed to nothing: a third of
-		 * a condition-wait profile, up to a generation's length). */
+		/* Written as flushed (GT_V2_ARRIVAL), a generation after the first
+		 * starts at the last event written before it, not at this one:
+		 * batches come in the order they were flushed, and a later batch's
+		 * events before this one's time were moved up to it (a thread's
+		 * waits squashed to nothing: a third of a condition-wait profile,
+		 * up to a generation's length). */
 		st->gen_open = 1;
 		st->gen_t0 = ts;   /* (time-based cuts count from it) */
-		st->gen_ts = st->last_ts && st->last_ts < ts ? st->last_ts : ts;
+		/* (in time order, gotrace convert's, this event is the earliest) */
+		st->gen_ts = (st->o.flags & GT_V2_ARRIVAL) && st->last_ts && st->last_ts < ts
+				     ? st->last_ts : ts;
 		if (st->need_status)
 			v2_statuses(st, st->gen_ts);
 	}
