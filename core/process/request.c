@@ -41,7 +41,9 @@ static struct {
 
 /* The process ends: the CPU profile and the trace finished and written,
  * the endpoint's held calls answered and its socket gone. */
-static void finish_all(char *err, size_t errlen, int *result)
+/* shut: the endpoint's end (GT_SHUT_CLOSE | GT_SHUT_UNLINK at exit), or
+ * GT_SHUT_FLUSH before an exec (kept: the exec may fail). */
+static void finish_all(char *err, size_t errlen, int *result, int shut)
 {
 	/* A CPU profile is written at exit too (its handler must not outlive
 	 * us either way); a trace's error is the one said. */
@@ -50,18 +52,7 @@ static void finish_all(char *err, size_t errlen, int *result)
 	err[0] = '\0';
 	*result = gt_ctl_session() ? gt_ctl_stop(err, errlen) : 0;
 	if (gt_proc.client_ok && gt_proc.client->shutdown)
-		gt_proc.client->shutdown(GT_SHUT_CLOSE | GT_SHUT_UNLINK);
-}
-
-/* An exec is coming: as at exit, the endpoint kept (the exec may fail). */
-static void finish_for_exec(char *err, size_t errlen, int *result)
-{
-	if (gt_prof_session() && gt_prof_stop(err, errlen))
-		gt_log("%s", err);
-	err[0] = '\0';
-	*result = gt_ctl_session() ? gt_ctl_stop(err, errlen) : 0;
-	if (gt_proc.client_ok && gt_proc.client->shutdown)
-		gt_proc.client->shutdown(GT_SHUT_FLUSH);
+		gt_proc.client->shutdown(shut);
 }
 
 void gt_request_orphaned(void)
@@ -72,7 +63,7 @@ void gt_request_orphaned(void)
 	if (gt_cfg.debug)
 		gt_log("the program's threads left, main by a raw exit: the process ends "
 		       "(status 0), as it would without us");
-	finish_all(err, sizeof(err), &r);
+	finish_all(err, sizeof(err), &r, GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 	if (r && err[0])
 		gt_log("%s", err);
 	for (;;)
@@ -92,9 +83,9 @@ int gt_request_handle(void)
 	else if (op == REQ_STOP)
 		req.result = gt_ctl_stop(req.err, sizeof(req.err));
 	else if (op == REQ_EXIT)
-		finish_all(req.err, sizeof(req.err), &req.result);
+		finish_all(req.err, sizeof(req.err), &req.result, GT_SHUT_CLOSE | GT_SHUT_UNLINK);
 	else if (op == REQ_EXEC)
-		finish_for_exec(req.err, sizeof(req.err), &req.result);
+		finish_all(req.err, sizeof(req.err), &req.result, GT_SHUT_FLUSH);
 	else if (op == REQ_PROF_START)
 		req.result = gt_prof_start(req.path, req.err, sizeof(req.err)) ? 0 : -1;
 	else if (op == REQ_PROF_STOP)

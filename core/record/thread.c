@@ -99,6 +99,23 @@ void gt_thread_tracer_join(pthread_t th, int tid)
 	__atomic_sub_fetch(&tracer_threads, 1, __ATOMIC_SEQ_CST);
 }
 
+/* A stat file's fields after "pid (comm) " (state first), in buf ("" if
+ * it has none); NULL when it cannot be read (the task gone). */
+static const char *stat_fields(const char *path, char *buf, size_t size)
+{
+	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	ssize_t n = gt_read(fd, buf, size - 1);
+	gt_close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p + 2 : "";
+}
+
 /* Is task tid (of ours) a zombie? A main thread that called pthread_exit
  * stays listed as one until the whole process ends. */
 static int zombie(const char *tid)
@@ -106,16 +123,8 @@ static int zombie(const char *tid)
 	char path[64], buf[512];
 
 	gt_fmt(path, sizeof(path), "/proc/self/task/%s/stat", tid);
-	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;   /* gone */
-	ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
-	gt_close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+	const char *f = stat_fields(path, buf, sizeof(buf));
+	return !f || *f == 'Z' || *f == 'X';   /* (unreadable: gone) */
 }
 
 /* Only this thread and ours left? Counts the live tasks in /proc/self/task
@@ -145,19 +154,9 @@ int gt_thread_alone(void)
 int gt_thread_orphaned(void)
 {
 	char buf[1024], pid[16];
-	int fd = gt_open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	ssize_t n = gt_read(fd, buf, sizeof(buf) - 1);
-	gt_close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* after "pid (comm) ": state is field 3, num_threads 20 (a zombie
-	 * main counted) */
-	char *p = strrchr(buf, ')');
-	int k = 2;   /* p, once moved: the space before field k */
+	/* state is field 3, num_threads 20 (a zombie main counted) */
+	const char *p = stat_fields("/proc/self/stat", buf, sizeof(buf));
+	int k = 3;   /* p: the start of field k, once moved the space before it */
 	while (p && k < 20 && (p = strchr(p + 1, ' ')))
 		k++;
 	if (!p || strtol(p + 1, NULL, 10) > 1 + (long)__atomic_load_n(&tracer_threads,
