@@ -10,6 +10,7 @@ struct gt_clock_anchor gt_clock_anchor;
 
 static int usable;          /* the kernel keeps time by the TSC */
 static uint64_t ns0, tsc0;  /* the first look: the rate's base */
+#define RATE_NS 10000000ull /* the looks a first rate takes, apart */
 
 #if defined(__x86_64__)
 static inline uint64_t tsc(void)
@@ -95,6 +96,14 @@ void gt_clock_ns_of2(uint64_t *v, uint64_t *w)
 		ns_of(v, w);
 }
 
+int gt_clock_rate_due_ms(void)
+{
+	if (!usable || !ns0 || __atomic_load_n(&gt_clock_anchor.mult, __ATOMIC_RELAXED))
+		return -1;
+	uint64_t d = gt_clock_now() - ns0;
+	return d >= RATE_NS ? 1 : (int)((RATE_NS - d + 999999) / 1000000);   /* never 0: no spin */
+}
+
 /* A rate from looks at least 10 ms apart; the base stays the first look,
  * so it only gets more exact, and the anchor moves to every look. */
 void gt_clock_tick(void)
@@ -119,7 +128,7 @@ void gt_clock_tick(void)
 		tsc0 = t;
 		return;
 	}
-	if (ns - ns0 < 10000000ull || t <= tsc0)
+	if (ns - ns0 < RATE_NS || t <= tsc0)
 		return;
 	uint64_t mult = (uint64_t)((((unsigned __int128)(ns - ns0)) << 32) / (t - tsc0));
 	uint32_t seq = __atomic_load_n(&a->seq, __ATOMIC_RELAXED);   /* one writer */

@@ -38,6 +38,9 @@ extern struct gt_clock_anchor gt_clock_anchor GT_HIDDEN;
 void gt_clock_prepare(void);
 /* The service thread, every loop tick while tracing: look again. */
 void gt_clock_tick(void);
+/* ms until a look would give the TSC's rate, while it is not known yet
+ * (hooks read clock_gettime until then): -1 when known or unusable. */
+int gt_clock_rate_due_ms(void);
 
 /* The TSC's time into *ns: 1, or 0 (nothing read) when there is no usable
  * TSC or a look is in progress. (A hook's fast path reads the bare TSC

@@ -143,6 +143,11 @@ static void *service_main(void *arg)
 		gt_solo_begin();
 		int timeout = gt_prof_session() ? GT_PROF_TICK_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
+		/* The TSC's first rate, 10 ms into the first trace, not 100:
+		 * hooks pay clock_gettime at both ends of a call until then. */
+		int rate = gt_writer_session() ? gt_clock_rate_due_ms() : -1;
+		if (rate >= 0 && (timeout < 0 || timeout > rate))
+			timeout = rate;
 		int solo = gt_solo_retry_ms();
 		if (solo >= 0 && (timeout < 0 || timeout > solo))
 			timeout = solo;

@@ -26,14 +26,6 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-static void calibrate(void)
-{
-	gt_clock_prepare();
-	gt_clock_tick();
-	sleep_ms(20);
-	gt_clock_tick();
-}
-
 static int tsc_clocksource(void)
 {
 	char buf[32] = "";
@@ -45,6 +37,27 @@ static int tsc_clocksource(void)
 		fclose(f);
 	}
 	return strcmp(buf, "tsc\n") == 0;
+}
+
+/* The rate takes two looks 10 ms apart; until then the service loop asks
+ * when to look again (gt_clock_rate_due_ms), never 0 (it would spin). */
+static void calibrate(void)
+{
+	gt_clock_prepare();
+	ck_assert_int_eq(gt_clock_rate_due_ms(), -1);   /* no first look yet */
+	gt_clock_tick();
+	int due = gt_clock_rate_due_ms();
+	if (!tsc_clocksource()) {
+		ck_assert_int_eq(due, -1);
+		sleep_ms(20);
+		gt_clock_tick();
+		return;
+	}
+	ck_assert_msg(due >= 1 && due <= 10, "first rate due in %d ms", due);
+	sleep_ms(20);
+	ck_assert_int_eq(gt_clock_rate_due_ms(), 1);   /* due: at once, but not 0 */
+	gt_clock_tick();
+	ck_assert_int_eq(gt_clock_rate_due_ms(), -1);   /* known */
 }
 
 START_TEST(agrees)
