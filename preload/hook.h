@@ -78,11 +78,22 @@ void gt_malloc_repath(void);
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
 	static __attribute__((noinline, used))                                               \
 	GT_HOOK_BODY(ret, gt_framed_##name, name, params, args, kind, END)                   \
-	GT_HOOK_THUNK(ret, name, params, kind)
+	GT_HOOK_THUNK(ret, name, params, kind, GT_TCLS_##END)
+/* The class of an END (enum gt_thunk_cls): what a recorded end of the
+ * traced thunk's call classifies by. */
+#define GT_TCLS_GT_END_PLAIN GT_THUNK_PLAIN
+#define GT_TCLS_GT_END_FD(fd) GT_THUNK_FD
+#define GT_TCLS_END_POLL(p, n) GT_THUNK_POLL
+#define GT_TCLS_END_EPOLL(ep) GT_THUNK_EPOLL
 /* The thunk alone, for a hook whose framed body (gt_framed_NAME, static,
  * noinline, used) is written out: it begins with gt_op_begin and calls
- * GT_REAL(name) as GT_HOOK_BODY does. */
-#define GT_HOOK_THUNK(ret, name, params, kind)                                              \
+ * GT_REAL(name) as GT_HOOK_BODY does. While tracing, a thunk of class
+ * cls (not GT_THUNK_NONE) makes the checks that may send the call to its
+ * framed body (as above, and: a registered thread in the session now on,
+ * no profile counting, the TSC's rate known) and the marks, and goes on
+ * to gt_op_traced (core/record/thunk.c) with the real function in r10,
+ * the session and class in TLS. */
+#define GT_HOOK_THUNK(ret, name, params, kind, cls)                                         \
 	_Static_assert(GT_NARG params <= 6, #name ": arguments on the stack: GT_HOOK_OP_FRAMED"); \
 	_Pragma("GCC diagnostic push")                                                       \
 	_Pragma("GCC diagnostic ignored \"-Wunused-parameter\"")                              \
@@ -90,7 +101,11 @@ void gt_malloc_repath(void);
 	{                                                                                    \
 		__asm__ volatile(                                                            \
 			"cmpq $0, gt_rec_on(%%rip)\n\t"                                     \
+			".if %c[klass]\n\t"                                                   \
+			"jne 5f\n\t"                                                        \
+			".else\n\t"                                                         \
 			"jne gt_framed_" #name "\n\t"                                       \
+			".endif\n\t"                                                        \
 			"movq gt_real+%c[real](%%rip), %%r10\n\t"                            \
 			"testq %%r10, %%r10\n\t"                                             \
 			"je gt_framed_" #name "\n\t"                                        \
@@ -123,20 +138,58 @@ void gt_malloc_repath(void);
 			".cfi_adjust_cfa_offset -8\n\t"                                      \
 			".cfi_restore %%rbp\n\t"                                              \
 			"jmp gt_framed_" #name "\n"                                           \
+			".if %c[klass]\n"                                                      \
+			"5:\tmovq gt_real+%c[real](%%rip), %%r10\n\t"                       \
+			"testq %%r10, %%r10\n\t"                                             \
+			"je gt_framed_" #name "\n\t"                                        \
+			"movq gt_tls@gottpoff(%%rip), %%r11\n\t"                             \
+			"cmpl $0, %%fs:%c[tracer](%%r11)\n\t"                                \
+			"jne gt_framed_" #name "\n\t"                                       \
+			"cmpl $0, %%fs:%c[call](%%r11)\n\t"                                  \
+			"jne gt_framed_" #name "\n\t"                                       \
+			/* a thread in the session now on (no profile bit), a rate */        \
+			"movq %%fs:%c[t](%%r11), %%rax\n\t"                                  \
+			"testq %%rax, %%rax\n\t"                                             \
+			"je gt_framed_" #name "\n\t"                                        \
+			"movq %c[tsess](%%rax), %%rax\n\t"                                   \
+			"testq %%rax, %%rax\n\t"                                             \
+			"je gt_framed_" #name "\n\t"                                        \
+			"cmpq gt_rec_on(%%rip), %%rax\n\t"                                   \
+			"jne gt_framed_" #name "\n\t"                                       \
+			"cmpq $0, gt_clock_thr(%%rip)\n\t"                                   \
+			"je gt_framed_" #name "\n\t"                                        \
+			/* the marks, as above; then nested hooks leave TLS alone */         \
+			"subq $8, %%rsp\n\t"                                                 \
+			".cfi_adjust_cfa_offset 8\n\t"                                       \
+			"movq %%rbp, (%%rsp)\n\t"                                            \
+			".cfi_offset %%rbp, -16\n\t"                                         \
+			"movq %%r10, %%fs:%c[fn](%%r11)\n\t"                                 \
+			"movq %%rsp, %%fs:%c[fp](%%r11)\n\t"                                 \
+			"movl %[k], %%fs:%c[call](%%r11)\n\t"                                \
+			"cmpl $0, %%fs:%c[peek](%%r11)\n\t"                                  \
+			"jne 1b\n\t"                                                         \
+			"movq %%rax, %%fs:%c[tsess2](%%r11)\n\t"                              \
+			"movl %[klass], %%fs:%c[tck](%%r11)\n\t"                             \
+			"jmp gt_op_traced\n"                                                  \
+			".endif\n"                                                           \
 			:                                                                    \
 			: [real] "i"(offsetof(struct gt_real, name)),                        \
 			  [tracer] "i"(offsetof(struct gt_tls, in_tracer)),                  \
 			  [call] "i"(offsetof(struct gt_tls, in_call)),                      \
 			  [peek] "i"(offsetof(struct gt_tls, peek)),                         \
 			  [fn] "i"(offsetof(struct gt_tls, call_fn)),                        \
-			  [fp] "i"(offsetof(struct gt_tls, call_fp)), [k] "i"(kind));        \
+			  [fp] "i"(offsetof(struct gt_tls, call_fp)), [k] "i"(kind),         \
+			  [klass] "i"(cls),                                                 \
+			  [tck] "i"(offsetof(struct gt_tls, call_cls)),                       \
+			  [tsess2] "i"(offsetof(struct gt_tls, call_sess)),                  \
+			  [t] "i"(offsetof(struct gt_tls, t)), [tsess] "i"(GT_THREAD_SESS));  \
 	}                                                                                    \
 	_Pragma("GCC diagnostic pop")
 _Static_assert(offsetof(struct gt_tls, in_call) == offsetof(struct gt_tls, in_tracer) + 4,
 	       "the thunk reads in_tracer and in_call as one word");
 #else
 #define GT_HOOK_OP GT_HOOK_OP_FRAMED
-#define GT_HOOK_THUNK(ret, name, params, kind) \
+#define GT_HOOK_THUNK(ret, name, params, kind, cls) \
 	GT_EXPORT ret name params __attribute__((alias("gt_framed_" #name)));
 #endif
 #define GT_END_PLAIN gt_op_end(&op, (uintptr_t)real_)

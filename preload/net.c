@@ -1,6 +1,7 @@
 /* preload/net.c - sockets and readiness waits. Socket calls that waited
  * become net events; poll/select/epoll are net when they watch a socket,
  * select-style (sync profile) otherwise, sleeps when they watch nothing. */
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -83,10 +84,38 @@ GT_HOOK_OP(int, __poll_chk, (struct pollfd *p, nfds_t n, int t, size_t l), (p, n
 	   END_POLL(p, n))
 GT_HOOK_OP(int, __ppoll_chk, (struct pollfd *p, nfds_t n, gt_ts t, const sigset_t *s, size_t l),
 	   (p, n, t, s, l), SEL, END_POLL(p, n))
-GT_HOOK_OP(int, select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t),
-	   (n, r, w, e, t), SEL, END_SELECT(n, r, w, e))
-GT_HOOK_OP(int, pselect, (int n, fd_set *r, fd_set *w, fd_set *e, gt_ts t, const sigset_t *s),
-	   (n, r, w, e, t, s), SEL, END_SELECT(n, r, w, e))
+/* select and pselect rewrite their sets: a timed-out select of sockets
+ * left none, and was a sleep. While tracing the sets are copied first
+ * (n bits each) and a recorded call is classified by them, as given. */
+static void sets_keep(fd_set in[3], const fd_set *sets[3], int n)
+{
+	size_t len = n <= 0 ? 0 : n >= FD_SETSIZE ? sizeof(fd_set) : ((size_t)n + 7) / 8;
+
+	for (int i = 0; i < 3; i++)
+		if (sets[i]) {
+			memcpy(&in[i], sets[i], len);
+			sets[i] = &in[i];
+		}
+}
+
+#define SELECT_HOOK(name, params, args)                                       \
+	static __attribute__((noinline, used)) int gt_framed_##name params    \
+	{                                                                     \
+		struct gt_op op;                                              \
+		fd_set in[3];                                                 \
+		const fd_set *sets[3] = { r, w, e };                          \
+		int (*real_) params = GT_REAL(name);                          \
+		gt_op_begin(&op, SEL, (uintptr_t)real_);                      \
+		if (gt_op_slow(&op))                                          \
+			sets_keep(in, sets, n);                               \
+		int r_ = real_ args;                                          \
+		END_SELECT(n, sets[0], sets[1], sets[2]);                     \
+		return r_;                                                    \
+	}                                                                     \
+	GT_HOOK_THUNK(int, name, params, SEL, GT_THUNK_NONE)
+SELECT_HOOK(select, (int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *t), (n, r, w, e, t))
+SELECT_HOOK(pselect, (int n, fd_set *r, fd_set *w, fd_set *e, gt_ts t, const sigset_t *s),
+	    (n, r, w, e, t, s))
 GT_HOOK_OP(int, epoll_wait, (int ep, struct epoll_event *ev, int n, int t), (ep, ev, n, t), SEL,
 	   END_EPOLL(ep))
 GT_HOOK_OP(int, epoll_pwait, (int ep, struct epoll_event *ev, int n, int t, const sigset_t *s),

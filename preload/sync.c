@@ -126,7 +126,7 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 		gt_op_end(&op, (uintptr_t)real_);                            \
 		return r_;                                                   \
 	}                                                                    \
-	GT_HOOK_THUNK(int, name, params, SYNC)
+	GT_HOOK_THUNK(int, name, params, SYNC, GT_THUNK_NONE)
 
 GT_HOOK_SEM(sem_wait, (sem_t *s), (s))
 GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t))

@@ -1,5 +1,6 @@
 /* core/base/clock.c - the TSC's rate against CLOCK_MONOTONIC (see clock.h). */
 #include "core/base/clock.h"
+#include "core/base/config.h"
 #include "core/base/real.h"
 
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 struct gt_clock_anchor gt_clock_anchor;
+uint64_t gt_clock_thr;
 
 static int usable;          /* the kernel keeps time by the TSC */
 static uint64_t ns0, tsc0;  /* the first look: the rate's base */
@@ -137,4 +139,9 @@ void gt_clock_tick(void)
 	__atomic_store_n(&a->tsc, t, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&a->mult, mult, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&a->seq, seq + 2, __ATOMIC_SEQ_CST);
+	/* The fewest ticks d with d * mult >> 32 >= block_ns (as
+	 * gt_clock_raw_between measures); at least 1 (0 says unknown). */
+	unsigned __int128 thr = ((((unsigned __int128)gt_cfg.block_ns) << 32) + mult - 1) / mult;
+	__atomic_store_n(&gt_clock_thr, thr > UINT64_MAX ? UINT64_MAX : thr ? (uint64_t)thr : 1,
+			 __ATOMIC_RELAXED);
 }

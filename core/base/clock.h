@@ -33,6 +33,10 @@ struct gt_clock_anchor {
 	uint64_t mult;   /* ns = ticks * mult >> 32; 0: no usable TSC (yet) */
 };
 extern struct gt_clock_anchor gt_clock_anchor GT_HIDDEN;
+/* GOTRACE_BLOCK_NS in TSC ticks at the last look's rate, for the traced
+ * thunk (core/record/thunk.c): a call at least this long is recorded. 0
+ * while the rate is not known (or there is no usable TSC). */
+extern uint64_t gt_clock_thr GT_HIDDEN;
 
 /* Once, before the first trace: is the TSC the kernel's clocksource? */
 void gt_clock_prepare(void);

@@ -99,6 +99,15 @@ void gt_op_end_idle(void) GT_HIDDEN;
 extern uint8_t gt_op_jump GT_HIDDEN;
 extern const char __start_gt_thunks[] GT_HIDDEN, __stop_gt_thunks[] GT_HIDDEN;
 void gt_op_thunk_init(void);
+/* While tracing, a thunk whose hook's end is of one of these classes
+ * (a recorded end classifies by the call's first arguments as the framed
+ * body's END does) goes on to gt_op_traced (core/record/thunk.c), which
+ * times the call in asm and leaves what is recorded to C. NONE: the
+ * framed body, always. */
+enum gt_thunk_cls { GT_THUNK_NONE, GT_THUNK_PLAIN, GT_THUNK_FD, GT_THUNK_POLL, GT_THUNK_EPOLL };
+void gt_op_traced(void) GT_HIDDEN;
+/* offsetof(struct gt_thread, sess), for the thunks (asserted in thunk.c). */
+#define GT_THREAD_SESS 0x88
 #endif
 
 /* Does the end of this op need core (it began while tracing, or ends

@@ -12,6 +12,12 @@
  *   reaper    waitpid() of a forked child that sleeps 130 ms
  *   futexer   syscall(SYS_futex, FUTEX_WAIT) (main wakes it at +100 ms), as
  *             Rust's std, abseil and libc++ wait
+ *   sockreader read() on a socketpair        (main writes at +140 ms)
+ *   selecter  select() on a silent socket, 65 ms timeout
+ *   epoller   epoll_wait() on a set watching a silent socket, 75 ms timeout
+ * With an argument N, main sleeps N ms before it starts them: calls that
+ * begin once a trace from load has the TSC's rate take the traced thunk's
+ * path (core/record/thunk.c), earlier ones the framed body's.
  * After joining everything main prints one line per thread:
  *   <start routine> tid=<tid> ns=<measured ns> ret=<return value>
  * The order of the lines is fixed; the figures vary from run to run. */
@@ -25,6 +31,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -38,10 +46,11 @@ struct result {
 	long ret;
 };
 
-enum { READER, LOCKER, WAITER, RECEIVER, POLLER, SLEEPER, NAPPER, REAPER, FUTEXER, NFAM };
+enum { READER, LOCKER, WAITER, RECEIVER, POLLER, SLEEPER, NAPPER, REAPER, FUTEXER, SOCKREADER,
+       SELECTER, EPOLLER, NFAM };
 
 static struct result res[NFAM];
-static int pipefd[2], recvsv[2], pollsv[2];
+static int pipefd[2], recvsv[2], pollsv[2], readsv[2], selsv[2], epsv[2], epfd;
 static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -192,6 +201,48 @@ void *futexer(void *arg)
 	return NULL;
 }
 
+void *sockreader(void *arg)
+{
+	char c;
+
+	(void)arg;
+	begin(SOCKREADER, "sockreader");
+	long long t0 = now();
+	ssize_t n = read(readsv[0], &c, 1);
+	res[SOCKREADER].ns = now() - t0;
+	res[SOCKREADER].ret = (long)n;
+	return NULL;
+}
+
+void *selecter(void *arg)
+{
+	fd_set r;
+	struct timeval tv = { 0, 65000 };
+
+	(void)arg;
+	begin(SELECTER, "selecter");
+	FD_ZERO(&r);
+	FD_SET(selsv[0], &r);
+	long long t0 = now();
+	int n = select(selsv[0] + 1, &r, NULL, NULL, &tv);
+	res[SELECTER].ns = now() - t0;
+	res[SELECTER].ret = n;
+	return NULL;
+}
+
+void *epoller(void *arg)
+{
+	struct epoll_event ev;
+
+	(void)arg;
+	begin(EPOLLER, "epoller");
+	long long t0 = now();
+	int n = epoll_wait(epfd, &ev, 1, 75);
+	res[EPOLLER].ns = now() - t0;
+	res[EPOLLER].ret = n;
+	return NULL;
+}
+
 static void at(long long start, long long off)
 {
 	long long t = start + off;
@@ -201,18 +252,25 @@ static void at(long long start, long long off)
 		;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	void *(*fn[NFAM])(void *) = { reader, locker, waiter, receiver, poller, sleeper,
-				      napper, reaper, futexer };
+				      napper, reaper, futexer, sockreader, selecter, epoller };
 	pthread_t th[NFAM];
+	struct epoll_event ev = { .events = EPOLLIN };
 
 	if (pipe(pipefd) || socketpair(AF_UNIX, SOCK_STREAM, 0, recvsv) ||
-	    socketpair(AF_UNIX, SOCK_STREAM, 0, pollsv)) {
-		perror("families: pipe/socketpair");
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, pollsv) ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, readsv) ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, selsv) ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, epsv) || (epfd = epoll_create1(0)) < 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, epsv[0], &ev)) {
+		perror("families: pipe/socketpair/epoll");
 		return 1;
 	}
 	pthread_mutex_lock(&held);
+	if (argc > 1)
+		at(now(), atoll(argv[1]) * MS);
 	long long start = now();
 	for (int i = 0; i < NFAM; i++)
 		if (pthread_create(&th[i], NULL, fn[i], NULL) != 0) {
@@ -232,6 +290,9 @@ int main(void)
 	signalled = 1;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&cm);
+	at(start, 140 * MS);
+	if (write(readsv[1], "r", 1) != 1)
+		return 1;
 	at(start, 150 * MS);
 	if (send(recvsv[1], "hello", 5, 0) != 5)
 		return 1;
