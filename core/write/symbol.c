@@ -36,6 +36,7 @@
 	X(dwarf_formstring) \
 	X(dwarf_formudata) \
 	X(dwarf_getscopes) \
+	X(dwarf_getscopes_die) \
 	X(dwarf_getsrcfiles) \
 	X(dwarf_haspc) \
 	X(dwarf_tag) \
@@ -260,6 +261,14 @@ static int inlines(Dwfl_Module *m, Dwarf_Addr a, struct gt_sym *in, int max,
 	if (!cu)
 		return 0;
 	int n = dw.dwarf_getscopes(cu, a - bias, &scopes);
+	/* Past an inlined subroutine getscopes goes on in its abstract
+	 * origin: of two levels only the inner was seen. The innermost DIE's
+	 * nesting has every level (eu-addr2line -i). */
+	Dwarf_Die *nest = NULL;
+	int nn = n > 0 ? dw.dwarf_getscopes_die(&scopes[0], &nest) : 0;
+	gt_free_lib(nn > 0 ? scopes : nest);
+	if (nn > 0)
+		scopes = nest, n = nn;
 	dw.dwarf_getsrcfiles(cu, &files, NULL);
 	for (int i = 0; i < n && k < max; i++) {
 		if (dw.dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)

@@ -413,5 +413,66 @@ class CgoProgram(unittest.TestCase):
             self.assertEqual(wrong, [], top)
 
 
+INLINED = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static int p[2];
+static inline __attribute__((always_inline)) int inner(char *c)
+{
+	return (int)read(p[0], c, 1);   /* line 8 */
+}
+static inline __attribute__((always_inline)) int middle(char *c)
+{
+	int r = inner(c);   /* line 12 */
+	return r + 1;
+}
+static void *wr(void *a)
+{
+	usleep(30000);
+	if (write(p[1], "x", 1) != 1)
+		return a;
+	return NULL;
+}
+int main(void)
+{
+	pthread_t t;
+	char c = 0;
+	if (pipe(p) || pthread_create(&t, 0, wr, 0))
+		return 1;
+	int r = middle(&c);   /* line 28 */
+	printf("%d %c\n", r, c);
+	pthread_join(t, 0);
+	return 0;
+}
+"""
+
+
+class Inlined(unittest.TestCase):
+    """A read inlined two levels deep (inner into middle into main): each
+    level is a frame with the line of its call in the next. libdw's
+    dwarf_getscopes goes on past an inlined subroutine in its abstract
+    origin, so the middle level was lost and main got middle's line
+    ("read < inner:8 < main:12"); the nesting of the innermost scope's DIE
+    has them all, as eu-addr2line -i reads it."""
+
+    def test_every_level_with_its_call_line(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(INLINED, d / "inl")
+            trace = d / "inl.trace"
+            r = gt.run_traced([exe], str(trace), timeout=30)
+            self.assertEqual((r.returncode, r.stdout), (0, "2 x\n"), r.stderr)
+            for modern in (False, True):
+                with self.subTest(go="1.23" if modern else "1.19"):
+                    top = gt.pprof_top(trace, "syscall", lines=True, modern=modern)
+                    for fn, line in (("inner", "inl.c:8"), ("middle", "inl.c:12"),
+                                     ("main", "inl.c:28")):
+                        self.assertTrue(any(k.startswith(fn + " ") and k.endswith("/" + line)
+                                            for k in top), f"no frame {fn} {line}: {sorted(top)}")
+                    traces = gt.pprof_traces(trace, "syscall", modern=modern)
+                    self.assertTrue(any(st[:4] == ("read", "inner", "middle", "main")
+                                        for st in traces), traces)
+
+
 if __name__ == "__main__":
     unittest.main()
