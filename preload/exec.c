@@ -137,11 +137,12 @@ GT_EXPORT int setns(int fd, int nstype)
 }
 
 /* Stacks through a library's code are named while it is still mapped;
- * after it is gone, the frame-record walk forgets its addresses. */
+ * after it is gone, the frame-record walk and the names forget its
+ * addresses (another library may load there). */
 GT_EXPORT int dlclose(void *handle)
 {
 	gt_service_sync();
 	int r = GT_REAL(dlclose)(handle);
-	gt_stack_forget_code();
+	gt_service_unloaded();
 	return r;
 }

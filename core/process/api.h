@@ -60,6 +60,8 @@ void gt_solo_file(void *f);
 void gt_solo_end(void);
 /* dlclose is about to unmap a library: symbolise the stacks seen so far. */
 void gt_service_sync(void);
+/* After dlclose: the frame walk and the names forget its addresses. */
+void gt_service_unloaded(void);
 /* Safe points (core/process/safe.c). */
 /* How long a call may wait, by its arguments (preload/armed.c's table):
  * never long (NO); by its fd, argument 1 (FD); by a time-out argument

@@ -23,6 +23,7 @@
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/request.h"
+#include "core/write/symbol.h"
 #include "core/prof/prof.h"
 #include "core/record/emit.h"
 #include "core/record/thread.h"
@@ -208,6 +209,12 @@ void gt_service_sync(void)
 	gt_request_call(REQ_SYNC, NULL, err, sizeof(err), -1);
 	tls->in_tracer--;
 	errno = saved;
+}
+
+void gt_service_unloaded(void)
+{
+	gt_stack_forget_code();
+	gt_sym_unloaded();
 }
 
 /* In a forked child: no request is in progress there. */

@@ -29,37 +29,14 @@
  * writes a trace pays for it (an idle process loads four libraries fewer),
  * and its symbols never mix with the program's. */
 #define DW_FNS(X) \
-	X(dwarf_attr) \
-	X(dwarf_attr_integrate) \
-	X(dwarf_diename) \
-	X(dwarf_filesrc) \
-	X(dwarf_formstring) \
-	X(dwarf_formudata) \
-	X(dwarf_getscopes) \
-	X(dwarf_getscopes_die) \
-	X(dwarf_getsrcfiles) \
-	X(dwarf_haspc) \
-	X(dwarf_tag) \
-	X(dwfl_addrmodule) \
-	X(dwfl_begin) \
-	X(dwelf_elf_gnu_build_id) \
-	X(dwfl_build_id_find_debuginfo) \
-	X(dwfl_end) \
-	X(dwfl_lineinfo) \
-	X(dwfl_linux_proc_find_elf) \
-	X(dwfl_linux_proc_report) \
-	X(dwfl_module_addrdie) \
-	X(dwfl_module_addrinfo) \
-	X(dwfl_module_build_id) \
-	X(dwfl_module_getsrc) \
-	X(dwfl_module_getsym_info) \
-	X(dwfl_module_getsymtab) \
-	X(dwfl_module_info) \
-	X(dwfl_report_begin) \
-	X(dwfl_report_end) \
-	X(elf_begin) \
-	X(elf_cntl) \
-	X(elf_end)
+	X(dwarf_attr) X(dwarf_attr_integrate) X(dwarf_diename) X(dwarf_filesrc) X(dwarf_formstring) \
+	X(dwarf_formudata) X(dwarf_getscopes) X(dwarf_getscopes_die) X(dwarf_getsrcfiles) \
+	X(dwarf_haspc) X(dwarf_tag) X(dwfl_addrmodule) X(dwfl_begin) X(dwelf_elf_gnu_build_id) \
+	X(dwfl_build_id_find_debuginfo) X(dwfl_end) X(dwfl_lineinfo) X(dwfl_linux_proc_find_elf) \
+	X(dwfl_linux_proc_report) X(dwfl_module_addrdie) X(dwfl_module_addrinfo) \
+	X(dwfl_module_build_id) X(dwfl_module_getsrc) X(dwfl_module_getsym_info) \
+	X(dwfl_module_getsymtab) X(dwfl_module_info) X(dwfl_report_begin) X(dwfl_report_end) \
+	X(elf_begin) X(elf_cntl) X(elf_end)
 static struct {
 #define DW_FIELD(f) __typeof__(f) *f;
 	DW_FNS(DW_FIELD)
@@ -377,8 +354,28 @@ static size_t slot(uintptr_t pc, int exact)
 	return ((pc ^ (uintptr_t)exact) * 0x9e3779b97f4a7c15ull >> 17) & (cache_cap - 1);
 }
 
+static void drop_cache(void)
+{
+	for (size_t i = 0; i < cache_cap; i++)
+		gt_free(cache[i].in);
+	gt_free(cache);
+	cache = NULL;
+	cache_cap = cache_n = 0;
+}
+
+static uint32_t unloads;   /* atomic: gt_sym_unloaded's count */
+
+void gt_sym_unloaded(void)
+{
+	__atomic_fetch_add(&unloads, 1, __ATOMIC_RELEASE);
+}
+
 static struct entry *find(uintptr_t pc, int exact)
 {
+	static uint32_t seen;
+
+	if (seen != __atomic_load_n(&unloads, __ATOMIC_ACQUIRE))
+		seen = __atomic_load_n(&unloads, __ATOMIC_ACQUIRE), drop_cache();
 	if ((cache_n + 1) * 2 > cache_cap) {
 		size_t cap = cache_cap ? cache_cap * 2 : 4096;
 		struct entry *n = gt_calloc(cap, sizeof(*n));
@@ -490,11 +487,7 @@ void gt_sym_reset(void)
 		dw.dwfl_end(dwfl);
 	dwfl = NULL;
 	gt_sym_own_reset();
-	for (size_t i = 0; i < cache_cap; i++)
-		gt_free(cache[i].in);
-	gt_free(cache);
-	cache = NULL;
-	cache_cap = cache_n = 0;
+	drop_cache();
 	main_done = 0;
 	main_addr = 0;
 }

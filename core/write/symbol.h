@@ -30,6 +30,9 @@ void gt_sym_prepare(void);
  * stay valid until gt_sym_reset(). A pc in no object gives one "?" frame. */
 #define GT_SYM_INLINE_MAX 8
 int gt_sym_frames(uintptr_t pc, int exact, struct gt_sym *out, int max);
+/* Any thread, after a dlclose: another object may load at the addresses
+ * answered so far, so the next lookup starts afresh (lock-free). */
+void gt_sym_unloaded(void);
 
 /* The path of the object holding pc, without its symbols or DWARF (the
  * hooked libc functions: their names are known, and their source lines

@@ -19,6 +19,7 @@ Under the library, with GOTRACE_FILE:
   - noid's note says it has no build id;
   - stdout, stderr (empty: the program's, untouched) and the exit status
     are those of a plain run."""
+import json
 import os
 import re
 import shutil
@@ -472,6 +473,82 @@ class Inlined(unittest.TestCase):
                     traces = gt.pprof_traces(trace, "syscall", modern=modern)
                     self.assertTrue(any(st[:4] == ("read", "inner", "middle", "main")
                                         for st in traces), traces)
+
+
+UNLOAD_LIB = r"""
+#include <unistd.h>
+int NAME(int fd)
+{
+	char c;
+	return (int)read(fd, &c, 1);
+}
+"""
+
+UNLOAD_MAIN = r"""
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static int p[2];
+static void *wr(void *a)
+{
+	usleep(20000);
+	if (write(p[1], "x", 1) != 1)
+		return a;
+	return NULL;
+}
+__attribute__((noinline)) static int call(const char *lib, const char *sym)
+{
+	pthread_t t;
+	void *h = dlopen(lib, RTLD_NOW);
+	int (*f)(int) = h ? (int (*)(int))dlsym(h, sym) : NULL;
+	if (!f || pthread_create(&t, 0, wr, 0))
+		return -1;
+	int r = f(p[0]);
+	pthread_join(t, NULL);
+	printf("%s %p\n", sym, (void *)f);
+	dlclose(h);
+	return r;
+}
+int main(int argc, char **argv)
+{
+	(void)argc;
+	if (pipe(p))
+		return 1;
+	return call(argv[1], "alpha_wait_here") + call(argv[2], "beta_other_func") == 2 ? 0 : 1;
+}
+"""
+
+
+class Unloaded(unittest.TestCase):
+    """A library is dlopened, blocks, and is dlclosed; another is dlopened
+    at the same address (glibc reuses it) and blocks at the same offset.
+    The names found for the first were kept by pc and given to the
+    second: both waits read alpha_wait_here. After a dlclose the names
+    are looked up afresh."""
+
+    def test_second_library_named_for_itself(self):
+        with gt.tempdir() as d:
+            for name in ("alpha_wait_here", "beta_other_func"):
+                gt.compile_c(UNLOAD_LIB.replace("NAME", name), d / f"lib{name[0]}.so",
+                             flags=("-shared", "-fPIC"))
+            exe = gt.compile_c(UNLOAD_MAIN, d / "unload", libs=("-ldl",))
+            trace = d / "u.trace"
+            r = gt.run_traced([exe, str(d / "liba.so"), str(d / "libb.so")], str(trace),
+                              timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            addrs = [ln.split()[1] for ln in r.stdout.splitlines()]
+            if len(set(addrs)) != 1:
+                self.skipTest(f"libb.so did not load where liba.so was: {addrs}")
+            # The trace's own stacks (gotrace summary reads them): Go's
+            # pprof keys locations by pc, so it shows one name for both.
+            gt.trace_events(str(trace))   # both Go versions read it
+            r = gt.run_plain([gt.CLIENT, "summary", str(trace), "--json"], timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            sites = sorted((x["call"], x["caller"].split()[0])
+                           for x in json.loads(r.stdout)["sites"] if x["call"] == "read")
+            self.assertEqual(sites, [("read", "alpha_wait_here"), ("read", "beta_other_func")],
+                             r.stdout)
 
 
 if __name__ == "__main__":
