@@ -30,6 +30,20 @@ GT_STREAM(fmemopen, (void *buf, size_t n, const char *mode), (buf, n, mode))
 GT_STREAM(open_memstream, (char **buf, size_t *n), (buf, n))
 GT_STREAM(fopencookie, (void *c, const char *mode, cookie_io_functions_t io), (c, mode, io))
 
+/* A stream's fd is closed inside libc, where the close hook does not see
+ * it: its kind (socket or not) is forgotten after, as close() forgets
+ * it, or a pipe given the number next would wait as a socket. */
+#define GT_STREAM_CLOSE(name)                                          \
+	GT_EXPORT int name(FILE *f)                                    \
+	{                                                              \
+		int fd = f ? fileno(f) : -1;                           \
+		int r = GT_REAL(name)(f);                              \
+		gt_fd_note_call(fd, GT_FD_UNKNOWN);                    \
+		return r;                                              \
+	}
+GT_STREAM_CLOSE(fclose)
+GT_STREAM_CLOSE(pclose)
+
 /* Keeps errno (gt_solo_end does no call that sets it). */
 #define GT_THREADS(ret, name, params, args, when)     \
 	GT_EXPORT ret name params                     \

@@ -207,6 +207,11 @@ GT_EXPORT long syscall(long nr, ...)
 			return 0;   /* as close(): ours is not the program's to close */
 		gt_fd_guard_target((int)b);
 	}
+	if (__builtin_expect(nr == SYS_close || nr == SYS_dup2 || nr == SYS_dup3, 0)) {
+		long r = real_(nr, a, b, c, d, e, f);
+		gt_fd_note_call((int)(nr == SYS_close ? a : b), GT_FD_UNKNOWN);   /* as close() */
+		return r;
+	}
 	if (__builtin_expect(!futex_waits(nr, b), 1))
 		return real_(nr, a, b, c, d, e, f);
 	gt_op_begin_as(&op, SYNC, 1, (uintptr_t)real_);   /* a futex-based lock's wait (Rust's Mutex...) */

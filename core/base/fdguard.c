@@ -245,6 +245,12 @@ int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
 			err = errno;
 		}
 	}
+	/* Closed (not only marked close-on-exec): forget their kinds, as
+	 * close() does (a socket's number reused by a pipe was a net wait). */
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && !gt_tls.in_tracer)
+		for (unsigned fd = lo; fd <= hi && fd < GT_FD_MAX; fd++)
+			if (!gt_fd_ours((int)fd))
+				gt_fd_note(fd, GT_FD_UNKNOWN);
 	if (err)
 		errno = err;
 	return r;

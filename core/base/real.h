@@ -173,6 +173,8 @@ struct gaicb;
 	X(fmemopen, FILE *, (void *, size_t, const char *))                               \
 	X(open_memstream, FILE *, (char **, size_t *))                                    \
 	X(fopencookie, FILE *, (void *, const char *, cookie_io_functions_t))             \
+	X(fclose, int, (FILE *))                                                          \
+	X(pclose, int, (FILE *))                                                          \
 	X(thrd_create, int, (unsigned long *, int (*)(void *), void *))                   \
 	X(timer_create, int, (clockid_t, struct sigevent *, timer_t *))                   \
 	X(mq_notify, int, (int, const struct sigevent *))                                 \

@@ -164,5 +164,74 @@ class Fds(unittest.TestCase):
             gt.trace_events(str(trace))
 
 
+STALE_KIND = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <linux/close_range.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+/* A socket is closed one way or another, a pipe gets its number, and a
+ * 30 ms read of the pipe follows: a system call each time, not a wait
+ * on the network. */
+static int wfd;
+static void *wr(void *a)
+{
+	usleep(30000);
+	if (write(wfd, "x", 1) != 1)
+		return a;
+	return NULL;
+}
+int main(void)
+{
+	for (int mode = 0; mode < 6; mode++) {
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0), p[2];
+		FILE *f;
+		switch (mode) {
+		case 0: close_range((unsigned)s, (unsigned)s, 0); break;
+		case 1: f = fdopen(s, "r"); fclose(f); break;
+		case 2: syscall(SYS_close, s); break;
+		case 3: syscall(SYS_close_range, s, s, 0); break;
+		case 4: closefrom(s); break;
+		default: close(s); break;
+		}
+		pthread_t t;
+		char c;
+		if (pipe(p) || p[0] != s || pthread_create(&t, 0, wr, 0))
+			return 1;
+		wfd = p[1];
+		if (read(p[0], &c, 1) != 1)
+			return 1;
+		pthread_join(t, 0);
+		close(p[0]);
+		close(p[1]);
+	}
+	return 0;
+}
+"""
+
+
+class StaleKind(unittest.TestCase):
+    def test_reused_number_is_no_socket(self):
+        """A socket closed by close_range, fclose of its stream, a raw
+        SYS_close or SYS_close_range, or closefrom, and a pipe given its
+        number: the pipe's 30 ms read is a syscall wait. Those closes kept
+        the number's "socket" mark (close() alone forgot it), and the
+        reads were network waits."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(STALE_KIND, d / "stale")
+            trace = str(d / "t.trace")
+            r = gt.run_traced([exe], trace, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for modern in (False, True):
+                with self.subTest(go="1.23" if modern else "1.19"):
+                    self.assertNotIn("read", gt.pprof_top(trace, "net", modern=modern))
+                    rows = gt.pprof_top(trace, "syscall", modern=modern)
+                    self.assertIn("read", rows, rows)
+                    self.assertGreater(rows["read"][0], 6 * 25 * 1_000_000, rows)
+
+
 if __name__ == "__main__":
     unittest.main()
