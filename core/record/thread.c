@@ -396,21 +396,25 @@ struct named {
 	const char *name;
 };
 
+void gt_thread_name_locked(struct gt_thread *t, const char *name)
+{
+	size_t i = 0;
+
+	for (; name[i] && i < sizeof(t->name) - 1; i++)
+		t->name[i] = name[i];
+	t->name[i] = '\0';
+	if (strncmp(t->name, "GC ", 3) == 0)   /* a label "GC ..." crashes 1.19's MMU page */
+		t->name[2] = '_';
+	t->label_sess = 0;
+}
+
 static void set_name(struct gt_thread *t, void *arg)
 {
 	const struct named *n = arg;
 
 	gt_lock(&t->lock);
-	if (t->state == GT_T_LIVE && t->self == n->self) {
-		/* A label starting "GC " crashes the 1.19 MMU page. */
-		size_t i = 0;
-		for (; n->name[i] && i < sizeof(t->name) - 1; i++)
-			t->name[i] = n->name[i];
-		t->name[i] = '\0';
-		if (strncmp(t->name, "GC ", 3) == 0)
-			t->name[2] = '_';
-		t->label_sess = 0;
-	}
+	if (t->state == GT_T_LIVE && t->self == n->self)
+		gt_thread_name_locked(t, n->name);
 	gt_unlock(&t->lock);
 }
 

@@ -96,6 +96,9 @@ struct gt_thread {
 		int32_t v[GT_SITE_MAX];   /* each frame's verdict: the walk's hint */
 		uintptr_t bp[GT_SITE_MAX];   /* each frame's frame pointer, as walked */
 	} sites[GT_SITE_WAYS];
+	char born[16];           /* the creator's name, which the kernel gave
+				    the thread: another at its start was set
+				    before it ran (pthread_setname_np) */
 };
 
 /* A P id (one per thread in a session) and the time of its last event, so
@@ -143,6 +146,8 @@ uint32_t gt_p_count(void);
 /* A thread was named (pthread_setname_np, prctl): self is the target's
  * pthread_t. Any thread, in_tracer > 0. */
 void gt_thread_named(uintptr_t self, const char *name);
+/* t->name = name (cut to fit, "GC " made "GC_"), under t's lock. */
+void gt_thread_name_locked(struct gt_thread *t, const char *name);
 
 /* Program threads alive (+1 when a record goes LIVE, -1 at exit), and our
  * own threads started: to end the process as glibc would after main's

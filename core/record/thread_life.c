@@ -4,6 +4,8 @@
  * records live in is core/record/thread.c. */
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,6 +23,17 @@ static int ready;   /* set by gt_hook_ready() once init is done */
 void gt_hook_ready(void)
 {
 	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+/* The calling thread's name as the kernel has it (PR_GET_NAME, raw: prctl
+ * is a hook): 1, or 0 with "" when it cannot say. */
+static int comm(char name[16])
+{
+	name[0] = '\0';
+	if (gt_raw(SYS_prctl, PR_GET_NAME, (long)name, 0) != 0)
+		return name[0] = '\0', 0;
+	name[15] = '\0';
+	return 1;
 }
 
 static int create_locked(struct gt_thread *t, struct gt_thread *c, uint64_t s,
@@ -63,6 +76,7 @@ struct gt_thread *gt_thread_prepare(void *(*fn)(void *), void *arg, uintptr_t cr
 		c->fn = fn;
 		c->arg = arg;
 		c->start_pc = (uintptr_t)fn;
+		comm(c->born);
 		if (internal)
 			c->flags = GT_TF_INTERNAL;
 		else if (!tls->in_call)
@@ -109,6 +123,9 @@ void *gt_thread_start(void *rec)
 		t->tls = tls;
 		t->self = (uintptr_t)pthread_self();
 		t->state = GT_T_LIVE;
+		char now[16];
+		if (comm(now) && t->born[0] && strcmp(now, t->born) && !t->name[0])
+			gt_thread_name_locked(t, now);   /* named before it ran */
 		gt_unlock(&t->lock);
 		tls->t = t;
 		gt_thread_live(1);
