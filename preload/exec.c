@@ -2,9 +2,12 @@
  * finished before the image is replaced (the new image loads us afresh) or
  * the process ends without atexit. execl* call execve inside libc, out of
  * our reach, so they are hooked too. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "preload/hook.h"
@@ -109,13 +112,45 @@ GT_EXPORT pid_t setsid(void)
 	return r;
 }
 
+/* glibc's daemon() ends the parent with an _exit inside libc, which no
+ * hook sees: the parent's trace was never finished and its endpoint's
+ * socket file stayed. So it is done here as glibc does it (fork; the
+ * parent leaves by our _exit; setsid, through its hook; chdir("/");
+ * /dev/null, checked to be one, on 0, 1 and 2). */
 GT_EXPORT int daemon(int nochdir, int noclose)
 {
-	int r = GT_REAL(daemon)(nochdir, noclose);
-
-	if (r == 0)
-		gt_service_long_lived();
-	return r;
+	switch (fork()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		_exit(0);
+	}
+	if (setsid() == -1)
+		return -1;
+	if (!nochdir)
+		(void)chdir("/");
+	if (!noclose) {
+		struct stat st;
+		int fd = open("/dev/null", O_RDWR);
+		if (fd == -1 || fstat(fd, &st) != 0) {
+			if (fd != -1)
+				close(fd);
+			return -1;
+		}
+		if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+			close(fd);
+			errno = ENODEV;
+			return -1;
+		}
+		(void)dup2(fd, 0);
+		(void)dup2(fd, 1);
+		(void)dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
 }
 
 /* A user or mount namespace wants a process of one thread: the service

@@ -45,7 +45,6 @@ struct gaicb;
 	X(pthread_setname_np, int, (pthread_t, const char *))                             \
 	X(prctl, int, (int, ...))                                                         \
 	X(setsid, pid_t, (void))                                                          \
-	X(daemon, int, (int, int))                                                        \
 	X(unshare, int, (int))                                                            \
 	X(setns, int, (int, int))                                                         \
 	X(dlclose, int, (void *))                                                         \

@@ -269,5 +269,56 @@ class ForkAtStop(unittest.TestCase):
             self.assertEqual((p.returncode, out), (0, "forkloop: 0 bad of many\n"), err)
 
 
+DAEMON = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* daemon ARGV1: a 20 ms sleep, daemon(3) (cwd and streams kept); the
+ * child waits 50 ms, writes "PID SESSION-LEADER" to ARGV1 and ends. */
+int main(int argc, char **argv)
+{
+	(void)argc;
+	printf("%d\n", (int)getpid());
+	fflush(stdout);
+	usleep(20000);
+	if (daemon(1, 1))
+		return 1;
+	usleep(50000);
+	int f = open(argv[1], O_CREAT | O_TRUNC | O_WRONLY, 0644);
+	dprintf(f, "%d %d\n", (int)getpid(), getsid(0) == getpid());
+	close(f);
+	return 0;
+}
+"""
+
+
+class Daemon(unittest.TestCase):
+    def test_parent_leaves_as_by_exit(self):
+        """daemon(3)'s parent ends with an _exit inside libc, which no hook
+        saw: its trace (GOTRACE_FILE) was closed without its events and
+        its endpoint's socket file stayed behind. The parent's trace now
+        has its 20 ms sleep, in both Go versions, its socket is gone, and
+        the child runs on as a session leader."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(DAEMON, d / "dmn")
+            trace, out = d / "p.trace", d / "child.out"
+            r = gt.run_traced([exe, str(out)], str(trace), socket=str(d / "s-%p.sock"),
+                              timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            parent = int(r.stdout.split()[0])
+            gt.wait_until(lambda: out.exists() and out.read_text().endswith("\n"),
+                          what="the daemon's output")
+            child, leader = map(int, out.read_text().split())
+            self.assertNotEqual(child, parent)
+            self.assertEqual(leader, 1)
+            self.assertFalse((d / f"s-{parent}.sock").exists(), sorted(os.listdir(d)))
+            for modern in (False, True):
+                with self.subTest(go="1.23" if modern else "1.19"):
+                    sleeps = [e for e in gt.trace_events(str(trace), modern=modern)
+                              if e.type == "GoSleep"]
+                    self.assertEqual(len(sleeps), 1, "the parent's usleep")
+
+
 if __name__ == "__main__":
     unittest.main()
