@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/sys.h"
 #include "core/process/api.h"
+#include "core/process/fatal.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/door.h"
@@ -42,6 +43,24 @@ static int busy(void)
 {
 	return gt_ctl_session() || gt_writer_session() || gt_prof_session() ||
 	       gt_prof_window(0) || gt_prof_window(1);
+}
+
+int gt_exit_work(void)
+{
+	return busy();
+}
+
+void gt_fatal_update(void)
+{
+	static int armed;   /* atomic */
+	int want = busy();
+
+	if (__atomic_exchange_n(&armed, want, __ATOMIC_ACQ_REL) != want) {
+		if (want)
+			gt_fatal_arm();
+		else
+			gt_fatal_disarm();
+	}
 }
 
 static int exit_idle(void)

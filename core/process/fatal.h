@@ -3,8 +3,14 @@
 #ifndef GT_FATAL_H
 #define GT_FATAL_H
 
-/* Service thread, at trace start / stop. */
+/* At trace start (arm) and stop. */
 void gt_fatal_arm(void);
 void gt_fatal_disarm(void);
+/* Is there exit work a fatal signal would lose: a trace, a CPU profile, a
+ * block or mutex profile's window (core/process/exit.c)? */
+int gt_exit_work(void);
+/* Armed while there is (the service loop's every turn, a trace's stop):
+ * not only for traces. */
+void gt_fatal_update(void);
 
 #endif

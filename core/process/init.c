@@ -83,7 +83,7 @@ void gt_init(void)
 	if (gt_stack_init())
 		gt_log("stack table unavailable: events have no stacks");
 	gt_emit_set_drain(gt_writer_drain);
-	gt_ctl_set_observer(gt_fatal_arm, gt_fatal_disarm);
+	gt_ctl_set_observer(gt_fatal_arm, gt_fatal_update);
 	gt_thread_set_observer(gt_prof_thread_started, gt_prof_thread_exiting);
 	gt_ctl_set_sampler(gt_prof_drain);
 	gt_buf_set_waker(gt_proc_wake_buffers);

@@ -22,6 +22,7 @@
 #include "core/base/log.h"
 #include "core/base/sys.h"
 #include "core/process/api.h"
+#include "core/process/fatal.h"
 #include "core/process/solo.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
@@ -141,6 +142,7 @@ static void *service_main(void *arg)
 	}
 	for (;;) {
 		gt_solo_begin();
+		gt_fatal_update();   /* a profile or window began or ended last turn */
 		int timeout = gt_prof_session() ? GT_PROF_TICK_MS : gt_ctl_session() ? 100 : -1;
 		timeout = gt_ctl_poll_ms(timeout);   /* a 1.22 trace's next generation */
 		/* The TSC's first rate, 10 ms into the first trace, not 100:

@@ -20,6 +20,7 @@
 #include "core/base/log.h"
 #include "core/base/sys.h"
 #include "core/process/api.h"
+#include "core/process/fatal.h"
 #include "core/process/state.h"
 #include "core/record/api.h"
 #include "core/process/request.h"
@@ -159,7 +160,8 @@ int gt_request_start(const char *path, char *err, size_t errlen)
 
 int gt_request_stop_for_signal(int64_t timeout_ns)
 {
-	if (!gt_proc_alive() || gt_proc.pid != getpid() || !gt_ctl_session() || !gt_trylock(&gt_req_lock))
+	if (!gt_proc_alive() || gt_proc.pid != getpid() || !gt_exit_work() ||
+	    !gt_trylock(&gt_req_lock))
 		return -1;
 	req.path = NULL;
 	req.done = 0;

@@ -13,6 +13,7 @@ viewer serves every page, and no thread is left "running" at the end.
 import os
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -110,6 +111,51 @@ class RawExit(unittest.TestCase):
                                      (mode, trace, r.stderr))
                     if trace:
                         gt.trace_events(str(trace))
+
+
+class ProfilesAtFatalSignal(unittest.TestCase):
+    """A profile running without a trace when a signal the program does
+    not handle ends it (SIGTERM from systemd, ^C): the fatal-signal
+    handlers were armed by traces only, so a CPU profile was left at 0
+    bytes, a block or mutex profile's window wrote no file, the held call
+    got no reply (the connection closed) and the socket stayed. They are
+    armed while any of them runs now, and the signal's exit work writes
+    each and answers its call; the program still dies by the signal."""
+
+    CASES = [("debug_cpuProfile", True), ("debug_startCPUProfile", False),
+             ("debug_blockProfile", True), ("debug_mutexProfile", True)]
+
+    def test_profile_written_and_call_answered(self):
+        import signal
+        import threading
+        import test_rpc as rt
+        for method, held in self.CASES:
+            with self.subTest(method=method), gt.tempdir() as d:
+                sock, out = str(d / "s.sock"), d / "p.pprof"
+                p = gt.start_traced([gt.program("demo_server"), "3000"], None, socket=sock)
+                try:
+                    gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                                  what="endpoint")
+                    params = [str(out), 30] if held else [str(out)]
+                    reply = {}
+                    call = threading.Thread(target=lambda: reply.update(
+                        r=rt.stream_call(sock, rt.req(method, params), timeout=60)))
+                    call.start()
+                    time.sleep(0.8)
+                    p.send_signal(signal.SIGTERM)
+                    p.communicate(timeout=60)
+                    call.join(60)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.communicate()
+                self.assertEqual(p.returncode, -signal.SIGTERM)
+                self.assertEqual(reply.get("r"), rt.NULL_REPLY)
+                self.assertFalse(os.path.exists(sock), "the socket was left behind")
+                self.assertGreater(out.stat().st_size, 0)
+                for go in (gt.GO, gt.GO_MODERN):
+                    r = gt._go(["tool", "pprof", "-top", str(out)], text=True, go=go)
+                    self.assertEqual(r.returncode, 0, f"{go}: {r.stderr}")
 
 
 if __name__ == "__main__":
