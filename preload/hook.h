@@ -91,8 +91,10 @@ void gt_malloc_repath(void);
  * cls (not GT_THUNK_NONE) makes the checks that may send the call to its
  * framed body (as above, and: a registered thread in the session now on,
  * no profile counting, the TSC's rate known) and the marks, and goes on
- * to gt_op_traced (core/record/thunk.c) with the real function in r10,
- * the session and class in TLS. */
+ * to gt_op_traced (core/record/thunk.c) with the real function in r10
+ * and the class and kind in eax. Neither form reads the real function
+ * back from TLS after the marks: a signal handler's hooked call may have
+ * taken them over (see core/record/thunk.c). */
 #define GT_HOOK_THUNK(ret, name, params, kind, cls)                                         \
 	_Static_assert(GT_NARG params <= 6, #name ": arguments on the stack: GT_HOOK_OP_FRAMED"); \
 	_Pragma("GCC diagnostic push")                                                       \
@@ -129,10 +131,10 @@ void gt_malloc_repath(void);
 			"jne 2f\n\t"                                                         \
 			"call *%%r10\n\t"                                                    \
 			"jmp gt_op_ret_pop\n"                                                \
-			"2:\tleaq gt_op_ret(%%rip), %%r10\n\t"                               \
-			"pushq %%r10\n\t"                                                    \
+			"2:\tleaq gt_op_ret(%%rip), %%r11\n\t"                               \
+			"pushq %%r11\n\t"                                                    \
 			".cfi_adjust_cfa_offset 8\n\t"                                       \
-			"jmp *%%fs:%c[fn](%%r11)\n\t"                                        \
+			"jmp *%%r10\n\t"                                                     \
 			".cfi_adjust_cfa_offset -8\n"                                         \
 			"1:\taddq $8, %%rsp\n\t"                                             \
 			".cfi_adjust_cfa_offset -8\n\t"                                      \
@@ -168,8 +170,7 @@ void gt_malloc_repath(void);
 			"movl %[k], %%fs:%c[call](%%r11)\n\t"                                \
 			"cmpl $0, %%fs:%c[peek](%%r11)\n\t"                                  \
 			"jne 1b\n\t"                                                         \
-			"movq %%rax, %%fs:%c[tsess2](%%r11)\n\t"                              \
-			"movl %[klass], %%fs:%c[tck](%%r11)\n\t"                             \
+			"movl %[ck], %%eax\n\t"                                               \
 			"jmp gt_op_traced\n"                                                  \
 			".endif\n"                                                           \
 			:                                                                    \
@@ -179,9 +180,7 @@ void gt_malloc_repath(void);
 			  [peek] "i"(offsetof(struct gt_tls, peek)),                         \
 			  [fn] "i"(offsetof(struct gt_tls, call_fn)),                        \
 			  [fp] "i"(offsetof(struct gt_tls, call_fp)), [k] "i"(kind),         \
-			  [klass] "i"(cls),                                                 \
-			  [tck] "i"(offsetof(struct gt_tls, call_cls)),                       \
-			  [tsess2] "i"(offsetof(struct gt_tls, call_sess)),                  \
+			  [klass] "i"(cls), [ck] "i"((cls) | (kind) << 8),                  \
 			  [t] "i"(offsetof(struct gt_tls, t)), [tsess] "i"(GT_THREAD_SESS));  \
 	}                                                                                    \
 	_Pragma("GCC diagnostic pop")

@@ -63,12 +63,6 @@ struct gt_tls {
 	/* The hook of the call in progress: its frame record (on the stack;
 	 * the program's frames above it) and the real function it forwards to. */
 	uintptr_t call_fp, call_fn;
-	/* A call the traced thunk began (core/record/thunk.c): its class
-	 * (enum gt_thunk_cls), session, start (raw TSC), first two
-	 * arguments (a recorded end classifies by them; [2]: rdx across
-	 * the rdtsc) and result while its end is looked at. */
-	uint32_t call_cls;
-	uint64_t call_sess, call_t0, call_a[3], call_res;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
 	/* A tracer thread with an fd table of its own (core/process/fdtable.c): its

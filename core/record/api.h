@@ -106,6 +106,10 @@ void gt_op_thunk_init(void);
  * framed body, always. */
 enum gt_thunk_cls { GT_THUNK_NONE, GT_THUNK_PLAIN, GT_THUNK_FD, GT_THUNK_POLL, GT_THUNK_EPOLL };
 void gt_op_traced(void) GT_HIDDEN;
+/* The return address of gt_op_traced's call of the real function: the
+ * thunk's frame record is GT_THUNK_FRAME bytes above its CFA. */
+void gt_op_traced_ret(void) GT_HIDDEN;
+#define GT_THUNK_FRAME 64
 /* offsetof(struct gt_thread, sess), for the thunks (asserted in thunk.c). */
 #define GT_THREAD_SESS 0x88
 #endif

@@ -93,6 +93,8 @@ static inline int gt_thunk_step(uintptr_t *ret, uintptr_t *sp, uintptr_t *bp, ui
 #ifdef GT_OP_THUNKS
 	if (*ret == (uintptr_t)gt_op_ret ||
 	    *ret - (uintptr_t)__start_gt_thunks < (uintptr_t)(__stop_gt_thunks - __start_gt_thunks)) {
+		if (*ret == (uintptr_t)gt_op_traced_ret)   /* the call's state below it */
+			*sp += GT_THUNK_FRAME;
 		const uintptr_t *r = (const uintptr_t *)*sp;
 		if (*sp + 16 > hi)
 			return -1;

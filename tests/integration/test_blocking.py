@@ -409,5 +409,112 @@ main slept
 """
 
 
+ALTSTACK = r"""
+/* altstack N: a thread whose sigaltstack lies right above its stack; a
+ * 20 kHz timer's handler on it makes two hooked calls while the thread
+ * loops on read(pipe, 8 bytes) as main writes 64 bytes N times. Every
+ * read returns 8 and the canary after the 8-byte buffer stays intact. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STK (256 * 1024)
+#define ALT (64 * 1024)
+static int pfd[2], nullfd, zfd;
+static volatile pid_t tid;
+static char big[4096];
+
+static void handler(int s)
+{
+	int e = errno;
+	write(nullfd, "x", 1);          /* takes over the interrupted call's slots */
+	read(zfd, big, sizeof big);     /* asm path: call_a[2] = 4096, call_res = 4096 */
+	errno = e;
+}
+
+static void *reader(void *alt)
+{
+	stack_t ss = { .ss_sp = alt, .ss_size = ALT };
+	sigaltstack(&ss, 0);
+	tid = syscall(SYS_gettid);
+	struct { char buf[8]; uint64_t canary[64]; } s;
+	for (long n = 0;; n++) {
+		memset(s.canary, 0x5a, sizeof s.canary);
+		ssize_t r = read(pfd[0], s.buf, 8);
+		if (r < 0 && errno == EINTR) continue;
+		if (r != 8 || s.canary[0] != 0x5a5a5a5a5a5a5a5aull) {
+			printf("FAULT at read %ld: read(pipe, buf, 8) returned %zd, canary %s\n", n, r,
+			       s.canary[0] != 0x5a5a5a5a5a5a5a5aull ? "OVERWRITTEN" : "ok");
+			exit(1);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 20000;
+	setvbuf(stdout, 0, _IONBF, 0);
+	pipe(pfd);
+	nullfd = open("/dev/null", O_WRONLY);
+	zfd = open("/dev/zero", O_RDONLY);
+	struct sigaction sa = { .sa_handler = handler, .sa_flags = SA_ONSTACK | SA_RESTART };
+	sigaction(SIGUSR1, &sa, 0);
+	usleep(60000);   /* the trace's clock rate known */
+	char *reg = mmap(0, STK + ALT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstack(&at, reg, STK);   /* altstack = reg+STK .. reg+STK+ALT */
+	pthread_t th;
+	pthread_create(&th, &at, reader, reg + STK);
+	while (!tid) usleep(100);
+	timer_t tm;
+	struct sigevent se = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIGUSR1 };
+	se._sigev_un._tid = tid;
+	timer_create(CLOCK_MONOTONIC, &se, &tm);
+	struct itimerspec its = { { 0, 50000 }, { 0, 50000 } };   /* 20 kHz */
+	timer_settime(tm, 0, &its, 0);
+	char chunk[64];
+	memset(chunk, 'A', sizeof chunk);
+	for (int i = 0; i < n; i++) {
+		write(pfd[1], chunk, sizeof chunk);
+		struct timespec ts = { 0, 20000 };
+		nanosleep(&ts, 0);
+	}
+	printf("OK: no fault\n");
+	return 0;
+}
+"""
+
+
+class AltStackHandler(unittest.TestCase):
+    def test_handler_above_the_stack(self):
+        """A handler on a sigaltstack just above its thread's stack passes
+        the framed body's "that call was left by siglongjmp" test and
+        takes the marks over, so its next hooked call took the traced
+        thunk while the interrupted read was in progress; with that call's
+        state in TLS, the read returned the handler's read's 4096 bytes
+        into an 8-byte buffer. Plain, idle and traced alike now."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(ALTSTACK, d / "altstack")
+            plain = gt.run_plain([exe, "20000"], timeout=120)
+            self.assertEqual((plain.returncode, plain.stdout), (0, "OK: no fault\n"), plain.stderr)
+            idle = gt.run_traced([exe, "20000"], None, timeout=120)
+            self.assertEqual((idle.returncode, idle.stdout), (0, "OK: no fault\n"), idle.stderr)
+            trace = str(d / "t.trace")
+            r = gt.run_traced([exe, "20000"], trace, timeout=120)
+            self.assertEqual((r.returncode, r.stdout), (0, "OK: no fault\n"), r.stderr)
+            gt.trace_events(trace)
+
+
 if __name__ == "__main__":
     unittest.main()
