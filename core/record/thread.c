@@ -325,6 +325,23 @@ static void on_thread_exit(void *arg)
 		exit(0);   /* what glibc does when the last thread leaves */
 }
 
+/* A record a signal handler's hook adopted for this thread before our
+ * trampoline ran (a signal at start_thread): the trampoline's own
+ * replaces it. It ends as at an exit (its goroutine's GoEnd while
+ * tracing), or it stayed LIVE with a TLS pointer into a stack gone with
+ * the thread, which the next stop read (a sweep: SIGSEGV at exit, 4 runs
+ * of 5, under a 50 kHz SIGALRM across thread creations). */
+void gt_thread_retire(struct gt_thread *t)
+{
+	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+	gt_emit_exit(t);
+	if (obs_exiting)
+		obs_exiting(t);
+	gt_tls.t = NULL;
+	gt_thread_free(t);
+	__atomic_sub_fetch(&live_threads, 1, __ATOMIC_SEQ_CST);
+}
+
 void gt_thread_watch_exit(struct gt_thread *t)
 {
 	if (exit_key_ok)

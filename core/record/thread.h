@@ -135,6 +135,8 @@ static inline struct gt_thread *gt_thread_self(void)
 void gt_thread_init_main(void);
 /* Install the exit handler (pthread key destructor) for the calling thread. */
 void gt_thread_watch_exit(struct gt_thread *t);
+/* The calling thread's adopted record t, replaced by its trampoline's. */
+void gt_thread_retire(struct gt_thread *t);
 
 /* P ids: small and dense, reused only after the previous owner's last batch
  * is queued. Any thread; takes the registry lock. */

@@ -118,6 +118,8 @@ void *gt_thread_start(void *rec)
 	} else {
 		int saved = errno;
 		tls->in_tracer++;
+		if (tls->t && tls->t != t)   /* a handler's hook adopted us first */
+			gt_thread_retire(tls->t);
 		gt_lock(&t->lock);
 		t->tid = (int32_t)gt_gettid();
 		t->tls = tls;
