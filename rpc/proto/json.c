@@ -444,6 +444,30 @@ void gb_printf(struct gb *b, const char *fmt, ...)
 		gb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0: a
+ * lead byte without its continuation bytes, an overlong form, a
+ * surrogate or a code point past U+10FFFF. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+		     c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+
+	if (!len || len > n)
+		return 0;
+	unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if (s[k] < 0x80 || s[k] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* A JSON string: escapes as RFC 8259 asks, and a byte that is not part
+ * of valid UTF-8 (a command line's, a path's) as U+FFFD, so that the
+ * text stays JSON every parser reads. */
 void gb_jstr(struct gb *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -452,6 +476,17 @@ void gb_jstr(struct gb *b, const char *s, size_t n)
 	gb_put(b, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t len = utf8_len((const unsigned char *)s + i, n - i);
+			if (len) {
+				i += len - 1;
+				continue;
+			}
+			gb_put(b, s + run, i - run);
+			run = i + 1;
+			gb_put(b, "\\ufffd", 6);
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		gb_put(b, s + run, i - run);

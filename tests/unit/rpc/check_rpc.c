@@ -37,6 +37,31 @@ START_TEST(json_valid_and_invalid)
 }
 END_TEST
 
+/* Strings out: escapes, and bytes that are not UTF-8 as U+FFFD (a
+ * command line with \xff broke every JSON parser of gotrace summary's). */
+START_TEST(json_string_out)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a\"b\\c\n\x01", "\"a\\\"b\\\\c\\n\\u0001\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "x\xffy", "\"x\\ufffdy\"" },
+		{ "\xc3", "\"\\ufffd\"" },                     /* cut short */
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },          /* overlong */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" }, /* a surrogate */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },   /* > U+10FFFF */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gb b = { 0 };
+		gb_jstr(&b, cases[i].in, strlen(cases[i].in));
+		gb_put(&b, "", 1);
+		ck_assert_str_eq(b.p, cases[i].out);
+		free(b.p);
+	}
+}
+END_TEST
+
 START_TEST(json_depth_limit)
 {
 	char s[2 * (GJ_MAX_DEPTH + 2) + 1];
@@ -827,6 +852,7 @@ static Suite *suite(void)
 
 	tcase_add_test(j, json_valid_and_invalid);
 	tcase_add_test(j, json_depth_limit);
+	tcase_add_test(j, json_string_out);
 	tcase_add_test(j, json_strings_and_lookup);
 	tcase_add_test(j, json_frame);
 	tcase_add_test(p, proto_methods);
