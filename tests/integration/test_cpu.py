@@ -404,10 +404,14 @@ class Samples(CpuCase):
         record of its own; a walk that took it for one of our frames
         skipped that function (pipe_read, pipe_write: 3% of such samples
         had it). Both ways a thunk reaches libc (GOTRACE_HOOK_RETURN): the
-        call's return address is in the thunk then."""
-        for how in ("call", "jump"):
-            b = self.burn(60, 2, mode="pipe", env=dict(HZ1000, GOTRACE_HOOK_RETURN=how),
-                          name=f"{how}.sock")
+        call's return address is in the thunk then; and with a trace
+        running, where the call is made from gt_op_traced, whose state
+        frame lies between it and the thunk's record."""
+        for how in ("call", "jump", "traced"):
+            env = dict(HZ1000, GOTRACE_HOOK_RETURN="call" if how == "traced" else how)
+            if how == "traced":
+                env["GOTRACE_FILE"] = str(self.d / "pipe-traced.trace")
+            b = self.burn(60, 2, mode="pipe", env=env, name=f"{how}.sock")
             f = self.d / f"pipe-{how}.pprof"
             self.profile_cpu(b, f, 2)
             b.kill()
