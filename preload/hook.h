@@ -88,11 +88,12 @@ void gt_malloc_repath(void);
 /* The thunk alone, for a hook whose framed body (gt_framed_NAME, static,
  * noinline, used) is written out: it begins with gt_op_begin and calls
  * GT_REAL(name) as GT_HOOK_BODY does. While tracing, a thunk of class
- * cls (not GT_THUNK_NONE) makes the checks that may send the call to its
- * framed body (as above, and: a registered thread in the session now on,
- * no profile counting, the TSC's rate known) and the marks, and goes on
- * to gt_op_traced (core/record/thunk.c) with the real function in r10
- * and the class and kind in eax. Neither form reads the real function
+ * cls (not GT_THUNK_NONE) makes the same checks and marks, then those of
+ * a traced call (a registered thread in the session now on, no profile
+ * counting, the TSC's rate known; failing one, the marks are undone and
+ * the framed body called, as for peek), and goes on to gt_op_traced
+ * (core/record/thunk.c) with the real function in r10 and the class and
+ * kind in eax. Neither form reads the real function
  * back from TLS after the marks: a signal handler's hooked call may have
  * taken them over (see core/record/thunk.c). */
 #define GT_HOOK_THUNK(ret, name, params, kind, cls)                                         \
@@ -102,10 +103,9 @@ void gt_malloc_repath(void);
 	GT_EXPORT __attribute__((naked, section("gt_thunks"))) ret name params               \
 	{                                                                                    \
 		__asm__ volatile(                                                            \
+			/* a hook without a traced path: its framed body at once */          \
+			".if %c[klass] == 0\n\t"                                            \
 			"cmpq $0, gt_rec_on(%%rip)\n\t"                                     \
-			".if %c[klass]\n\t"                                                   \
-			"jne 5f\n\t"                                                        \
-			".else\n\t"                                                         \
 			"jne gt_framed_" #name "\n\t"                                       \
 			".endif\n\t"                                                        \
 			"movq gt_real+%c[real](%%rip), %%r10\n\t"                            \
@@ -127,6 +127,11 @@ void gt_malloc_repath(void);
 			/* debug_stacks' peek: see gt_op_begin_as */                        \
 			"cmpl $0, %%fs:%c[peek](%%r11)\n\t"                                  \
 			"jne 1f\n\t"                                                         \
+			/* marked (nested hooks leave TLS alone from here): tracing? */      \
+			".if %c[klass]\n\t"                                                 \
+			"cmpq $0, gt_rec_on(%%rip)\n\t"                                     \
+			"jne 5f\n\t"                                                        \
+			".endif\n\t"                                                        \
 			"cmpb $0, gt_op_jump(%%rip)\n\t"                                     \
 			"jne 2f\n\t"                                                         \
 			"call *%%r10\n\t"                                                    \
@@ -141,35 +146,20 @@ void gt_malloc_repath(void);
 			".cfi_restore %%rbp\n\t"                                              \
 			"jmp gt_framed_" #name "\n"                                           \
 			".if %c[klass]\n"                                                      \
-			"5:\tmovq gt_real+%c[real](%%rip), %%r10\n\t"                       \
-			"testq %%r10, %%r10\n\t"                                             \
-			"je gt_framed_" #name "\n\t"                                        \
-			"movq gt_tls@gottpoff(%%rip), %%r11\n\t"                             \
-			"cmpl $0, %%fs:%c[tracer](%%r11)\n\t"                                \
-			"jne gt_framed_" #name "\n\t"                                       \
-			"cmpl $0, %%fs:%c[call](%%r11)\n\t"                                  \
-			"jne gt_framed_" #name "\n\t"                                       \
-			/* a thread in the session now on (no profile bit), a rate */        \
+			/* a thread in the session now on (no profile bit), a rate;    \
+			 * else the framed body, the marks undone as for peek */         \
+			"5:\t.cfi_adjust_cfa_offset 8\n\t"                                   \
+			".cfi_offset %%rbp, -16\n\t"                                         \
 			"movq %%fs:%c[t](%%r11), %%rax\n\t"                                  \
 			"testq %%rax, %%rax\n\t"                                             \
-			"je gt_framed_" #name "\n\t"                                        \
+			"je 1b\n\t"                                                         \
 			"movq %c[tsess](%%rax), %%rax\n\t"                                   \
 			"testq %%rax, %%rax\n\t"                                             \
-			"je gt_framed_" #name "\n\t"                                        \
+			"je 1b\n\t"                                                         \
 			"cmpq gt_rec_on(%%rip), %%rax\n\t"                                   \
-			"jne gt_framed_" #name "\n\t"                                       \
-			"cmpq $0, gt_clock_thr(%%rip)\n\t"                                   \
-			"je gt_framed_" #name "\n\t"                                        \
-			/* the marks, as above; then nested hooks leave TLS alone */         \
-			"subq $8, %%rsp\n\t"                                                 \
-			".cfi_adjust_cfa_offset 8\n\t"                                       \
-			"movq %%rbp, (%%rsp)\n\t"                                            \
-			".cfi_offset %%rbp, -16\n\t"                                         \
-			"movq %%r10, %%fs:%c[fn](%%r11)\n\t"                                 \
-			"movq %%rsp, %%fs:%c[fp](%%r11)\n\t"                                 \
-			"movl %[k], %%fs:%c[call](%%r11)\n\t"                                \
-			"cmpl $0, %%fs:%c[peek](%%r11)\n\t"                                  \
 			"jne 1b\n\t"                                                         \
+			"cmpq $0, gt_clock_thr(%%rip)\n\t"                                   \
+			"je 1b\n\t"                                                         \
 			"movl %[ck], %%eax\n\t"                                               \
 			"jmp gt_op_traced\n"                                                  \
 			".endif\n"                                                           \

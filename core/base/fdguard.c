@@ -217,6 +217,17 @@ void gt_fd_guard_target(int fd)
 	errno = saved;
 }
 
+/* fds a close_range closed (not only marked close-on-exec) lose their
+ * kinds, as close() forgets one: a socket's number reused by a pipe was a
+ * net wait. [a, b], none of them ours. */
+static void forget(unsigned a, unsigned b, int flags)
+{
+	if ((flags & CLOSE_RANGE_CLOEXEC) || gt_tls.in_tracer)
+		return;
+	for (unsigned fd = a; fd <= b && fd < GT_FD_MAX; fd++)
+		gt_fd_note((int)fd, GT_FD_UNKNOWN);
+}
+
 int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
 			    int (*real)(unsigned, unsigned, int))
 {
@@ -235,6 +246,7 @@ int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
 				r = k;
 				err = errno;
 			}
+			forget(from, fd - 1, flags);
 		}
 		from = fd + 1;
 	}
@@ -244,13 +256,8 @@ int gt_fd_guard_close_range(unsigned lo, unsigned hi, int flags,
 			r = k;
 			err = errno;
 		}
+		forget(from, hi, flags);
 	}
-	/* Closed (not only marked close-on-exec): forget their kinds, as
-	 * close() does (a socket's number reused by a pipe was a net wait). */
-	if (!(flags & CLOSE_RANGE_CLOEXEC) && !gt_tls.in_tracer)
-		for (unsigned fd = lo; fd <= hi && fd < GT_FD_MAX; fd++)
-			if (!gt_fd_ours((int)fd))
-				gt_fd_note(fd, GT_FD_UNKNOWN);
 	if (err)
 		errno = err;
 	return r;

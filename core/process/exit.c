@@ -30,30 +30,18 @@
 #include "core/write/ctl.h"
 #include "core/write/writer.h"
 
-/* An exit with no trace running needs nothing of the service thread: the
- * exiting thread closes the endpoint itself, not waiting for the thread to
- * be scheduled twice (a tenth of a millisecond on a busy machine, per
- * process). No request is in progress (req_lock, kept: none can start) and
- * the loop is not handling clients or starting the endpoint (fd_lock), so
- * no trace can start either. After fd_lock the loop sees `closed` and
- * stops. 0: a trace or a request is under way, the long way then. */
 /* A trace, a CPU profile, or a block or mutex profile's window (whose
  * debug_blockProfile waits for its file: written at exit, as the others). */
-static int busy(void)
+int gt_exit_work(void)
 {
 	return gt_ctl_session() || gt_writer_session() || gt_prof_session() ||
 	       gt_prof_window(0) || gt_prof_window(1);
 }
 
-int gt_exit_work(void)
-{
-	return busy();
-}
-
 void gt_fatal_update(void)
 {
 	static int armed;   /* atomic */
-	int want = busy();
+	int want = gt_exit_work();
 
 	if (__atomic_exchange_n(&armed, want, __ATOMIC_ACQ_REL) != want) {
 		if (want)
@@ -63,9 +51,16 @@ void gt_fatal_update(void)
 	}
 }
 
+/* An exit with no trace running needs nothing of the service thread: the
+ * exiting thread closes the endpoint itself, not waiting for the thread to
+ * be scheduled twice (a tenth of a millisecond on a busy machine, per
+ * process). No request is in progress (req_lock, kept: none can start) and
+ * the loop is not handling clients or starting the endpoint (fd_lock), so
+ * no trace can start either. After fd_lock the loop sees `closed` and
+ * stops. 0: a trace or a request is under way, the long way then. */
 static int exit_idle(void)
 {
-	if (busy() || !gt_trylock(&gt_req_lock))
+	if (gt_exit_work() || !gt_trylock(&gt_req_lock))
 		return 0;
 	/* The loop holds fd_lock for a few syscalls, but a writer (a trace
 	 * started meanwhile) around a gt_write() that can take long: no wait
@@ -78,7 +73,7 @@ static int exit_idle(void)
 		}
 		gt_usleep(50);
 	}
-	if (busy()) {
+	if (gt_exit_work()) {
 		gt_fd_unlock();
 		gt_unlock(&gt_req_lock);
 		return 0;

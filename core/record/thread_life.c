@@ -29,11 +29,10 @@ void gt_hook_ready(void)
  * is a hook): 1, or 0 with "" when it cannot say. */
 static int comm(char name[16])
 {
-	name[0] = '\0';
-	if (gt_raw(SYS_prctl, PR_GET_NAME, (long)name, 0) != 0)
-		return name[0] = '\0', 0;
-	name[15] = '\0';
-	return 1;
+	int ok = gt_raw(SYS_prctl, PR_GET_NAME, (long)name, 0) == 0;
+
+	name[ok ? 15 : 0] = '\0';
+	return ok;
 }
 
 static int create_locked(struct gt_thread *t, struct gt_thread *c, uint64_t s,
