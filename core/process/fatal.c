@@ -13,9 +13,32 @@
 #include "core/record/thread.h"
 #include "core/base/sys.h"
 
-static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2 };
+/* The signals whose default ends the process, but SIGKILL and SIGSTOP's
+ * kind (which no handler sees) and SIGTRAP and SIGSYS (debuggers,
+ * seccomp). The last five are crashes: abort(), assert and faults. */
+static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2,
+			    SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 #define NSIGS (sizeof(sigs) / sizeof(sigs[0]))
 #define STOP_NS (10ll * 1000000000)   /* the trace's finish may take this long */
+/* After a crash less: the writer may need what the crashed thread held
+ * (a malloc arena's lock), and a crash that waits looks hung. */
+#define CRASH_STOP_NS (3ll * 1000000000)
+
+static int crash(int sig)
+{
+	return sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+}
+
+/* A fault the faulting instruction raises again when the handler returns
+ * (the kernel's own SIGSEGV, SIGBUS, SIGFPE, SIGILL): with SIG_DFL back,
+ * returning dies of it exactly as without us, the same siginfo and the
+ * same core. A sent one (kill, raise, abort: si_code <= 0) and a machine
+ * check that needs no action must be raised again instead. */
+static int refaults(int sig, const siginfo_t *si)
+{
+	return sig != SIGABRT && si && si->si_code > 0 &&
+	       !(sig == SIGBUS && si->si_code == BUS_MCEERR_AO);
+}
 
 static gt_sigaction_fn real_sigaction;
 /* The program's calls and ours take it around each change, so that a
@@ -35,18 +58,22 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t one;
 
-	(void)si;
 	(void)uc;
 	/* Interrupted inside tracer code, this thread may hold its own record
 	 * lock: the stop must not wait for it (as an exit from a handler). */
 	if (tls->in_tracer && tls->t)
 		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
 	tls->in_tracer++;
-	gt_request_stop_for_signal(STOP_NS);
+	gt_request_stop_for_signal(crash(sig) ? CRASH_STOP_NS : STOP_NS);
 	/* Die as the program would have: SIG_DFL, the signal again. No lock:
 	 * the interrupted code may hold it; ours is only read below. */
 	real_sigaction(sig, &dfl, NULL);
 	__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+	if (refaults(sig, si)) {
+		tls->in_tracer--;
+		errno = saved;
+		return;
+	}
 	sigemptyset(&one);
 	sigaddset(&one, sig);
 	pthread_sigmask(SIG_UNBLOCK, &one, NULL);

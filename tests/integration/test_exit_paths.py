@@ -9,7 +9,9 @@ viewer serves every page, and no thread is left "running" at the end.
                               the process ends when the last one returns)
   main leaves by SYS_exit     RawExit: a worker returns 0.3 s later (then a
                               raw exit of its own): the process ends, where
-                              our thread alone kept it for good"""
+                              our thread alone kept it for good
+  a crash                     Crashes: abort(), a fault (SIGSEGV, SIGFPE,
+                              SIGILL) or a SIGSEGV sent: the same death"""
 import os
 import subprocess
 import sys
@@ -111,6 +113,42 @@ class RawExit(unittest.TestCase):
                                      (mode, trace, r.stderr))
                     if trace:
                         gt.trace_events(str(trace))
+
+
+class Crashes(unittest.TestCase):
+    """A thread sleeps twice (20 and 30 ms), then crashes: abort() (as a
+    failed assert does), a store through NULL, an integer divide by 0,
+    ud2, or a SIGSEGV the process sends itself. Before, crash signals were
+    not caught: the process died with the writer's last second unwritten,
+    the sleeps (both within it) were lost and the threads left "running".
+    Now the trace is finished first. The death is the same: the signal
+    (and for a fault, the faulting instruction again with SIG_DFL back,
+    so the kernel's own siginfo and core), stdout and nothing on stderr."""
+
+    KINDS = {"abort": 6, "segv": 11, "fpe": 8, "ill": 4, "kill": 11}
+
+    def test_crash_finishes_the_trace(self):
+        import resource
+
+        def no_core():
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for kind, sig in self.KINDS.items():
+            with self.subTest(kind=kind), gt.tempdir() as d:
+                argv = [gt.program("behave"), "crash", kind]
+                plain = gt.run_plain(argv, timeout=30, preexec_fn=no_core)
+                self.assertEqual(plain.returncode, -sig, plain.stderr)
+                trace = str(d / "t.trace")
+                r = gt.run_traced(argv, trace, timeout=30, preexec_fn=no_core)
+                self.assertEqual((r.returncode, r.stdout, r.stderr),
+                                 (plain.returncode, plain.stdout, plain.stderr))
+                ev = gt.trace_events(trace)
+                sleeps = [e.g for e in ev if e.type in ("GoSleep", "GoSysBlock")]
+                self.assertEqual(len(sleeps), 2, "the crasher's two sleeps")
+                self.assertEqual(sleeps[0], sleeps[1])
+                states = gt.goroutine_states(ev)
+                self.assertNotIn("running", states.values(), f"states at end: {states}")
+                groups = gt.goroutine_groups(gt.check_ui(trace, mmu="some", goroutine_traces=2))
+                self.assertEqual(groups, {"main": 1, "sleeper_main": 1, "crasher_main": 1})
 
 
 class ProfilesAtFatalSignal(unittest.TestCase):

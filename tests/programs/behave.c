@@ -9,7 +9,12 @@
  *   behave close-all        like a daemon: dup2 /dev/null over every open fd
  *                           above 2, close fds 3..1023, with threads before
  *                           and after
- *   behave close-range      the same with close_range(3, ~0U, 0) */
+ *   behave close-range      the same with close_range(3, ~0U, 0)
+ *   behave crash KIND       a thread sleeps twice, then crashes while main
+ *                           waits for it and another thread in a condvar:
+ *                           abort, segv (a store through NULL), fpe (an
+ *                           integer divide by 0), ill (ud2), or kill (the
+ *                           process sends itself SIGSEGV) */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* strerrorname_np */
 #endif
@@ -262,6 +267,42 @@ static int mode_return(int status)
 	return status;
 }
 
+/* --- crash -------------------------------------------------------------- */
+
+static const char *crash_kind;
+static volatile int crash_zero, crash_zero_num = 7;
+
+void *crasher_main(void *arg)
+{
+	usleep(20000);
+	usleep(30000);
+	printf("crasher: %s\n", crash_kind);
+	fflush(stdout);
+	if (!strcmp(crash_kind, "abort"))
+		abort();
+	if (!strcmp(crash_kind, "segv"))
+		*(volatile int *)(uintptr_t)crash_zero = 1;
+	if (!strcmp(crash_kind, "fpe"))
+		printf("%d\n", crash_zero_num / crash_zero);
+	if (!strcmp(crash_kind, "ill"))
+		__builtin_trap();
+	if (!strcmp(crash_kind, "kill"))
+		kill(getpid(), SIGSEGV);
+	return arg;
+}
+
+static int mode_crash(const char *kind)
+{
+	pthread_t b, c;
+
+	crash_kind = kind;
+	pthread_create(&b, NULL, sleeper_main, NULL);
+	pthread_create(&c, NULL, crasher_main, NULL);
+	pthread_join(c, NULL);
+	printf("main: %s did not end the process\n", kind);
+	return 3;
+}
+
 /* --- exec --------------------------------------------------------------- */
 
 void *after_exec_fail(void *arg)
@@ -369,7 +410,10 @@ int main(int argc, char **argv)
 		return mode_close(1);
 	if (strcmp(mode, "exec") == 0 && argc > 2)
 		return mode_exec(argv + 2);
+	if (strcmp(mode, "crash") == 0 && argc > 2)
+		return mode_crash(argv[2]);
 	fprintf(stderr, "usage: behave errno [STATUS] | exit-thread N | pthread-exit"
-		" | return N | exec-fail | exec PROG [ARGS] | close-all | close-range\n");
+		" | return N | exec-fail | exec PROG [ARGS] | close-all | close-range"
+		" | crash abort|segv|fpe|ill|kill\n");
 	return 2;
 }
