@@ -132,10 +132,8 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 	if (with_secs && !gt_client_seconds_ok(argv[4]))
 		return usage("SECONDS must be a whole number");
 	file_param(&p, argv[3]);
-	if (with_secs) {
-		gb_puts(&p, ",");
-		gb_puts(&p, argv[4]);
-	}
+	if (with_secs)   /* as a JSON number: "010" is not one */
+		gb_printf(&p, ",%lld", strtoll(argv[4], NULL, 10));
 	gb_puts(&p, "]");
 	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
 	r = rpc(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);

@@ -64,10 +64,8 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 	gt_client_absolute(argv[3], abs, sizeof(abs));
 	gb_puts(&p, "[");
 	gb_jstr(&p, abs, strlen(abs));
-	if (with_secs) {
-		gb_puts(&p, ",");
-		gb_puts(&p, argv[4]);
-	}
+	if (with_secs)   /* as a JSON number: "010" is not one */
+		gb_printf(&p, ",%lld", strtoll(argv[4], NULL, 10));
 	gb_puts(&p, "]");
 	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
 	int r = gt_client_report(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
@@ -79,9 +77,9 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 			"with this call, as the program's stderr then says: ask again later)\nopen "
 			"it with: go tool pprof -top -sample_index=inuse_space %s\n", abs, abs);
 	else if (block || mutex)
-		fprintf(stderr, "gotrace: %s profile written to %s (every wait of the %s s, and "
+		fprintf(stderr, "gotrace: %s profile written to %s (every wait of the %ld s, and "
 			"those counted before at the rate set)\nopen it with: go tool pprof -top %s\n",
-			block ? "block" : "mutex", abs, argv[4], abs);
+			block ? "block" : "mutex", abs, secs, abs);
 	else if (with_secs)
 		fprintf(stderr, "gotrace: CPU profile written to %s\n"
 			"open it with: go tool pprof -top %s (or -http=: for the flame graph)\n",

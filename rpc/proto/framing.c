@@ -172,38 +172,57 @@ static int http_policy(struct rpc_conn *rc, const char *method, const char *h, c
 	return 0;
 }
 
+/* The end of s[0, n)'s header block, past its blank line, or NULL. Lines
+ * end in CRLF or, as Go's net/http also takes, a bare LF. */
+static const char *head_end(const char *s, size_t n)
+{
+	const char *e = s + n;
+
+	for (const char *p = s; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++) {
+		if (p + 1 < e && p[1] == '\n')
+			return p + 2;
+		if (p + 2 < e && p[1] == '\r' && p[2] == '\n')
+			return p + 3;
+	}
+	return NULL;
+}
+
 /* One HTTP request from in, if complete. 1: go on; 0: wait for bytes. */
 static int http_one(struct rpc_conn *rc)
 {
 	char *s = rc->in.p, v[256], method[16], version[16];
-	char *end = rc->in.len ? strstr(s, "\r\n\r\n") : NULL;
+	const char *end = rc->in.len ? head_end(s, rc->in.len) : NULL;
 	size_t hlen, clen = 0;
 
-	if (!end || memchr(s, '\0', rc->in.len)) {
-		if (rc->in.len > RPC_MAX_HEADER || (rc->in.len && memchr(s, '\0', rc->in.len)))
+	/* (A NUL in the header is malformed; in the body, JSON's to refuse.
+	 * The body is not scanned again at each arrival of a slow client.) */
+	if (!end || memchr(s, '\0', (size_t)(end - s))) {
+		if (end || rc->in.len > RPC_MAX_HEADER ||
+		    (rc->in.len && memchr(s, '\0', rc->in.len)))
 			http_status(rc, 431, "Request Header Fields Too Large",
 				    "request header too large or malformed", 1);
 		else if (rc->eof)
 			rc->closing = 1;
 		return 0;
 	}
-	hlen = (size_t)(end - s) + 4;
-	char *eol = strstr(s, "\r\n");
+	hlen = (size_t)(end - s);
+	const char *eol = memchr(s, '\n', hlen);
 	if (sscanf(s, "%15s %*s %15s", method, version) != 2 ||
 	    strncmp(version, "HTTP/1.", 7) || (size_t)(eol - s) > 8192) {
 		http_status(rc, 400, "Bad Request", "malformed request line", 1);
 		return 0;
 	}
-	int conn = header(eol + 2, end + 2, "Connection", v, sizeof(v));
+	eol++;   /* the headers' first line */
+	int conn = header(eol, end, "Connection", v, sizeof(v));
 	rc->keep = strcmp(version, "HTTP/1.0") ? !(conn && strcasestr(v, "close"))
 					       : conn && strcasestr(v, "keep-alive");
-	if (header(eol + 2, end + 2, "Transfer-Encoding", v, sizeof(v)) &&
+	if (header(eol, end, "Transfer-Encoding", v, sizeof(v)) &&
 	    strcasecmp(v, "identity")) {
 		http_status(rc, 411, "Length Required",
 			    "transfer-encoding is not supported: send Content-Length", 1);
 		return 0;
 	}
-	if (header(eol + 2, end + 2, "Content-Length", v, sizeof(v))) {
+	if (header(eol, end, "Content-Length", v, sizeof(v))) {
 		char *e;
 		unsigned long long x = strtoull(v, &e, 10);
 		if (*e || !*v || v[0] == '-') {
@@ -220,7 +239,7 @@ static int http_one(struct rpc_conn *rc)
 		clen = (size_t)x;
 	}
 	if (rc->in.len < hlen + clen) {
-		if (!rc->continued && header(eol + 2, end + 2, "Expect", v, sizeof(v)) &&
+		if (!rc->continued && header(eol, end, "Expect", v, sizeof(v)) &&
 		    !strcasecmp(v, "100-continue")) {
 			gb_puts(&rc->out, "HTTP/1.1 100 Continue\r\n\r\n");
 			rc->continued = 1;
@@ -237,7 +256,8 @@ static int http_one(struct rpc_conn *rc)
 	int has_ct = header(req.p, req.p + hlen, "Content-Type", v, sizeof(v));
 	if (http_policy(rc, method, req.p, req.p + hlen)) {
 		/* answered: forbidden, or a preflight */
-	} else if (!strcmp(method, "POST")) {
+	} else if (!strcmp(method, "POST") || (!strcmp(method, "GET") && clen)) {
+		/* (geth serves a GET with a body as a call; PUT and DELETE get 405) */
 		if (!has_ct || !json_type(v)) {
 			http_status(rc, 415, "Unsupported Media Type",
 				    "invalid content type, only application/json is supported", 0);
@@ -258,7 +278,7 @@ static int http_one(struct rpc_conn *rc)
 
 static int stream_one(struct rpc_conn *rc)
 {
-	long k = gj_frame(rc->in.p, rc->in.len, rc->eof);
+	long k = gj_frame_at(rc->in.p, rc->in.len, rc->eof, &rc->scan);
 
 	if (k < 0) {
 		gb_consume(&rc->in, rc->in.len);
@@ -277,6 +297,7 @@ static int stream_one(struct rpc_conn *rc)
 		if (!rc->eof)
 			return 0;
 		k = (long)rc->in.len;   /* cut short by the end of the stream */
+		rc->scan = (struct gj_scan){ 0 };
 	}
 	struct gb req = { 0 };
 	gb_put(&req, rc->in.p, (size_t)k);

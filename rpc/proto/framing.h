@@ -21,6 +21,7 @@ struct rpc_conn {
 	 * later (then it sets waiting until it does). */
 	void (*handle)(struct rpc_conn *rc, const char *s, size_t n);
 	struct gb in, out;      /* unparsed input; output not yet sent */
+	struct gj_scan scan;    /* stream: how far in's first value was scanned */
 	int mode;
 	int eof;                /* the peer shut down its writing side */
 	int closing;            /* close once out is sent; read no more */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct pstate {
 	struct gj_doc *d;
@@ -251,43 +252,61 @@ void gj_free(struct gj_doc *d)
 	d->n = d->cap = 0;
 }
 
-long gj_frame(const char *s, size_t n, int eof)
+long gj_frame_at(const char *s, size_t n, int eof, struct gj_scan *st)
 {
-	size_t i = 0;
-	long depth = 0;
+	size_t i = st->pos;
 
-	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	if (i == n)
-		return -1;
-	if (s[i] != '{' && s[i] != '[' && s[i] != '"') {
+	if (!st->kind) {   /* the value's first byte, after whitespace */
+		while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+			i++;
+		if (i == n)
+			return -1;
+		st->start = i;
+		st->kind = s[i] == '{' || s[i] == '[' || s[i] == '"' ? 2 : 1;
+	}
+	if (st->kind == 1) {
 		/* A scalar (or garbage): it runs to the next delimiter; a stray
 		 * delimiter is a bad value of one byte. */
-		size_t j = i;
+		size_t j = st->start;
 		while (i < n && !(s[i] && strchr(" \t\r\n{}[]\",:", s[i])))
 			i++;
-		if (i == n && !eof)
+		if (i == n && !eof) {
+			st->pos = i;
 			return 0;
+		}
+		*st = (struct gj_scan){ 0 };
 		return (long)(i > j ? i : j + 1);
 	}
 	for (; i < n; i++) {
 		char c = s[i];
-		if (c == '"') {
-			for (i++; i < n && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-			if (i >= n)
-				return 0;
-			if (depth == 0)
-				return (long)i + 1;
+		if (st->str) {
+			if (st->esc)
+				st->esc = 0;
+			else if (c == '\\')
+				st->esc = 1;
+			else if (c == '"' && (st->str = 0, st->depth == 0))
+				break;
+		} else if (c == '"') {
+			st->str = 1;
 		} else if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (--depth <= 0)
-				return (long)i + 1;
+			st->depth++;
+		} else if ((c == '}' || c == ']') && --st->depth <= 0) {
+			break;
 		}
 	}
-	return 0;
+	if (i == n) {
+		st->pos = n;
+		return 0;
+	}
+	*st = (struct gj_scan){ 0 };
+	return (long)i + 1;
+}
+
+long gj_frame(const char *s, size_t n, int eof)
+{
+	struct gj_scan st = { 0 };
+
+	return gj_frame_at(s, n, eof, &st);
 }
 
 int gj_get(const struct gj_doc *d, int obj, const char *key)
@@ -295,10 +314,13 @@ int gj_get(const struct gj_doc *d, int obj, const char *key)
 	if (obj < 0 || d->t[obj].type != GJ_OBJ)
 		return -1;
 	uint32_t k = (uint32_t)obj + 1;
-	int found = -1;   /* the last of a key given twice, as Go's encoding/json (geth) */
+	/* As Go's encoding/json (geth) fills a struct: a key in any case
+	 * ("ID", "Method"), and the last of a key given twice. */
+	int found = -1;
+	char buf[64];
 	for (uint32_t m = 0; m < d->t[obj].size; m++) {
 		uint32_t v = k + 1;
-		if (gj_streq(d, (int)k, key))
+		if (gj_str(d, (int)k, buf, sizeof(buf)) >= 0 && !strcasecmp(buf, key))
 			found = (int)v;
 		k = d->t[v].next;
 	}

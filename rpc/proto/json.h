@@ -39,8 +39,18 @@ void gj_free(struct gj_doc *d);
  * -1: only whitespace. A bare scalar at the very end is incomplete unless
  * eof is set. */
 long gj_frame(const char *s, size_t n, int eof);
+/* The same, resumed: st (zeroed for a new value, and again by each result
+ * but 0) keeps where the last call stopped, so a value sent a few bytes at
+ * a time is scanned once, not from its start at each arrival (a 1 MiB
+ * request in 10-byte writes took 9.3 s of the service thread). */
+struct gj_scan {
+	size_t pos, start;
+	long depth;
+	unsigned char kind, str, esc;   /* kind: 0 not begun, 1 scalar, 2 bracketed */
+};
+long gj_frame_at(const char *s, size_t n, int eof, struct gj_scan *st);
 
-/* Member key of object token obj, or -1. */
+/* Member key of object token obj, or -1: in any ASCII case, the last given. */
 int gj_get(const struct gj_doc *d, int obj, const char *key);
 /* Unescape string token i into out (NUL-terminated, UTF-8). Its length, or
  * -1 when it does not fit or holds a NUL. */

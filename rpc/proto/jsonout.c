@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gb_put(struct gb *b, const void *s, size_t n)
+/* Room for n more bytes and the NUL: 0, or -1 (oom set). */
+static int room(struct gb *b, size_t n)
 {
 	if (b->oom)
-		return;
+		return -1;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < b->len + n + 1)
@@ -18,11 +19,18 @@ void gb_put(struct gb *b, const void *s, size_t n)
 		char *p = realloc(b->p, cap);
 		if (!p) {
 			b->oom = 1;
-			return;
+			return -1;
 		}
 		b->p = p;
 		b->cap = cap;
 	}
+	return 0;
+}
+
+void gb_put(struct gb *b, const void *s, size_t n)
+{
+	if (room(b, n))
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
@@ -41,8 +49,20 @@ void gb_printf(struct gb *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		gb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+	if (n <= 0)
+		return;
+	if ((size_t)n < sizeof(tmp)) {
+		gb_put(b, tmp, (size_t)n);
+		return;
+	}
+	/* Longer (a path, a method's name): written again, in place. It was
+	 * cut at 1023 bytes. */
+	if (room(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
 }
 
 /* The length of the valid UTF-8 sequence at s (n bytes left), or 0: a

@@ -15,6 +15,7 @@ struct call {
 	struct gb *cur;       /* where replies go now: out, or held->tail */
 	struct rpc_held *held;
 	int batch, replies;   /* replies written so far (commas, newline) */
+	size_t results;       /* a batch's result bytes so far */
 	struct gb res;        /* a result built by its method (debug_memStats) */
 };
 
@@ -139,7 +140,7 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 	const struct gj_doc *d = c->d;
 	const struct rpc_ops *o = c->ops;
 	int nargs = p >= 0 && d->t[p].type == GJ_ARR ? (int)d->t[p].size : 0;
-	int args[2] = { -1, -1 }, m = -1;
+	int m = -1;
 
 	for (size_t k = 0; k < sizeof(methods) / sizeof(methods[0]) && m < 0; k++)
 		if (!strcmp(method, methods[k].name) && served(o, methods[k].id))
@@ -149,47 +150,47 @@ static int run(struct call *c, const char *method, int p, int has_id, const char
 		return RPC_METHOD_NOT_FOUND;
 	}
 	unsigned id = methods[m].id, a = methods[m].args;
-	int want = a == A_NONE ? 0 : a == A_FILE_SECS ? 2 : 1;
-	if (a == A_OPT_STR && nargs == 0)
-		want = 0;   /* geth's optional trailing *string */
+	/* As geth's parsePositionalArguments: the arguments in order, each
+	 * checked (too many, then its type) before the next; then the missing
+	 * ones. A JSON null argument is Go's zero value. debug_stacks' filter
+	 * is geth's optional trailing *string. */
+	int max = a == A_NONE ? 0 : a == A_FILE_SECS ? 2 : 1, want = a == A_OPT_STR ? 0 : max;
 	if (p >= 0 && d->t[p].type != GJ_ARR && d->t[p].type != GJ_NULL) {
 		snprintf(msg, len, "non-array args");
 		return RPC_INVALID_PARAMS;
 	}
-	if (nargs > want) {
-		snprintf(msg, len, "too many arguments, want at most %d", want);
-		return RPC_INVALID_PARAMS;
-	}
-	if (nargs < want) {
-		snprintf(msg, len, "missing value for required argument %d", nargs);
-		return RPC_INVALID_PARAMS;
-	}
-	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next)
-		args[k] = i;
-
-	/* A JSON null argument is Go's zero value, as in geth. */
+	/* The string argument (a file, or the filter) goes in path. */
 	char path[GT_PATH_MAX] = "";
 	uint64_t secs = 0;
 	int64_t rate = 0;
-	if (a == A_INT && d->t[args[0]].type != GJ_NULL && json_int(d, args[0], &rate)) {
-		type_error(d, args[0], 0, "int", msg, len);
-		return RPC_INVALID_PARAMS;
-	}
-	/* The string argument: a file, or debug_stacks' filter (in path too). */
-	if ((a == A_FILE || a == A_FILE_SECS || (a == A_OPT_STR && nargs)) &&
-	    d->t[args[0]].type != GJ_NULL) {
-		if (d->t[args[0]].type != GJ_STR) {
-			type_error(d, args[0], 0, "string", msg, len);
+	for (int k = 0, i = p + 1; k < nargs; k++, i = (int)d->t[i].next) {
+		if (k >= max) {
+			snprintf(msg, len, "too many arguments, want at most %d", max);
 			return RPC_INVALID_PARAMS;
 		}
-		if (gj_str(d, args[0], path, sizeof(path)) < 0) {
+		if (d->t[i].type == GJ_NULL)
+			continue;
+		if (k == 1) {
+			if (gj_uint(d, i, &secs)) {
+				type_error(d, i, 1, "uint", msg, len);
+				return RPC_INVALID_PARAMS;
+			}
+		} else if (a == A_INT) {
+			if (json_int(d, i, &rate)) {
+				type_error(d, i, 0, "int", msg, len);
+				return RPC_INVALID_PARAMS;
+			}
+		} else if (d->t[i].type != GJ_STR) {
+			type_error(d, i, 0, "string", msg, len);
+			return RPC_INVALID_PARAMS;
+		} else if (gj_str(d, i, path, sizeof(path)) < 0) {
 			snprintf(msg, len, "invalid argument 0: %s too long or holds NUL",
 				 a == A_OPT_STR ? "filter" : "file name");
 			return RPC_INVALID_PARAMS;
 		}
 	}
-	if (a == A_FILE_SECS && d->t[args[1]].type != GJ_NULL && gj_uint(d, args[1], &secs)) {
-		type_error(d, args[1], 1, "uint", msg, len);
+	if (nargs < want) {
+		snprintf(msg, len, "missing value for required argument %d", nargs);
 		return RPC_INVALID_PARAMS;
 	}
 	/* geth answers "" to a filter it cannot read; an error says why. */
@@ -245,7 +246,7 @@ static void request(struct call *c, int i)
 	int id = gj_get(d, i, "id"), p = gj_get(d, i, "params");
 	const char *ids = "null";
 	size_t idl = 4;
-	char method[256], msg[GT_PATH_MAX + 256];
+	char method[2049], msg[GT_PATH_MAX + 2400];
 
 	if (id >= 0 && (d->t[id].type == GJ_STR || d->t[id].type == GJ_NUM ||
 			d->t[id].type == GJ_NULL)) {
@@ -254,8 +255,19 @@ static void request(struct call *c, int i)
 	} else if (id >= 0) {
 		id = -2;   /* an object or array as id: invalid, answered with null */
 	}
+	if (c->results > RPC_MAX_BATCH_RESPONSE) {   /* as geth: not run */
+		if (id != -1) {
+			sep(c);
+			error_item(c->cur, ids, idl, RPC_RESPONSE_TOO_LARGE, "response too large");
+		}
+		return;
+	}
+	/* A response sent to us (geth drops it: an answer to no call of its) */
+	if (d->t[i].type == GJ_OBJ && id >= 0 && m < 0 && p < 0 &&
+	    (gj_get(d, i, "result") >= 0 || gj_get(d, i, "error") >= 0))
+		return;
 	if (d->t[i].type != GJ_OBJ || v < 0 || !gj_streq(d, v, "2.0") || m < 0 ||
-	    d->t[m].type != GJ_STR || id == -2) {
+	    d->t[m].type != GJ_STR || d->t[m].end - d->t[m].start <= 2 || id == -2) {
 		sep(c);
 		error_item(c->cur, ids, idl, RPC_INVALID_REQUEST, "invalid request");
 		return;
@@ -276,6 +288,8 @@ static void request(struct call *c, int i)
 		return;
 	}
 	if (r == 0) {
+		if (c->batch)
+			c->results += strlen(result);
 		head(c->cur, ids, idl);
 		gb_puts(c->cur, ",\"result\":");
 		gb_puts(c->cur, result);
@@ -303,7 +317,23 @@ void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *o
 	} else if (d.t[0].size == 0) {
 		rpc_error_reply(out, RPC_INVALID_REQUEST, "empty batch");
 	} else if (d.t[0].size > RPC_MAX_BATCH) {
-		rpc_error_reply(out, RPC_INVALID_REQUEST, "batch too large");
+		/* As geth: one error, in an array, with the first call's id */
+		int id = -1;
+		for (uint32_t i = 1; i < d.n && id < 0; i = d.t[i].next) {
+			int m = gj_get(&d, (int)i, "method");
+			id = m >= 0 && d.t[m].type == GJ_STR && d.t[m].end - d.t[m].start > 2 ?
+				gj_get(&d, (int)i, "id") : -1;
+			if (id >= 0 && d.t[id].type != GJ_STR && d.t[id].type != GJ_NUM &&
+			    d.t[id].type != GJ_NULL)
+				id = -1;
+		}
+		gb_put(out, "[", 1);
+		if (id >= 0)
+			error_item(out, d.s + d.t[id].start, d.t[id].end - d.t[id].start,
+				   RPC_INVALID_REQUEST, "batch too large");
+		else
+			error_item(out, "null", 4, RPC_INVALID_REQUEST, "batch too large");
+		gb_puts(out, "]\n");
 	} else {
 		size_t mark = out->len;
 		c.batch = 1;

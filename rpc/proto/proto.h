@@ -18,6 +18,11 @@
 #define RPC_SERVER_ERROR     -32000
 
 #define RPC_MAX_BATCH 1000
+/* geth's batchResponseMaxSize: a batch's results past it, and the calls
+ * after, are answered -32003 "response too large" (1000 debug_stacks of a
+ * program of 200 threads made 55 MB, held by the program). */
+#define RPC_MAX_BATCH_RESPONSE 25000000u
+#define RPC_RESPONSE_TOO_LARGE -32003
 
 /* rpc_modules' result, as geth answers it: the modules served, each at
  * version "1.0" (`geth attach` lists them; keys in Go's sorted order). */

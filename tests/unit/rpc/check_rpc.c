@@ -257,6 +257,13 @@ static const char dump[] = "goroutine 1 [running, thread 10 \"main\"]:\nmain(...
 static int f_stacks(void *ctx, const char *filter, struct gb *out, char *err, size_t n)
 {
 	(void)ctx;
+	if (filter && !strcmp(filter, "huge")) {   /* a 1,000,002-byte result */
+		gb_put(out, "\"", 1);
+		for (int k = 0; k < 1000; k++)
+			gb_printf(out, "%01000d", 0);
+		gb_put(out, "\"", 1);
+		return 0;
+	}
 	if (!filter) {
 		gb_jstr(out, dump, strlen(dump));
 		return 0;
@@ -371,6 +378,64 @@ START_TEST(proto_request_errors)
 	expect("{\"jsonrpc\":\"1.0\",\"method\":\"debug_stopGoTrace\",\"id\":3}", E("3", -32600, "invalid request"));
 	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_stopGoTrace\",\"id\":[1]}", E("null", -32600, "invalid request"));
 	expect("[1]", "[" "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"invalid request\"}}" "]\n");
+}
+END_TEST
+
+/* Where geth's rpc package answers otherwise than a plain reading of the
+ * spec would, as geth does: arguments checked in order, keys in any case,
+ * an empty method, responses sent to us, the batch limits. */
+START_TEST(proto_as_geth)
+{
+	reset();
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[1,2,3],\"id\":1}",
+	       E("1", -32602, "invalid argument 0: json: cannot unmarshal number into Go value of type string"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"f\",\"x\",3],\"id\":1}",
+	       E("1", -32602, "invalid argument 1: json: cannot unmarshal string into Go value of type uint"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[1],\"id\":1}",
+	       E("1", -32602, "invalid argument 0: json: cannot unmarshal number into Go value of type string"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"debug_goTrace\",\"params\":[\"f\",1,3],\"id\":1}",
+	       E("1", -32602, "too many arguments, want at most 2"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"\",\"id\":1}", E("1", -32600, "invalid request"));
+	expect("{\"JSONRPC\":\"2.0\",\"Method\":\"rpc_modules\",\"ID\":4}",
+	       R("4", "\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"));
+	expect("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":null}", "");
+	expect("[{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"m\"}},"
+	       "{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":2}]",
+	       "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}}]\n");
+	char name[1200];
+	memset(name, 'x', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	struct gb in = { 0 };
+	gb_printf(&in, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"id\":1}", name);
+	char *got = reply(in.p, NULL, NULL);
+	ck_assert_msg(strstr(got, name) != NULL, "the long name echoed: %.200s", got);
+	free(got);
+	/* Over 1000 calls: one error, in an array, with the first call's id. */
+	in.len = 0;
+	gb_puts(&in, "[{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\"}");
+	for (int k = 0; k < RPC_MAX_BATCH; k++)
+		gb_printf(&in, ",{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":%d}", k + 5);
+	gb_puts(&in, "]");
+	expect(in.p, "[" "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32600,"
+	       "\"message\":\"batch too large\"}}" "]\n");
+	/* Results past 25 MB: the calls after them answered -32003, not run. */
+	in.len = 0;
+	gb_puts(&in, "[");
+	for (int k = 0; k < 30; k++)
+		gb_printf(&in, "%s{\"jsonrpc\":\"2.0\",\"method\":\"debug_stacks\",\"params\":"
+			  "[\"huge\"],\"id\":%d}", k ? "," : "", k);
+	gb_puts(&in, ",{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"f\"]}]");
+	got = reply(in.p, NULL, NULL);
+	int results = 0, large = 0;
+	for (const char *q = got; (q = strstr(q, "\"result\":")); q++)
+		results++;
+	for (const char *q = got; (q = strstr(q, "{\"code\":-32003,\"message\":\"response too large\"}")); q++)
+		large++;
+	ck_assert_int_eq(results, 25);
+	ck_assert_int_eq(large, 5);
+	ck_assert_int_eq(starts, 0);   /* the notification after them did not run */
+	free(got);
+	gb_free(&in);
 }
 END_TEST
 
@@ -716,6 +781,45 @@ END_TEST
 
 
 
+/* A request sent a byte at a time, or in any two parts, frames as one sent
+ * whole: the scan resumes where it stopped (it rescanned from the value's
+ * start at each arrival). */
+START_TEST(framing_stream_resumed)
+{
+	static const char *vals[] = {
+		"{\"a\":\"}]\\\"{\",\"b\":[1,[2,{}]]}", "[{\"x\":\"\\\\\"},2]", "\"s\\\"t\"",
+		"12 ", "}", "  \n\t",
+	};
+	for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
+		const char *s = vals[v];
+		size_t n = strlen(s);
+		long whole = gj_frame(s, n, 0);
+		for (size_t cut = 0; cut <= n; cut++) {
+			struct gj_scan st = { 0 };
+			long k = gj_frame_at(s, cut, 0, &st);
+			if (k == -1)
+				continue;   /* whitespace so far: the caller drops it */
+			if (k == 0)
+				k = gj_frame_at(s, n, 0, &st);
+			ck_assert_msg(k == whole, "%s cut at %zu: %ld, whole %ld", s, cut, k, whole);
+		}
+	}
+	/* a batch of 300 calls, a byte at a time */
+	struct gb in = { 0 };
+	gb_puts(&in, "[");
+	for (int k = 0; k < 300; k++)
+		gb_printf(&in, "%s{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":\"}%d\"}",
+			  k ? "," : "", k);
+	gb_puts(&in, "]");
+	reset();
+	char *got = run_conn(in.p, 1, 0, NULL);
+	ck_assert_msg(got[0] == '[' && strstr(got, "\"id\":\"}299\"") && !strstr(got, "error"),
+		      "%.300s", got);
+	free(got);
+	gb_free(&in);
+}
+END_TEST
+
 START_TEST(framing_http_keepalive)
 {
 	const char *b1 = "{\"jsonrpc\":\"2.0\",\"method\":\"debug_startGoTrace\",\"params\":[\"a\"],\"id\":1}";
@@ -842,6 +946,26 @@ START_TEST(framing_http_statuses)
 	got = run_conn("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n", 0, 0, NULL);
 	ck_assert_msg(!strncmp(got, "HTTP/1.1 411 ", 13), "%s", got);
 	free(got);
+	/* As Go's net/http: header lines ending in a bare LF; a GET with a
+	 * body is a call; a NUL in the body is JSON's to refuse (-32700). */
+	got = run_conn("POST / HTTP/1.1\nContent-Type: application/json\nContent-Length: 2\n\n[]", 0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 OK", 15) && strstr(got, "empty batch"), "%s", got);
+	free(got);
+	got = run_conn("GET / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+		       0, 0, NULL);
+	ck_assert_msg(!strncmp(got, "HTTP/1.1 200 OK", 15) && strstr(got, "empty batch"), "%s", got);
+	free(got);
+	{
+		static const char nul[] = "POST / HTTP/1.1\r\nContent-Type: application/json\r\n"
+					  "Content-Length: 3\r\n\r\n[\0]";
+		struct rpc_conn c = { 0 };
+		c.handle = fhandle;
+		rpc_conn_input(&c, nul, sizeof(nul) - 1);
+		gb_put(&c.out, "", 0);
+		ck_assert_msg(!strncmp(c.out.p, "HTTP/1.1 200 OK", 15) && strstr(c.out.p, "-32700"),
+			      "%s", c.out.p);
+		rpc_conn_free(&c);
+	}
 }
 END_TEST
 
@@ -859,6 +983,7 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_params);
 	tcase_add_test(p, proto_request_errors);
 	tcase_add_test(p, proto_batches_and_notifications);
+	tcase_add_test(p, proto_as_geth);
 	tcase_add_test(p, proto_held);
 	tcase_add_test(p, proto_cpu_methods);
 	tcase_add_test(p, proto_cpu_held);
@@ -867,6 +992,7 @@ static Suite *suite(void)
 	tcase_add_test(p, proto_block_mutex_methods);
 	tcase_add_test(f, framing_stream);
 	tcase_add_test(f, framing_stream_too_large);
+	tcase_add_test(f, framing_stream_resumed);
 	tcase_add_test(f, framing_http_keepalive);
 	tcase_add_test(f, framing_http_statuses);
 	tcase_add_test(f, framing_http_policy);
