@@ -391,8 +391,20 @@ int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, siz
 	return 0;
 }
 
+/* The system's reason as Go's errors give it: "input/output error", as
+ * geth's messages read (the endpoint lower-cases only a last reason). */
+static const char *go_err(int e, char buf[64])
+{
+	gt_fmt(buf, 64, "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && buf[1] >= 'a' && buf[1] <= 'z')
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 int gt_writer_close(char *err, size_t errlen)
 {
+	char eb[64];
+
 	if (w.fd < 0)
 		return 0;
 	gt_writer_drain();
@@ -425,7 +437,7 @@ int gt_writer_close(char *err, size_t errlen)
 	if (w.err && repaired) {
 		gt_fmt(err, errlen, v2 ? "write %s: %s: the trace ends at its last whole generation "
 		       "(%llu of %llu bytes), Go reads it" : "write %s: %s: the trace ends there, "
-		       "repaired: %llu of %llu events kept, Go reads it", w_path, strerror(w.err),
+		       "repaired: %llu of %llu events kept, Go reads it", w_path, go_err(w.err, eb),
 		       (unsigned long long)rs.kept, (unsigned long long)rs.events);
 		return -1;
 	}
@@ -435,7 +447,7 @@ int gt_writer_close(char *err, size_t errlen)
 		return -1;
 	}
 	if (w.err) {
-		gt_fmt(err, errlen, "write %s: %s: the trace ends there", w_path, strerror(w.err));
+		gt_fmt(err, errlen, "write %s: %s: the trace ends there", w_path, go_err(w.err, eb));
 		return -1;
 	}
 	if (removed) {
