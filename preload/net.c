@@ -1,6 +1,7 @@
 /* preload/net.c - sockets and readiness waits. Socket calls that waited
  * become net events; poll/select/epoll are net when they watch a socket,
  * select-style (sync profile) otherwise, sleeps when they watch nothing. */
+#include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -71,7 +72,11 @@ GT_HOOK_OP_FRAMED(ssize_t, __recvfrom_chk,
 	   (int fd, void *b, size_t n, size_t bl, int f, struct sockaddr *a, socklen_t *l),
 	   (fd, b, n, bl, f, a, l), NET, GT_END_PLAIN)
 
-#define END_POLL(p, n) GT_OP_END_WITH(&op, gt_op_end_slow_poll(&op, (uintptr_t)real_, p, n))
+/* The array is read after the call only when the kernel read it: a result,
+ * or EINTR (else NULL: fds unknown). */
+#define END_POLL(p, n)                                                                   \
+	GT_OP_END_WITH(&op, gt_op_end_slow_poll(&op, (uintptr_t)real_,                  \
+						r_ >= 0 || errno == EINTR ? (p) : NULL, n))
 #define END_SELECT(n, r, w, e) \
 	GT_OP_END_WITH(&op, gt_op_end_slow_select(&op, (uintptr_t)real_, n, r, w, e))
 #define END_EPOLL(ep) GT_OP_END_WITH(&op, gt_op_end_slow_epoll(&op, (uintptr_t)real_, ep))
@@ -85,17 +90,33 @@ GT_HOOK_OP(int, __poll_chk, (struct pollfd *p, nfds_t n, int t, size_t l), (p, n
 GT_HOOK_OP(int, __ppoll_chk, (struct pollfd *p, nfds_t n, gt_ts t, const sigset_t *s, size_t l),
 	   (p, n, t, s, l), SEL, END_POLL(p, n))
 /* select and pselect rewrite their sets: a timed-out select of sockets
- * left none, and was a sleep. While tracing the sets are copied first
- * (n bits each) and a recorded call is classified by them, as given. */
-static void sets_keep(fd_set in[3], const fd_set *sets[3], int n)
+ * left none, and was a sleep. While tracing the sets are copied first (n
+ * bits each) and a recorded call is classified by them, as given. Only
+ * sets on this thread's stack above its sp (locals, as a rule) are read
+ * before the call: memory that cannot fault. A set elsewhere may be a bad
+ * pointer, for which select fails with EFAULT where a read of ours would
+ * have been a SIGSEGV; it is read after the call only when the kernel
+ * read it (a result, or EINTR), and a call that failed otherwise, or timed
+ * out with its sets cleared, is a select of fds unknown (n -1). */
+static int sets_keep(fd_set in[3], const fd_set *sets[3], int n)
 {
 	size_t len = n <= 0 ? 0 : n >= FD_SETSIZE ? sizeof(fd_set) : ((size_t)n + 7) / 8;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), hi = gt_tls.stack_hi;
 
+	for (int i = 0; i < 3; i++)
+		if (sets[i] && (!hi || (uintptr_t)sets[i] < sp || (uintptr_t)sets[i] > hi - len))
+			return 0;
 	for (int i = 0; i < 3; i++)
 		if (sets[i]) {
 			memcpy(&in[i], sets[i], len);
 			sets[i] = &in[i];
 		}
+	return 1;
+}
+
+static inline int sets_known(int r, int kept)
+{
+	return kept || (r < 0 ? errno == EINTR : r > 0);
 }
 
 #define SELECT_HOOK(name, params, args)                                       \
@@ -106,10 +127,9 @@ static void sets_keep(fd_set in[3], const fd_set *sets[3], int n)
 		const fd_set *sets[3] = { r, w, e };                          \
 		int (*real_) params = GT_REAL(name);                          \
 		gt_op_begin(&op, SEL, (uintptr_t)real_);                      \
-		if (gt_op_slow(&op))                                          \
-			sets_keep(in, sets, n);                               \
+		int kept = gt_op_slow(&op) && sets_keep(in, sets, n);         \
 		int r_ = real_ args;                                          \
-		END_SELECT(n, sets[0], sets[1], sets[2]);                     \
+		END_SELECT(sets_known(r_, kept) ? n : -1, sets[0], sets[1], sets[2]); \
 		return r_;                                                    \
 	}                                                                     \
 	GT_HOOK_THUNK(int, name, params, SEL, GT_THUNK_NONE)

@@ -33,6 +33,9 @@ unsigned gt_fd_classify_poll(const struct pollfd *p, unsigned long n)
 {
 	int any = 0;
 
+	n = (unsigned int)n;   /* the kernel's nfds is an unsigned int */
+	if (!p)
+		return n ? GT_OP_SELECT : GT_OP_SLEEP;   /* not to be read */
 	for (unsigned long i = 0; i < n; i++) {
 		if (p[i].fd < 0)
 			continue;
@@ -47,6 +50,9 @@ unsigned gt_fd_classify_select(int nfds, const void *r, const void *w, const voi
 {
 	const fd_set *s[3] = { r, w, e };
 	int any = 0;
+
+	if (nfds < 0)
+		return GT_OP_SELECT;   /* sets not to be read */
 
 	for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
 		for (int i = 0; i < 3; i++)

@@ -31,6 +31,8 @@
  * the thunks', with the frame record GT_THUNK_FRAME bytes above the
  * callee's CFA (gt_thunk_step: gt_op_traced_ret). x86-64 and GCC only,
  * as the thunks. */
+#include <errno.h>
+
 #include "core/record/api.h"
 
 #ifdef GT_OP_THUNKS
@@ -106,8 +108,9 @@ __attribute__((used)) void gt_op_end_thunk(const struct thunk_frame *f)
 	op.t0 = f->t0;
 	switch (f->ck & 0xff) {
 	case GT_THUNK_FD: gt_op_end_slow_fd(&op, f->fn, (int)f->a[0]); break;
-	case GT_THUNK_POLL:
-		gt_op_end_slow_poll(&op, f->fn, (const struct pollfd *)f->a[0], (unsigned long)f->a[1]);
+	case GT_THUNK_POLL:   /* (read only if the kernel read it, as END_POLL; an int) */
+		gt_op_end_slow_poll(&op, f->fn, (int)f->res >= 0 || errno == EINTR ?
+					(const struct pollfd *)f->a[0] : NULL, (unsigned long)f->a[1]);
 		break;
 	case GT_THUNK_EPOLL: gt_op_end_slow_epoll(&op, f->fn, (int)f->a[0]); break;
 	default: gt_op_end_slow(&op, f->fn); break;

@@ -73,6 +73,66 @@ def tcp_post(port, body, headers):
     return int(lines[0].split()[1]), hdrs, rest
 
 
+BAD_POINTERS = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void show(const char *what, int r)
+{
+	printf("%s: %d %s\n", what, r, r < 0 ? strerrorname_np(errno) : "");
+}
+int main(void)
+{
+	static fd_set heap_set;   /* not on the stack: not read before the call */
+	struct timeval tv = { 0, 20000 };
+	struct timespec ts = { 0, 20000000 };
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	show("select bad", select(5, (fd_set *)16, NULL, NULL, &tv));
+	show("pselect bad", pselect(5, NULL, (fd_set *)16, NULL, &ts, NULL));
+	show("poll NULL, 2^32 fds", poll(NULL, (nfds_t)1 << 32, 20));
+	show("poll bad", poll((struct pollfd *)16, 1, 20));
+	show("ppoll bad", ppoll((struct pollfd *)16, 1, &ts, NULL));
+	FD_ZERO(&heap_set);
+	FD_SET(sv[0], &heap_set);
+	tv.tv_usec = 20000;
+	show("select heap set", select(sv[0] + 1, &heap_set, NULL, NULL, &tv));
+	return 0;
+}
+"""
+
+
+class BadPointers(unittest.TestCase):
+    """select, pselect, poll and ppoll given bad pointers, or poll an nfds
+    past 32 bits (the kernel's is an unsigned int), while every call is
+    recorded: the program sees what it sees without us (EFAULT, or a
+    20 ms sleep). select's sets and poll's array were read by the hook
+    (to classify the wait), and a bad one was a SIGSEGV."""
+
+    def test_same_results_and_a_readable_trace(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(BAD_POINTERS, d / "badptr")
+            plain = gt.run_plain([exe], timeout=30)
+            self.assertEqual(plain.returncode, 0, plain.stderr)
+            self.assertIn("select bad: -1 EFAULT", plain.stdout)
+            for env in ({"GOTRACE_BLOCK_NS": "0"}, {}):
+                with self.subTest(env=env):
+                    trace = d / "t.trace"
+                    r = gt.run_traced([exe], str(trace), env=env, timeout=30)
+                    self.assertEqual((r.returncode, r.stdout), (0, plain.stdout), r.stderr)
+                    ev = gt.trace_events(str(trace))
+                    types = [e.type for e in ev]
+                    # the heap set's select (fds unknown after its time-out), and
+                    # poll of 2^32 fds: of 0 to the kernel, a sleep
+                    self.assertGreaterEqual(types.count("GoBlockSelect"), 1)
+                    self.assertGreaterEqual(types.count("GoSleep"), 1)
+
+
 class CrossSite(rt.RpcCase):
     """What a web page in the user's browser can send to GOTRACE_HTTP: a
     simple POST (a form's content type, or none) with its own Origin, or,

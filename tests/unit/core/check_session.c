@@ -328,7 +328,7 @@ START_TEST(errors)
 	ck_assert_int_eq(gt_request_start("/dev/full", err, sizeof(err)), 0);
 	op(0, 10);
 	ck_assert_int_eq(gt_request_stop(err, sizeof(err), -1), -1);
-	ck_assert_str_eq(err, "write /dev/full: No space left on device: the trace ends there");
+	ck_assert_str_eq(err, "write /dev/full: no space left on device: the trace ends there");
 	/* the file is removed while written: the stop says so */
 	path(f, sizeof(f), "gone.trace");
 	ck_assert_int_eq(gt_request_start(f, err, sizeof(err)), 0);
