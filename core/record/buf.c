@@ -4,12 +4,15 @@
 #include "core/record/buf.h"
 
 #include <errno.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 
 #include "core/base/arena.h"
 #include "core/base/clock.h"
 #include "core/base/config.h"
 #include "core/record/api.h"
 #include "core/base/lock.h"
+#include "core/base/sys.h"
 #include "core/base/tsan.h"
 #include "core/base/urcu.h"
 
@@ -43,11 +46,16 @@ void gt_buf_set_waker(void (*wake)(void))
 	waker = wake;
 }
 
+/* The process whose writer empties the pool (a fork's child takes it over
+ * in gt_buf_after_fork_child). */
+static long pool_pid;
+
 static void queue_init(void)
 {
 	if (!__atomic_load_n(&q_ready, __ATOMIC_ACQUIRE)) {
 		gt_lock(&pool_lock);
 		if (!q_ready) {
+			pool_pid = gt_raw(SYS_getpid, 0, 0, 0);
 			gt_urcu_load();   /* (at trace start already; tests) */
 			gt_urcu.__cds_wfcq_init(&q_head, &q_tail);
 			__atomic_store_n(&q_ready, 1, __ATOMIC_RELEASE);
@@ -191,6 +199,8 @@ struct gt_chunk *gt_buf_get(int wait, uint64_t *waited_ns)
 		/* Bounded sleep: the writer also wakes us when it frees. */
 		gt_futex_wait(&pool_seq, seq, 50 * 1000000);
 		__atomic_fetch_sub(&waiters, 1, __ATOMIC_SEQ_CST);
+		if (gt_buf_orphaned())
+			return NULL;
 	}
 	if (t0) {
 		uint64_t d = gt_clock_now() - t0;
@@ -280,8 +290,25 @@ void gt_buf_after_fork_parent(void)
 	gt_tls.buf_fork = 0;
 }
 
+/* A child made by a raw fork or clone (syscall(SYS_fork), clone3, glibc's
+ * clone(fn, stack, SIGCHLD)): no fork handler of ours ran in it, so it
+ * records into its copy of the pool, which no writer empties. Its waits
+ * for room waited for ever (a ping-pong of 200,000 writes hung). A vfork
+ * child (CLONE_VM) shares the parent's pool and writer: not one. */
+int gt_buf_orphaned(void)
+{
+	long pid = gt_raw(SYS_getpid, 0, 0, 0);
+
+	if (!pool_pid || pid == pool_pid)
+		return 0;
+	/* kcmp's 0: the same address space (an error: the parent gone, or no
+	 * kcmp here; then the wait could be for ever too) */
+	return gt_raw6(SYS_kcmp, pid, pool_pid, KCMP_VM, 0, 0, 0) != 0;
+}
+
 void gt_buf_after_fork_child(void)
 {
+	pool_pid = gt_raw(SYS_getpid, 0, 0, 0);
 	/* Every chunk was owned by a thread or the queue of the parent. Rebuild
 	 * the free list from all regions; the queue starts empty. */
 	pool_lock.word = 0;

@@ -59,6 +59,9 @@ void gt_buf_get_stats(struct gt_buf_stats *s);
 uint32_t gt_buf_in_use(void);
 /* The writer's wake-up (eventfd), set by the service thread. */
 void gt_buf_set_waker(void (*wake)(void));
+/* In a child no fork handler of ours saw (a raw fork): nothing empties the
+ * pool. gt_buf_get(1) then gives up (NULL). */
+int gt_buf_orphaned(void);
 /* After fork in the child: forget every chunk (the memory stays mapped). */
 void gt_buf_after_fork_child(void);
 /* Around fork: the pool's lock held across it, so that the child never

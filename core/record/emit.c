@@ -347,8 +347,20 @@ void gt_emit_wait(struct gt_thread *t)
 
 	/* We only waited for memory to be free; give the chunk back, the
 	 * retry takes one under the lock. */
-	if (c)
+	if (c) {
 		gt_buf_put(c);
+	} else {
+		/* A raw fork's child (gt_buf_orphaned): it records no more, and
+		 * this thread leaves the session, so the retry ends. */
+		__atomic_store_n(&gt_trace_on, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&gt_rec_on, 0, __ATOMIC_RELEASE);
+		if (t) {
+			gt_lock(&t->lock);
+			if (t->sess)
+				drop(t);
+			gt_unlock(&t->lock);
+		}
+	}
 	if (t)
 		__atomic_fetch_add(&t->waited_ns, waited, __ATOMIC_RELAXED);
 }

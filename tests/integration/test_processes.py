@@ -269,6 +269,83 @@ class ForkAtStop(unittest.TestCase):
             self.assertEqual((p.returncode, out), (0, "forkloop: 0 bad of many\n"), err)
 
 
+RAWFORK = r"""
+#define _GNU_SOURCE
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int n;
+static int work(void *a)
+{
+	int fd[2];
+	char c = 0;
+	pipe(fd);
+	for (int i = 0; i < n; i++) {   /* the child's n, then the parent's n / 10 */
+		write(fd[1], &c, 1);
+		read(fd[0], &c, 1);
+	}
+	printf("child: %d round trips\n", n);
+	fflush(stdout);
+	return a != NULL;
+}
+static char stk[1 << 16];
+int main(int argc, char **argv)
+{
+	int mode = atoi(argv[1]), st;
+	pid_t p;
+	n = atoi(argv[2]);
+	if (mode == 0) {
+		p = syscall(SYS_fork);
+	} else if (mode == 1) {
+		struct clone_args ca;
+		memset(&ca, 0, sizeof(ca));
+		ca.exit_signal = SIGCHLD;
+		p = syscall(SYS_clone3, &ca, sizeof(ca));
+	} else {
+		p = clone(work, stk + sizeof(stk), SIGCHLD, NULL);
+	}
+	if (p == 0)
+		_exit(work(NULL));
+	waitpid(p, &st, 0);
+	n /= 10;
+	work(NULL);
+	printf("parent: child status %d\n", st);
+	return 0;
+}
+"""
+
+
+class RawFork(unittest.TestCase):
+    """A child made by syscall(SYS_fork), clone3 or glibc's clone(fn,
+    stack, SIGCHLD): no fork handler of ours runs in it, so it went on
+    recording into its copy of the buffers, which nothing empties, and
+    once they were full it waited for the writer for ever. Now such a
+    child, at its first wait, records no more; it runs as without us, and
+    the parent's trace (its own round trips after the child's) is whole."""
+
+    def test_child_runs_parent_traces(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(RAWFORK, d / "rawfork")
+            env = {"GOTRACE_BLOCK_NS": "0", "GOTRACE_BUFFER_MB": "1"}
+            for mode in ("0", "1", "2"):
+                with self.subTest(mode=mode):
+                    plain = gt.run_plain([exe, mode, "200000"], timeout=60)
+                    trace = d / f"t{mode}.trace"
+                    try:
+                        r = gt.run_traced([exe, mode, "200000"], str(trace), env=env, timeout=60)
+                    except subprocess.TimeoutExpired:
+                        self.fail("the raw fork's child hung")
+                    self.assertEqual((r.returncode, r.stdout), (0, plain.stdout), r.stderr)
+                    ev = gt.trace_events(str(trace), types={"GoSysBlock"})
+                    self.assertGreaterEqual(len(ev), 20000, "the parent's own round trips")
+
+
 DAEMON = r"""
 #include <fcntl.h>
 #include <stdio.h>
