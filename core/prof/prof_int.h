@@ -19,7 +19,7 @@
  * first time its record is profiled, kept with the record (its pages
  * given back at each profile's end). */
 struct gt_prof_thread {
-	int timer;          /* [t->lock] the kernel's timer id while armed */
+	int timer;          /* [t->lock] the kernel's timer id while armed (-1: none, SIGPROF blocked) */
 	uint32_t armed;     /* [t->lock] */
 	int32_t tid;        /* [t->lock] the thread it was armed for */
 	uint32_t head;      /* words written: the handler (release) */

@@ -313,12 +313,13 @@ again:
 		if (st == 'R' || futex_wait) {
 			/* Signalled only when held (a call it enters meanwhile
 			 * waits for the signal) and our handler is SIGPROF's. */
-			int n = held ? by_signal(tid, L->pc) : -2;
+			int n = !held ? -2 : gt_prof_sigprof_blocked(tid) ? -4 : by_signal(tid, L->pc);
 			L->from_signal = n > 0;
 			L->n = n > 0 ? n : 0;
 			if (n <= 0)
 				L->why = n == -2 ? "no membarrier here: running threads are not interrupted"
 					: n == -3 ? "the program handles SIGPROF itself"
+					: n == -4 ? "it blocks SIGPROF: not interrupted"
 					: "no answer to SIGPROF (blocked in the thread?)";
 		} else if (nr >= 0 && sp && pc) {
 			L->n = gt_peek_walk(pc, sp, 0, 0, 0, 0, L->pc, DEPTH);

@@ -555,6 +555,86 @@ class Masked(CpuCase):
         pprof(f, "-top", go=gt.GO_MODERN)
 
 
+SIGWAIT_LOOP = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+static void *bg(void *a)
+{
+	for (;;)
+		usleep(3000);
+	return a;
+}
+int main(int argc, char **argv)
+{
+	sigset_t all;
+	pthread_t t;
+	int got[65] = { 0 };
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);   /* as tini: every signal taken by sigwait */
+	pthread_create(&t, NULL, bg, NULL);
+	printf("ready\n");
+	fflush(stdout);
+	for (double end = now() + atof(argv[1]); now() < end;) {
+		volatile unsigned long x = 0;
+		for (int i = 0; i < 1000000; i++)
+			x += i;
+		siginfo_t si;
+		struct timespec z = { 0, 1000000 };
+		int s;
+		while ((s = sigtimedwait(&all, &si, &z)) > 0)
+			got[s]++;
+	}
+	for (int s = 1; s < 65; s++)
+		if (got[s])
+			printf("took signal %d x%d\n", s, got[s]);
+	printf("end\n");
+	return 0;
+}
+"""
+
+
+class SigwaitLoop(CpuCase):
+    """A program whose threads block every signal and take them with
+    sigtimedwait (tini, dumb-init): it took the profile's SIGPROFs, 38-52
+    in a 1 s profile, and one from each debug_stacks (tini forwards what
+    it takes to its child, which dies of SIGPROF). Such threads get no
+    timer and are not signalled; their CPU time is drawn under
+    gotrace._SIGPROFBlocked."""
+
+    def test_takes_none_of_ours(self):
+        exe = gt.compile_c(SIGWAIT_LOOP, self.d / "sigwall")
+        sock = str(self.d / "s.sock")
+        p = gt.start_traced([exe, "4"], None, socket=sock)
+        try:
+            self.assertEqual(p.stdout.readline(), "ready\n")
+            gt.wait_until(lambda: rt.can_connect(sock), what="endpoint")
+            f = self.d / "w.pprof"
+            self.assertEqual(rt.stream_call(sock, rt.req("debug_cpuProfile", [str(f), 1]),
+                                            timeout=30), rt.NULL_REPLY)
+            for _ in range(3):
+                self.assertIn(b'"result"', rt.stream_call(sock, rt.req("debug_stacks", [])))
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual((p.returncode, out), (0, "end\n"), err)
+        got = sum(ns for _, ns, names in stacks(read_profile(f))
+                  if names and names[0] == "gotrace._SIGPROFBlocked")
+        self.assertGreater(got, 0.2e9, "the main thread's CPU time (half its time), drawn")
+
+
 CHURN_BURN = r"""
 #include <pthread.h>
 #include <stdio.h>
