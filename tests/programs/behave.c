@@ -2,6 +2,7 @@
  * change: deterministic stdout, errno values, exit status and exit paths.
  *   behave errno [STATUS]   errno tour, then return STATUS from main
  *   behave exit-thread N    a non-main thread calls exit(N) while others wait
+ *   behave quick-exit-thread N   the same with quick_exit(N)
  *   behave pthread-exit     main calls pthread_exit while 3 threads still run
  *   behave return N         main returns N while a thread is blocked for ever
  *   behave exec-fail        a failed execv, then a thread (tracing goes on)
@@ -196,12 +197,18 @@ void *sleeper_main(void *arg)
 	return NULL;
 }
 
+static int quick;   /* the quitter calls quick_exit */
+
 void *quitter_main(void *arg)
 {
 	int status = (int)(long)arg;
 
 	usleep(20000);
-	printf("quitter: exit(%d)\n", status);
+	printf("quitter: %s(%d)\n", quick ? "quick_exit" : "exit", status);
+	if (quick) {
+		fflush(stdout);   /* (quick_exit flushes no stream) */
+		quick_exit(status);
+	}
 	exit(status);
 }
 
@@ -398,6 +405,8 @@ int main(int argc, char **argv)
 		return mode_errno(arg_int(argc, argv, 2, 0));
 	if (strcmp(mode, "exit-thread") == 0)
 		return mode_exit_thread(arg_int(argc, argv, 2, 3));
+	if (strcmp(mode, "quick-exit-thread") == 0)
+		return quick = 1, mode_exit_thread(arg_int(argc, argv, 2, 3));
 	if (strcmp(mode, "pthread-exit") == 0)
 		return mode_pthread_exit();
 	if (strcmp(mode, "return") == 0)
@@ -414,6 +423,6 @@ int main(int argc, char **argv)
 		return mode_crash(argv[2]);
 	fprintf(stderr, "usage: behave errno [STATUS] | exit-thread N | pthread-exit"
 		" | return N | exec-fail | exec PROG [ARGS] | close-all | close-range"
-		" | crash abort|segv|fpe|ill|kill\n");
+		" | crash abort|segv|fpe|ill|kill | quick-exit-thread N\n");
 	return 2;
 }
