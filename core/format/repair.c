@@ -246,8 +246,10 @@ int gt_repair(const char *in, const char *outp, struct gt_repair_stats *st, char
 		else
 			r = write_file(outp, &o, err, errlen);
 		o.b = NULL;
-	} else if (repair_buf(b, (size_t)sb.st_size, in, &o, st, err, errlen) == 0)
-		r = write_file(outp, &o, err, errlen);
+	} else if (repair_buf(b, (size_t)sb.st_size, in, &o, st, err, errlen) == 0) {
+		/* (a whole trace repaired in place: left as it is) */
+		r = st->was_valid && !strcmp(in, outp) ? 0 : write_file(outp, &o, err, errlen);
+	}
 	munmap((void *)b, (size_t)sb.st_size);
 	gt_free(o.b);
 	return r;

@@ -173,7 +173,9 @@ static int follow_end(const char *cmd, const char *base, pid_t first, const stru
 	qsort(ts, nt, sizeof(*ts), by_pid);
 	for (size_t k = 0; k < nt; k++) {
 		snprintf(path, sizeof(path), "%s.%ld", base, ts[k].pid);
-		if (ts[k].status != -1 && WIFSIGNALED(ts[k].status))
+		/* Killed, or reaped by a parent of its own (make's shells):
+		 * any of those may have been cut. A whole trace is left as is. */
+		if (ts[k].status == -1 || WIFSIGNALED(ts[k].status))
 			repair_cut(path);
 		gt_summary_line(stderr, path);
 	}

@@ -74,15 +74,16 @@ class GotraceRun(unittest.TestCase):
 CRASH = r"""
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
-int main(void)
+int main(int argc, char **argv)
 {
 	volatile unsigned long x = 0;
 	for (clock_t t = clock(); clock() - t < CLOCKS_PER_SEC / 5;)
 		x++;
 	puts("crashing");
 	fflush(stdout);
-	raise(SIGSEGV);
+	raise(argc > 1 ? atoi(argv[1]) : SIGSEGV);
 	return 0;
 }
 """
@@ -112,11 +113,19 @@ class Outputs(unittest.TestCase):
             self.assertEqual(len(gt.created_goroutines(gt.trace_events(str(copy)))), 19)
 
     def test_cpu_profile_of_a_crash(self):
+        """A crash (SIGSEGV) now finishes the profile as SIGTERM does; a
+        SIGKILL leaves none, and run says so rather than "written"."""
         with gt.tempdir() as d:
             exe = gt.compile_c(CRASH, d / "crash")
             r = gotrace(["run", "-o", "c.trace", "--cpu", "c.pprof", "--", exe], cwd=d)
             self.assertEqual(r.returncode, 128 + 11, r.stderr)
-            self.assertIn(f"gotrace: no CPU profile was written to {d / 'c.pprof'}: the program "
+            self.assertIn("CPU profile written", r.stderr)
+            for go in (gt.GO, gt.GO_MODERN):
+                t = gt._go(["tool", "pprof", "-top", str(d / "c.pprof")], text=True, go=go)
+                self.assertEqual(t.returncode, 0, t.stderr)
+            r = gotrace(["run", "-o", "k.trace", "--cpu", "k.pprof", "--", exe, "9"], cwd=d)
+            self.assertEqual(r.returncode, 128 + 9, r.stderr)
+            self.assertIn(f"gotrace: no CPU profile was written to {d / 'k.pprof'}: the program "
                           "died before its end", r.stderr)
             self.assertNotIn("CPU profile written", r.stderr)
 
