@@ -62,6 +62,32 @@ static int own_file(const char *name, int has_pid, const char *var, char *out, s
 	return 1;
 }
 
+/* A relative GOTRACE_FILE (or GOTRACE_CPU_FILE) names a file in the
+ * directory the process starts in: it is made absolute here, in our
+ * configuration and in the environment that children and exec'd images
+ * inherit. An image exec'd after a chdir opened one relative to its own
+ * directory instead, splitting the trace in two files. */
+static void absolute(const char **name, const char *var, char entry[GT_PATH_MAX + 32])
+{
+	extern char **environ;
+	char cwd[GT_PATH_MAX];
+	size_t vl = strlen(var);
+
+	if (!(*name)[0] || (*name)[0] == '/' || ((*name)[0] == '~' && (*name)[1] == '/') ||
+	    !getcwd(cwd, sizeof(cwd)) || strlen(cwd) + 1 + strlen(*name) >= GT_PATH_MAX)
+		return;
+	gt_fmt(entry, GT_PATH_MAX + 32, "%s=%s/%s", var, cwd, *name);
+	*name = entry + vl + 1;
+	/* The entry itself, as libc's setenv replaces it: the program's own
+	 * setenv (bash has one) may keep it elsewhere. Before main, environ
+	 * is main's envp. */
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, var, vl) && (*e)[vl] == '=') {
+			*e = entry;
+			return;
+		}
+}
+
 void gt_init(void)
 {
 	struct gt_tls *tls = &gt_tls;
@@ -93,6 +119,9 @@ void gt_init(void)
 	if (gt_cfg.socket_off && gt_cfg.http[0])
 		gt_log("GOTRACE_HTTP=%s: no HTTP endpoint: GOTRACE_SOCKET=off turns the whole "
 		       "endpoint off", gt_cfg.http);
+	static char abs_file[GT_PATH_MAX + 32] GT_COLD_BSS, abs_cpu[GT_PATH_MAX + 32] GT_COLD_BSS;
+	absolute(&gt_cfg.file, "GOTRACE_FILE", abs_file);
+	absolute(&gt_cfg.cpu_file, "GOTRACE_CPU_FILE", abs_cpu);
 	int file = own_file(gt_cfg.file, gt_cfg.file_has_pid, "GOTRACE_FILE", path, sizeof(path));
 	int cpu = own_file(gt_cfg.cpu_file, gt_cfg.cpu_file_has_pid, "GOTRACE_CPU_FILE", cpu_path,
 			   sizeof(cpu_path));

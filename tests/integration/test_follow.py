@@ -266,6 +266,19 @@ class Follow(unittest.TestCase):
             for f in files:
                 gt.check_ui(str(f), mmu="some", goroutine_traces=1, modern=False)
 
+    def test_relative_file_across_chdir_and_exec(self):
+        """GOTRACE_FILE=rel.trace, then cd and exec: the new image traced
+        into sub/rel.trace, relative to its own directory, and the file
+        named at the start kept only the first image. The name is made
+        absolute at load, in the environment too (bash keeps its own:
+        the entry is replaced where libc's setenv would)."""
+        (self.d / "sub").mkdir()
+        r = gt.run_traced(["bash", "-c", "sleep 0.1; cd sub; exec sleep 0.2"], "rel.trace",
+                          cwd=str(self.d), timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse((self.d / "sub" / "rel.trace").exists(), "a second file")
+        self.assertRegex(main_label(self.d / "rel.trace"), r"^pid \d+: sleep 0.2$")
+
     def test_without_f_children_not_traced(self):
         script = self.d / "two.sh"
         script.write_text("#!/bin/sh\nsleep 0.05\ncat /etc/hostname >/dev/null\n")
