@@ -83,20 +83,24 @@ static int next(void *ctx, size_t i, struct gt_prof_sample *s)
 int gt_prof_mem_write(const char *path, char *err, size_t errlen)
 {
 	/* Sampling starts at the first profile asked for unless the
-	 * environment set a rate (GOTRACE_MEMPROFILE_RATE=0: never). */
-	if (!gt_hprof_rate() && gt_cfg.mem_rate != 0) {
-		int64_t r = gt_cfg.mem_rate > 0 ? gt_cfg.mem_rate : MEM_RATE_DEFAULT;
-		if (gt_prof_mem_start(r, err, errlen))
-			return -1;
-		gt_log("heap profile: sampling from now on, one allocation per %lld bytes; %s holds "
-		       "none yet (GOTRACE_MEMPROFILE_RATE samples from the start)",
-		       (long long)r, path);
-	}
-	struct cursor c = { 0, gt_hprof_rate() ? gt_hprof_rate() : MEM_RATE_DEFAULT, { 0 } };
+	 * environment set a rate (GOTRACE_MEMPROFILE_RATE=0: never): once
+	 * that profile (empty) is written, so that a file we cannot open
+	 * starts nothing. */
+	int64_t start = gt_hprof_rate() || gt_cfg.mem_rate == 0 ? 0 :
+			gt_cfg.mem_rate > 0 ? gt_cfg.mem_rate : MEM_RATE_DEFAULT;
+	struct cursor c = { 0, start ? start : gt_hprof_rate() ? gt_hprof_rate() : MEM_RATE_DEFAULT,
+			    { 0 } };
 	struct gt_prof_spec m = { { "alloc_objects", "alloc_space", "inuse_objects", "inuse_space" },
 				  { "count", "bytes", "count", "bytes" }, "space", "bytes",
 				  (uint64_t)c.rate, 0, 0, next, &c, 4 };
 	int r = gt_prof_write_path(path, &m, err, errlen);
+	if (r == 0 && start) {
+		if (gt_prof_mem_start(start, err, errlen))
+			return -1;
+		gt_log("heap profile: sampling from now on, one allocation per %lld bytes; %s holds "
+		       "none yet (GOTRACE_MEMPROFILE_RATE samples from the start)",
+		       (long long)start, path);
+	}
 	if (gt_hprof_lost())
 		gt_log("heap profile %s: %llu samples not kept (its tables are full)", path,
 		       (unsigned long long)gt_hprof_lost());

@@ -24,6 +24,7 @@
 
 #include <linux/futex.h>
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,6 +146,59 @@ static double ran_at(int tid)
 		return -1;
 	char *p = strstr(buf, k), *colon = p ? strchr(p, ':') : NULL;
 	return colon ? strtod(colon + 1, NULL) : -1;
+}
+
+/* se.exec_start is each CPU's own clock (its runqueue's task clock), and
+ * those drift apart by the CPUs' steal and interrupt time: 9.4 s between
+ * this VM's two, so a thread's ", N minutes" depended on the CPUs it and
+ * we last ran on. Its last run is compared with now on its CPU, read by
+ * running there a moment (this thread's affinity, put back at the end of
+ * the dump); -1 where we may not run. */
+#define CLOCKS 64
+static struct {
+	int n, moved;
+	int cpu[CLOCKS];
+	double now[CLOCKS];
+	cpu_set_t saved;
+} clocks;
+
+static double now_on(int cpu)
+{
+	for (int i = 0; i < clocks.n; i++)
+		if (clocks.cpu[i] == cpu)
+			return clocks.now[i];
+	if (cpu < 0 || cpu >= CPU_SETSIZE || clocks.n == CLOCKS)
+		return -1;
+	if (!clocks.moved && sched_getaffinity(0, sizeof(clocks.saved), &clocks.saved))
+		return -1;
+	clocks.moved = 1;
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	double v = sched_setaffinity(0, sizeof(one), &one) == 0 ? ran_at(gt_gettid()) : -1;
+	clocks.cpu[clocks.n] = cpu;
+	clocks.now[clocks.n++] = v;
+	return v;
+}
+
+static void clocks_done(void)
+{
+	if (clocks.moved)
+		sched_setaffinity(0, sizeof(clocks.saved), &clocks.saved);
+	clocks.n = clocks.moved = 0;
+}
+
+/* The CPU a thread last ran on (/proc's stat, field 39), or -1. */
+static int last_cpu(int tid)
+{
+	char buf[512];
+
+	if (read_proc(tid, "stat", buf, sizeof(buf)) <= 0)
+		return -1;
+	char *p = strrchr(buf, ')');
+	for (int f = 2; p && f < 39; f++)
+		p = strchr(p + 1, ' ');
+	return p ? atoi(p + 1) : -1;
 }
 
 /* The kernel's state letter and the name (comm) of a thread: 0 when gone. */
@@ -274,6 +328,7 @@ static void look_at(struct gt_thread *t, struct look *L)
 	char st = proc_state(tid, comm, sizeof(comm));
 	/* Before any signal of ours makes it run. */
 	double then = st && st != 'R' ? ran_at(tid) : -1;
+	int cpu = then >= 0 ? last_cpu(tid) : -1;
 	int tries = 0;
 again:
 	if (kind && kind < GT_OP_KINDS && fp) {
@@ -339,7 +394,7 @@ again:
 	__atomic_store_n(&tls->peek, 0, __ATOMIC_RELEASE);
 	size_t l = strlen(L->state);
 	/* How long it has waited, as Go says it: whole minutes, from one. */
-	double now = then >= 0 && st != 'R' ? ran_at(gt_gettid()) : -1;
+	double now = then >= 0 && st != 'R' && cpu >= 0 ? now_on(cpu) : -1;
 	if (then >= 0 && now - then >= 60000.0) {
 		snprintf(L->state + l, sizeof(L->state) - l, ", %ld minutes",
 			 (long)((now - then) / 60000.0));
@@ -426,6 +481,7 @@ char *gt_stacks_dump(size_t *len, char *err, size_t errlen)
 	 * under that lock (core/record/libunwind.c). */
 	unsigned depth = gt_fd_suspend();
 	gt_thread_foreach(one, &w);
+	clocks_done();
 	gt_fd_resume(depth);
 	if (sig)
 		gt_prof_sig_release();

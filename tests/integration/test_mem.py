@@ -223,6 +223,11 @@ class HeapProfile(unittest.TestCase):
 
     def test_sampling_starts_at_first_call(self):
         p = self.start({})
+        # a file that cannot be opened: an error, and sampling not started
+        # (it was, and the program's stderr named the file as written)
+        bad = self.d / "no" / "such.pprof"
+        reply = rt.stream_call(self.sock, rt.req("debug_writeMemProfile", [str(bad)]))
+        self.assertEqual(reply, rt.err_reply(-32000, f"open {bad}: no such file or directory"))
         s = self.sites(self.write("first.pprof"))
         self.assertEqual(s, {})   # nothing sampled before
         self.step(p, "held\n")
@@ -234,6 +239,7 @@ class HeapProfile(unittest.TestCase):
         self.assertLess(abs(s["keep64"][3] - 64 * MIB), 64 * MIB / 10, s)
         err = p.communicate("x\nend\n", timeout=30)[1]
         self.assertIn("heap profile: sampling from now on", err)
+        self.assertNotIn(str(bad), err)
 
     def test_rate_zero_never_samples(self):
         p = self.start({"GOTRACE_MEMPROFILE_RATE": "0"})
