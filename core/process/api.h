@@ -105,6 +105,7 @@ static inline int gt_fatal_sig(int sig)
 	switch (sig) {
 	case SIGHUP: case SIGINT: case SIGQUIT: case SIGTERM: case SIGPIPE: case SIGALRM:
 	case SIGUSR1: case SIGUSR2:
+	case SIGABRT: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
 		return 1;
 	}
 	return 0;

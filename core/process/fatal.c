@@ -10,6 +10,7 @@
 #include "core/record/api.h"
 #include "core/base/lock.h"
 #include "core/process/request.h"
+#include "core/process/state.h"
 #include "core/record/thread.h"
 #include "core/base/sys.h"
 
@@ -59,18 +60,24 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	sigset_t one;
 
 	(void)uc;
+	/* A vfork child shares our memory (not our dispositions): it changes
+	 * nothing of ours, not even this thread's in_tracer, which it would
+	 * leave raised in its parent (whose hooks then all stood aside). */
+	int mine = gt_proc.pid == getpid();
 	/* Interrupted inside tracer code, this thread may hold its own record
 	 * lock: the stop must not wait for it (as an exit from a handler). */
-	if (tls->in_tracer && tls->t)
+	if (mine && tls->in_tracer && tls->t)
 		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
-	tls->in_tracer++;
-	gt_request_stop_for_signal(crash(sig) ? CRASH_STOP_NS : STOP_NS);
+	tls->in_tracer += mine;
+	if (mine)
+		gt_request_stop_for_signal(crash(sig) ? CRASH_STOP_NS : STOP_NS);
 	/* Die as the program would have: SIG_DFL, the signal again. No lock:
 	 * the interrupted code may hold it; ours is only read below. */
 	real_sigaction(sig, &dfl, NULL);
-	__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+	if (mine)
+		__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
 	if (refaults(sig, si)) {
-		tls->in_tracer--;
+		tls->in_tracer -= mine;
 		errno = saved;
 		return;
 	}
@@ -78,7 +85,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	sigaddset(&one, sig);
 	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
 	gt_syscall(SYS_tgkill, (long)getpid(), (long)gt_gettid(), (long)sig);
-	tls->in_tracer--;   /* not reached when the signal ends the process */
+	tls->in_tracer -= mine;   /* not reached when the signal ends the process */
 	errno = saved;
 }
 
@@ -121,13 +128,42 @@ static void as_dfl(struct sigaction *old)
 	sigemptyset(&old->sa_mask);
 }
 
+/* SIG_DFL set by the program while there is exit work: ours stays (or
+ * comes back, after a handler of its own), shown as SIG_DFL. What the
+ * program asked for is what it sees, and a crash after it (Rust's guard
+ * handler, a JIT's fault handler, faulthandler's, each handing the signal
+ * back this way) still finishes the trace. 1: done (r set); 0: not such. */
+static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old, int *r)
+{
+	if (!act || act->sa_handler != SIG_DFL || gt_proc.pid != getpid() || !gt_exit_work())
+		return 0;
+	if (ours & 1ull << sig) {
+		*r = 0;
+		if (old)
+			as_dfl(old);
+		return 1;
+	}
+	struct sigaction mine = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO };
+	sigfillset(&mine.sa_mask);
+	*r = real_sigaction(sig, &mine, old);
+	if (*r == 0)
+		__atomic_or_fetch(&ours, 1ull << sig, __ATOMIC_RELAXED);
+	return 1;
+}
+
 int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	int saved = errno;
+	int saved = errno, r;
 
 	gt_lock(&lock);
 	errno = saved;
-	int r = real_sigaction(sig, act, old);
+	if (keep_ours(sig, act, old, &r)) {
+		saved = r ? errno : saved;
+		gt_unlock(&lock);
+		errno = saved;
+		return r;
+	}
+	r = real_sigaction(sig, act, old);
 	saved = errno;
 	if (r == 0 && (ours & 1ull << sig)) {
 		if (old)
@@ -142,10 +178,17 @@ int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 
 void (*gt_fatal_signal(int sig, void (*h)(int), gt_signal_fn real))(int)
 {
-	int saved = errno;
+	int saved = errno, kr;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, was;
 
 	gt_lock(&lock);
 	errno = saved;
+	if (h == SIG_DFL && keep_ours(sig, &dfl, &was, &kr)) {
+		saved = kr ? errno : saved;
+		gt_unlock(&lock);
+		errno = saved;
+		return kr ? SIG_ERR : was.sa_handler;
+	}
 	void (*r)(int) = real(sig, h);
 	saved = errno;
 	if (r != SIG_ERR && (ours & 1ull << sig)) {

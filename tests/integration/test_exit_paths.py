@@ -158,6 +158,74 @@ class Crashes(unittest.TestCase):
                 self.assertEqual(groups, {"main": 1, "sleeper_main": 1, "crasher_main": 1})
 
 
+def _no_core():
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class ProgramSignals(unittest.TestCase):
+    """The crash handlers of a1c7550, seen from the program (tests/programs/
+    sigkeep.c). They were shown to it: sigaction(SIGSEGV) reported our
+    handler, so Rust's guard handler was not installed (a stack overflow
+    died of SIGSEGV, not its message and SIGABRT), and a handler the
+    program set during an endpoint trace was reset to SIG_DFL when the
+    trace stopped. sysv_signal, bsd_signal and sigset went around the
+    hooks. A vfork child that died of a signal ran our handler in its
+    parent's memory and left the parent's hooks standing aside. Two
+    threads crashing at once: the second died before the first's stop."""
+
+    def test_query_and_hand_back(self):
+        argv = [gt.program("sigkeep"), "query"]
+        plain = gt.run_plain(argv, timeout=30, preexec_fn=_no_core)
+        self.assertEqual(plain.returncode, -11, plain.stderr)
+        self.assertIn("Segmentation fault: sigaction SIG_DFL", plain.stdout)
+        with gt.tempdir() as d:
+            trace = str(d / "t.trace")
+            r = gt.run_traced(argv, trace, timeout=30, preexec_fn=_no_core)
+            self.assertEqual((r.returncode, r.stdout, r.stderr),
+                             (plain.returncode, plain.stdout, plain.stderr))
+            # the handler that handed the fault back: ours took it, so the
+            # trace is finished: its two sleeps just before are in it
+            ev = gt.trace_events(trace)
+            self.assertEqual(len([e for e in ev if e.type == "GoSleep"]), 2)
+
+    def test_handler_set_during_a_trace_survives_its_stop(self):
+        import test_rpc as rt
+        with gt.tempdir() as d:
+            sock = str(d / "s.sock")
+            p = gt.start_traced([gt.program("sigkeep"), "survive"], None, socket=sock,
+                                stdin=subprocess.PIPE, preexec_fn=_no_core)
+            try:
+                gt.wait_until(lambda: rt.can_connect(sock) or p.poll() is not None,
+                              what="endpoint")
+                f = d / "t.trace"
+                self.assertEqual(rt.stream_call(sock, rt.req("debug_startGoTrace", [str(f)])),
+                                 rt.NULL_REPLY)
+                p.stdin.write("go\n")
+                p.stdin.flush()
+                self.assertEqual(p.stdout.readline(), "installed\n")
+                self.assertEqual(rt.stream_call(sock, rt.req("debug_stopGoTrace", [])),
+                                 rt.NULL_REPLY)
+                out, err = p.communicate("fault\n", timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+            self.assertEqual((p.returncode, out), (0, "recovered 5\n"), err)
+            gt.trace_events(str(f))
+
+    def test_two_threads_crash_at_once(self):
+        with gt.tempdir() as d:
+            for k in range(5):
+                trace = str(d / f"t{k}.trace")
+                r = gt.run_traced([gt.program("sigkeep"), "double"], trace, timeout=30,
+                                  preexec_fn=_no_core)
+                self.assertEqual(r.returncode, -6, r.stderr)
+                ev = gt.trace_events(trace)
+                self.assertEqual(len([e for e in ev if e.type == "GoSleep"]), 2,
+                                 f"run {k}: both threads' sleeps")
+
+
 class ProfilesAtFatalSignal(unittest.TestCase):
     """A profile running without a trace when a signal the program does
     not handle ends it (SIGTERM from systemd, ^C): the fatal-signal
