@@ -103,8 +103,14 @@ static int sets_keep(fd_set in[3], const fd_set *sets[3], int n)
 	size_t len = n <= 0 ? 0 : n >= FD_SETSIZE ? sizeof(fd_set) : ((size_t)n + 7) / 8;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0), hi = gt_tls.stack_hi;
 
+	/* (sp on the thread's own stack: not on its sigaltstack, nor far
+	 * below its top, as a coroutine's stack or a malloc'd altstack is,
+	 * with other mappings, PROT_NONE ones too, between it and the top) */
+	if (!hi || sp >= hi || hi - sp > (8u << 20) ||
+	    (sp >= gt_tls.alt_lo && sp < gt_tls.alt_hi))
+		return 0;
 	for (int i = 0; i < 3; i++)
-		if (sets[i] && (!hi || (uintptr_t)sets[i] < sp || (uintptr_t)sets[i] > hi - len))
+		if (sets[i] && ((uintptr_t)sets[i] < sp || (uintptr_t)sets[i] > hi - len))
 			return 0;
 	for (int i = 0; i < 3; i++)
 		if (sets[i]) {

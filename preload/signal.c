@@ -71,3 +71,19 @@ GT_EXPORT sighandler_t sigset(int sig, sighandler_t disp)
 		return SIG_ERR;
 	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
 }
+
+/* The thread's sigaltstack, noted (core/base/tls.h): a recorded call from
+ * a handler on it takes no stack (the walk needs more than the few KB an
+ * altstack may have: Rust's overflow handler died in it), and select's
+ * sets are not read from it before the call. */
+GT_EXPORT int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	int r = GT_REAL(sigaltstack)(ss, old);
+
+	if (r == 0 && ss) {
+		int off = ss->ss_flags & SS_DISABLE;
+		gt_tls.alt_lo = off ? 0 : (uintptr_t)ss->ss_sp;
+		gt_tls.alt_hi = off ? 0 : (uintptr_t)ss->ss_sp + ss->ss_size;
+	}
+	return r;
+}

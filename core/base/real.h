@@ -51,6 +51,7 @@ struct gaicb;
 	X(_Exit, void, (int))                                                             \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *))            \
 	X(signal, sighandler_t, (int, sighandler_t))                                      \
+	X(sigaltstack, int, (const stack_t *, stack_t *))                                  \
 	X(read, ssize_t, (int, void *, size_t))                                           \
 	X(write, ssize_t, (int, const void *, size_t))                                    \
 	X(readv, ssize_t, (int, const struct iovec *, int))                               \

@@ -65,6 +65,9 @@ struct gt_tls {
 	uintptr_t call_fp, call_fn;
 	/* Top of this thread's stack, for GOTRACE_UNWIND=fp (0: not known yet). */
 	uintptr_t stack_hi;
+	/* The sigaltstack this thread set through sigaltstack(3) ([lo, hi);
+	 * 0, 0: none): a signal handler there may have a few KB of stack. */
+	uintptr_t alt_lo, alt_hi;
 	/* A tracer thread with an fd table of its own (core/process/fdtable.c): its
 	 * fds are out of the program's reach, fdguard leaves them alone. */
 	uint32_t own_fds;

@@ -22,6 +22,7 @@
 #include "core/record/api.h"
 #include "core/record/stack.h"
 #include "core/base/real.h"
+#include "core/base/sys.h"
 
 extern void *__tls_get_addr(void *);   /* ld.so's */
 extern void *__libc_stack_end;         /* ld.so's: the main thread's first frame */
@@ -222,7 +223,7 @@ int gt_safe_in_handler(void)
 		return 0;
 	stack_t ss;
 	uintptr_t lo = (uintptr_t)__builtin_frame_address(0), hi = main_stack_top(lo);
-	if (!hi || gettid() != getpid() || sigaltstack(NULL, &ss) || (ss.ss_flags & SS_ONSTACK))
+	if (!hi || gettid() != getpid() || gt_raw(SYS_sigaltstack, 0, (long)&ss, 0) || (ss.ss_flags & SS_ONSTACK))
 		return 1;
 	while (lo < hi) {
 		size_t len = hi - lo < sizeof(stack_page) ? hi - lo : sizeof(stack_page);

@@ -98,6 +98,12 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 	uintptr_t pc[GT_STACK_MAX];
 	unsigned n;
 
+	/* On a sigaltstack with less than 64 KB below: no stack (see
+	 * preload/signal.c's sigaltstack). */
+	uintptr_t sp = (uintptr_t)pc, alo = gt_tls.alt_lo;
+	if (__builtin_expect(sp >= alo && sp < gt_tls.alt_hi && sp - alo < (64u << 10), 0))
+		return 0;
+
 #if !defined(__SANITIZE_THREAD__)
 	struct gt_thread *t = gt_tls.t;
 

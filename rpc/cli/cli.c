@@ -130,10 +130,10 @@ static int cmd_file(int argc, char **argv, const char *method, int with_secs)
 		return usage(with_secs ? "trace needs PID|SOCK|URL FILE SECONDS"
 				 : "start needs PID|SOCK|URL FILE");
 	if (with_secs && !gt_client_seconds_ok(argv[4]))
-		return usage("SECONDS must be a whole number");
+		return usage("SECONDS must be a whole number, at most 18446744073709551615");
 	file_param(&p, argv[3]);
 	if (with_secs)   /* as a JSON number: "010" is not one */
-		gb_printf(&p, ",%lld", strtoll(argv[4], NULL, 10));
+		gb_printf(&p, ",%llu", strtoull(argv[4], NULL, 10));
 	gb_puts(&p, "]");
 	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
 	r = rpc(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);
@@ -158,15 +158,28 @@ static int cmd_call(int argc, char **argv)
 
 	if (argc < 4 || argc > 5)
 		return usage("call needs PID|SOCK|URL METHOD [JSON-PARAMS]");
+	struct gb p = { 0 };
 	if (argc == 5) {
 		int bad = gj_parse(&d, argv[4], strlen(argv[4]), err, sizeof(err));
+		char name[GT_PATH_MAX], abs[GT_PATH_MAX];
+		/* A file first, relative: the client's, as everywhere else. */
+		if (!bad && d.t[0].type == GJ_ARR && d.n > 1 && d.t[1].type == GJ_STR &&
+		    gt_client_file_method(argv[3]) && gj_str(&d, 1, name, sizeof(name)) > 0 &&
+		    name[0] != '/' && !(name[0] == '~' && name[1] == '/')) {
+			gt_client_absolute(name, abs, sizeof(abs));
+			gb_puts(&p, "[");
+			gb_jstr(&p, abs, strlen(abs));
+			gb_puts(&p, argv[4] + d.t[1].end);
+		}
 		gj_free(&d);
 		if (bad) {
 			fprintf(stderr, "gotrace: JSON-PARAMS: %s\n", err);
 			return 2;
 		}
 	}
-	return rpc(argv[2], argv[3], argc == 5 ? argv[4] : "[]", 1, -1);
+	int r = rpc(argv[2], argv[3], p.len ? p.p : argc == 5 ? argv[4] : "[]", 1, -1);
+	gb_free(&p);
+	return r;
 }
 
 int main(int argc, char **argv)

@@ -147,14 +147,34 @@ static int pid_socket_by_fd(long pid, char *path, size_t size)
 	return found;
 }
 
+/* The methods whose first argument is a file (made absolute by the client:
+ * the console, call and the subcommands alike). */
+int gt_client_file_method(const char *m)
+{
+	static const char *const files[] = {
+		"debug_goTrace", "debug_startGoTrace", "debug_cpuProfile", "debug_startCPUProfile",
+		"debug_blockProfile", "debug_writeBlockProfile", "debug_mutexProfile",
+		"debug_writeMutexProfile", "debug_writeMemProfile",
+	};
+
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
+		if (!strcmp(m, files[k]))
+			return 1;
+	return 0;
+}
+
 int gt_client_seconds_ok(const char *s)
 {
-	if (!*s || strlen(s) > 18)
+	char *end;
+
+	if (!*s)
 		return 0;
 	for (const char *c = s; *c; c++)
 		if (*c < '0' || *c > '9')
 			return 0;
-	return 1;
+	errno = 0;
+	(void)strtoull(s, &end, 10);   /* a uint64, as the endpoint's (it caps it) */
+	return errno != ERANGE;
 }
 
 int gt_client_resolve(const char *target, char *path, size_t size, char *err, size_t errlen)

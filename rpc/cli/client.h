@@ -37,10 +37,13 @@ int gt_client_report(const char *target, const char *method, const char *params,
  * stale sockets in the default directories. Returns how many are live. */
 int gt_client_ps(void);
 
+/* Does method take a file first (debug_goTrace, debug_writeMemProfile...)? */
+int gt_client_file_method(const char *method);
+
 /* FILE as the program should open it: absolute against our cwd ("~/"
  * kept: the program expands it). */
 void gt_client_absolute(const char *file, char *out, size_t size);
-/* SECONDS as the methods take it: a whole number, at most 18 digits. */
+/* SECONDS as the methods take it: a whole number that fits a uint64. */
 int gt_client_seconds_ok(const char *s);
 
 #endif

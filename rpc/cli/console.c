@@ -23,22 +23,6 @@
 /* geth's console properties, read without parentheses (web3ext's RpcJs). */
 static const char *const properties[][2] = { { "rpc.modules", "rpc_modules" } };
 
-/* The methods whose first argument is a file: made absolute here, as the
- * subcommands do, so that it lands beside the client, not the program. */
-static int file_method(const char *m)
-{
-	static const char *const files[] = {
-		"debug_goTrace", "debug_startGoTrace", "debug_cpuProfile", "debug_startCPUProfile",
-		"debug_blockProfile", "debug_writeBlockProfile", "debug_mutexProfile",
-		"debug_writeMutexProfile", "debug_writeMemProfile",
-	};
-
-	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++)
-		if (!strcmp(m, files[k]))
-			return 1;
-	return 0;
-}
-
 /* A console statement: ns.method(args...) with string and number
  * literals, or a property (rpc.modules), as geth's console takes them. 0
  * with method and params (a JSON array; file names made absolute), or -1
@@ -100,7 +84,7 @@ static int statement(const char *s, char *method, size_t msize, struct gb *param
 			}
 			p++;
 			lit[n] = '\0';
-			if (first && file_method(method))
+			if (first && gt_client_file_method(method))
 				gt_client_absolute(lit, abs, sizeof(abs));
 			else
 				snprintf(abs, sizeof(abs), "%s", lit);

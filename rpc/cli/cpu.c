@@ -60,12 +60,12 @@ int gt_cmd_cpu(int argc, char **argv, int (*usage)(const char *))
 			     : with_secs ? "cpu needs PID|SOCK|URL FILE SECONDS"
 			     : "cpu-start needs PID|SOCK|URL FILE");
 	if (with_secs && !gt_client_seconds_ok(argv[4]))
-		return usage("SECONDS must be a whole number");
+		return usage("SECONDS must be a whole number, at most 18446744073709551615");
 	gt_client_absolute(argv[3], abs, sizeof(abs));
 	gb_puts(&p, "[");
 	gb_jstr(&p, abs, strlen(abs));
 	if (with_secs)   /* as a JSON number: "010" is not one */
-		gb_printf(&p, ",%lld", strtoll(argv[4], NULL, 10));
+		gb_printf(&p, ",%llu", strtoull(argv[4], NULL, 10));
 	gb_puts(&p, "]");
 	long secs = with_secs ? strtol(argv[4], NULL, 10) : 0;
 	int r = gt_client_report(argv[2], method, p.p, 0, secs > INT_MAX ? INT_MAX : (int)secs);

@@ -248,8 +248,7 @@ static void request(struct call *c, int i)
 	size_t idl = 4;
 	char method[2049], msg[GT_PATH_MAX + 2400];
 
-	if (id >= 0 && (d->t[id].type == GJ_STR || d->t[id].type == GJ_NUM ||
-			d->t[id].type == GJ_NULL)) {
+	if (id >= 0 && d->t[id].type != GJ_OBJ && d->t[id].type != GJ_ARR) {   /* geth: true too */
 		ids = d->s + d->t[id].start;
 		idl = d->t[id].end - d->t[id].start;
 	} else if (id >= 0) {
@@ -262,8 +261,11 @@ static void request(struct call *c, int i)
 		}
 		return;
 	}
-	/* A response sent to us (geth drops it: an answer to no call of its) */
-	if (d->t[i].type == GJ_OBJ && id >= 0 && m < 0 && p < 0 &&
+	/* A response sent to us (geth drops it: an answer to no call of its):
+	 * a version, a valid id, no method (or ""), no params, a result or
+	 * an error. */
+	if (d->t[i].type == GJ_OBJ && id >= 0 && v >= 0 && gj_streq(d, v, "2.0") && p < 0 &&
+	    (m < 0 || (d->t[m].type == GJ_STR && d->t[m].end - d->t[m].start <= 2)) &&
 	    (gj_get(d, i, "result") >= 0 || gj_get(d, i, "error") >= 0))
 		return;
 	if (d->t[i].type != GJ_OBJ || v < 0 || !gj_streq(d, v, "2.0") || m < 0 ||
@@ -320,11 +322,10 @@ void rpc_handle(const struct rpc_ops *ops, const char *s, size_t n, struct gb *o
 		/* As geth: one error, in an array, with the first call's id */
 		int id = -1;
 		for (uint32_t i = 1; i < d.n && id < 0; i = d.t[i].next) {
-			int m = gj_get(&d, (int)i, "method");
-			id = m >= 0 && d.t[m].type == GJ_STR && d.t[m].end - d.t[m].start > 2 ?
-				gj_get(&d, (int)i, "id") : -1;
-			if (id >= 0 && d.t[id].type != GJ_STR && d.t[id].type != GJ_NUM &&
-			    d.t[id].type != GJ_NULL)
+			int m = gj_get(&d, (int)i, "method"), v = gj_get(&d, (int)i, "jsonrpc");
+			id = m >= 0 && d.t[m].type == GJ_STR && d.t[m].end - d.t[m].start > 2 &&
+			     v >= 0 && gj_streq(&d, v, "2.0") ? gj_get(&d, (int)i, "id") : -1;
+			if (id >= 0 && (d.t[id].type == GJ_OBJ || d.t[id].type == GJ_ARR))
 				id = -1;
 		}
 		gb_put(out, "[", 1);

@@ -242,6 +242,11 @@ static int srv_fill(struct pollfd *pfd, int max, int *timeout)
 		}
 	uint64_t next = gt_rpc_waits_next();
 	for (struct conn *c = conns; c && n < max; c = c->next) {
+		/* A client gone (EOF) whose reply is held: nothing to read or
+		 * send until the reply, which is sent at once. Polled, its hang-up
+		 * was reported at every pass: the service thread spun. */
+		if (c->rc.eof && !c->rc.out.len && gt_rpc_waiting(c))
+			continue;
 		pfd[n].fd = c->fd;
 		pfd[n].events = 0;
 		if (!c->rc.eof && !c->rc.closing && c->rc.out.len <= OUT_HIGH &&

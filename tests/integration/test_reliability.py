@@ -80,11 +80,21 @@ BAD_POINTERS = r"""
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <ucontext.h>
 #include <unistd.h>
 static void show(const char *what, int r)
 {
 	printf("%s: %d %s\n", what, r, r < 0 ? strerrorname_np(errno) : "");
+}
+static ucontext_t co, back;
+static void *none;
+static void coroutine(void)
+{
+	struct timeval tv = { 0, 20000 };
+	show("select PROT_NONE set from a coroutine", select(5, none, NULL, NULL, &tv));
 }
 int main(void)
 {
@@ -102,7 +112,52 @@ int main(void)
 	FD_SET(sv[0], &heap_set);
 	tv.tv_usec = 20000;
 	show("select heap set", select(sv[0] + 1, &heap_set, NULL, NULL, &tv));
+	/* a PROT_NONE set, from a coroutine on a malloc'd stack: between its
+	 * sp and the thread's stack top, where the hook once read it */
+	none = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	getcontext(&co);
+	co.uc_stack.ss_sp = malloc(256 << 10);
+	co.uc_stack.ss_size = 256 << 10;
+	co.uc_link = &back;
+	makecontext(&co, coroutine, 0);
+	swapcontext(&back, &co);
 	return 0;
+}
+"""
+
+# A thread's stack overflows; its SIGSEGV handler, on a sigaltstack of
+# SIGSTKSZ, writes a line and leaves (as Rust's guard handler does). With
+# every call recorded, the write's stack walk overflowed the altstack: the
+# process died of SIGSEGV, not 7 (Rust's said nothing and died of it).
+OVERFLOW = r"""
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static void on_segv(int s)
+{
+	static const char m[] = "overflowed its stack\n";
+	(void)s;
+	write(2, m, sizeof(m) - 1);
+	_exit(7);
+}
+static int deep(volatile char *p)
+{
+	volatile char pad[1024];
+	pad[0] = *p;
+	return deep(pad) + pad[0];
+}
+int main(void)
+{
+	stack_t ss = { .ss_sp = malloc(SIGSTKSZ), .ss_size = SIGSTKSZ };
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_segv;
+	sa.sa_flags = SA_ONSTACK;
+	sigaltstack(&ss, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	char c = 0;
+	return deep(&c);
 }
 """
 
@@ -131,6 +186,16 @@ class BadPointers(unittest.TestCase):
                     # poll of 2^32 fds: of 0 to the kernel, a sleep
                     self.assertGreaterEqual(types.count("GoBlockSelect"), 1)
                     self.assertGreaterEqual(types.count("GoSleep"), 1)
+
+    def test_handler_on_a_small_sigaltstack(self):
+        with gt.tempdir() as d:
+            exe = gt.compile_c(OVERFLOW, d / "overflow")
+            plain = gt.run_plain([exe], timeout=30)
+            self.assertEqual(plain.returncode, 7, plain.stderr)
+            r = gt.run_traced([exe], str(d / "t.trace"), env={"GOTRACE_BLOCK_NS": "0"},
+                              timeout=30)
+            self.assertEqual((r.returncode, r.stderr), (7, plain.stderr))
+            gt.trace_events(str(d / "t.trace"))
 
 
 class CrossSite(rt.RpcCase):

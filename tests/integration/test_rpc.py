@@ -352,6 +352,29 @@ class DocExamples(RpcCase):
         parses(self, self.d / "held.trace")
         check_still_serves(self, p, self.d)
 
+    def test_held_client_gone_costs_nothing(self):
+        """A client that sent debug_goTrace(f, 3) and went away (^C on
+        `gotrace trace`): its connection stays while the trace runs, and
+        poll reported its hang-up at every pass; the service thread spun at
+        a whole CPU until the trace's end. It is no longer polled."""
+        p = self.program()
+        svc = [t for t in os.listdir(f"/proc/{p.pid}/task")
+               if open(f"/proc/{p.pid}/task/{t}/comm").read().strip().startswith("gotrace")]
+        self.assertTrue(svc, "the service thread")
+
+        def ticks():
+            f = open(f"/proc/{p.pid}/task/{svc[0]}/stat").read().rsplit(")", 1)[1].split()
+            return int(f[11]) + int(f[12])
+        with connect(p.sock, timeout=15) as s:
+            s.sendall(req("debug_goTrace", [str(self.d / "gone.trace"), 3]).encode())
+            time.sleep(0.2)
+        t0 = ticks()
+        time.sleep(2)
+        used = (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(used, 0.5, f"the service thread used {used:.2f} s of CPU in 2 s")
+        gt.wait_until(lambda: (self.d / "gone.trace").exists() and
+                      (self.d / "gone.trace").stat().st_size > 0, what="the trace", timeout=30)
+
     def test_several_requests_one_connection(self):
         """A stream of JSON values on one connection, answered in order;
         whitespace or nothing between them."""

@@ -399,6 +399,10 @@ START_TEST(proto_as_geth)
 	expect("{\"JSONRPC\":\"2.0\",\"Method\":\"rpc_modules\",\"ID\":4}",
 	       R("4", "\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"));
 	expect("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":null}", "");
+	expect("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\",\"result\":1}", "");
+	expect("{\"id\":1,\"result\":null}", E("1", -32600, "invalid request"));
+	expect("{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":true}",
+	       R("true", "\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}"));
 	expect("[{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"m\"}},"
 	       "{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":2}]",
 	       "[{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"debug\":\"1.0\",\"rpc\":\"1.0\"}}]\n");
@@ -412,8 +416,9 @@ START_TEST(proto_as_geth)
 	free(got);
 	/* Over 1000 calls: one error, in an array, with the first call's id. */
 	in.len = 0;
-	gb_puts(&in, "[{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\"}");
-	for (int k = 0; k < RPC_MAX_BATCH; k++)
+	gb_puts(&in, "[{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\"},"
+		"{\"method\":\"rpc_modules\",\"id\":4}");
+	for (int k = 0; k < RPC_MAX_BATCH - 1; k++)
 		gb_printf(&in, ",{\"jsonrpc\":\"2.0\",\"method\":\"rpc_modules\",\"id\":%d}", k + 5);
 	gb_puts(&in, "]");
 	expect(in.p, "[" "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32600,"
