@@ -14,5 +14,8 @@
  * no profile running: the real call. */
 int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old);
 sighandler_t gt_prof_signal(sighandler_t h);
+/* Is si one of our SIGPROFs (this thread's profile timer's, a debug_stacks
+ * request's), taken by the program's sigwait family? It is dropped there. */
+int gt_prof_signal_ours(const siginfo_t *si);
 
 #endif

@@ -161,6 +161,7 @@ int gt_prof_sig_send(int tid, siginfo_t *si);
 /* stacks.c: the handler's part for debug_stacks: 1 when the signal was
  * a stack request's (answered, or late), 0 when not one. */
 int gt_stacks_on_signal(const siginfo_t *si, void *uc);
+int gt_stacks_signal_ours(const siginfo_t *si);   /* a request's, by its cookie */
 
 /* peek.c: another thread's frames from its pc, sp and (bp_known) bp, read
  * directly within [lo, hi) (its stack, held still), else through

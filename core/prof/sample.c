@@ -47,6 +47,17 @@ static void foreign(int sig)
 	gt_raw(SYS_tgkill, (long)getpid(), (long)gt_gettid(), (long)sig);
 }
 
+int gt_prof_signal_ours(const siginfo_t *si)
+{
+	struct gt_thread *t = gt_tls.t;
+
+	if (si->si_signo != SIGPROF)
+		return 0;
+	if (si->si_code == SI_QUEUE)
+		return gt_stacks_signal_ours(si);
+	return si->si_code == SI_TIMER && t && t->prof && si->si_value.sival_ptr == t->prof;
+}
+
 void gt_prof_on_sigprof(int sig, siginfo_t *si, void *uc)
 {
 	struct gt_tls *tls = &gt_tls;

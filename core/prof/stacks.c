@@ -56,9 +56,15 @@ static struct {
 } req;
 static const char cookie[] = "gotrace stacks";   /* si_value of our signals */
 
+int gt_stacks_signal_ours(const siginfo_t *si)
+{
+	return si->si_code == SI_QUEUE && si->si_value.sival_ptr == (void *)cookie &&
+	       si->si_pid == getpid();
+}
+
 int gt_stacks_on_signal(const siginfo_t *si, void *uc)
 {
-	if (si->si_code != SI_QUEUE || si->si_value.sival_ptr != (void *)cookie)
+	if (!gt_stacks_signal_ours(si))
 		return 0;
 	struct gt_tls *tls = &gt_tls;
 	if (__atomic_load_n(&req.tid, __ATOMIC_ACQUIRE) != gt_gettid() ||
@@ -148,12 +154,10 @@ static double ran_at(int tid)
 	return colon ? strtod(colon + 1, NULL) : -1;
 }
 
-/* se.exec_start is each CPU's own clock (its runqueue's task clock), and
- * those drift apart by the CPUs' steal and interrupt time: 9.4 s between
- * this VM's two, so a thread's ", N minutes" depended on the CPUs it and
- * we last ran on. Its last run is compared with now on its CPU, read by
- * running there a moment (this thread's affinity, put back at the end of
- * the dump); -1 where we may not run. */
+/* se.exec_start is each CPU's own clock, and those drift apart by their
+ * steal and interrupt time (9.4 s between this VM's two): a thread's last
+ * run is compared with now on its CPU, read by running there a moment
+ * (our affinity, put back after the dump); -1 where we may not run. */
 #define CLOCKS 64
 static struct {
 	int n, moved;

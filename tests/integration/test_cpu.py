@@ -604,6 +604,48 @@ int main(int argc, char **argv)
 """
 
 
+BLOCKS_LATER = r"""
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+static void spin(double s)
+{
+	volatile unsigned long x = 0;
+	for (double end = now() + s; now() < end;)
+		x++;
+}
+int main(void)
+{
+	char line[16];
+	sigset_t all;
+	siginfo_t si;
+	struct timespec zero = { 0, 0 };
+	int got = 0, s;
+	printf("ready\n");
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))   /* the profile runs: our timer armed */
+		return 2;
+	spin(0.3);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);   /* then every signal taken by sigwait */
+	for (double end = now() + 1.0; now() < end;) {
+		spin(0.001);
+		while ((s = sigtimedwait(&all, &si, &zero)) > 0)
+			got += s == SIGPROF;
+	}
+	printf("took %d SIGPROF\n", got);
+	return 0;
+}
+"""
+
+
 class SigwaitLoop(CpuCase):
     """A program whose threads block every signal and take them with
     sigtimedwait (tini, dumb-init): it took the profile's SIGPROFs, 38-52
@@ -633,6 +675,30 @@ class SigwaitLoop(CpuCase):
         got = sum(ns for _, ns, names in stacks(read_profile(f))
                   if names and names[0] == "gotrace._SIGPROFBlocked")
         self.assertGreater(got, 0.2e9, "the main thread's CPU time (half its time), drawn")
+
+
+class BlocksLater(CpuCase):
+    """A thread whose timer is armed, and that then blocks every signal
+    and takes them by sigtimedwait: it took the timer's SIGPROFs (its
+    mask was looked at when the profile started). The sigwait family now
+    drops ours and waits on."""
+
+    def test_takes_none_of_ours(self):
+        exe = gt.compile_c(BLOCKS_LATER, self.d / "later")
+        sock = str(self.d / "s.sock")
+        p = gt.start_traced([exe], None, socket=sock, stdin=subprocess.PIPE)
+        try:
+            self.assertEqual(p.stdout.readline(), "ready\n")
+            gt.wait_until(lambda: rt.can_connect(sock), what="endpoint")
+            f = self.d / "l.pprof"
+            self.assertEqual(rt.stream_call(sock, rt.req("debug_startCPUProfile", [str(f)])),
+                             rt.NULL_REPLY)
+            out, err = p.communicate("go\n", timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual((p.returncode, out), (0, "took 0 SIGPROF\n"), err)
 
 
 CHURN_BURN = r"""
