@@ -209,6 +209,7 @@ static void g_start(struct gt_v2 *st, struct v2_m *m, uint64_t ts, uint64_t id, 
 	v2_emit(st, m, ts, GT_V2_GoStart, id, ++g->seq, 0, 0);
 	g->st = G_RUNNING;
 	g->m = m->id;
+	g->hint = m->id;   /* (kept after it stops: its samples' M, at the generation's end) */
 	m->g = id;
 	if (g->fixpend)
 		syscall_fix(st, m, ts, id, g);

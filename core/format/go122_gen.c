@@ -358,14 +358,29 @@ int gt_v2_generation_end(struct gt_v2 *st, struct gt_v2_buf *out)
 		v2_flush_declared(st, NULL, ts);
 	while (st->ndirty)
 		v2_m_flush(st, st->dirty[st->ndirty - 1]);
-	/* CPU samples: records of a type byte and five uvarints. */
+	/* CPU samples: records of a type byte and five uvarints (ts, M, P, G,
+	 * stack). One whose goroutine's M was not known when it came (its
+	 * thread's first batch of the generation later than the sample: the
+	 * first 0.4-1 s of a profile) takes the M known now: without one, Go
+	 * 1.23's thread view leaves it out. */
 	for (size_t o = 0; o < st->samples.len;) {
 		size_t e = o + 1;
-		uint64_t x;
+		uint64_t x[5] = { 0 };
 		for (int k = 0; k < 5; k++)
-			if (gt_get_uvarint(st->samples.p, st->samples.len, &e, &x))
+			if (gt_get_uvarint(st->samples.p, st->samples.len, &e, &x[k]))
 				e = st->samples.len;
-		batch_add(st, GT_V2_CPUSamples, st->samples.p + o, e - o, ts);
+		struct v2_g *g = x[3] < V2_G_MAX && x[3] < st->gcap ? &st->gs[x[3]] : NULL;
+		uint64_t m = g && g->m ? g->m : g && g->hint ? g->hint : 0;
+		if (x[1] == GT_V2_NO_THREAD && m) {
+			uint8_t rec[1 + 5 * 10], *q = rec;
+			*q++ = GT_V2_CPUSample;
+			x[1] = m;
+			for (int k = 0; k < 5; k++)
+				q = gt_put_uvarint(q, x[k]);
+			batch_add(st, GT_V2_CPUSamples, rec, (size_t)(q - rec), ts);
+		} else {
+			batch_add(st, GT_V2_CPUSamples, st->samples.p + o, e - o, ts);
+		}
 		o = e;
 	}
 	batch_end(st, ts);

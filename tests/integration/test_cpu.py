@@ -1020,6 +1020,21 @@ class Together(CpuCase):
         self.assertEqual(len({g for _, g, _ in samples}), 2, "the two burners' goroutines")
         self.assertEqual(b.finish()[0], 0)
 
+    def test_samples_in_a_go122_trace_have_their_thread(self):
+        """GOTRACE_FORMAT=go1.22 with a profile from load: the samples of a
+        profile's first 0.4-1 s came before their thread's first batch of
+        the generation and were written with no M, so Go 1.23's thread view
+        left them out (116 of 192 shown). Each now takes its M at the
+        generation's end."""
+        t, f = self.d / "v2.trace", self.d / "v2.pprof"
+        r = gt.run_plain([gt.CLIENT, "run", "--format", "go1.22", "-o", t, "--cpu", f, "--",
+                          gt.program("cpuburn"), "1.5", "2"], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = gt._go(["tool", "trace", "-d=1", t], go=gt.GO_MODERN, text=True).stdout
+        ms = re.findall(r"^M=(-?\d+) P=-?\d+ G=\d+ StackSample", out, re.M)
+        self.assertGreater(len(ms), 60)
+        self.assertEqual([m for m in ms if m == "-1"], [], "samples without their thread")
+
     def test_run_cpu(self):
         """gotrace run --cpu PROF: the trace and a profile of the whole run;
         the burners' lifetime in the summary is the run's (it once ended at
