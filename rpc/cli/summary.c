@@ -53,7 +53,34 @@ static uint64_t running(const struct gt_rthread *t)
  * line prefixed "gotrace: ", after lead. */
 /* The Debian package that holds path (`dpkg -S path`): 0 with its name,
  * or -1 (no dpkg, not a packaged file). */
+static int dpkg_s(const char *path, char *pkg, size_t size);
+
+/* Remembered per path: run -f lists hundreds of traces naming the same
+ * objects, and dpkg takes ~0.15 s a question (303 traces: 45 s). */
 static int package_of(const char *path, char *pkg, size_t size)
+{
+	static struct {
+		char path[256], pkg[64];
+		int r;
+	} seen[32];
+	static unsigned n;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(seen[i].path, path)) {
+			snprintf(pkg, size, "%s", seen[i].pkg);
+			return seen[i].r;
+		}
+	int r = dpkg_s(path, pkg, size);
+	if (n < sizeof(seen) / sizeof(seen[0]) && strlen(path) < sizeof(seen[0].path) &&
+	    (r || strlen(pkg) < sizeof(seen[0].pkg))) {
+		snprintf(seen[n].path, sizeof(seen[n].path), "%s", path);
+		snprintf(seen[n].pkg, sizeof(seen[n].pkg), "%s", r ? "" : pkg);
+		seen[n++].r = r;
+	}
+	return r;
+}
+
+static int dpkg_s(const char *path, char *pkg, size_t size)
 {
 	int fd[2], st;
 	ssize_t n = 0, k;
