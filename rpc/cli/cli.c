@@ -114,9 +114,12 @@ static void end_summary(const char *file)
 	struct stat st;
 
 	if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, R_OK) == 0) {
-		fputc('\n', stderr);
+		int v2 = gt_trace_file_minor(file) >= 22;   /* one line: no summary */
+		if (!v2)
+			fputc('\n', stderr);
 		gt_summary_print(stderr, file, 3, 10);
-		fputc('\n', stderr);
+		if (!v2)
+			fputc('\n', stderr);
 		fprintf(stderr, "open it with: gotrace view %s\n", file);
 	}
 }
