@@ -1,23 +1,15 @@
 /* core/prof/stacks.c - debug_stacks: every program thread's state and
- * stack, as text in the layout of Go's goroutine dump (runtime/pprof's
- * goroutine profile at debug=2), without disturbing the program:
- * - a thread waiting in a call we hook is read from outside: the hook's
- *   frame record gives the program's pc, sp and bp, and libunwind walks
- *   from there (core/prof/peek.c); a walk the thread left the call
- *   during (its call_fp or call_fn changed, or in_call cleared) is done
- *   again: the hooks pay nothing to be held still, and a stale read of
- *   its stack cannot fault (the stack stays mapped: the thread's exit
- *   waits for its record's lock, ours);
- * - a running thread, or one asleep in a futex wait (a lock, a condition
- *   variable, a semaphore: the kernel restarts those after a handler,
- *   unseen), takes a SIGPROF sent to it alone (rt_tgsigqueueinfo with our
- *   cookie) whose handler walks its own stack (core/record's signal walk);
- *   a hook entering a call meanwhile waits for that signal first, so no
- *   call of ours is interrupted (poll, nanosleep and the like would
- *   return EINTR);
+ * stack, in the layout of Go's goroutine dump (debug=2), undisturbed:
+ * - a thread in a call we hook is read from outside: the hook's frame
+ *   record gives pc, sp and bp, libunwind walks from there (peek.c); a
+ *   walk the thread left the call during is done again (its stack stays
+ *   mapped: its exit waits for its record's lock, ours);
+ * - a running thread, or one in a futex wait (restarted after a handler,
+ *   unseen), takes a SIGPROF sent to it alone (our cookie) whose handler
+ *   walks its own stack; a hook entering a call meanwhile waits for that
+ *   signal first, so no call of ours is interrupted (EINTR);
  * - a thread asleep in another system call is not signalled: its state
- *   and the walk from the pc and sp the kernel shows
- *   (/proc/self/task/TID/syscall).
+ *   and the walk from the pc and sp /proc/self/task/TID/syscall shows.
  * Service thread. */
 #include "core/prof/prof.h"
 #include "core/prof/prof_int.h"
@@ -171,9 +163,8 @@ static double now_on(int cpu)
 	for (int i = 0; i < clocks.n; i++)
 		if (clocks.cpu[i] == cpu)
 			return clocks.now[i];
-	if (cpu < 0 || cpu >= CPU_SETSIZE || clocks.n == CLOCKS)
-		return -1;
-	if (!clocks.moved && sched_getaffinity(0, sizeof(clocks.saved), &clocks.saved))
+	if (cpu < 0 || cpu >= CPU_SETSIZE || clocks.n == CLOCKS ||
+	    (!clocks.moved && sched_getaffinity(0, sizeof(clocks.saved), &clocks.saved)))
 		return -1;
 	clocks.moved = 1;
 	cpu_set_t one;
@@ -195,11 +186,8 @@ static void clocks_done(void)
 /* The CPU a thread last ran on (/proc's stat, field 39), or -1. */
 static int last_cpu(int tid)
 {
-	char buf[512];
+	char buf[512], *p = read_proc(tid, "stat", buf, sizeof(buf)) > 0 ? strrchr(buf, ')') : NULL;
 
-	if (read_proc(tid, "stat", buf, sizeof(buf)) <= 0)
-		return -1;
-	char *p = strrchr(buf, ')');
 	for (int f = 2; p && f < 39; f++)
 		p = strchr(p + 1, ' ');
 	return p ? atoi(p + 1) : -1;
@@ -411,7 +399,8 @@ again:
 
 /* One frame as Go prints it: the function, then file:line and the pc's
  * offset in it (an object and offset when there is no line). */
-static void put_frame(struct text *o, uintptr_t pc, int exact)
+/* Prints pc's frames; its function's entry (0: unknown), name in *func. */
+static uintptr_t put_frame(struct text *o, uintptr_t pc, int exact, const char **func)
 {
 	struct gt_sym s[GT_SYM_INLINE_MAX];
 	int n = gt_sym_frames(pc, exact, s, GT_SYM_INLINE_MAX);
@@ -424,6 +413,8 @@ static void put_frame(struct text *o, uintptr_t pc, int exact)
 			put(o, " +0x%lx", (unsigned long)(pc - s[i].entry));
 		put(o, "\n");
 	}
+	*func = n > 0 ? s[n - 1].func : "";
+	return n > 0 ? s[n - 1].entry : 0;
 }
 
 struct walk {
@@ -459,10 +450,18 @@ static void one(struct gt_thread *t, void *arg)
 		put(o, "%s(...)\n\t%s\n", name ? name : "?",
 		    gt_sym_object(gt_stack_fn_real(L->fn)));
 	}
+	/* Down to its start routine (or main), as our other stacks (a walk
+	 * from outside went on into start_thread, or __libc_start_main) */
+	struct gt_sym st;
+	const char *func;
+	uintptr_t start = t->start_pc && gt_sym_frames(t->start_pc, 1, &st, 1) ? st.entry : 0;
+	int main_thread = t->tid == getpid();
 	for (int i = 0; i < L->n; i++) {
 		if (gt_stack_is_self(L->pc[i]))
 			continue;   /* ours: a hook, our thread trampoline */
-		put_frame(o, L->pc[i], i == 0 && L->from_signal);
+		uintptr_t e = put_frame(o, L->pc[i], i == 0 && L->from_signal, &func);
+		if ((start && e == start) || (main_thread && !strcmp(func, "main")))
+			break;
 	}
 	if (!L->n && L->why)
 		put(o, "\t(no stack: %s)\n", L->why);

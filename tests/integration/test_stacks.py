@@ -100,6 +100,11 @@ class Stacks(unittest.TestCase):
         self.assertIn(("main", f"stackstates.c:{line_of('nanosleep(&d, &d)')}"),
                       [(f, w.split("/")[-1]) for f, w in main[1]])
         self.assertEqual(len(got), 8, list(got))
+        # every stack ends at its thread's start routine, or main (walks
+        # from outside went on into start_thread, clone3, __libc_start_main)
+        for th, (st, frames) in got.items():
+            self.assertIn(frames[-1][0], [fn for _, fn, _ in WANT.values()] +
+                          ["busy_thread", "main"], (th, frames))
         p.kill()
 
     def test_states_with_frame_pointers(self):
