@@ -118,9 +118,23 @@ static void say_notes(FILE *f, const struct gt_report *r, const char *lead)
 
 	if (!r->notes)
 		return;
+	/* A line said already (run -f lists many traces of the same objects)
+	 * is not said again. */
+	static uint64_t said[256];
+	static unsigned nsaid;
 	fputs(lead, f);
 	for (const char *p = r->notes, *e; *p; p = e + 1) {
 		e = strchr(p, '\n');
+		uint64_t h = 14695981039346656037ull;
+		for (const char *c = p; c < e; c++)
+			h = (h ^ (uint8_t)*c) * 1099511628211ull;
+		unsigned k = 0;
+		while (k < nsaid && said[k] != h)
+			k++;
+		if (k < nsaid)
+			continue;
+		if (nsaid < sizeof(said) / sizeof(said[0]))
+			said[nsaid++] = h;
 		fprintf(f, "gotrace: %.*s\n", (int)(e - p), p);
 		/* "N frames in PATH have no symbol ...; its debug file would
 		 * name them: ...": which -dbgsym package that is, here. */
