@@ -49,43 +49,39 @@ static int wait_sig(const sigset_t *m, siginfo_t *si, gt_ts t)
 	}
 }
 
-GT_EXPORT int sigwaitinfo(const sigset_t *m, siginfo_t *i)
+/* One hooked wait (fn names it): EINTR waited on again when restart. */
+static int wait_op(const sigset_t *m, siginfo_t *i, gt_ts t, uintptr_t fn, int restart)
 {
 	struct gt_op op;
 	siginfo_t own;
+	int r;
 
-	gt_op_begin(&op, SLEEP, (uintptr_t)GT_REAL(sigwaitinfo));
-	int r = wait_sig(m, i ? i : &own, NULL);
-	gt_op_end(&op, (uintptr_t)GT_REAL(sigwaitinfo));
+	gt_op_begin(&op, SLEEP, fn);
+	do
+		r = wait_sig(m, i ? i : &own, t);
+	while (restart && r < 0 && errno == EINTR);
+	gt_op_end(&op, fn);
 	return r;
+}
+
+GT_EXPORT int sigwaitinfo(const sigset_t *m, siginfo_t *i)
+{
+	return wait_op(m, i, NULL, (uintptr_t)GT_REAL(sigwaitinfo), 0);
 }
 
 GT_EXPORT int sigtimedwait(const sigset_t *m, siginfo_t *i, gt_ts t)
 {
-	struct gt_op op;
-	siginfo_t own;
-
-	gt_op_begin(&op, SLEEP, (uintptr_t)GT_REAL(sigtimedwait));
-	int r = wait_sig(m, i ? i : &own, t);
-	gt_op_end(&op, (uintptr_t)GT_REAL(sigtimedwait));
-	return r;
+	return wait_op(m, i, t, (uintptr_t)GT_REAL(sigtimedwait), 0);
 }
 
 /* As glibc's: EINTR waits on, the signal's number in *s, an error's. */
 GT_EXPORT int sigwait(const sigset_t *m, int *s)
 {
-	struct gt_op op;
-	siginfo_t si;
-	int r, e = errno;
-
-	gt_op_begin(&op, SLEEP, (uintptr_t)GT_REAL(sigwait));
-	do
-		r = wait_sig(m, &si, NULL);
-	while (r < 0 && errno == EINTR);
+	int e = errno, r = wait_op(m, NULL, NULL, (uintptr_t)GT_REAL(sigwait), 1);
 	int ret = r < 0 ? errno : 0;
+
 	if (r > 0)
 		*s = r;
 	errno = e;
-	gt_op_end(&op, (uintptr_t)GT_REAL(sigwait));
 	return ret;
 }

@@ -6,7 +6,6 @@
 #include "core/prof/prof_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "core/base/config.h"
 #include "core/base/lock.h"
 #include "core/base/log.h"
+#include "core/base/procfs.h"
 #include "core/base/mix.h"
 #include "core/base/real.h"
 #include "core/base/sys.h"
@@ -269,19 +269,14 @@ __attribute__((noinline)) void gt_prof_masked_thread(void)
 	__asm__ volatile("" ::: "memory");
 }
 
-/* /proc/self/task/<tid>/<what> into buf (NUL-terminated): its length. */
-static ssize_t task_file(int tid, const char *what, char *buf, size_t size)
+/* /proc/self/task/<tid>/<what> into buf (NUL-terminated; "" when none). */
+static void task_file(int tid, const char *what, char *buf, size_t size)
 {
 	char path[64];
 
 	gt_fmt(path, sizeof(path), "/proc/self/task/%d/%s", tid, what);
-	int fd = gt_open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return buf[0] = '\0', 0;
-	ssize_t n = gt_read(fd, buf, size - 1);
-	gt_close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n;
+	if (gt_raw_read_file(path, buf, (long)size) < 0)
+		buf[0] = '\0';
 }
 
 int gt_prof_sigprof_blocked(int tid)
