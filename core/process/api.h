@@ -99,16 +99,24 @@ typedef void (*(*gt_signal_fn)(int, void (*)(int)))(int);
 /* The real sigaction, from the constructor (preload/). */
 void gt_fatal_init(gt_sigaction_fn real);
 
-/* Could sig carry our handler? (a cheap test for the hooks) */
+/* The crashes among them: abort(), assert and faults. */
+static inline int gt_fatal_crash(int sig)
+{
+	return sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+}
+
+/* Could sig carry our handler? (a cheap test for the hooks; the one list
+ * of the signals core/process/fatal.c arms: those whose default ends the
+ * process, but SIGKILL and SIGSTOP's kind, which no handler sees, and
+ * SIGTRAP and SIGSYS, debuggers' and seccomp's) */
 static inline int gt_fatal_sig(int sig)
 {
 	switch (sig) {
 	case SIGHUP: case SIGINT: case SIGQUIT: case SIGTERM: case SIGPIPE: case SIGALRM:
 	case SIGUSR1: case SIGUSR2:
-	case SIGABRT: case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL:
 		return 1;
 	}
-	return 0;
+	return gt_fatal_crash(sig);
 }
 
 /* The program's sigaction(sig, act, old) / signal(sig, h) with

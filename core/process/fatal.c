@@ -14,21 +14,10 @@
 #include "core/record/thread.h"
 #include "core/base/sys.h"
 
-/* The signals whose default ends the process, but SIGKILL and SIGSTOP's
- * kind (which no handler sees) and SIGTRAP and SIGSYS (debuggers,
- * seccomp). The last five are crashes: abort(), assert and faults. */
-static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGALRM, SIGUSR1, SIGUSR2,
-			    SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
-#define NSIGS (sizeof(sigs) / sizeof(sigs[0]))
 #define STOP_NS (10ll * 1000000000)   /* the trace's finish may take this long */
 /* After a crash less: the writer may need what the crashed thread held
  * (a malloc arena's lock), and a crash that waits looks hung. */
 #define CRASH_STOP_NS (3ll * 1000000000)
-
-static int crash(int sig)
-{
-	return sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
-}
 
 /* A fault the faulting instruction raises again when the handler returns
  * (the kernel's own SIGSEGV, SIGBUS, SIGFPE, SIGILL): with SIG_DFL back,
@@ -70,7 +59,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
 	tls->in_tracer += mine;
 	if (mine)
-		gt_request_stop_for_signal(crash(sig) ? CRASH_STOP_NS : STOP_NS);
+		gt_request_stop_for_signal(gt_fatal_crash(sig) ? CRASH_STOP_NS : STOP_NS);
 	/* Die as the program would have: SIG_DFL, the signal again. No lock:
 	 * the interrupted code may hold it; ours is only read below. */
 	real_sigaction(sig, &dfl, NULL);
@@ -89,19 +78,28 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
+/* Our disposition: on_fatal, every signal blocked while it runs. */
+static void ours_act(struct sigaction *act)
+{
+	*act = (struct sigaction){ .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO };
+	sigfillset(&act->sa_mask);
+}
+
 void gt_fatal_arm(void)
 {
-	struct sigaction cur, act = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO };
+	struct sigaction cur, act;
 
 	if (!real_sigaction)
 		return;
-	sigfillset(&act.sa_mask);
-	for (unsigned i = 0; i < NSIGS; i++) {
+	ours_act(&act);
+	for (int sig = 1; sig < 32; sig++) {
+		if (!gt_fatal_sig(sig))
+			continue;
 		gt_lock(&lock);
-		if (!(ours & 1ull << sigs[i]) && real_sigaction(sigs[i], NULL, &cur) == 0 &&
+		if (!(ours & 1ull << sig) && real_sigaction(sig, NULL, &cur) == 0 &&
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
-		    real_sigaction(sigs[i], &act, NULL) == 0)
-			__atomic_or_fetch(&ours, 1ull << sigs[i], __ATOMIC_RELAXED);
+		    real_sigaction(sig, &act, NULL) == 0)
+			__atomic_or_fetch(&ours, 1ull << sig, __ATOMIC_RELAXED);
 		gt_unlock(&lock);
 	}
 }
@@ -110,11 +108,11 @@ void gt_fatal_disarm(void)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
-	for (unsigned i = 0; i < NSIGS; i++) {
+	for (int sig = 1; sig < 32; sig++) {
 		gt_lock(&lock);
-		if (ours & 1ull << sigs[i]) {
-			real_sigaction(sigs[i], &dfl, NULL);
-			__atomic_and_fetch(&ours, ~(1ull << sigs[i]), __ATOMIC_RELAXED);
+		if (ours & 1ull << sig) {
+			real_sigaction(sig, &dfl, NULL);
+			__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
 		}
 		gt_unlock(&lock);
 	}
@@ -143,8 +141,8 @@ static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old
 			as_dfl(old);
 		return 1;
 	}
-	struct sigaction mine = { .sa_sigaction = on_fatal, .sa_flags = SA_SIGINFO };
-	sigfillset(&mine.sa_mask);
+	struct sigaction mine;
+	ours_act(&mine);
 	*r = real_sigaction(sig, &mine, old);
 	if (*r == 0)
 		__atomic_or_fetch(&ours, 1ull << sig, __ATOMIC_RELAXED);
