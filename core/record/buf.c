@@ -171,7 +171,7 @@ static struct gt_chunk *try_get(void)
 		c->len = 0;
 		c->sess = 0;
 		c->p = 0;
-		c->stacks = 0;
+		c->nstk = 0;
 		c->last_ts = 0;
 	}
 	return c;

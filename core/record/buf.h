@@ -12,6 +12,7 @@
 #include <urcu/wfcqueue.h>
 
 #define GT_CHUNK_SIZE (32u << 10)
+#define GT_CHUNK_STKS 5
 
 struct gt_chunk {
 	struct cds_wfcq_node node;
@@ -19,7 +20,10 @@ struct gt_chunk {
 	uint64_t last_ts;  /* time of the last event (delta base) */
 	uint32_t p;        /* P id of the batch (EvBatch is data[0..]) */
 	uint32_t len;      /* committed bytes: only whole events are counted */
-	uint32_t stacks;   /* holds a stack id the writer may not have defined */
+	/* The stack ids its events hold that the writer may not have defined
+	 * (note_stack): nstk of them in stk, or GT_CHUNK_STKS + 1, more. */
+	uint32_t nstk;
+	uint32_t stk[GT_CHUNK_STKS];
 	uint8_t data[];
 };
 

@@ -301,12 +301,14 @@ static void define_once(uint64_t id, void *arg)
 	define_stack((uint32_t)id);
 }
 
-/* Stacks are looked for only in the batches their threads marked as naming
- * one this trace may not have defined (gt_stack_known). */
+/* The stacks a batch's thread noted as maybe not defined (gt_stack_known);
+ * when it noted more than it keeps, all of the batch's. */
 static void define_stacks_of(const struct gt_chunk *c)
 {
-	if (__atomic_load_n(&c->stacks, __ATOMIC_RELAXED))
+	if (c->nstk > GT_CHUNK_STKS)
 		gt_scan_stacks(c->data, c->len, define_once, NULL);
+	for (uint32_t i = 0; i < c->nstk && i < GT_CHUNK_STKS; i++)
+		define_once(c->stk[i], NULL);
 }
 
 void gt_writer_chunk(struct gt_chunk *c)

@@ -39,7 +39,7 @@ struct ev {
 static struct ev evs[8192];
 static int nev, nchunks;
 static struct {
-	uint32_t p, stacks, len;
+	uint32_t p, stacks, len, stk[GT_CHUNK_STKS];
 	int first;         /* its first event in evs */
 	uint64_t ts0;      /* EvBatch time */
 } chunks[64];
@@ -88,7 +88,8 @@ static int take(void)
 	while ((c = gt_buf_take())) {
 		ck_assert_int_lt(nchunks, 64);
 		chunks[nchunks].p = c->p;
-		chunks[nchunks].stacks = c->stacks;
+		chunks[nchunks].stacks = c->nstk;
+		memcpy(chunks[nchunks].stk, c->stk, sizeof(c->stk));
 		chunks[nchunks].len = c->len;
 		chunks[nchunks].first = nev;
 		const char *err = decode(c, &chunks[nchunks].ts0);
@@ -243,8 +244,32 @@ START_TEST(enter_block_close)
 	ck_assert_int_eq(take(), NW(w));
 	ck_assert_int_eq(nchunks, 1);
 	ck_assert_uint_eq(chunks[0].ts0, 1000);
-	ck_assert_uint_eq(chunks[0].stacks, 1);   /* ids the writer has not defined */
+	/* The ids the writer has not defined, each once: the start's, then
+	 * the waits' two. */
+	ck_assert_uint_eq(chunks[0].stacks, 3);
+	ck_assert(chunks[0].stk[1] == SID1 && chunks[0].stk[2] == SID2);
 	expect(0, p, w, NW(w));
+}
+END_TEST
+
+/* More new stacks in a batch than it lists: the writer scans it whole. */
+START_TEST(many_new_stacks)
+{
+	session();
+	struct gt_thread *t = thread(TID);
+
+	ck_assert_int_eq(ENTER(t, 1000), 0);
+	for (uint32_t i = 0; i < GT_CHUNK_STKS + 2; i++)
+		ck_assert_int_eq(BLOCK(t, SYNC, 1100 + 100 * i, 1150 + 100 * i, 500 + i % 3), 0);
+	ck_assert_int_eq(CLOSE(t, 4000), 0);
+	take();
+	ck_assert_uint_eq(chunks[0].stacks, 4);   /* the start's and three */
+	ck_assert_int_eq(ENTER(t, 5000), 0);
+	for (uint32_t i = 0; i < GT_CHUNK_STKS + 2; i++)
+		ck_assert_int_eq(BLOCK(t, SYNC, 5100 + 100 * i, 5150 + 100 * i, 600 + i), 0);
+	ck_assert_int_eq(CLOSE(t, 9000), 0);
+	take();
+	ck_assert_uint_eq(chunks[0].stacks, GT_CHUNK_STKS + 1);
 }
 END_TEST
 
@@ -371,7 +396,7 @@ START_TEST(create_heap_log_flush)
 	static const uint64_t ts0[] = { 1000, 1400, 1250, 1500 };
 	for (int i = 0; i < 4; i++)
 		ck_assert(chunks[i].first == first[i] && chunks[i].ts0 == ts0[i] &&
-			  chunks[i].stacks == (uint32_t)stacks[i]);
+			  !!chunks[i].stacks == stacks[i]);
 }
 END_TEST
 
@@ -557,6 +582,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, enter_block_close);
 	tcase_add_test(tc, labels_and_wait_log);
+	tcase_add_test(tc, many_new_stacks);
 	tcase_add_test(tc, group_varint_caches);
 	tcase_add_test(tc, create_heap_log_flush);
 	tcase_add_test(tc, child_after_its_create);
