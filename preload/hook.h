@@ -36,15 +36,22 @@ void gt_malloc_repath(void);
 #define GT_HOOK_OP_FRAMED(ret, name, params, args, kind, END) \
 	GT_EXPORT GT_HOOK_BODY(ret, name, name, params, args, kind, END)
 #define GT_HOOK_BODY(ret, fname, name, params, args, kind, END) \
-	ret fname params                                  \
-	{                                                 \
-		struct gt_op op;                          \
-		ret(*real_) params = GT_REAL(name);       \
-		gt_op_begin(&op, kind, (uintptr_t)real_); \
-		ret r_ = real_ args;                      \
-		END;                                      \
-		return r_;                                \
+	GT_HOOK_BODY_CK(ret, fname, name, params, args, kind, END, 0, (0, 0))
+/* With what the traced thunk passes on for a cut (gt_op_begin_ck): its
+ * class and kind, the first two arguments (the end classifies by them). */
+#define GT_HOOK_BODY_CK(ret, fname, name, params, args, kind, END, cls, a01)          \
+	ret fname params                                                              \
+	{                                                                             \
+		struct gt_op op;                                                      \
+		ret(*real_) params = GT_REAL(name);                                   \
+		gt_op_begin_ck(&op, kind, 0, (uintptr_t)real_, (cls) ? (cls) | (kind) << 8 : 0, \
+			       GT_A01 a01);                                           \
+		ret r_ = real_ args;                                                  \
+		END;                                                                  \
+		return r_;                                                            \
 	}
+#define GT_A01(...) GT_A01_(0, ##__VA_ARGS__, 0, 0)
+#define GT_A01_(z, a, b, ...) (uint64_t)(uintptr_t)(a), (uint64_t)(uintptr_t)(b)
 
 #ifdef GT_OP_THUNKS
 /* The same, whose idle path is a thunk in asm, in two forms chosen at load
@@ -77,7 +84,7 @@ void gt_malloc_repath(void);
 #define GT_NARG_(a1, a2, a3, a4, a5, a6, a7, a8, a9, n, ...) n
 #define GT_HOOK_OP(ret, name, params, args, kind, END)                                       \
 	static __attribute__((noinline, used))                                               \
-	GT_HOOK_BODY(ret, gt_framed_##name, name, params, args, kind, END)                   \
+	GT_HOOK_BODY_CK(ret, gt_framed_##name, name, params, args, kind, END, GT_TCLS_##END, args) \
 	GT_HOOK_THUNK(ret, name, params, kind, GT_TCLS_##END)
 /* The class of an END (enum gt_thunk_cls): what a recorded end of the
  * traced thunk's call classifies by. */

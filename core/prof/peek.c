@@ -162,3 +162,10 @@ int gt_peek_walk(uintptr_t ip, uintptr_t sp, uintptr_t bp, int bp_known, uintptr
 	}
 	return m;
 }
+
+int gt_prof_peek_record(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max)
+{
+	const uintptr_t *f = (const uintptr_t *)fp;
+
+	return gt_peek_walk(f[1], fp + 16, f[0], 1, fp, hi, pc, max);
+}

@@ -72,6 +72,10 @@ char *gt_stacks_dump(size_t *len, char *err, size_t errlen);
  * loses it. */
 struct gt_thread;
 void gt_prof_thread_started(struct gt_thread *t);
+/* A waiting thread's frames walked from outside by libunwind (peek.c),
+ * from the frame record at fp, its stack [fp, hi) read directly: for a
+ * 1.22 generation's cut (gt_stack_set_peeker). Service thread. */
+int gt_prof_peek_record(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max);
 void gt_prof_thread_exiting(struct gt_thread *t);
 
 /* In a forked child: no profile runs there (the timers were the

@@ -41,6 +41,11 @@ struct gt_op {
 	uint32_t kind;  /* 0: this call is not recorded (nested/tracer) */
 	uint16_t prof;  /* a block or mutex profile counted at begin */
 	uint16_t lock;  /* a lock's wait (the mutex profile's): gt_op_begin_as */
+	uint32_t ck;    /* what its end classifies by, as the traced thunk's
+			   (class | kind << 8, the first two arguments): for a
+			   1.22 generation's cut. 0: its end keeps the kind, but
+			   GT_OP_SELECT's (emit_block.c's cut_kind_of) */
+	uint64_t a0, a1;
 };
 
 void gt_op_begin_slow(struct gt_op *op);
@@ -51,8 +56,11 @@ void gt_peek_wait(void);
 /* Before the real call fn; lock: a lock's wait (the mutex profile's).
  * Inline in the hook, whose frame record (__builtin_frame_address) holds
  * the program's caller: debug_stacks walks the program's frames from it. */
-static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *op, unsigned kind,
-								 unsigned lock, uintptr_t fn)
+#define gt_op_begin_as(op, kind, lock, fn) gt_op_begin_ck(op, kind, lock, fn, 0, 0, 0)
+static inline __attribute__((always_inline)) void gt_op_begin_ck(struct gt_op *op, unsigned kind,
+								 unsigned lock, uintptr_t fn,
+								 uint32_t ck, uint64_t a0,
+								 uint64_t a1)
 {
 	struct gt_tls *tls = &gt_tls;
 
@@ -73,6 +81,9 @@ static inline __attribute__((always_inline)) void gt_op_begin_as(struct gt_op *o
 	op->kind = kind;
 	op->prof = 0;
 	op->lock = (uint16_t)lock;
+	op->ck = ck;
+	op->a0 = a0;
+	op->a1 = a1;
 	/* in_call, then peek: debug_stacks sets peek, then (membarrier) reads
 	 * in_call; one of the two sees the other. */
 	__atomic_store_n(&tls->in_call, kind, __ATOMIC_RELEASE);

@@ -149,3 +149,42 @@ uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags)
 	n = gt_stack_capture(pc, max, fn);
 	return gt_stack_intern(pc, n, flags);
 }
+
+static int (*peeker)(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max);
+
+void gt_stack_set_peeker(int (*walk)(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max))
+{
+	peeker = walk;
+}
+
+uint32_t gt_stack_capture_of(const struct gt_tls *tls, unsigned max)
+{
+#if !defined(__SANITIZE_THREAD__)
+	uintptr_t pc[GT_STACK_MAX], unknown;
+	uintptr_t fp = tls->call_fp, fn = tls->call_fn, hi = tls->stack_hi;
+	unsigned n = 0, k;
+
+	if (gt_cfg.unwind == GT_UNWIND_FP || !max || max > GT_STACK_MAX || !fp || (fp & 7) ||
+	    !hi || fp + 16 > hi || (fp >= tls->alt_lo && fp < tls->alt_hi))
+		return 0;
+	const uintptr_t *f = (const uintptr_t *)fp;
+	if (fn)
+		pc[n++] = fn;
+	k = n;
+	/* The frame walk where every frame's verdict is known (a site
+	 * recorded before); else libunwind's, to our first frame (the
+	 * thread trampoline: where the owner's walk ends too). */
+	if (gt_cfg.unwind != GT_UNWIND_AUTO ||
+	    gt_fpv_walk(f[1], fp + 16, f[0], hi, pc, &n, max, 0, &unknown)) {
+		int m = peeker ? peeker(fp, hi, pc + k, (int)(max - k)) : 0;
+		for (n = k; n < k + (unsigned)(m > 0 ? m : 0) && !gt_stack_is_self(pc[n]); n++)
+			;
+	}
+	if (n <= k)
+		return 0;
+	return gt_stack_intern(pc, n, fn ? GT_STK_FN : 0);
+#else
+	(void)tls, (void)max;
+	return 0;
+#endif
+}

@@ -193,7 +193,13 @@ int gt_emit_enter_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 int gt_emit_create_locked(struct gt_thread *t, struct gt_thread *child, uint32_t ssid,
 			  uint32_t sid, uint64_t ts)
 {
-	if (!t->sess || t->g != GT_G_RUNNING)
+	int r;
+
+	if (!t->sess)
+		return -ESRCH;
+	if ((r = gt_emit_uncut_locked(t, ts, 0)))   /* (a cut's wait it left unseen) */
+		return r;
+	if (t->g != GT_G_RUNNING)
 		return -ESRCH;
 	if (gt_emit_room_locked(t, GROUP_MAX))
 		return -EAGAIN;
@@ -220,8 +226,13 @@ int gt_emit_log_locked(struct gt_thread *t, uint64_t key, uint32_t sid, const ch
 {
 	size_t len = strlen(msg);
 	uint64_t v[4];
+	int r;
 
-	if (!t->sess || t->g != GT_G_RUNNING)
+	if (!t->sess)
+		return -ESRCH;
+	if ((r = gt_emit_uncut_locked(t, ts, 0)))
+		return r;
+	if (t->g != GT_G_RUNNING)
 		return -ESRCH;
 	if (gt_emit_room_locked(t, GROUP_MAX + len))
 		return -EAGAIN;
@@ -252,6 +263,7 @@ static void drop(struct gt_thread *t)
 	t->ps = NULL;
 	__atomic_store_n(&t->sess, 0, __ATOMIC_RELAXED);
 	t->g = GT_G_NONE;
+	__atomic_store_n(&t->cut_kind, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 }
 
@@ -277,10 +289,10 @@ static int exit_locked(struct gt_thread *t)
 		t->state = GT_T_EXITING;
 		return 0;
 	}
-	if (gt_emit_room_locked(t, GROUP_MAX))
+	uint64_t ts = gt_clock_now();
+	if ((r = gt_emit_uncut_locked(t, ts, 0)) || gt_emit_room_locked(t, GROUP_MAX))
 		return -EAGAIN;
 	t->state = GT_T_EXITING;
-	uint64_t ts = gt_clock_now();
 	if (t->g == GT_G_RUNNING)
 		gt_emit_put_locked(t, ts, GT_EV_GoEnd, 0, 0, 0, 0);
 	leave(t, ts, 0);
@@ -318,6 +330,16 @@ void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts)
 		drain_fn();
 	}
 	int stopped = 0;
+	if (t->cut_kind) {
+		/* Still in the wait a cut wrote the start of: it stays open
+		 * (as a wait the stop writes, below). Else it ended unseen. */
+		if (__atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED) == t->cut_t0) {
+			leave(t, ts, t->cut_kind == GT_OP_SYSCALL);
+			return;
+		}
+		gt_emit_uncut_locked(t, ts, 0);   /* (room made above) */
+	}
 	if (t->g == GT_G_RUNNING) {
 		/* The owner sets these without the lock: kind last (release). */
 		uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);

@@ -55,6 +55,18 @@ void gt_emit_exit(struct gt_thread *t);
  * thread's goroutine (pending block or GoSched), ProcStop, queue the batch. */
 void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts);
 
+/* A 1.22 generation's cut (service thread, lock held): a wait t is in
+ * since at least the threshold and 1 ms is written as begun (its block
+ * events at its start, the stack walked from its hook's record), so that
+ * the generation holds its start: Go's readers count a wait from its block
+ * event, and a start written at the wait's end, in a later generation,
+ * was clamped to that generation's start. Nothing when its stack is not
+ * known exact (or no room): the wait is then written whole at its end. */
+void gt_emit_cut_locked(struct gt_thread *t, uint64_t s);
+/* The owner, when t->cut_kind: the end of the cut's wait at ts (t runs
+ * again). 0 or -EAGAIN. */
+int gt_emit_uncut_locked(struct gt_thread *t, uint64_t ts, uint32_t sid);
+
 /* Queue t's partial batch for the writer (service thread, lock held). */
 void gt_emit_flush_locked(struct gt_thread *t);
 

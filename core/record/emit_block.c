@@ -6,6 +6,16 @@
 
 #include "core/record/emit_int.h"
 
+#include "core/base/clock.h"
+#include "core/base/config.h"
+#include "core/base/sys.h"
+#include "core/base/tls.h"
+#include "core/record/fd.h"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
 static const uint8_t block_ev[GT_OP_KINDS] = {
 	[GT_OP_NET] = GT_EV_GoBlockNet,
 	[GT_OP_SELECT] = GT_EV_GoBlockSelect,
@@ -122,5 +132,77 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 	gt_emit_put_block(t, kind, t0, sid);
 	put_unblock(t, kind, t1, sid);
 	gt_emit_start_g(t, t1);
+	return 0;
+}
+
+/* The kind the end of t's call will give it (op.c's classify), as a cut
+ * sees it: by the class and arguments its begin noted (a poll's array
+ * copied by the kernel: the program may free it meanwhile). Without them
+ * (op_ck 0) the kind is final, but select's (its sets are not read here):
+ * 0, not known. */
+static unsigned cut_kind_of(const struct gt_thread *t, unsigned kind)
+{
+	uint32_t ck = __atomic_load_n(&t->op_ck, __ATOMIC_RELAXED);
+	uint64_t a0 = __atomic_load_n(&t->op_a0, __ATOMIC_RELAXED);
+	unsigned long n = (unsigned int)__atomic_load_n(&t->op_a1, __ATOMIC_RELAXED);
+
+	if (!ck)
+		return kind == GT_OP_SELECT ? 0 : kind;
+	switch (ck & 0xff) {
+	case GT_THUNK_FD:
+		return gt_fd_classify((int)a0);
+	case GT_THUNK_EPOLL:
+		return gt_fd_classify_epoll((int)a0);
+	case GT_THUNK_POLL: {
+		struct pollfd p[64];
+		if (!a0 || n > 64)
+			return a0 ? 0 : gt_fd_classify_poll(NULL, n);
+		struct iovec l = { p, n * sizeof(*p) }, r = { (void *)a0, n * sizeof(*p) };
+		if (n && gt_raw6(SYS_process_vm_readv, gt_raw(SYS_getpid, 0, 0, 0), (long)&l, 1,
+				 (long)&r, 1, 0) != (long)(n * sizeof(*p)))
+			return 0;
+		return gt_fd_classify_poll(p, n);
+	}
+	default:
+		return kind;
+	}
+}
+
+void gt_emit_cut_locked(struct gt_thread *t, uint64_t s)
+{
+	if (t->sess != s || t->g != GT_G_RUNNING || t->cut_kind || !t->tls)
+		return;
+	uint32_t kind = __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE);
+	uint64_t raw = __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED);
+	if (!kind || kind >= GT_OP_KINDS || __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) != s ||
+	    __atomic_load_n(&t->tls->in_call, __ATOMIC_ACQUIRE) != kind)
+		return;
+	/* A millisecond past the threshold: a call ending now is recorded,
+	 * and its end waits for our lock (the thunk's short path stores no
+	 * lock; see gt_emit_uncut_locked for the rare one that read its
+	 * clock before ours and had not cleared op_kind yet). */
+	uint64_t t0 = gt_clock_ns_of(raw);
+	if (gt_clock_fast() < t0 + gt_cfg.block_ns + 1000000u)
+		return;
+	unsigned as = cut_kind_of(t, kind);
+	uint32_t sid = as ? gt_stack_capture_of(t->tls, gt_cfg.stack_depth) : 0;
+	if (!sid || __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE) != kind ||
+	    __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED) != raw || gt_emit_room_locked(t, GROUP_MAX))
+		return;
+	gt_emit_put_block(t, as, t0, sid);
+	t->cut_sid = sid;
+	t->cut_t0 = raw;
+	__atomic_store_n(&t->cut_kind, as, __ATOMIC_RELAXED);   /* (read racily: op.c) */
+}
+
+int gt_emit_uncut_locked(struct gt_thread *t, uint64_t ts, uint32_t sid)
+{
+	if (!t->cut_kind || !t->sess)
+		return 0;
+	if (gt_emit_room_locked(t, GROUP_MAX))
+		return -EAGAIN;
+	put_unblock(t, t->cut_kind, ts, sid ? sid : t->cut_sid);
+	gt_emit_start_g(t, ts);
+	__atomic_store_n(&t->cut_kind, 0, __ATOMIC_RELAXED);
 	return 0;
 }

@@ -35,6 +35,9 @@ void gt_name_resolver(const char *(*name_of)(uintptr_t pc), uintptr_t (*real_of)
 static void note_op(struct gt_thread *t, const struct gt_op *op, uint64_t s)
 {
 	__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_ck, op->ck, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_a0, op->a0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->op_a1, op->a1, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_t0, op->t0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_sess, s, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->op_kind, op->kind, __ATOMIC_RELEASE);
@@ -113,11 +116,24 @@ static __attribute__((noinline)) void begin_rest(struct gt_op *op, uint64_t s)
 	errno = saved;
 }
 
-static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32_t sid, int block)
+static int end_locked(struct gt_thread *t, struct gt_op *op, uint64_t t1, uint32_t sid, int block,
+		      uint64_t raw0)
 {
 	int r = 0;
 
 	if (op->sess && t->sess == op->sess) {
+		if (t->cut_kind) {
+			/* A generation's cut wrote this wait's start: its end.
+			 * Or that of an earlier call it saw, which ended in the
+			 * thunk's short path while the cut looked: no later
+			 * than this call's start. */
+			int mine = t->cut_t0 == raw0;
+			if ((r = gt_emit_uncut_locked(t, mine ? t1 : op->t0, sid)) || mine) {
+				if (r != -EAGAIN)
+					__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
+				return r;
+			}
+		}
 		if (block)
 			r = gt_emit_block_locked(t, op->kind, op->t0, t1, sid);
 		if (r != -EAGAIN)
@@ -156,6 +172,7 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 						 uint64_t t1)
 {
 	uint32_t sid = 0;
+	uint64_t raw0 = op->t0;   /* as the thread record has it (op_t0) */
 	int saved = errno;
 
 	gt_tls.in_tracer++;   /* (not through a pointer: GCC 12's UBSan null
@@ -188,7 +205,8 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 		int block = op->sess && (t1 > op->t0 ? t1 - op->t0 : 0) >= gt_cfg.block_ns;
 		if (block && op->t0 > t1)
 			op->t0 = t1;
-		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess) {
+		if (!block && op->sess && __atomic_load_n(&t->sess, __ATOMIC_RELAXED) == op->sess &&
+		    !__atomic_load_n(&t->cut_kind, __ATOMIC_RELAXED)) {
 			/* Too short to record, in the session: no lock. */
 			__atomic_store_n(&t->op_kind, 0, __ATOMIC_RELAXED);
 			goto out;
@@ -199,7 +217,7 @@ static __attribute__((noinline)) void end_common(struct gt_op *op, uintptr_t fn,
 			if (!sid)
 				sid = gt_stack_capture_id(fn, gt_cfg.stack_depth, fn ? GT_STK_FN : 0);
 		}
-		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block));
+		GT_LOCKED_RETRY(t, end_locked(t, op, t1, sid, block, raw0));
 	}
 out:
 	gt_tls.in_tracer--;

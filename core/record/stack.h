@@ -54,6 +54,17 @@ unsigned gt_stack_capture(uintptr_t *pc, unsigned max, uintptr_t fn);
 /* The id (gt_stack_intern) of that stack with flags: the same as capture
  * then intern, faster when it is the thread's last one. 0: none. */
 uint32_t gt_stack_capture_id(uintptr_t fn, unsigned max, unsigned flags);
+/* The same id for another thread, in the hooked call its TLS describes
+ * (call_fp, call_fn), walked from outside by the frame walk's known
+ * verdicts alone: 0 when they do not give it exact (or under TSan). The
+ * caller holds the thread in that call (its record's lock, and the call
+ * long past the threshold: its end waits for the lock). */
+struct gt_tls;
+uint32_t gt_stack_capture_of(const struct gt_tls *tls, unsigned max);
+/* Set once at load (core/process/init.c): the walk gt_stack_capture_of
+ * takes where the verdicts do not know a frame: prof's libunwind from
+ * outside (the frame record at fp, the stack up to hi). */
+void gt_stack_set_peeker(int (*walk)(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max));
 
 /* The same from a signal's context (ucontext: the handler's third
  * argument), for the CPU profiler's SIGPROF handler: pc[0] is the

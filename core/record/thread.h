@@ -68,6 +68,18 @@ struct gt_thread {
 				    owner-written without the lock (atomics,
 				    op_kind last), read by the stopper */
 	uint32_t op_kind;
+	uint32_t op_ck;          /* the thunk's (core/record/thunk.c): class |
+				    kind << 8 and the first two arguments, what
+				    the end classifies by, for a cut; 0: the
+				    framed body's call (written as op_t0) */
+	uint64_t op_a0, op_a1;
+	uint32_t cut_kind;       /* [lock] a 1.22 generation's cut wrote the
+				    start of the wait in progress (its block
+				    events, gt_emit_cut_locked): its kind (0:
+				    none), its op_t0 and stack; the owner writes
+				    its end (gt_emit_uncut_locked) */
+	uint32_t cut_sid;
+	uint64_t cut_t0;
 	uint64_t waited_ns;      /* time waited for the writer, not yet logged
 				    (owner adds atomically; logged under lock) */
 	struct gt_thread *next_free; /* free list, under the registry lock */

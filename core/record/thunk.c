@@ -71,6 +71,10 @@ __attribute__((naked, used, section("gt_thunks"))) void gt_op_traced(void)
 		 * last: note_op's order) */
 		"movq %%fs:%c[t](%%r11), %%r10\n\t"
 		"movl $0, %c[okind](%%r10)\n\t"
+		"movl 40(%%rsp), %%r11d\n\t"   /* what a cut classifies by */
+		"movl %%r11d, %c[ock](%%r10)\n\t"
+		"movq %%rdi, %c[oa0](%%r10)\n\t"
+		"movq %%rsi, %c[oa1](%%r10)\n\t"
 		"rdtsc\n\t"
 		"shlq $32, %%rdx\n\t"
 		"orq %%rdx, %%rax\n\t"
@@ -93,7 +97,10 @@ __attribute__((naked, used, section("gt_thunks"))) void gt_op_traced(void)
 		  [tsess] "i"(offsetof(struct gt_thread, sess)),
 		  [okind] "i"(offsetof(struct gt_thread, op_kind)),
 		  [ot0] "i"(offsetof(struct gt_thread, op_t0)),
-		  [osess] "i"(offsetof(struct gt_thread, op_sess)));
+		  [osess] "i"(offsetof(struct gt_thread, op_sess)),
+		  [ock] "i"(offsetof(struct gt_thread, op_ck)),
+		  [oa0] "i"(offsetof(struct gt_thread, op_a0)),
+		  [oa1] "i"(offsetof(struct gt_thread, op_a1)));
 }
 
 /* A call gt_op_traced began that reached the threshold (or whose session
@@ -167,5 +174,6 @@ __attribute__((naked, used)) void gt_op_ret_traced(void)
 
 _Static_assert(offsetof(struct gt_thread, sess) == GT_THREAD_SESS, "GT_THREAD_SESS");
 _Static_assert(sizeof(((struct gt_thread *)0)->op_kind) == 4, "op_kind: movl");
+_Static_assert(sizeof(((struct gt_thread *)0)->op_ck) == 4, "op_ck: movl");
 _Static_assert(sizeof(((struct gt_thread *)0)->sess) == 8, "sess: movq");
 #endif

@@ -366,7 +366,8 @@ void gt_ctl_flush_idle(void)
 
 /* ---- generations of a 1.22 trace (GOTRACE_FORMAT=go1.22) ----
  * Every GOTRACE_GEN_MS, or sooner when the open generation holds a quarter
- * of GOTRACE_BUFFER_MB: every thread's batch is queued under its lock (as
+ * of GOTRACE_BUFFER_MB: every thread's batch is queued under its lock,
+ * with the start of a wait it is in (gt_emit_cut_locked) (as
  * the stop's flush_thread; a lock held long, by a thread stuck in a signal
  * handler, is skipped: its events go to the next generation), the queue is
  * written (transcoded), and the generation ends, written whole. Go's reader
@@ -381,8 +382,11 @@ static void cut_thread(struct gt_thread *t, void *arg)
 
 	if (__atomic_load_n(&t->sess, __ATOMIC_RELAXED) != s || (locked = gt_thread_lock_service(t, 2000)) < 0)
 		return;
-	if (t->sess == s)
+	if (t->sess == s) {
+		if (locked)   /* (not an abandoned record's) */
+			gt_emit_cut_locked(t, s);
 		gt_emit_flush_locked(t);
+	}
 	if (locked)
 		gt_unlock(&t->lock);
 }
