@@ -164,3 +164,56 @@ void gt_log_own_table(int pidfd)
 	own_table = 1;
 	__atomic_store_n(&log_pidfd, pidfd, __ATOMIC_RELAXED);
 }
+
+/* The length of the whole UTF-8 sequence at s (n bytes left), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t k = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+
+	if (!k || s[0] >= 0xf8 || k > n)
+		return 0;
+	for (size_t i = 1; i < k; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return k;
+}
+
+size_t gt_quote(char *buf, size_t size, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+
+	if (size < 3) {
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
+	buf[o++] = '"';
+	for (size_t i = 0; i < n;) {
+		char e[4];
+		size_t k = 1, m = 2;
+		const char *c = strchr("\a\b\f\n\r\t\v", u[i]);
+		if (u[i] == '"' || u[i] == '\\') {
+			e[0] = '\\', e[1] = (char)u[i];
+		} else if (u[i] && c) {
+			e[0] = '\\', e[1] = "abfnrtv"[c - "\a\b\f\n\r\t\v"];
+		} else if (u[i] >= 0x20 && u[i] < 0x7f) {
+			e[0] = (char)u[i], m = 1;
+		} else if (u[i] >= 0x80 && (k = utf8_len(u + i, n - i))) {
+			m = 0;   /* copied as it is */
+		} else {
+			k = 1, m = 4;
+			e[0] = '\\', e[1] = 'x', e[2] = hex[u[i] >> 4], e[3] = hex[u[i] & 15];
+		}
+		size_t w = m ? m : k;
+		if (o + w + 2 > size)
+			break;
+		memcpy(buf + o, m ? e : (const char *)u + i, w);
+		o += w;
+		i += k;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return o;
+}

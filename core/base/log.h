@@ -19,4 +19,10 @@ size_t gt_fmt(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 size_t gt_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
 
+/* s (n bytes) in double quotes as Go's %q writes a string: \" and \\,
+ * \n \t and the other C escapes, \xNN for any other control byte and
+ * for bytes that are not whole UTF-8 (a name the kernel cut at 15 bytes).
+ * Into buf (NUL-terminated, cut at a whole escape); returns the length. */
+size_t gt_quote(char *buf, size_t size, const char *s, size_t n);
+
 #endif

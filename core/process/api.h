@@ -107,15 +107,23 @@ static inline int gt_fatal_crash(int sig)
 
 /* Could sig carry our handler? (a cheap test for the hooks; the one list
  * of the signals core/process/fatal.c arms: those whose default ends the
- * process, but SIGKILL and SIGSTOP's kind, which no handler sees, and
- * SIGTRAP and SIGSYS, debuggers' and seccomp's) */
+ * process, but SIGKILL and SIGSTOP's kind, which no handler sees, SIGTRAP
+ * (a breakpoint's: a handler's return goes on past it) and SIGPROF (the
+ * CPU profiler's: core/prof/sample.c's foreign() does the same for it).
+ * The real-time signals too: SIGXCPU from RLIMIT_CPU or a queued signal
+ * without a handler ended a run without its trace's last second and with
+ * an empty CPU profile. */
+#define GT_FATAL_SIG_MAX 64   /* the kernel's _NSIG - 1 */
 static inline int gt_fatal_sig(int sig)
 {
 	switch (sig) {
 	case SIGHUP: case SIGINT: case SIGQUIT: case SIGTERM: case SIGPIPE: case SIGALRM:
-	case SIGUSR1: case SIGUSR2:
+	case SIGUSR1: case SIGUSR2: case SIGXCPU: case SIGXFSZ: case SIGVTALRM: case SIGIO:
+	case SIGPWR: case SIGSTKFLT: case SIGSYS:
 		return 1;
 	}
+	if (sig >= 32)
+		return sig <= GT_FATAL_SIG_MAX && sig >= SIGRTMIN && sig <= SIGRTMAX;
 	return gt_fatal_crash(sig);
 }
 

@@ -26,7 +26,7 @@
  * check that needs no action must be raised again instead. */
 static int refaults(int sig, const siginfo_t *si)
 {
-	return sig != SIGABRT && si && si->si_code > 0 &&
+	return gt_fatal_crash(sig) && sig != SIGABRT && si && si->si_code > 0 &&
 	       !(sig == SIGBUS && si->si_code == BUS_MCEERR_AO);
 }
 
@@ -34,11 +34,30 @@ static gt_sigaction_fn real_sigaction;
 /* The program's calls and ours take it around each change, so that a
  * disposition the program sets is never undone by our disarm. */
 static struct gt_lock lock = GT_LOCK_INIT;
-static uint64_t ours;   /* [lock] (the handler reads it): bit sig, our handler is set */
+static uint64_t ours;   /* [lock] (the handler reads it): BIT(sig), our handler is set */
+#define BIT(sig) (1ull << ((sig) - 1))
 
 void gt_fatal_init(gt_sigaction_fn real)
 {
 	real_sigaction = real;
+}
+
+int gt_fatal_finish(int sig)
+{
+	struct gt_tls *tls = &gt_tls;
+	/* A vfork child shares our memory (not our dispositions): it changes
+	 * nothing of ours, not even this thread's in_tracer, which it would
+	 * leave raised in its parent (whose hooks then all stood aside). */
+	int mine = gt_proc.pid == getpid();
+
+	/* Interrupted inside tracer code, this thread may hold its own record
+	 * lock: the stop must not wait for it (as an exit from a handler). */
+	if (mine && tls->in_tracer && tls->t)
+		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
+	tls->in_tracer += mine;
+	if (mine)
+		gt_request_stop_for_signal(gt_fatal_crash(sig) ? CRASH_STOP_NS : STOP_NS);
+	return mine;
 }
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
@@ -49,22 +68,12 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	sigset_t one;
 
 	(void)uc;
-	/* A vfork child shares our memory (not our dispositions): it changes
-	 * nothing of ours, not even this thread's in_tracer, which it would
-	 * leave raised in its parent (whose hooks then all stood aside). */
-	int mine = gt_proc.pid == getpid();
-	/* Interrupted inside tracer code, this thread may hold its own record
-	 * lock: the stop must not wait for it (as an exit from a handler). */
-	if (mine && tls->in_tracer && tls->t)
-		__atomic_store_n(&tls->t->abandoned, 1, __ATOMIC_RELEASE);
-	tls->in_tracer += mine;
-	if (mine)
-		gt_request_stop_for_signal(gt_fatal_crash(sig) ? CRASH_STOP_NS : STOP_NS);
+	int mine = gt_fatal_finish(sig);
 	/* Die as the program would have: SIG_DFL, the signal again. No lock:
 	 * the interrupted code may hold it; ours is only read below. */
 	real_sigaction(sig, &dfl, NULL);
 	if (mine)
-		__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+		__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 	if (refaults(sig, si)) {
 		tls->in_tracer -= mine;
 		errno = saved;
@@ -92,14 +101,14 @@ void gt_fatal_arm(void)
 	if (!real_sigaction)
 		return;
 	ours_act(&act);
-	for (int sig = 1; sig < 32; sig++) {
+	for (int sig = 1; sig <= GT_FATAL_SIG_MAX; sig++) {
 		if (!gt_fatal_sig(sig))
 			continue;
 		gt_lock(&lock);
-		if (!(ours & 1ull << sig) && real_sigaction(sig, NULL, &cur) == 0 &&
+		if (!(ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 &&
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
 		    real_sigaction(sig, &act, NULL) == 0)
-			__atomic_or_fetch(&ours, 1ull << sig, __ATOMIC_RELAXED);
+			__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
 		gt_unlock(&lock);
 	}
 }
@@ -108,11 +117,11 @@ void gt_fatal_disarm(void)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
-	for (int sig = 1; sig < 32; sig++) {
+	for (int sig = 1; sig <= GT_FATAL_SIG_MAX; sig++) {
 		gt_lock(&lock);
-		if (ours & 1ull << sig) {
+		if (ours & BIT(sig)) {
 			real_sigaction(sig, &dfl, NULL);
-			__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 		}
 		gt_unlock(&lock);
 	}
@@ -135,7 +144,7 @@ static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old
 {
 	if (!act || act->sa_handler != SIG_DFL || gt_proc.pid != getpid() || !gt_exit_work())
 		return 0;
-	if (ours & 1ull << sig) {
+	if (ours & BIT(sig)) {
 		*r = 0;
 		if (old)
 			as_dfl(old);
@@ -145,7 +154,7 @@ static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old
 	ours_act(&mine);
 	*r = real_sigaction(sig, &mine, old);
 	if (*r == 0)
-		__atomic_or_fetch(&ours, 1ull << sig, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
 	return 1;
 }
 
@@ -163,11 +172,11 @@ int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	}
 	r = real_sigaction(sig, act, old);
 	saved = errno;
-	if (r == 0 && (ours & 1ull << sig)) {
+	if (r == 0 && (ours & BIT(sig))) {
 		if (old)
 			as_dfl(old);
 		if (act)   /* the program's disposition replaces ours */
-			__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 	}
 	gt_unlock(&lock);
 	errno = saved;
@@ -189,9 +198,9 @@ void (*gt_fatal_signal(int sig, void (*h)(int), gt_signal_fn real))(int)
 	}
 	void (*r)(int) = real(sig, h);
 	saved = errno;
-	if (r != SIG_ERR && (ours & 1ull << sig)) {
+	if (r != SIG_ERR && (ours & BIT(sig))) {
 		r = SIG_DFL;
-		__atomic_and_fetch(&ours, ~(1ull << sig), __ATOMIC_RELAXED);
+		__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 	}
 	gt_unlock(&lock);
 	errno = saved;

@@ -12,5 +12,9 @@ int gt_exit_work(void);
 /* Armed while there is (the service loop's every turn, a trace's stop):
  * not only for traces. */
 void gt_fatal_update(void);
+/* A signal about to end the process (our handler's, or the CPU profiler's
+ * for a SIGPROF not its own): the trace and profiles finished first. 1
+ * when this is our process (not a vfork child): in_tracer left raised. */
+int gt_fatal_finish(int sig);
 
 #endif

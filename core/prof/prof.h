@@ -76,6 +76,10 @@ void gt_prof_thread_started(struct gt_thread *t);
  * from the frame record at fp, its stack [fp, hi) read directly: for a
  * 1.22 generation's cut (gt_stack_set_peeker). Service thread. */
 int gt_prof_peek_record(uintptr_t fp, uintptr_t hi, uintptr_t *pc, int max);
+/* Set once at load (core/process/init.c): what a SIGPROF not ours calls
+ * before it ends the process by the program's SIG_DFL (the trace and the
+ * profile finished: core/process/fatal.c's gt_fatal_finish). */
+void gt_prof_set_dying(int (*finish)(int sig));
 void gt_prof_thread_exiting(struct gt_thread *t);
 
 /* In a forked child: no profile runs there (the timers were the

@@ -33,6 +33,13 @@ uint64_t gt_prof_handler_ns, gt_prof_handler_runs, gt_prof_handler_max;   /* ato
 /* A SIGPROF that is not a timer's (kill, tgkill, setitimer's ITIMER_PROF
  * run by someone else): what the program's own disposition would have
  * done. SIG_DFL ends the process by the signal, as without us. */
+static int (*dying)(int sig);
+
+void gt_prof_set_dying(int (*finish)(int sig))
+{
+	dying = finish;
+}
+
 static void foreign(int sig)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -40,11 +47,14 @@ static void foreign(int sig)
 
 	if (!gt_prof_foreign_dfl)
 		return;
+	/* The profile and trace first: kill -PROF left the profile empty. */
+	int raised = dying ? dying(sig) : 0;
 	GT_REAL(sigaction)(sig, &dfl, NULL);
 	sigemptyset(&one);
 	sigaddset(&one, sig);
 	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
 	gt_raw(SYS_tgkill, (long)getpid(), (long)gt_gettid(), (long)sig);
+	gt_tls.in_tracer -= raised;   /* (not reached when the signal ends us) */
 }
 
 int gt_prof_signal_ours(const siginfo_t *si)

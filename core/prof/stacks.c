@@ -269,12 +269,11 @@ static const char *const kind_word[GT_OP_KINDS] = {
 
 /* What one look at a thread found. */
 struct look {
-	char state[96];
+	char state[160];
 	uintptr_t fn;         /* the hooked call's real function (frame 0), or 0 */
 	uintptr_t pc[DEPTH];  /* innermost first: exact when signal (pc[0]) */
 	int n, from_signal;
-	const char *why;      /* no stack: why */
-};
+	const char *why; };   /* no stack: why */
 
 static int unversioned(const char *f)
 {
@@ -393,8 +392,10 @@ again:
 		l = strlen(L->state);
 	}
 	const char *name = t->name[0] ? t->name : comm;
-	snprintf(L->state + l, sizeof(L->state) - l, ", thread %d%s%s%s", tid, name[0] ? " \"" : "",
-		 name, name[0] ? "\"" : "");
+	char q[4 * sizeof(t->name) + 4] = "";   /* " " and the name as Go's %q: it may hold anything */
+	if (name[0])
+		gt_quote(q + 1, sizeof(q) - 1, name, strnlen(name, sizeof(t->name))), q[0] = ' ';
+	snprintf(L->state + l, sizeof(L->state) - l, ", thread %d%s", tid, q);
 }
 
 /* One frame as Go prints it: the function, then file:line and the pc's

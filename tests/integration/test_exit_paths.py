@@ -271,5 +271,59 @@ class ProfilesAtFatalSignal(unittest.TestCase):
                     self.assertEqual(r.returncode, 0, f"{go}: {r.stderr}")
 
 
+
+class OtherDeadlySignals(unittest.TestCase):
+    """Signals whose default ends the process beyond the usual ones: SIGXCPU
+    from RLIMIT_CPU (`ulimit -t`), and SIGXFSZ, SIGVTALRM, SIGPWR, SIGSYS,
+    a real-time signal and SIGPROF (during a CPU profile: our sampler's own
+    signal) sent with kill. They ended the process with the CPU profile at
+    0 bytes and without the trace's last second. Now both are finished
+    first, and the process still dies by the signal."""
+
+    SENT = ["XFSZ", "VTALRM", "PWR", "SYS", "RTMIN+3", "PROF"]
+
+    def check_files(self, trace, prof):
+        self.assertGreater(os.path.getsize(prof), 0, "the CPU profile")
+        for go in (gt.GO, gt.GO_MODERN):
+            r = gt._go(["tool", "pprof", "-top", str(prof)], text=True, go=go)
+            self.assertEqual(r.returncode, 0, f"{go}: {r.stderr}")
+        ev = gt.trace_events(trace)
+        states = gt.goroutine_states(ev)
+        self.assertNotIn("running", states.values(), f"states at end: {states}")
+
+    def test_sent(self):
+        import signal
+        for name in self.SENT:
+            sig = signal.SIGRTMIN + 3 if name == "RTMIN+3" else getattr(signal, "SIG" + name)
+            with self.subTest(sig=name), gt.tempdir() as d:
+                trace, prof = d / "t.trace", d / "c.pprof"
+                p = gt.start_traced([gt.program("cpuburn"), "30", "2"], trace,
+                                    env={"GOTRACE_CPU_FILE": str(prof)})
+                try:
+                    time.sleep(0.8)
+                    p.send_signal(sig)
+                    p.communicate(timeout=60)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.communicate()
+                self.assertEqual(p.returncode, -sig)
+                self.check_files(trace, prof)
+
+    def test_cpu_time_limit(self):
+        import resource
+        import signal
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_CPU, (1, 5))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        with gt.tempdir() as d:
+            trace, prof = d / "t.trace", d / "c.pprof"
+            r = gt.run_traced([gt.program("cpuburn"), "30", "2"], trace, timeout=60,
+                              env={"GOTRACE_CPU_FILE": str(prof)}, preexec_fn=limit,
+                              capture_output=True, text=True)
+            self.assertEqual(r.returncode, -signal.SIGXCPU, r.stderr)
+            self.check_files(trace, prof)
+
 if __name__ == "__main__":
     unittest.main()

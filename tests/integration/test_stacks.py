@@ -194,6 +194,63 @@ class OwnSigprof(unittest.TestCase):
                     p.communicate()
 
 
+ODD_NAMES = r"""/* odd names: threads named with a quote and a newline, with a whole
+ * UTF-8 character, and (prctl: the kernel cuts at 15 bytes) with one cut
+ * in two; prints "ready", sleeps 3 s. */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+static void *run(void *name)
+{
+	if (((const char *)name)[0] == '-')
+		prctl(PR_SET_NAME, (const char *)name + 1);
+	else
+		pthread_setname_np(pthread_self(), name);
+	sleep(3);
+	return NULL;
+}
+int main(void)
+{
+	pthread_t t[3];
+	const char *names[3] = { "a\"b\nc]:x", "abcdefghijklm\xc3\xa9", "-abcdefghijklmn\xc3\xa9" };
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, run, (void *)names[i]);
+	usleep(200000);
+	puts("ready");
+	fflush(stdout);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	return 0;
+}
+"""
+
+
+class OddNames(unittest.TestCase):
+    def test_names_quoted_as_go(self):
+        """A thread name is written as Go's %q: the header of each thread
+        stays one line (a quote and a newline in it broke the dump's layout
+        in two), and a UTF-8 character cut by the kernel's 15 bytes is
+        \\xNN, a whole one as it is."""
+        with gt.tempdir() as d:
+            prog = gt.compile_c(ODD_NAMES, d / "odd")
+            sock = str(d / "o.sock")
+            p = gt.start_traced([str(prog)], None, socket=sock)
+            try:
+                self.assertEqual(p.stdout.readline(), "ready\n")
+                gt.wait_until(lambda: rt.can_connect(sock), what=sock)
+                got = stacks(sock)
+                heads = [ln for ln in got.splitlines() if ln.startswith("goroutine ")]
+                self.assertTrue(any(ln.endswith('"a\\"b\\nc]:x"]:') for ln in heads), heads)
+                self.assertTrue(any(ln.endswith('"abcdefghijklm\u00e9"]:') for ln in heads), heads)
+                self.assertTrue(any(ln.endswith('"abcdefghijklmn\\xc3"]:') for ln in heads), heads)
+                self.assertTrue(all(ln.endswith("]:") for ln in heads), heads)
+                p.communicate(timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+
 STACKBOMB = r"""/* stackbomb: a thread sleeps in a raw `syscall` instruction made from an
  * assembly routine with no unwind info and a garbage %rbp (as JITs or
  * hand-written assembly can have). main waits 3 s and prints "stackbomb: ok". */
