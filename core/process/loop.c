@@ -140,7 +140,7 @@ static void *service_main(void *arg)
 			gt_proc.client_ok = gt_proc.client->start() == 0;
 		gt_fd_unlock();
 	}
-	for (;;) {
+	for (int more = 0;;) {   /* more: batches left queued last turn */
 		gt_solo_begin();
 		gt_fatal_update();   /* a profile or window began or ended last turn */
 		int timeout = gt_prof_session() ? GT_PROF_TICK_MS : gt_ctl_session() ? 100 : -1;
@@ -166,8 +166,9 @@ static void *service_main(void *arg)
 			n = gt_proc.client->poll_fill(pfd + 1, GT_SVC_MAX_FDS, &timeout);
 			gt_fd_unlock();
 		}
-		if (__atomic_exchange_n(&wake_pending, 0, __ATOMIC_SEQ_CST))
+		if (__atomic_exchange_n(&wake_pending, 0, __ATOMIC_SEQ_CST) || more)
 			timeout = 0;   /* a wake_buffers() found fd_lock taken */
+		more = 0;
 		if (gt_poll(pfd, (nfds_t)(1 + n), timeout) < 0 && errno != EINTR)
 			gt_usleep(10000);
 		/* An fd of ours moved out of the program's way meanwhile: these
@@ -195,7 +196,8 @@ static void *service_main(void *arg)
 				gt_ctl_flush_idle();
 				last_flush = now;
 			}
-			gt_writer_drain();
+			if (gt_writer_drain_until(now + 50000000ull))
+				more = 1;   /* the next turn at once, requests first */
 			gt_ctl_generation();
 			gt_buf_reserve();
 		}

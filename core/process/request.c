@@ -94,7 +94,9 @@ int gt_request_handle(void)
 		req.result = gt_prof_session() ? gt_prof_stop(req.err, sizeof(req.err)) : 0;
 	else if (op == REQ_SYNC && gt_writer_session()) {
 		gt_ctl_flush_idle();
-		gt_writer_drain();   /* defines (symbolises) every stack seen so far */
+		/* defines (symbolises) every stack seen so far; bounded: busy
+		 * threads may fill batches as fast as it writes them */
+		gt_writer_drain_until(gt_clock_now() + 1000000000ull);
 		req.result = 0;
 	} else if (op == REQ_PARK) {
 		req.result = 0;

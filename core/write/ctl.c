@@ -70,7 +70,7 @@ static int ctl_room(void)
 	for (int i = 0; i < 3; i++) {
 		if (gt_emit_room_locked(&ctl, 64) == 0)
 			return 0;
-		gt_writer_drain();
+		gt_writer_drain_until(gt_clock_now() + 100000000ull);   /* (threads may refill it) */
 	}
 	return -ENOMEM;
 }
@@ -407,7 +407,8 @@ void gt_ctl_generation(void)
 	gt_ctl_cpu_flush();
 	for (int i = 0; i < 3; i++) {
 		gt_thread_foreach(cut_thread, &s);
-		gt_writer_drain();
+		/* Bounded: batches queued meanwhile go to the next generation. */
+		gt_writer_drain_until(gt_clock_now() + 100000000ull);
 		if (!gt_out122_pending())
 			break;
 	}

@@ -14,13 +14,13 @@
 #include <unistd.h>
 
 #include "core/base/arena.h"
+#include "core/base/clock.h"
 #include "core/record/buf.h"
 #include "core/format/decode.h"
 #include "core/record/emit.h"
 #include "core/base/fdguard.h"
 #include "core/base/log.h"
 #include "core/format/repair.h"
-#include "core/record/stack.h"
 #include "core/write/out122.h"
 #include "core/write/symbol.h"
 #include "core/base/config.h"
@@ -301,8 +301,7 @@ static void define_once(uint64_t id, void *arg)
 	define_stack((uint32_t)id);
 }
 
-/* The stacks a batch's thread noted as maybe not defined (gt_stack_known);
- * when it noted more than it keeps, all of the batch's. */
+/* The stacks its thread noted as maybe not defined, or all the batch's. */
 static void define_stacks_of(const struct gt_chunk *c)
 {
 	if (c->nstk > GT_CHUNK_STKS)
@@ -327,16 +326,16 @@ void gt_writer_chunk(struct gt_chunk *c)
 	gt_buf_put(c);
 }
 
-void gt_writer_drain(void)
+int gt_writer_drain_until(uint64_t deadline)
 {
 	struct gt_chunk *c;
+	unsigned n = 0;
 
-	while ((c = gt_buf_take()))
+	while ((++n % 16 || gt_clock_now() < deadline) && (c = gt_buf_take()))
 		gt_writer_chunk(c);
-	/* Keep the file close behind: a killed process loses what is still
-	 * in its threads' batches, not a megabyte of ours. */
-	if (w.fd >= 0 && w.len)
+	if (w.fd >= 0 && w.len)   /* close behind: a kill loses batches, not 1 MB of ours */
 		flush();
+	return n % 16 == 0;   /* (stopped by the time, maybe with more queued) */
 }
 
 int gt_writer_open(const char *path, uint64_t sess, uint64_t ts0, char *err, size_t errlen)

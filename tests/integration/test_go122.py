@@ -276,6 +276,54 @@ def pprof_rows(path, kind, go):
     return gt.parse_pprof_top(r.stdout)
 
 
+HAMMER = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+/* hammer SECONDS: 8 threads in send/recv round trips and mutex + 1 us
+ * sleeps; prints "ready"; after SECONDS a thread calls exit(9). */
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static void *pinger(void *a)
+{
+	long i = (long)a;
+	int sv[2];
+	char b = 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return NULL;
+	for (;;) {
+		if (i & 1) {
+			struct timespec ts = { 0, 1000 };
+			pthread_mutex_lock(&m);
+			pthread_mutex_unlock(&m);
+			nanosleep(&ts, NULL);
+		} else if (send(sv[0], &b, 1, 0) != 1 || recv(sv[1], &b, 1, 0) != 1) {
+			return NULL;
+		}
+	}
+}
+static void *exiter(void *a)
+{
+	usleep((useconds_t)(atof(a) * 1e6));
+	exit(9);
+}
+int main(int argc, char **argv)
+{
+	pthread_t t;
+	for (long i = 0; i < 8; i++)
+		pthread_create(&t, NULL, pinger, (void *)i);
+	pthread_create(&t, NULL, exiter, argc > 1 ? argv[1] : "1");
+	puts("ready");
+	fflush(stdout);
+	pause();
+	return 0;
+}
+"""
+
+
 class InProcess(unittest.TestCase):
     """GOTRACE_FORMAT=go1.22: the writer transcodes while tracing, cuts a
     generation every GOTRACE_GEN_MS and writes each whole."""
@@ -446,6 +494,43 @@ class InProcess(unittest.TestCase):
             self.parse(str(f))
         finally:
             p.stop()
+
+    def test_stop_while_threads_outpace_the_writer(self):
+        """Every call recorded (GOTRACE_BLOCK_NS=0) by 8 busy threads: the
+        transcoder writes more slowly than they fill batches, and the
+        service loop's drain ran until the queue was empty, which it never
+        was: `gotrace stop` was answered only when the program exited (the
+        trace grew to 330 MB for a 50 ms window), and an exit() waited up
+        to its 60 s limit, then left an empty file. The loop drains 50 ms
+        a turn now: the stop is answered with the program still running.
+        Then the same program's exit(9) from a thread while tracing from
+        load: the trace ends whole."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(HAMMER, d / "hammer")
+            sock = str(d / "h.sock")
+            env = {**V2, "GOTRACE_BLOCK_NS": "0", "GOTRACE_BUFFER_MB": "2"}
+            p = gt.start_traced([exe, "60"], None, env=env, socket=sock)
+            try:
+                self.assertEqual(p.stdout.readline(), "ready\n")
+                f = d / "stop.trace"
+                r = gt.run_plain([gt.CLIENT, "start", sock, str(f)], timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                time.sleep(0.1)
+                r = gt.run_plain([gt.CLIENT, "stop", sock], timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIsNone(p.poll(), "the stop was answered only at the program's exit")
+                self.structure(str(f))   # (each generation whole; ~20 MB: no reader's 20 s)
+            finally:
+                p.kill()
+                p.communicate()
+            f = d / "exit.trace"
+            r = gt.run_traced([exe, "0.2"], str(f), env=env, timeout=120)
+            self.assertEqual(r.returncode, 9, r.stderr)
+            self.assertNotIn("did not finish", r.stderr)
+            self.structure(str(f))
+            r = subprocess.run([gt.GO_MODERN, "tool", "trace", "-d=1", str(f)],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
 
     def test_sigkill(self):
         """Killed mid-trace: the file ends at a whole generation (the writer
