@@ -12,6 +12,8 @@ void gt_init(void);
 /* Process exit (atexit, and _exit/_Exit, which skip atexit): finish the
  * trace and remove the endpoint. Idempotent. */
 void gt_exit_prepare(void);
+/* The same as registered (on_exit): in a vfork child, _exit(status). */
+void gt_exit_on(int status, void *arg);
 
 /* Before execve and friends: finish the trace in progress (the new image
  * starts fresh), unless the exec is sure to fail (nothing executable at

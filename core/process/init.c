@@ -116,7 +116,7 @@ void gt_init(void)
 	gt_ctl_set_sampler(gt_prof_drain);
 	gt_buf_set_waker(gt_proc_wake_buffers);
 	pthread_atfork(gt_proc_fork_prepare, gt_proc_fork_parent, gt_proc_fork_child);
-	atexit(gt_exit_prepare);
+	on_exit(gt_exit_on, NULL);
 	at_quick_exit(gt_exit_prepare);   /* (quick_exit's _exit is libc's own call) */
 	if (gt_cfg.socket_off && gt_cfg.http[0])
 		gt_log("GOTRACE_HTTP=%s: no HTTP endpoint: GOTRACE_SOCKET=off turns the whole "
