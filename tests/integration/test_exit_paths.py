@@ -310,6 +310,46 @@ class OtherDeadlySignals(unittest.TestCase):
                 self.assertEqual(p.returncode, -sig)
                 self.check_files(trace, prof)
 
+    KERNEL_SENT = r"""
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <stdio.h>
+/* ksig alarm|vtalrm: the kernel sends the signal (si_code SI_KERNEL, as
+ * a terminal's ^C): alarm(1) then sleep(3), or ITIMER_VIRTUAL over a busy
+ * loop. Prints "still alive" if it was not ended. */
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "alarm")) {
+		alarm(1);
+		sleep(3);
+	} else {
+		struct itimerval it = { { 0, 0 }, { 0, 300000 } };
+		setitimer(ITIMER_VIRTUAL, &it, NULL);
+		for (volatile unsigned long i = 0; i < 4000000000ul; i++)
+			;
+	}
+	puts("still alive");
+	return 0;
+}
+"""
+
+    def test_kernel_sent(self):
+        """A signal the kernel sends (alarm's SIGALRM, a timer's, a
+        terminal's SIGINT: si_code SI_KERNEL, > 0) was taken for a fault
+        the faulting instruction raises again, and our handler returned:
+        the program went on ("still alive", exit 0) where it dies plain."""
+        import signal
+        with gt.tempdir() as d:
+            exe = gt.compile_c(self.KERNEL_SENT, d / "ksig")
+            for mode, sig in (("alarm", signal.SIGALRM), ("vtalrm", signal.SIGVTALRM)):
+                with self.subTest(mode=mode):
+                    trace = d / f"{mode}.trace"
+                    r = gt.run_traced([exe, mode], str(trace), timeout=60)
+                    self.assertEqual((r.returncode, r.stdout), (-sig, ""), r.stderr)
+                    gt.trace_events(str(trace))
+
     def test_cpu_time_limit(self):
         import resource
         import signal
