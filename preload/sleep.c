@@ -28,15 +28,18 @@ static int wait_sig(const sigset_t *m, siginfo_t *si, gt_ts t)
 	struct timespec end, left;
 	int r;
 
-	if (t) {
+	/* *t is read only once the kernel took it (a bad pointer: EFAULT,
+	 * as without us, not a fault of ours). */
+	if (t)
 		clock_gettime(CLOCK_MONOTONIC, &end);
-		end.tv_sec += t->tv_sec + (end.tv_nsec + t->tv_nsec) / 1000000000;
-		end.tv_nsec = (end.tv_nsec + t->tv_nsec) % 1000000000;
-	}
 	for (gt_ts wait = t;; wait = &left) {
 		r = t ? GT_REAL(sigtimedwait)(m, si, wait) : GT_REAL(sigwaitinfo)(m, si);
 		if (r != SIGPROF || !gt_prof_signal_ours(si))
 			return r;
+		if (t && wait == t) {
+			end.tv_sec += t->tv_sec + (end.tv_nsec + t->tv_nsec) / 1000000000;
+			end.tv_nsec = (end.tv_nsec + t->tv_nsec) % 1000000000;
+		}
 		if (t) {
 			clock_gettime(CLOCK_MONOTONIC, &left);
 			long long ns = (long long)(end.tv_sec - left.tv_sec) * 1000000000 +
@@ -74,14 +77,13 @@ GT_EXPORT int sigtimedwait(const sigset_t *m, siginfo_t *i, gt_ts t)
 	return wait_op(m, i, t, (uintptr_t)GT_REAL(sigtimedwait), 0);
 }
 
-/* As glibc's: EINTR waits on, the signal's number in *s, an error's. */
+/* As glibc's: EINTR waits on, the signal's number in *s, an error's; and
+ * errno as it leaves it (EINTR after a handler, the error on one). */
 GT_EXPORT int sigwait(const sigset_t *m, int *s)
 {
-	int e = errno, r = wait_op(m, NULL, NULL, (uintptr_t)GT_REAL(sigwait), 1);
-	int ret = r < 0 ? errno : 0;
+	int r = wait_op(m, NULL, NULL, (uintptr_t)GT_REAL(sigwait), 1);
 
 	if (r > 0)
 		*s = r;
-	errno = e;
-	return ret;
+	return r < 0 ? errno : 0;
 }

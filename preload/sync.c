@@ -52,7 +52,25 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	(void)m;
 	return 0;
 }
-#define GT_HOOK_LOCK(name, try_, free_, params, args)                        \
+
+/* The checks glibc makes before it would take the lock or count (the try
+ * skipped them: a bad time or clock took a free lock, EINVAL plain): a
+ * clock its timed waits take, a time's nanoseconds. Where the call reads
+ * the time up front (rwlocks, semaphores), so do we; a mutex reads it only
+ * when it waits. 1: let the call itself answer. */
+static inline int bad_clock(clockid_t c)
+{
+	return c != CLOCK_REALTIME && c != CLOCK_MONOTONIC;
+}
+
+static inline int bad_time(gt_ts t)
+{
+	return t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
+}
+
+#define GT_HOOK_LOCK(name, try_, free_, params, args) \
+	GT_HOOK_LOCK_IF(name, try_, free_, params, args, 0)
+#define GT_HOOK_LOCK_IF(name, try_, free_, params, args, bad_)               \
 	static __attribute__((noinline)) int name##_wait params              \
 	{                                                                    \
 		struct gt_op op;                                             \
@@ -64,7 +82,7 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 	}                                                                    \
 	static GT_IDLE_FAST __attribute__((noinline)) int name##_traced params \
 	{                                                                    \
-		if (!tracing())   /* the hook ran before libc was resolved */ \
+		if (!tracing() || (bad_))   /* (or libc was not resolved) */ \
 			return GT_REAL(name) args;                           \
 		int t_ = GT_REAL(try_)(m);                                   \
 		if (__builtin_expect(t_ != EBUSY, 1))                        \
@@ -82,18 +100,18 @@ static inline int rwlock_free(pthread_rwlock_t *m)
 GT_HOOK_LOCK(pthread_mutex_lock, pthread_mutex_trylock, mutex_free, (pthread_mutex_t *m), (m))
 GT_HOOK_LOCK(pthread_mutex_timedlock, pthread_mutex_trylock, mutex_free,
 	     (pthread_mutex_t *m, gt_ts t), (m, t))
-GT_HOOK_LOCK(pthread_mutex_clocklock, pthread_mutex_trylock, mutex_free,
-	     (pthread_mutex_t *m, clockid_t c, gt_ts t), (m, c, t))
+GT_HOOK_LOCK_IF(pthread_mutex_clocklock, pthread_mutex_trylock, mutex_free,
+		(pthread_mutex_t *m, clockid_t c, gt_ts t), (m, c, t), bad_clock(c))
 GT_HOOK_LOCK(pthread_rwlock_rdlock, pthread_rwlock_tryrdlock, rwlock_free, (pthread_rwlock_t *m), (m))
 GT_HOOK_LOCK(pthread_rwlock_wrlock, pthread_rwlock_trywrlock, rwlock_free, (pthread_rwlock_t *m), (m))
-GT_HOOK_LOCK(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock, rwlock_free,
-	     (pthread_rwlock_t *m, gt_ts t), (m, t))
-GT_HOOK_LOCK(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, rwlock_free,
-	     (pthread_rwlock_t *m, gt_ts t), (m, t))
-GT_HOOK_LOCK(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock, rwlock_free,
-	     (pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t))
-GT_HOOK_LOCK(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, rwlock_free,
-	     (pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t))
+GT_HOOK_LOCK_IF(pthread_rwlock_timedrdlock, pthread_rwlock_tryrdlock, rwlock_free,
+		(pthread_rwlock_t *m, gt_ts t), (m, t), bad_time(t))
+GT_HOOK_LOCK_IF(pthread_rwlock_timedwrlock, pthread_rwlock_trywrlock, rwlock_free,
+		(pthread_rwlock_t *m, gt_ts t), (m, t), bad_time(t))
+GT_HOOK_LOCK_IF(pthread_rwlock_clockrdlock, pthread_rwlock_tryrdlock, rwlock_free,
+		(pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t), bad_clock(c) || bad_time(t))
+GT_HOOK_LOCK_IF(pthread_rwlock_clockwrlock, pthread_rwlock_trywrlock, rwlock_free,
+		(pthread_rwlock_t *m, clockid_t c, gt_ts t), (m, c, t), bad_clock(c) || bad_time(t))
 
 GT_HOOK_OP(int, pthread_cond_wait, (pthread_cond_t *c, pthread_mutex_t *m), (c, m), GT_OP_COND,
 	   GT_END_PLAIN)
@@ -108,13 +126,14 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
  * call), and while tracing first tried: a sem_wait that takes a count at
  * once is no wait. sem_trywait reports EAGAIN in errno (not a return
  * value). */
-#define GT_HOOK_SEM(name, params, args)                                      \
+#define GT_HOOK_SEM(name, params, args, bad_)                                \
 	static __attribute__((noinline, used)) int gt_framed_##name params  \
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
-		if (tracing()) {                                             \
+		if (tracing() && !(bad_)) {                                  \
 			int e_ = errno;                                      \
+			pthread_testcancel();   /* glibc's first: a cancel point */ \
 			if (GT_REAL(sem_trywait)(s) == 0)                    \
 				return 0;                                    \
 			if (errno != EAGAIN)                                 \
@@ -128,9 +147,9 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 	}                                                                    \
 	GT_HOOK_THUNK(int, name, params, SYNC, GT_THUNK_NONE)
 
-GT_HOOK_SEM(sem_wait, (sem_t *s), (s))
-GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t))
-GT_HOOK_SEM(sem_clockwait, (sem_t *s, clockid_t c, gt_ts t), (s, c, t))
+GT_HOOK_SEM(sem_wait, (sem_t *s), (s), 0)
+GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t), bad_time(t))
+GT_HOOK_SEM(sem_clockwait, (sem_t *s, clockid_t c, gt_ts t), (s, c, t), bad_clock(c) || bad_time(t))
 
 GT_HOOK_OP(int, pthread_barrier_wait, (pthread_barrier_t *b), (b), SYNC, GT_END_PLAIN)
 GT_HOOK_OP(int, pthread_join, (pthread_t t, void **r), (t, r), SYNC, GT_END_PLAIN)

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,72 @@ static void *locker(void *a)
 {
 	pthread_mutex_lock(&mu);
 	return a;
+}
+
+/* Calls whose arguments are wrong, as a sweep found them answered
+ * otherwise while tracing: timed locks and semaphore waits whose time or
+ * clock glibc refuses before it would take the lock or count (the hooks'
+ * try took it), a pending cancellation at sem_wait (a cancellation point
+ * before the count), sigtimedwait's bad time pointer (read by the hook:
+ * SIGSEGV, even idle), sigwait's errno. Each prints its result, errno
+ * and whether the lock or count was taken. */
+static void *cancelled(void *a)
+{
+	int old;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	pthread_cancel(pthread_self());
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	sem_wait(a);   /* cancelled here, the count kept */
+	return (void *)1;
+}
+
+static void bad_arguments(void)
+{
+	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+	pthread_mutexattr_t ma;
+	pthread_mutex_t rm;
+	struct timespec bad = { 0, 2000000000 }, ok = { 0, 0 };
+	sem_t sem;
+	sigset_t set;
+	int v, r, sig;
+	void *res;
+
+	r = pthread_rwlock_timedwrlock(&rw, &bad);
+	v = pthread_rwlock_trywrlock(&rw);   /* 0: the lock was free */
+	printf("%-24s %d %d\n", "rwlock_timedwrlock", r, v);
+	if (r == 0 || v == 0)
+		pthread_rwlock_unlock(&rw);
+	r = pthread_rwlock_clockrdlock(&rw, CLOCK_PROCESS_CPUTIME_ID, &ok);
+	v = pthread_rwlock_trywrlock(&rw);
+	printf("%-24s %d %d\n", "rwlock_clockrdlock", r, v);
+	if (r == 0 || v == 0)
+		pthread_rwlock_unlock(&rw);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&rm, &ma);
+	pthread_mutex_lock(&rm);
+	r = pthread_mutex_clocklock(&rm, CLOCK_THREAD_CPUTIME_ID, &ok);
+	v = pthread_mutex_unlock(&rm);
+	printf("%-24s %d %d %d\n", "mutex_clocklock", r, v, pthread_mutex_unlock(&rm));
+	sem_init(&sem, 0, 1);
+	errno = SENTINEL;
+	r = sem_timedwait(&sem, &bad);
+	sem_getvalue(&sem, &v);
+	printf("%-24s %d %d %d\n", "sem_timedwait", r, errno, v);
+	pthread_t th;
+	pthread_create(&th, NULL, cancelled, &sem);
+	pthread_join(th, &res);
+	sem_getvalue(&sem, &v);
+	printf("%-24s %d %d\n", "sem_wait cancelled", res == PTHREAD_CANCELED, v);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	errno = SENTINEL;
+	r = sigtimedwait(&set, NULL, (const struct timespec *)16);
+	printf("%-24s %d %d\n", "sigtimedwait bad time", r, errno);
+	errno = SENTINEL;
+	r = sigwait((const sigset_t *)16, &sig);
+	printf("%-24s %d %d\n", "sigwait bad set", r, errno);
 }
 
 int main(void)
@@ -132,6 +200,7 @@ int main(void)
 	errno = SENTINEL;
 	pthread_setname_np(pthread_self(), "errnos-main");
 	SHOW("pthread_setname_np");
+	bad_arguments();
 	fflush(stdout);
 	errno = SENTINEL;
 	pid_t pid = fork();
