@@ -35,6 +35,14 @@ static gt_sigaction_fn real_sigaction;
  * disposition the program sets is never undone by our disarm. */
 static struct gt_lock lock = GT_LOCK_INIT;
 static uint64_t ours;   /* [lock] (the handler reads it): BIT(sig), our handler is set */
+/* [lock] What the program reads back for a signal carrying ours: the
+ * kernel's SIG_DFL before ours, or the SIG_DFL the program set since, its
+ * flags and mask as the kernel keeps them (glibc adds SA_RESTORER). */
+static struct sigaction shown[GT_FATAL_SIG_MAX + 1];
+static void (*restorer)(void);   /* [lock] glibc's, as the kernel has it */
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000   /* (the kernel's; glibc's headers keep it) */
+#endif
 #define BIT(sig) (1ull << ((sig) - 1))
 
 void gt_fatal_init(gt_sigaction_fn real)
@@ -107,32 +115,39 @@ void gt_fatal_arm(void)
 		gt_lock(&lock);
 		if (!(ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 &&
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
-		    real_sigaction(sig, &act, NULL) == 0)
+		    real_sigaction(sig, &act, NULL) == 0) {
 			__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
+			shown[sig] = cur;
+			if (!restorer && real_sigaction(sig, NULL, &cur) == 0)
+				restorer = cur.sa_restorer;
+		}
 		gt_unlock(&lock);
 	}
 }
 
 void gt_fatal_disarm(void)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-
 	for (int sig = 1; sig <= GT_FATAL_SIG_MAX; sig++) {
 		gt_lock(&lock);
 		if (ours & BIT(sig)) {
-			real_sigaction(sig, &dfl, NULL);
+			real_sigaction(sig, &shown[sig], NULL);   /* its SIG_DFL, as it was */
 			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 		}
 		gt_unlock(&lock);
 	}
 }
 
-/* What the program is told the old disposition was: SIG_DFL for ours. */
-static void as_dfl(struct sigaction *old)
+/* What the program is told the old disposition was: its SIG_DFL for
+ * ours; and its new one (act: SIG_DFL) kept to tell it next time. */
+static void as_dfl(int sig, struct sigaction *old, const struct sigaction *act)
 {
-	old->sa_handler = SIG_DFL;
-	old->sa_flags = 0;
-	sigemptyset(&old->sa_mask);
+	if (old)
+		*old = shown[sig];
+	if (act) {
+		shown[sig] = *act;
+		shown[sig].sa_flags |= SA_RESTORER;
+		shown[sig].sa_restorer = restorer;
+	}
 }
 
 /* SIG_DFL set by the program while there is exit work: ours stays (or
@@ -146,15 +161,16 @@ static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old
 		return 0;
 	if (ours & BIT(sig)) {
 		*r = 0;
-		if (old)
-			as_dfl(old);
+		as_dfl(sig, old, act);
 		return 1;
 	}
 	struct sigaction mine;
 	ours_act(&mine);
 	*r = real_sigaction(sig, &mine, old);
-	if (*r == 0)
+	if (*r == 0) {
 		__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
+		as_dfl(sig, NULL, act);
+	}
 	return 1;
 }
 
@@ -174,7 +190,7 @@ int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	saved = errno;
 	if (r == 0 && (ours & BIT(sig))) {
 		if (old)
-			as_dfl(old);
+			*old = shown[sig];
 		if (act)   /* the program's disposition replaces ours */
 			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 	}
@@ -186,8 +202,11 @@ int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *o
 void (*gt_fatal_signal(int sig, void (*h)(int), gt_signal_fn real))(int)
 {
 	int saved = errno, kr;
-	struct sigaction dfl = { .sa_handler = SIG_DFL }, was;
+	/* signal()'s SIG_DFL as glibc sets it: restarting, sig blocked */
+	struct sigaction dfl = { .sa_handler = SIG_DFL, .sa_flags = SA_RESTART }, was;
 
+	sigemptyset(&dfl.sa_mask);
+	sigaddset(&dfl.sa_mask, sig);
 	gt_lock(&lock);
 	errno = saved;
 	if (h == SIG_DFL && keep_ours(sig, &dfl, &was, &kr)) {

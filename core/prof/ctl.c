@@ -414,7 +414,14 @@ int gt_prof_sigaction(const struct sigaction *act, struct sigaction *old)
 			gt_log("the program installed a SIGPROF handler: the CPU profile %s stops "
 			       "sampling here (it is written at its stop)", p.path);
 	} else if (act) {
+		/* As the kernel would keep it (glibc adds its restorer): ours,
+		 * set through glibc too, has it. */
+		struct sigaction cur;
 		p.saved = *act;
+		if (GT_REAL(sigaction)(SIGPROF, NULL, &cur) == 0 && (cur.sa_flags & 0x04000000)) {
+			p.saved.sa_flags |= 0x04000000;   /* SA_RESTORER */
+			p.saved.sa_restorer = cur.sa_restorer;
+		}
 		gt_prof_foreign_dfl = act->sa_handler == SIG_DFL;
 	}
 	if (old)

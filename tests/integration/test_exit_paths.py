@@ -214,6 +214,47 @@ class ProgramSignals(unittest.TestCase):
             self.assertEqual((p.returncode, out), (0, "recovered 5\n"), err)
             gt.trace_events(str(f))
 
+    FLAGS = r"""
+#include <signal.h>
+#include <stdio.h>
+/* flags: what sigaction reads back after signal(SIG_DFL) (glibc: SA_RESTART,
+ * the signal in the mask, SA_RESTORER from the kernel) and SIG_IGN, for a
+ * signal our fatal handler takes and for SIGPROF, and before any set. */
+static void show(const char *what, int sig)
+{
+	struct sigaction o;
+	sigaction(sig, NULL, &o);
+	printf("%s flags=%#x in-mask=%d\n", what, (unsigned)o.sa_flags,
+	       sigismember(&o.sa_mask, sig));
+}
+int main(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	show("USR1 untouched", SIGUSR1);
+	signal(SIGTERM, SIG_DFL);
+	show("TERM signal(SIG_DFL)", SIGTERM);
+	sigaction(SIGPROF, &ign, NULL);
+	show("PROF SIG_IGN", SIGPROF);
+	return 0;
+}
+"""
+
+    def test_flags_read_back_as_without_us(self):
+        """A disposition the program reads back has the flags and mask the
+        kernel would keep for what it set (SA_RESTART and the signal in the
+        mask after signal(), SA_RESTORER), not 0 and an empty mask, while
+        our handler stands in for its SIG_DFL, or our sampler for its
+        SIGPROF."""
+        with gt.tempdir() as d:
+            exe = gt.compile_c(self.FLAGS, d / "flags")
+            plain = gt.run_plain([exe], timeout=30)
+            self.assertIn("in-mask=1", plain.stdout)
+            for env in ({"GOTRACE_FILE": str(d / "t.trace")},
+                        {"GOTRACE_CPU_FILE": str(d / "c.pprof")}):
+                with self.subTest(env=list(env)):
+                    r = gt.run_traced([exe], None, env=env, timeout=30)
+                    self.assertEqual((r.returncode, r.stdout), (0, plain.stdout), r.stderr)
+
     def test_two_threads_crash_at_once(self):
         with gt.tempdir() as d:
             for k in range(5):
