@@ -55,6 +55,10 @@ void gt_emit_exit(struct gt_thread *t);
  * thread's goroutine (pending block or GoSched), ProcStop, queue the batch. */
 void gt_emit_close_locked(struct gt_thread *t, uint64_t s, uint64_t ts);
 
+/* The kind the end of t's call in progress (op_kind) would give it (a
+ * socket's read is a net wait...), for a cut or a cancellation, which
+ * have no end; 0 when not known. */
+unsigned gt_emit_kind_of(const struct gt_thread *t, unsigned kind);
 /* A 1.22 generation's cut (service thread, lock held): a wait t is in
  * since at least the threshold and 1 ms is written as begun (its block
  * events at its start, the stack walked from its hook's record), so that

@@ -135,12 +135,10 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 	return 0;
 }
 
-/* The kind the end of t's call will give it (op.c's classify), as a cut
- * sees it: by the class and arguments its begin noted (a poll's array
+/* (emit.h) By the class and arguments its begin noted (a poll's array
  * copied by the kernel: the program may free it meanwhile). Without them
- * (op_ck 0) the kind is final, but select's (its sets are not read here):
- * 0, not known. */
-static unsigned cut_kind_of(const struct gt_thread *t, unsigned kind)
+ * (op_ck 0) the kind is final, but select's (its sets are not read here). */
+unsigned gt_emit_kind_of(const struct gt_thread *t, unsigned kind)
 {
 	uint32_t ck = __atomic_load_n(&t->op_ck, __ATOMIC_RELAXED);
 	uint64_t a0 = __atomic_load_n(&t->op_a0, __ATOMIC_RELAXED);
@@ -184,7 +182,7 @@ void gt_emit_cut_locked(struct gt_thread *t, uint64_t s)
 	uint64_t t0 = gt_clock_ns_of(raw);
 	if (gt_clock_fast() < t0 + gt_cfg.block_ns + 1000000u)
 		return;
-	unsigned as = cut_kind_of(t, kind);
+	unsigned as = gt_emit_kind_of(t, kind);
 	uint32_t sid = as ? gt_stack_capture_of(t->tls, gt_cfg.stack_depth) : 0;
 	if (!sid || __atomic_load_n(&t->op_kind, __ATOMIC_ACQUIRE) != kind ||
 	    __atomic_load_n(&t->op_t0, __ATOMIC_RELAXED) != raw || gt_emit_room_locked(t, GROUP_MAX))

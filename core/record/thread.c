@@ -285,7 +285,8 @@ static int cancelled_locked(struct gt_thread *t, uint64_t now)
 	if (!kind || !t->sess || __atomic_load_n(&t->op_sess, __ATOMIC_RELAXED) != t->sess)
 		return 0;
 	uint64_t t0 = gt_clock_ns_of(__atomic_load_n(&t->op_t0, __ATOMIC_RELAXED));
-	return gt_emit_block_locked(t, kind, t0, now > t0 ? now : t0, 0);
+	unsigned as = gt_emit_kind_of(t, kind);   /* (an epoll_wait on sockets: net) */
+	return gt_emit_block_locked(t, as ? as : kind, t0, now > t0 ? now : t0, 0);
 }
 
 /* pthread key destructor: the thread is exiting (start routine returned,
