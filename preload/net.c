@@ -132,7 +132,9 @@ static inline int sets_known(int r, int kept)
 		fd_set in[3];                                                 \
 		const fd_set *sets[3] = { r, w, e };                          \
 		int (*real_) params = GT_REAL(name);                          \
-		gt_op_begin(&op, SEL, (uintptr_t)real_);                      \
+		/* (the sets, by the array here: for a cut, gt_emit_kind_of) */ \
+		gt_op_begin_ck(&op, SEL, 0, (uintptr_t)real_, GT_THUNK_SELECT | SEL << 8, \
+			       (uint64_t)n, (uintptr_t)sets);                  \
 		int kept = gt_op_slow(&op) && sets_keep(in, sets, n);         \
 		int r_ = real_ args;                                          \
 		END_SELECT(sets_known(r_, kept) ? n : -1, sets[0], sets[1], sets[2]); \

@@ -115,7 +115,8 @@ void gt_op_thunk_init(void);
  * body's END does) goes on to gt_op_traced (core/record/thunk.c), which
  * times the call in asm and leaves what is recorded to C. NONE: the
  * framed body, always. */
-enum gt_thunk_cls { GT_THUNK_NONE, GT_THUNK_PLAIN, GT_THUNK_FD, GT_THUNK_POLL, GT_THUNK_EPOLL };
+enum gt_thunk_cls { GT_THUNK_NONE, GT_THUNK_PLAIN, GT_THUNK_FD, GT_THUNK_POLL, GT_THUNK_EPOLL,
+		    GT_THUNK_SELECT /* (a gt_op's ck only: select's framed body) */ };
 void gt_op_traced(void) GT_HIDDEN;
 /* The return address of gt_op_traced's call of the real function: the
  * thunk's frame record is GT_THUNK_FRAME bytes above its CFA. */

@@ -13,6 +13,7 @@
 #include "core/record/fd.h"
 
 #include <poll.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -135,14 +136,25 @@ int gt_emit_block_locked(struct gt_thread *t, unsigned kind, uint64_t t0, uint64
 	return 0;
 }
 
-/* (emit.h) By the class and arguments its begin noted (a poll's array
- * copied by the kernel: the program may free it meanwhile). Without them
- * (op_ck 0) the kind is final, but select's (its sets are not read here). */
+/* (emit.h) By the class and arguments its begin noted (a poll's array or
+ * select's sets copied by the kernel: the program may free them meanwhile).
+ * Without them (op_ck 0) the kind is final, but select's. */
+/* Another thread's memory, or the program's where it may be unmapped:
+ * copied by the kernel (0), never a fault of ours (-1). */
+static int peer_read(void *to, const void *from, size_t len)
+{
+	struct iovec l = { to, len }, r = { (void *)from, len };
+
+	return gt_raw6(SYS_process_vm_readv, gt_raw(SYS_getpid, 0, 0, 0), (long)&l, 1, (long)&r, 1,
+		       0) == (long)len ? 0 : -1;
+}
+
 unsigned gt_emit_kind_of(const struct gt_thread *t, unsigned kind)
 {
 	uint32_t ck = __atomic_load_n(&t->op_ck, __ATOMIC_RELAXED);
 	uint64_t a0 = __atomic_load_n(&t->op_a0, __ATOMIC_RELAXED);
-	unsigned long n = (unsigned int)__atomic_load_n(&t->op_a1, __ATOMIC_RELAXED);
+	uintptr_t n_ptr = (uintptr_t)__atomic_load_n(&t->op_a1, __ATOMIC_RELAXED);
+	unsigned long n = (unsigned int)n_ptr;
 
 	if (!ck)
 		return kind == GT_OP_SELECT ? 0 : kind;
@@ -151,13 +163,24 @@ unsigned gt_emit_kind_of(const struct gt_thread *t, unsigned kind)
 		return gt_fd_classify((int)a0);
 	case GT_THUNK_EPOLL:
 		return gt_fd_classify_epoll((int)a0);
+	case GT_THUNK_SELECT: {   /* n, and the hook's array of the three sets */
+		const fd_set *at[3];
+		fd_set sets[3];
+		int nfds = (int)a0;
+		size_t len = nfds <= 0 ? 0 : nfds >= FD_SETSIZE ? sizeof(fd_set) : ((size_t)nfds + 7) / 8;
+		if (nfds < 0 || peer_read(at, (const void *)n_ptr, sizeof(at)))
+			return 0;
+		for (int i = 0; i < 3; i++)
+			if (at[i] && len && peer_read(&sets[i], at[i], len))
+				return 0;
+		return gt_fd_classify_select(nfds, at[0] ? &sets[0] : NULL, at[1] ? &sets[1] : NULL,
+					     at[2] ? &sets[2] : NULL);
+	}
 	case GT_THUNK_POLL: {
 		struct pollfd p[64];
 		if (!a0 || n > 64)
 			return a0 ? 0 : gt_fd_classify_poll(NULL, n);
-		struct iovec l = { p, n * sizeof(*p) }, r = { (void *)a0, n * sizeof(*p) };
-		if (n && gt_raw6(SYS_process_vm_readv, gt_raw(SYS_getpid, 0, 0, 0), (long)&l, 1,
-				 (long)&r, 1, 0) != (long)(n * sizeof(*p)))
+		if (n && peer_read(p, (const void *)a0, n * sizeof(*p)))
 			return 0;
 		return gt_fd_classify_poll(p, n);
 	}

@@ -316,25 +316,35 @@ class ProfilesAtFatalSignal(unittest.TestCase):
 CANCEL_NET = r"""
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 /* cancel_net: a thread in epoll_wait on a set watching a socket, one in
- * read() on a socket, one in poll() on it: each cancelled after 40 ms. */
+ * read() on the socket, one in select() on it: each cancelled after 40 ms. */
 static int sv[2], ep;
 static void *in_epoll(void *a) { struct epoll_event e; epoll_wait(ep, &e, 1, -1); return a; }
 static void *in_read(void *a) { char c; read(sv[0], &c, 1); return a; }
+static void *in_select(void *a)
+{
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(sv[0], &r);
+	select(sv[0] + 1, &r, NULL, NULL, NULL);
+	return a;
+}
 int main(void)
 {
 	struct epoll_event e = { .events = EPOLLIN };
-	pthread_t t[2];
+	pthread_t t[3];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || (ep = epoll_create1(0)) < 0)
 		return 1;
 	e.data.fd = sv[0];
 	epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &e);
 	pthread_create(&t[0], NULL, in_epoll, NULL);
 	pthread_create(&t[1], NULL, in_read, NULL);
+	pthread_create(&t[2], NULL, in_select, NULL);
 	usleep(40000);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		pthread_cancel(t[i]);
 		pthread_join(t[i], NULL);
 	}
@@ -346,8 +356,8 @@ int main(void)
 class CancelledWaits(unittest.TestCase):
     def test_kind_without_an_end(self):
         """A call cancelled never returns, and its kind was refined only at
-        its end: an epoll_wait or a read on a socket was a select wait or a
-        syscall, where the same call returning is a net wait. The kind now
+        its end: an epoll_wait, select or read on a socket was a select wait
+        or a syscall, where the same call returning is a net wait. The kind now
         comes from what its begin noted."""
         with gt.tempdir() as d:
             exe = gt.compile_c(CANCEL_NET, d / "cancel_net")
@@ -356,7 +366,7 @@ class CancelledWaits(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             ev = gt.trace_events(trace)
             net = {e.g for e in ev if e.type == "GoBlockNet"}
-            self.assertEqual(len(net), 2, sorted({(e.g, e.type) for e in ev}))
+            self.assertEqual(len(net), 3, sorted({(e.g, e.type) for e in ev}))
 
 class OtherDeadlySignals(unittest.TestCase):
     """Signals whose default ends the process beyond the usual ones: SIGXCPU

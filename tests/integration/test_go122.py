@@ -405,10 +405,9 @@ class InProcess(unittest.TestCase):
         outside the thread), the thread its end. Before, a wait's start was
         written at its end, clamped to that generation's start: the locks
         and receives of blockers read 30-40% of what they waited. Calls of
-        the traced thunk and of the framed body (before the TSC's rate).
-        Not select's: a cut does not read its sets (README's limits)."""
-        self.families_match_measured("families_gen", skip=("selecter",))
-        self.families_match_measured("families_gen0", skip=("selecter",))
+        the traced thunk and of the framed body (before the TSC's rate)."""
+        self.families_match_measured("families_gen")
+        self.families_match_measured("families_gen0")
         self.blockers_match("blockers_gen", READERS)
 
     def blockers_match(self, name, readers):
