@@ -63,9 +63,9 @@ static inline int bad_clock(clockid_t c)
 	return c != CLOCK_REALTIME && c != CLOCK_MONOTONIC;
 }
 
-static inline int bad_time(gt_ts t)
+static inline int bad_time(gt_ts t)   /* (rwlocks take NULL: no time-out) */
 {
-	return t->tv_nsec < 0 || t->tv_nsec >= 1000000000;
+	return t && (t->tv_nsec < 0 || t->tv_nsec >= 1000000000);
 }
 
 #define GT_HOOK_LOCK(name, try_, free_, params, args) \
@@ -126,14 +126,15 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
  * call), and while tracing first tried: a sem_wait that takes a count at
  * once is no wait. sem_trywait reports EAGAIN in errno (not a return
  * value). */
-#define GT_HOOK_SEM(name, params, args, bad_)                                \
+#define GT_HOOK_SEM(name, params, args, bad_, cancel_)                       \
 	static __attribute__((noinline, used)) int gt_framed_##name params  \
 	{                                                                    \
 		struct gt_op op;                                             \
 		int (*real_) params = GT_REAL(name);                         \
 		if (tracing() && !(bad_)) {                                  \
 			int e_ = errno;                                      \
-			pthread_testcancel();   /* glibc's first: a cancel point */ \
+			if (cancel_)   /* glibc's first there: a cancel point */ \
+				pthread_testcancel();                        \
 			if (GT_REAL(sem_trywait)(s) == 0)                    \
 				return 0;                                    \
 			if (errno != EAGAIN)                                 \
@@ -147,9 +148,10 @@ GT_HOOK_OP(int, pthread_cond_clockwait,
 	}                                                                    \
 	GT_HOOK_THUNK(int, name, params, SYNC, GT_THUNK_NONE)
 
-GT_HOOK_SEM(sem_wait, (sem_t *s), (s), 0)
-GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t), bad_time(t))
-GT_HOOK_SEM(sem_clockwait, (sem_t *s, clockid_t c, gt_ts t), (s, c, t), bad_clock(c) || bad_time(t))
+GT_HOOK_SEM(sem_wait, (sem_t *s), (s), 0, 1)
+GT_HOOK_SEM(sem_timedwait, (sem_t *s, gt_ts t), (s, t), !t || bad_time(t), 1)
+GT_HOOK_SEM(sem_clockwait, (sem_t *s, clockid_t c, gt_ts t), (s, c, t),
+	    bad_clock(c) || !t || bad_time(t), 0)
 
 GT_HOOK_OP(int, pthread_barrier_wait, (pthread_barrier_t *b), (b), SYNC, GT_END_PLAIN)
 GT_HOOK_OP(int, pthread_join, (pthread_t t, void **r), (t, r), SYNC, GT_END_PLAIN)

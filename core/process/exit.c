@@ -2,6 +2,7 @@
  * endpoint. */
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -109,16 +110,15 @@ void gt_exit_on(int status, void *arg)
 	/* exit() in a vfork child (after a failed exec: common, if not
 	 * allowed) runs the exit handlers in its parent's memory: it used
 	 * them up, ours with them, and its parent's exit then left the trace
-	 * unfinished (a 1.22 one empty), and _dl_fini would run the
-	 * libraries' destructors over the parent's state (liburcu's unmaps
-	 * its readers' registry). It ends here as _exit, ours registered
-	 * again for the parent (glibc takes a handler off its list before it
-	 * calls it): the parent keeps the rest of the handlers. Its streams
-	 * are the parent's: what they hold the parent writes (exit's flush
-	 * would lock them, and a thread of the parent may hold one). */
+	 * unfinished (a 1.22 one empty). It ends here as exit's end does:
+	 * its streams flushed (fcloseall: glibc's _IO_cleanup, which takes no
+	 * lock, where a thread of the parent may hold one) and _exit; ours
+	 * registered again for the parent (glibc takes a handler off its list
+	 * before it calls it), which keeps the rest of the handlers. */
 	if (pid != gt_proc.pid && gt_proc.pid &&
 	    gt_raw6(SYS_kcmp, pid, gt_proc.pid, KCMP_VM, 0, 0, 0) == 0) {
 		on_exit(gt_exit_on, NULL);
+		fcloseall();
 		gt_raw(SYS_exit_group, status, 0, 0);
 	}
 	gt_exit_prepare();

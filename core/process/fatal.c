@@ -102,6 +102,14 @@ static void ours_act(struct sigaction *act)
 	sigfillset(&act->sa_mask);
 }
 
+/* Is a the kernel's disposition with our handler? (Whatever the bit says:
+ * glibc's own calls, system()'s __sigaction, sigignore, a raw syscall, set
+ * and restore dispositions without our hooks.) */
+static int is_ours(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_fatal;
+}
+
 void gt_fatal_arm(void)
 {
 	struct sigaction cur, act;
@@ -113,7 +121,10 @@ void gt_fatal_arm(void)
 		if (!gt_fatal_sig(sig))
 			continue;
 		gt_lock(&lock);
-		if (!(ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 &&
+		if (!(ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 && is_ours(&cur)) {
+			/* ours, put back by a call that saved it (system()'s) */
+			__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
+		} else if (!(ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 &&
 		    !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
 		    real_sigaction(sig, &act, NULL) == 0) {
 			__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
@@ -129,70 +140,79 @@ void gt_fatal_disarm(void)
 {
 	for (int sig = 1; sig <= GT_FATAL_SIG_MAX; sig++) {
 		gt_lock(&lock);
-		if (ours & BIT(sig)) {
+		struct sigaction cur;
+		if ((ours & BIT(sig)) && real_sigaction(sig, NULL, &cur) == 0 && is_ours(&cur))
 			real_sigaction(sig, &shown[sig], NULL);   /* its SIG_DFL, as it was */
-			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
-		}
+		__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 		gt_unlock(&lock);
 	}
 }
 
-/* What the program is told the old disposition was: its SIG_DFL for
- * ours; and its new one (act: SIG_DFL) kept to tell it next time. */
-static void as_dfl(int sig, struct sigaction *old, const struct sigaction *act)
+/* The program's SIG_DFL, kept to read back as the kernel would keep it:
+ * flags it knows (glibc's SA_RESTORER and restorer added), the mask but
+ * SIGKILL and SIGSTOP. */
+static void keep_shown(int sig, const struct sigaction *act)
 {
-	if (old)
-		*old = shown[sig];
-	if (act) {
-		shown[sig] = *act;
-		shown[sig].sa_flags |= SA_RESTORER;
-		shown[sig].sa_restorer = restorer;
-	}
+	shown[sig] = *act;
+	shown[sig].sa_flags &= SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_ONSTACK | SA_RESTART |
+			       SA_NODEFER | SA_RESETHAND | 0x800 /* SA_EXPOSE_TAGBITS */;
+	shown[sig].sa_flags |= SA_RESTORER;
+	shown[sig].sa_restorer = restorer;
+	sigdelset(&shown[sig].sa_mask, SIGKILL);
+	sigdelset(&shown[sig].sa_mask, SIGSTOP);
 }
 
 /* SIG_DFL set by the program while there is exit work: ours stays (or
  * comes back, after a handler of its own), shown as SIG_DFL. What the
  * program asked for is what it sees, and a crash after it (Rust's guard
  * handler, a JIT's fault handler, faulthandler's, each handing the signal
- * back this way) still finishes the trace. 1: done (r set); 0: not such. */
+ * back this way) still finishes the trace. 1: done (r set); 0: not such.
+ * act is the caller's copy (old may be the program's act). */
 static int keep_ours(int sig, const struct sigaction *act, struct sigaction *old, int *r)
 {
+	struct sigaction cur, mine;
+
 	if (!act || act->sa_handler != SIG_DFL || gt_proc.pid != getpid() || !gt_exit_work())
 		return 0;
-	if (ours & BIT(sig)) {
+	if (real_sigaction(sig, NULL, &cur) == 0 && is_ours(&cur)) {
 		*r = 0;
-		as_dfl(sig, old, act);
-		return 1;
+		cur = shown[sig];
+	} else {
+		ours_act(&mine);
+		if ((*r = real_sigaction(sig, &mine, &cur)))
+			return 1;
 	}
-	struct sigaction mine;
-	ours_act(&mine);
-	*r = real_sigaction(sig, &mine, old);
-	if (*r == 0) {
-		__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
-		as_dfl(sig, NULL, act);
-	}
+	__atomic_or_fetch(&ours, BIT(sig), __ATOMIC_RELAXED);
+	keep_shown(sig, act);
+	if (old)
+		*old = cur;
 	return 1;
 }
 
-int gt_fatal_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+int gt_fatal_sigaction(int sig, const struct sigaction *act_in, struct sigaction *old)
 {
 	int saved = errno, r;
+	struct sigaction act, prev;
 
+	if (act_in)
+		act = *act_in;   /* (old may be the same struct) */
 	gt_lock(&lock);
 	errno = saved;
-	if (keep_ours(sig, act, old, &r)) {
+	if (keep_ours(sig, act_in ? &act : NULL, old, &r)) {
 		saved = r ? errno : saved;
 		gt_unlock(&lock);
 		errno = saved;
 		return r;
 	}
-	r = real_sigaction(sig, act, old);
+	r = real_sigaction(sig, act_in ? &act : NULL, &prev);
 	saved = errno;
-	if (r == 0 && (ours & BIT(sig))) {
-		if (old)
-			*old = shown[sig];
-		if (act)   /* the program's disposition replaces ours */
+	if (r == 0) {
+		if (is_ours(&prev))
+			prev = shown[sig];
+		if (act_in || !is_ours(&prev))   /* the program's replaces ours, or did */
 			__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
+		if (old)
+			*old = prev;
 	}
 	gt_unlock(&lock);
 	errno = saved;
@@ -217,8 +237,9 @@ void (*gt_fatal_signal(int sig, void (*h)(int), gt_signal_fn real))(int)
 	}
 	void (*r)(int) = real(sig, h);
 	saved = errno;
-	if (r != SIG_ERR && (ours & BIT(sig))) {
-		r = SIG_DFL;
+	if (r != SIG_ERR) {
+		if ((uintptr_t)r == (uintptr_t)on_fatal)
+			r = shown[sig].sa_handler;
 		__atomic_and_fetch(&ours, ~(BIT(sig)), __ATOMIC_RELAXED);
 	}
 	gt_unlock(&lock);

@@ -215,6 +215,7 @@ class ProgramSignals(unittest.TestCase):
             gt.trace_events(str(f))
 
     FLAGS = r"""
+#define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
 /* flags: what sigaction reads back after signal(SIG_DFL) (glibc: SA_RESTART,
@@ -227,14 +228,27 @@ static void show(const char *what, int sig)
 	printf("%s flags=%#x in-mask=%d\n", what, (unsigned)o.sa_flags,
 	       sigismember(&o.sa_mask, sig));
 }
+static void h(int sig)
+{
+	(void)sig;
+}
 int main(void)
 {
-	struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, sa = { .sa_handler = SIG_DFL };
 	show("USR1 untouched", SIGUSR1);
 	signal(SIGTERM, SIG_DFL);
 	show("TERM signal(SIG_DFL)", SIGTERM);
 	sigaction(SIGPROF, &ign, NULL);
 	show("PROF SIG_IGN", SIGPROF);
+	signal(SIGUSR2, h);
+	sigaction(SIGUSR2, &sa, &sa);   /* the same struct: old and new */
+	printf("USR2 old %s\n", sa.sa_handler == h ? "h" : "other");
+	show("USR2 SIG_DFL", SIGUSR2);
+	sigaction(SIGUSR2, NULL, &sa);
+	printf("USR2 now %s\n", sa.sa_handler == SIG_DFL ? "SIG_DFL" : "other");
+	sigignore(SIGHUP);   /* glibc's own sigaction, not ours */
+	sigaction(SIGHUP, NULL, &sa);
+	printf("HUP now %s\n", sa.sa_handler == SIG_IGN ? "SIG_IGN" : "other");
 	return 0;
 }
 """

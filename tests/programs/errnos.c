@@ -79,6 +79,19 @@ static void *cancelled(void *a)
 	return (void *)1;
 }
 
+static void *cancelled_clock(void *a)
+{
+	struct timespec t;
+	int old;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += 1;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	pthread_cancel(pthread_self());
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	sem_clockwait(a, CLOCK_MONOTONIC, &t);   /* takes the count */
+	return (void *)1;
+}
+
 static void bad_arguments(void)
 {
 	pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
@@ -112,7 +125,18 @@ static void bad_arguments(void)
 	r = sem_timedwait(&sem, &bad);
 	sem_getvalue(&sem, &v);
 	printf("%-24s %d %d %d\n", "sem_timedwait", r, errno, v);
+	const struct timespec *none = NULL;   /* (hidden from -Wnonnull) */
+	__asm__("" : "+r"(none));
+	r = pthread_rwlock_timedrdlock(&rw, none);   /* glibc 2.36: no time-out */
+	printf("%-24s %d\n", "rwlock_timedrdlock NULL", r);
+	if (r == 0)
+		pthread_rwlock_unlock(&rw);
 	pthread_t th;
+	pthread_create(&th, NULL, cancelled_clock, &sem);   /* not a cancel point */
+	pthread_join(th, &res);
+	sem_getvalue(&sem, &v);
+	printf("%-24s %d %d\n", "sem_clockwait cancel", res == PTHREAD_CANCELED, v);
+	sem_post(&sem);
 	pthread_create(&th, NULL, cancelled, &sem);
 	pthread_join(th, &res);
 	sem_getvalue(&sem, &v);
