@@ -164,18 +164,30 @@ uint32_t gt_stack_capture_of(const struct gt_tls *tls, unsigned max)
 	uintptr_t fp = tls->call_fp, fn = tls->call_fn, hi = tls->stack_hi;
 	unsigned n = 0, k;
 
-	if (gt_cfg.unwind == GT_UNWIND_FP || !max || max > GT_STACK_MAX || !fp || (fp & 7) ||
-	    !hi || fp + 16 > hi || (fp >= tls->alt_lo && fp < tls->alt_hi))
+	if (!max || max > GT_STACK_MAX || !fp || (fp & 7) || (hi && fp + 16 > hi) ||
+	    (fp >= tls->alt_lo && fp < tls->alt_hi))
 		return 0;
 	const uintptr_t *f = (const uintptr_t *)fp;
 	if (fn)
 		pc[n++] = fn;
 	k = n;
-	/* The frame walk where every frame's verdict is known (a site
-	 * recorded before); else libunwind's, to our first frame (the
-	 * thread trampoline: where the owner's walk ends too). */
-	if (gt_cfg.unwind != GT_UNWIND_AUTO ||
-	    gt_fpv_walk(f[1], fp + 16, f[0], hi, pc, &n, max, 0, &unknown)) {
+	/* GOTRACE_UNWIND=fp: the frame records as they are, as the thread's
+	 * own walk takes them. Else the frame walk where every frame's
+	 * verdict is known (a site recorded before), or libunwind's (hi 0,
+	 * not known in that mode: it reads the stack through the kernel), to
+	 * our first frame (the thread trampoline: where the owner's ends). */
+	if (gt_cfg.unwind == GT_UNWIND_FP) {
+		uintptr_t ret = f[1], sp = fp + 16, bp = f[0];
+		while (hi && n < max && ret && !gt_stack_is_self(ret)) {
+			pc[n++] = ret;
+			if (bp < sp || bp + 16 > hi || (bp & 7))
+				break;
+			ret = ((const uintptr_t *)bp)[1];
+			sp = bp + 16;
+			bp = ((const uintptr_t *)bp)[0];
+		}
+	} else if (gt_cfg.unwind != GT_UNWIND_AUTO || !hi ||
+		   gt_fpv_walk(f[1], fp + 16, f[0], hi, pc, &n, max, 0, &unknown)) {
 		int m = peeker ? peeker(fp, hi, pc + k, (int)(max - k)) : 0;
 		for (n = k; n < k + (unsigned)(m > 0 ? m : 0) && !gt_stack_is_self(pc[n]); n++)
 			;

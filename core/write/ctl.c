@@ -317,7 +317,15 @@ int gt_ctl_stop(char *err, size_t errlen)
 	gt_thread_foreach(flush_thread, &s);
 	gt_thread_foreach(close_thread, &s);
 	final_heap(s);
-	gt_writer_drain();     /* every stack defined (symbolised): then the notes */
+	/* Every stack defined (symbolised): then the notes. A 1.22 trace's
+	 * generations are cut at a quarter of the cap meanwhile, as while
+	 * tracing (the queue is at most the cap, and one generation held it
+	 * whole: 84 MB of a 64 MB cap). */
+	while (gt_writer_drain_until(UINT64_MAX - 1))
+		if (gt_out122_on() && (gt_out122_pending() || gt_out122_cut(0))) {
+			gt_writer_drain();
+			break;
+		}
 	gt_symhint_report(gt_writer_note);
 	int v2 = gt_out122_on();
 	int r = gt_writer_close(err, errlen);

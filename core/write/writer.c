@@ -331,8 +331,9 @@ int gt_writer_drain_until(uint64_t deadline)
 	struct gt_chunk *c;
 	unsigned n = 0;
 
-	while ((++n % 16 || gt_clock_now() < deadline) && (c = gt_buf_take()))
-		gt_writer_chunk(c);
+	while ((++n % 16 || (gt_clock_now() < deadline && (deadline == UINT64_MAX ||
+			    gt_out122_held() < gt_cfg.buffer_bytes / 4))) && (c = gt_buf_take()))
+		gt_writer_chunk(c);   /* (a 1.22 generation grown to its cap: the loop cuts it) */
 	if (w.fd >= 0 && w.len)   /* close behind: a kill loses batches, not 1 MB of ours */
 		flush();
 	return n % 16 == 0;   /* (stopped by the time, maybe with more queued) */

@@ -28,7 +28,8 @@ void gt_writer_put(const void *data, size_t len);
 extern char gt_process_desc[];
 void gt_describe_process(void);
 /* Write the queued batches until none is left, or (checked every 16)
- * until the clock passes deadline: 1 then, when more may be queued. The
+ * until the clock passes deadline or a 1.22 generation held reaches a
+ * quarter of the buffer cap: 1 then, when more may be queued. The
  * service loop's turn takes 50 ms at most, so that a stop or an exit is
  * answered while threads fill batches faster than the writer writes
  * them (a 1.22 trace's transcoder, every call recorded: 8 threads kept

@@ -345,6 +345,10 @@ class InProcess(unittest.TestCase):
             # the TSC's rate known), and the framed body's
             "families_gen": ([gt.program("families"), "100"], None, {"GOTRACE_GEN_MS": "20"}),
             "families_gen0": ([gt.program("families")], None, {"GOTRACE_GEN_MS": "20"}),
+            "families_gen_unw": ([gt.program("families"), "100"], None,
+                                 {"GOTRACE_GEN_MS": "20", "GOTRACE_UNWIND": "libunwind"}),
+            "families_gen_fp": ([gt.program("families"), "100"], None,
+                                {"GOTRACE_GEN_MS": "20", "GOTRACE_UNWIND": "fp"}),
         }
         cls.out = {}
         for name, (argv, inp, env) in runs.items():
@@ -405,9 +409,13 @@ class InProcess(unittest.TestCase):
         outside the thread), the thread its end. Before, a wait's start was
         written at its end, clamped to that generation's start: the locks
         and receives of blockers read 30-40% of what they waited. Calls of
-        the traced thunk and of the framed body (before the TSC's rate)."""
+        the traced thunk and of the framed body (before the TSC's rate),
+        and with GOTRACE_UNWIND=libunwind and fp."""
         self.families_match_measured("families_gen")
         self.families_match_measured("families_gen0")
+        # the outside walk in the other unwind modes (they skipped the cut)
+        self.families_match_measured("families_gen_unw")
+        self.families_match_measured("families_gen_fp")
         self.blockers_match("blockers_gen", READERS)
 
     def blockers_match(self, name, readers):
