@@ -25,6 +25,8 @@ void gt_futex_wake(uint32_t *word, int n)
 	gt_raw6(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
 }
 
+static int (*orphaned)(void);
+
 void gt_lock_slow(struct gt_lock *l)
 {
 	/* Spin a little: holders keep it for a few hundred ns at most. */
@@ -36,8 +38,22 @@ void gt_lock_slow(struct gt_lock *l)
 			return;
 		__builtin_ia32_pause();
 	}
-	while (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) != 0)
-		gt_futex_wait(&l->word, 2, -1);
+	while (__atomic_exchange_n(&l->word, 2, __ATOMIC_ACQUIRE) != 0) {
+		gt_futex_wait(&l->word, 2, 100 * 1000000);
+		/* A raw fork's child (no fork handler of ours ran) got its
+		 * copy of a lock held by a thread it does not have (the
+		 * service thread's look at its record): no one will release
+		 * it. It is this process's alone: take it. */
+		if (orphaned && orphaned()) {
+			__atomic_store_n(&l->word, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+}
+
+void gt_lock_set_orphaned(int (*fn)(void))
+{
+	orphaned = fn;
 }
 
 void gt_unlock_slow(struct gt_lock *l)

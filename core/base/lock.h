@@ -14,6 +14,10 @@ struct gt_lock {
 #define GT_LOCK_INIT { 0 }
 
 void gt_lock_slow(struct gt_lock *l);
+/* Set once at load (core/process/init.c: record's gt_buf_orphaned): is
+ * this a raw fork's child, whose held copies of locks nobody releases?
+ * A wait for a lock checks it every 100 ms, and takes the lock if so. */
+void gt_lock_set_orphaned(int (*fn)(void));
 void gt_unlock_slow(struct gt_lock *l);
 void gt_futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
 void gt_futex_wake(uint32_t *word, int n);

@@ -113,6 +113,7 @@ void gt_init(void)
 	gt_thread_set_observer(gt_prof_thread_started, gt_prof_thread_exiting);
 	gt_stack_set_peeker(gt_prof_peek_record);
 	gt_prof_set_dying(gt_fatal_finish);
+	gt_lock_set_orphaned(gt_buf_orphaned);
 	gt_ctl_set_sampler(gt_prof_drain);
 	gt_buf_set_waker(gt_proc_wake_buffers);
 	pthread_atfork(gt_proc_fork_prepare, gt_proc_fork_parent, gt_proc_fork_child);
