@@ -12,6 +12,7 @@ handler of its own keeps it: its handler never sees our signal, and the
 running thread's block says why it has no stack. The filter is geth's
 (words, &&, ||, !, parentheses); through the client, the console, curl
 and socat."""
+import contextlib
 import json
 import os
 import re
@@ -174,24 +175,32 @@ int main(void)
 """
 
 
+@contextlib.contextmanager
+def ready_program(test, src, name):
+    """src compiled and started with an endpoint; once it says "ready" and
+    the endpoint answers: (the process, its debug_stacks dump). Killed if
+    still running at the end."""
+    with gt.tempdir() as d:
+        prog = gt.compile_c(src, d / name)
+        sock = str(d / "o.sock")
+        p = gt.start_traced([str(prog)], None, socket=sock)
+        try:
+            test.assertEqual(p.stdout.readline(), "ready\n")
+            gt.wait_until(lambda: rt.can_connect(sock), what=sock)
+            yield p, stacks(sock)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
 class OwnSigprof(unittest.TestCase):
     def test_program_keeps_its_handler(self):
-        with gt.tempdir() as d:
-            prog = gt.compile_c(OWN_SIGPROF, d / "own")
-            sock = str(d / "o.sock")
-            p = gt.start_traced([str(prog)], None, socket=sock)
-            try:
-                self.assertEqual(p.stdout.readline(), "ready\n")
-                gt.wait_until(lambda: rt.can_connect(sock), what=sock)
-                got = stacks(sock)
-                self.assertIn("[running, thread", got)
-                self.assertIn("(no stack: the program handles SIGPROF itself)", got)
-                out, err = p.communicate(timeout=30)
-                self.assertEqual((p.returncode, out), (0, "seen 0\n"), err)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate()
+        with ready_program(self, OWN_SIGPROF, "own") as (p, got):
+            self.assertIn("[running, thread", got)
+            self.assertIn("(no stack: the program handles SIGPROF itself)", got)
+            out, err = p.communicate(timeout=30)
+            self.assertEqual((p.returncode, out), (0, "seen 0\n"), err)
 
 
 ODD_NAMES = r"""/* odd names: threads named with a quote and a newline, with a whole
@@ -232,24 +241,14 @@ class OddNames(unittest.TestCase):
         stays one line (a quote and a newline in it broke the dump's layout
         in two), and a UTF-8 character cut by the kernel's 15 bytes is
         \\xNN, a whole one as it is."""
-        with gt.tempdir() as d:
-            prog = gt.compile_c(ODD_NAMES, d / "odd")
-            sock = str(d / "o.sock")
-            p = gt.start_traced([str(prog)], None, socket=sock)
-            try:
-                self.assertEqual(p.stdout.readline(), "ready\n")
-                gt.wait_until(lambda: rt.can_connect(sock), what=sock)
-                got = stacks(sock)
-                heads = [ln for ln in got.splitlines() if ln.startswith("goroutine ")]
-                self.assertTrue(any(ln.endswith('"a\\"b\\nc]:x"]:') for ln in heads), heads)
-                self.assertTrue(any(ln.endswith('"abcdefghijklm\u00e9"]:') for ln in heads), heads)
-                self.assertTrue(any(ln.endswith('"abcdefghijklmn\\xc3"]:') for ln in heads), heads)
-                self.assertTrue(all(ln.endswith("]:") for ln in heads), heads)
-                p.communicate(timeout=30)
-            finally:
-                if p.poll() is None:
-                    p.kill()
-                    p.communicate()
+        with ready_program(self, ODD_NAMES, "odd") as (p, got):
+            heads = [ln for ln in got.splitlines() if ln.startswith("goroutine ")]
+            self.assertTrue(any(ln.endswith('"a\\"b\\nc]:x"]:') for ln in heads), heads)
+            self.assertTrue(any(ln.endswith('"abcdefghijklm\u00e9"]:') for ln in heads), heads)
+            self.assertTrue(any(ln.endswith('"abcdefghijklmn\\xc3"]:') for ln in heads), heads)
+            self.assertTrue(all(ln.endswith("]:") for ln in heads), heads)
+            p.communicate(timeout=30)
+
 
 STACKBOMB = r"""/* stackbomb: a thread sleeps in a raw `syscall` instruction made from an
  * assembly routine with no unwind info and a garbage %rbp (as JITs or
